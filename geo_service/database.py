@@ -1,0 +1,67 @@
+"""Engine, sessions and migrations: the one place that knows how to reach PostGIS."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from geo_service.cluster import EmbeddedCluster
+from geo_service.settings import DatabaseSettings
+
+
+def embedded_cluster(settings: DatabaseSettings) -> EmbeddedCluster:
+    return EmbeddedCluster(settings.home, settings.embedded_port)
+
+
+def database_url(settings: DatabaseSettings) -> str:
+    """The configured URL, or the embedded cluster's when none is set."""
+    if settings.database_url:
+        url = settings.database_url
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+        return url
+    return embedded_cluster(settings).url(settings.embedded_database)
+
+
+def make_engine(url: str, pool_size: int = 10) -> Engine:
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One transaction: committed when the block ends, rolled back if it raises."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    with factory.begin() as session:
+        yield session
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(resources.files("geo_service") / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str) -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def server_versions(engine: Engine) -> dict[str, str]:
+    """What ``/healthz`` and ``db status`` report."""
+    with engine.connect() as conn:
+        pg = conn.execute(text("SHOW server_version")).scalar_one()
+        postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        revision = conn.execute(
+            text("SELECT version_num FROM alembic_version")
+        ).scalar_one_or_none()
+    return {"postgresql": str(pg), "postgis": str(postgis), "schema_revision": str(revision)}

@@ -1,0 +1,129 @@
+"""Errors of the domain, mapped to HTTP status codes once, in ``STATUS``.
+
+Core code raises these and never an HTTP exception, so the CLI and the API report the
+same problem in the same words.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+
+class GeoServiceError(Exception):
+    """Base of every error a user can cause or fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def detail(self) -> dict:
+        return {"error": type(self).__name__, "detail": self.message}
+
+
+class ClusterError(GeoServiceError):
+    """The embedded PostgreSQL cluster could not be created, started or reached."""
+
+
+class PostgisMissing(ClusterError):
+    """PostGIS is not installed and cannot be installed by us."""
+
+
+class InvalidParcelCode(GeoServiceError):
+    """A parcel code that is not ``<unit>-<land use>-<index>``."""
+
+
+class UnknownLandUse(InvalidParcelCode):
+    """A land-use class that GB 50137-2011 does not define."""
+
+
+class UnknownCRS(GeoServiceError):
+    """A coordinate reference system we cannot identify or transform."""
+
+
+class MissingCRS(UnknownCRS):
+    """A file that does not say its coordinate reference system."""
+
+
+class UnknownLayer(GeoServiceError):
+    """A layer id that is not in the registry, or that cannot be imported."""
+
+
+class UnsupportedFile(GeoServiceError):
+    """A file whose type, size or content we refuse before reading rows."""
+
+
+class UploadTooLarge(UnsupportedFile):
+    """An upload (or the content of an archive) over the configured limit."""
+
+
+class NotFound(GeoServiceError):
+    """A record that does not exist."""
+
+
+@dataclass
+class RowProblem:
+    """One problem found in one row of an imported file (row 1 is the first data row)."""
+
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {self.field}: {self.message}"
+
+
+@dataclass
+class ImportRejected(GeoServiceError):
+    """An import refused as a whole; nothing was written."""
+
+    layer: str
+    problems: list[RowProblem] = field(default_factory=list)
+    summary: str = ""
+
+    def __post_init__(self) -> None:
+        shown = "; ".join(str(p) for p in self.problems[:20])
+        more = f" (and {len(self.problems) - 20} more)" if len(self.problems) > 20 else ""
+        head = self.summary or f"{len(self.problems)} problem(s) in the {self.layer} file"
+        super().__init__(f"{head}: {shown}{more}" if self.problems else head)
+
+    def detail(self) -> dict:
+        return {
+            "error": "ImportRejected",
+            "detail": self.message,
+            "layer": self.layer,
+            "problems": [p.__dict__ for p in self.problems[:1000]],
+            "problem_count": len(self.problems),
+        }
+
+
+# The one table from domain errors to HTTP status codes (first match along the MRO wins).
+STATUS: dict[type[GeoServiceError], int] = {
+    NotFound: 404,
+    UnknownLayer: 404,
+    UploadTooLarge: 413,
+    UnsupportedFile: 415,
+    ImportRejected: 422,
+    InvalidParcelCode: 400,
+    UnknownCRS: 400,
+    ClusterError: 503,
+}
+
+
+def status_of(error: GeoServiceError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS:
+            return STATUS[cls]
+    return 400
+
+
+def add_exception_handlers(app: FastAPI) -> None:
+    """Answer every domain error with its status and a message that names the problem."""
+
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, GeoServiceError)
+        return JSONResponse(status_code=status_of(exc), content=exc.detail())
+
+    app.add_exception_handler(GeoServiceError, handle)

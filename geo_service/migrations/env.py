@@ -1,0 +1,32 @@
+"""Alembic environment: migrations run against the URL the caller put in the config."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import create_engine, pool
+
+from geo_service.models import Base
+
+target_metadata = Base.metadata
+
+
+def _include_object(obj, name, type_, reflected, compare_to) -> bool:
+    # PostGIS owns spatial_ref_sys and the tiger/topology schemas; they are not ours.
+    return not (type_ == "table" and name == "spatial_ref_sys")
+
+
+def run_migrations_online() -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            include_object=_include_object,
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+
+
+run_migrations_online()

@@ -1,0 +1,214 @@
+"""The stored schema, as SQLAlchemy 2 + GeoAlchemy2 models.
+
+Geometries are stored in EPSG:4326 (what goes on the wire) and every table has a second
+GiST index on ``geom::geography``, so metre distances and buffers are computed on the
+spheroid (exact to millimetres anywhere) and still use an index. The migrations in
+``geo_service/migrations`` create exactly this schema; a test checks they agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SRID = 4326
+SITE_KINDS = ("resettlement_housing", "road", "metro", "school", "other")
+SITE_STATUSES = ("planned", "under_construction", "completed", "suspended")
+ACOUSTIC_CLASSES = ("0", "1", "2", "3", "4a", "4b")
+
+
+class Base(DeclarativeBase):
+    """Every table records when a row was created and last changed."""
+
+
+def _geom(kind: str) -> Mapped:
+    return mapped_column(Geometry(kind, srid=SRID, spatial_index=False), nullable=False)
+
+
+def _geography_index(table: str) -> Index:
+    """The index that metre-distance queries (``geom::geography``) use."""
+    return Index(f"ix_{table}_geog", text("(geography(geom))"), postgresql_using="gist")
+
+
+def _geometry_index(table: str) -> Index:
+    return Index(f"ix_{table}_geom", "geom", postgresql_using="gist")
+
+
+def _timestamps() -> tuple[Mapped[dt.datetime], Mapped[dt.datetime]]:
+    created = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    updated = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    return created, updated
+
+
+site_parcels = Table(
+    "site_parcels",
+    Base.metadata,
+    Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
+    Column("parcel_id", ForeignKey("parcels.id", ondelete="CASCADE"), primary_key=True),
+    Index("ix_site_parcels_parcel", "parcel_id"),
+)
+
+
+class Parcel(Base):
+    """A planning parcel; its code carries the unit, land use and index."""
+
+    __tablename__ = "parcels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    unit_code: Mapped[str] = mapped_column(String(32), nullable=False)
+    land_use: Mapped[list[str]] = mapped_column(ARRAY(String(8)), nullable=False)
+    parcel_index: Mapped[str] = mapped_column(String(8), nullable=False)
+    land_use_zh: Mapped[str] = mapped_column(Text, nullable=False)
+    land_use_en: Mapped[str] = mapped_column(Text, nullable=False)
+    name: Mapped[str | None] = mapped_column(Text)
+    area_m2: Mapped[float] = mapped_column(
+        Float, Computed("ST_Area(geography(geom))", persisted=True)
+    )
+    geom = _geom("MULTIPOLYGON")
+    created_at, updated_at = _timestamps()
+    sites: Mapped[list[Site]] = relationship(secondary=site_parcels, back_populates="parcels")
+
+    __table_args__ = (
+        Index("ix_parcels_unit_code", "unit_code"),
+        _geometry_index("parcels"),
+        _geography_index("parcels"),
+    )
+
+
+class Site(Base):
+    """A construction site: the thing whose impact we compute."""
+
+    __tablename__ = "sites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False, server_default="other")
+    status: Mapped[str] = mapped_column(String(32), nullable=False, server_default="planned")
+    progress_pct: Mapped[int | None] = mapped_column(SmallInteger)
+    start_date: Mapped[dt.date | None] = mapped_column(Date)
+    end_date: Mapped[dt.date | None] = mapped_column(Date)
+    work_hours_start: Mapped[dt.time | None] = mapped_column(Time)
+    work_hours_end: Mapped[dt.time | None] = mapped_column(Time)
+    night_work_permitted: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default="false"
+    )
+    owner: Mapped[str | None] = mapped_column(Text)
+    survey: Mapped[str | None] = mapped_column(Text)
+    design: Mapped[str | None] = mapped_column(Text)
+    contractor: Mapped[str | None] = mapped_column(Text)
+    supervisor: Mapped[str | None] = mapped_column(Text)
+    liaison_officer: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    geom = _geom("GEOMETRY")
+    created_at, updated_at = _timestamps()
+    parcels: Mapped[list[Parcel]] = relationship(secondary=site_parcels, back_populates="sites")
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {SITE_KINDS}", name="ck_sites_kind"),
+        CheckConstraint(f"status IN {SITE_STATUSES}", name="ck_sites_status"),
+        CheckConstraint("progress_pct BETWEEN 0 AND 100", name="ck_sites_progress"),
+        CheckConstraint(
+            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date",
+            name="ck_sites_dates",
+        ),
+        CheckConstraint(
+            "GeometryType(geom) IN ('POLYGON','MULTIPOLYGON','LINESTRING','MULTILINESTRING')",
+            name="ck_sites_geom_type",
+        ),
+        _geometry_index("sites"),
+        _geography_index("sites"),
+    )
+
+
+class Community(Base):
+    """A residential community (小区/社区) with its GB 3096 acoustic class."""
+
+    __tablename__ = "communities"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    street_office: Mapped[str | None] = mapped_column(Text)
+    district: Mapped[str | None] = mapped_column(Text)
+    acoustic_class: Mapped[str] = mapped_column(String(2), nullable=False, server_default="2")
+    geom = _geom("MULTIPOLYGON")
+    created_at, updated_at = _timestamps()
+
+    __table_args__ = (
+        CheckConstraint(f"acoustic_class IN {ACOUSTIC_CLASSES}", name="ck_communities_class"),
+        _geometry_index("communities"),
+        _geography_index("communities"),
+    )
+
+
+class Building(Base):
+    """A residential building; households reference it by address."""
+
+    __tablename__ = "buildings"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    address: Mapped[str] = mapped_column(Text, unique=True, nullable=False)
+    community_id: Mapped[int | None] = mapped_column(
+        ForeignKey("communities.id", ondelete="RESTRICT")
+    )
+    floors: Mapped[int | None] = mapped_column(SmallInteger)
+    households_count: Mapped[int | None] = mapped_column(Integer)
+    geom = _geom("MULTIPOLYGON")
+    created_at, updated_at = _timestamps()
+
+    __table_args__ = (
+        CheckConstraint("floors IS NULL OR floors BETWEEN 1 AND 200", name="ck_buildings_floors"),
+        Index("ix_buildings_community", "community_id"),
+        _geometry_index("buildings"),
+        _geography_index("buildings"),
+    )
+
+
+class Household(Base):
+    """A dwelling and its residents; contact and vulnerability fields are personal."""
+
+    __tablename__ = "households"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    building_id: Mapped[int] = mapped_column(
+        ForeignKey("buildings.id", ondelete="RESTRICT"), nullable=False
+    )
+    unit_label: Mapped[str] = mapped_column(String(32), nullable=False)
+    residents: Mapped[int | None] = mapped_column(SmallInteger)
+    contact_name: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    elderly: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    infant: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    night_shift: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    geom = _geom("POINT")
+    created_at, updated_at = _timestamps()
+
+    __table_args__ = (
+        UniqueConstraint("building_id", "unit_label", name="uq_households_building_unit"),
+        CheckConstraint(
+            "residents IS NULL OR residents BETWEEN 0 AND 50", name="ck_households_residents"
+        ),
+        _geometry_index("households"),
+        _geography_index("households"),
+    )

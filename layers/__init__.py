@@ -1,0 +1,29 @@
+"""The registry of spatial layers, in dependency order (a layer only references earlier ones)."""
+
+from __future__ import annotations
+
+from geo_service.errors import UnknownLayer
+from layers import buildings, communities, households, parcels, sites
+from layers.base import Field, Layer, Reference
+
+LAYERS: dict[str, Layer] = {
+    layer.id: layer
+    for layer in (
+        parcels.LAYER,
+        sites.LAYER,
+        communities.LAYER,
+        buildings.LAYER,
+        households.LAYER,
+    )
+}
+
+
+def get_layer(layer_id: str) -> Layer:
+    """The layer with this id, or an error that lists the ones there are."""
+    try:
+        return LAYERS[layer_id]
+    except KeyError:
+        raise UnknownLayer(f"unknown layer {layer_id!r}; layers are: {', '.join(LAYERS)}") from None
+
+
+__all__ = ["LAYERS", "Field", "Layer", "Reference", "get_layer"]

@@ -1,0 +1,25 @@
+"""Residential buildings; households name their building by its address."""
+
+from __future__ import annotations
+
+from layers.base import Field, Layer, Reference
+
+LAYER = Layer(
+    id="buildings",
+    title_zh="楼栋",
+    title_en="Buildings",
+    description="Residential buildings with their community, floors and number of households.",
+    table="buildings",
+    geometry_types=("MultiPolygon",),
+    feature_id="id",
+    natural_key=("address",),
+    fields=(
+        Field("address", "地址", "Address", required=True, aliases=("地址",)),
+        Field("community", "所属社区", "Community", aliases=("所属社区", "社区")),
+        Field("floors", "层数", "Floors", kind="int", aliases=("层数",)),
+        Field("households_count", "户数", "Households", kind="int", aliases=("户数",)),
+    ),
+    references=(Reference("community", "communities", "name", "community_id", required=False),),
+    popup_fields=("address", "community", "floors", "households_count"),
+    style={"color": "#7f7f7f", "weight": 1, "fillOpacity": 0.4},
+)

@@ -1,0 +1,31 @@
+"""Residential communities and the GB 3096-2008 acoustic class of each."""
+
+from __future__ import annotations
+
+from geo_service.models import ACOUSTIC_CLASSES
+from layers.base import Field, Layer
+
+LAYER = Layer(
+    id="communities",
+    title_zh="居住社区",
+    title_en="Residential communities",
+    description="Residential communities with their street office and GB 3096 acoustic class.",
+    table="communities",
+    geometry_types=("MultiPolygon",),
+    feature_id="id",
+    natural_key=("name",),
+    fields=(
+        Field("name", "社区名称", "Name", required=True, aliases=("社区名称", "名称")),
+        Field("street_office", "街道", "Street office", aliases=("街道",)),
+        Field("district", "区", "District", aliases=("区", "行政区")),
+        Field(
+            "acoustic_class",
+            "声环境功能区",
+            "Acoustic class (GB 3096)",
+            choices=ACOUSTIC_CLASSES,
+            aliases=("声环境功能区",),
+        ),
+    ),
+    popup_fields=("name", "street_office", "district", "acoustic_class"),
+    style={"color": "#1f77b4", "weight": 2, "fillOpacity": 0.08},
+)

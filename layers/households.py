@@ -1,0 +1,39 @@
+"""Households: the people a site affects. Contact and vulnerability fields are personal."""
+
+from __future__ import annotations
+
+from layers.base import Field, Layer, Reference
+
+LAYER = Layer(
+    id="households",
+    title_zh="住户",
+    title_en="Households",
+    description="Dwellings with their building, unit and number of residents.",
+    table="households",
+    geometry_types=("Point",),
+    feature_id="id",
+    natural_key=("building_id", "unit_label"),
+    fields=(
+        Field("building", "楼栋地址", "Building", required=True, aliases=("楼栋地址", "楼栋")),
+        Field("unit_label", "单元户号", "Unit", required=True, aliases=("单元户号", "户号")),
+        Field("residents", "常住人数", "Residents", kind="int", aliases=("常住人数",)),
+        Field("contact_name", "联系人", "Contact name", personal=True, aliases=("联系人",)),
+        Field("phone", "联系电话", "Phone", personal=True, aliases=("联系电话", "电话")),
+        Field("elderly", "老人", "Elderly resident", kind="bool", personal=True, sensitive=True),
+        Field("infant", "婴幼儿", "Infant", kind="bool", personal=True, sensitive=True),
+        Field(
+            "disabled", "残障人士", "Disabled resident", kind="bool", personal=True, sensitive=True
+        ),
+        Field(
+            "night_shift",
+            "夜班工作者",
+            "Night-shift worker",
+            kind="bool",
+            personal=True,
+            sensitive=True,
+        ),
+    ),
+    references=(Reference("building", "buildings", "address", "building_id"),),
+    popup_fields=("building", "unit_label", "residents"),
+    style={"color": "#ff7f0e", "radius": 3},
+)

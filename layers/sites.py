@@ -1,0 +1,40 @@
+"""Construction sites: polygons, or corridors given as lines for road works."""
+
+from __future__ import annotations
+
+from geo_service.models import SITE_KINDS, SITE_STATUSES
+from layers.base import Field, Layer, Reference
+
+LAYER = Layer(
+    id="sites",
+    title_zh="建设工地",
+    title_en="Construction sites",
+    description="Construction sites with their status, parties, work hours and linked parcels.",
+    table="sites",
+    geometry_types=("MultiPolygon", "Polygon", "LineString", "MultiLineString"),
+    feature_id="code",
+    natural_key=("code",),
+    fields=(
+        Field("code", "工地编号", "Site code", required=True, aliases=("工地编号",)),
+        Field("name", "项目名称", "Name", required=True, aliases=("项目名称", "名称")),
+        Field("kind", "类型", "Kind", choices=SITE_KINDS, aliases=("类型",)),
+        Field("status", "状态", "Status", choices=SITE_STATUSES, aliases=("状态",)),
+        Field("progress_pct", "形象进度（%）", "Progress (%)", kind="int"),
+        Field("start_date", "开工日期", "Start date", kind="date"),
+        Field("end_date", "竣工日期", "End date", kind="date"),
+        Field("work_hours_start", "施工开始时间", "Work hours from", kind="time"),
+        Field("work_hours_end", "施工结束时间", "Work hours to", kind="time"),
+        Field("night_work_permitted", "夜间施工许可", "Night work permitted", kind="bool"),
+        Field("owner", "建设单位", "Owner"),
+        Field("survey", "勘察单位", "Survey"),
+        Field("design", "设计单位", "Design"),
+        Field("contractor", "施工单位", "Contractor"),
+        Field("supervisor", "监理单位", "Supervisor"),
+        Field("liaison_officer", "联络人", "Liaison officer"),
+        Field("description", "说明", "Description"),
+        Field("parcels", "关联地块", "Parcels", kind="str_list"),
+    ),
+    references=(Reference("parcels", "parcels", "code", "parcel_id", required=False, many=True),),
+    popup_fields=("code", "name", "kind", "status", "progress_pct", "contractor"),
+    style={"color": "#d62728", "weight": 2, "fillOpacity": 0.25, "color_by": "status"},
+)
