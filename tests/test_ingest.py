@@ -1,0 +1,460 @@
+"""Imports: files land in the right place, and every bad file is refused whole, by row."""
+
+from __future__ import annotations
+
+import math
+import zipfile
+from pathlib import Path
+
+import geopandas as gpd
+import pyproj
+import pytest
+import shapely
+from shapely.geometry import Point, Polygon, box
+from sqlalchemy import Engine, text
+
+from geo_service.errors import (
+    ImportRejected,
+    MissingCRS,
+    UnknownCRS,
+    UnsupportedFile,
+    UploadTooLarge,
+)
+from geo_service.ingest import import_file, import_frame
+from geo_service.settings import ImportSettings
+from tests.conftest import count_rows
+
+# The check point of DESIGN.md: CGCS2000 lon/lat and its 3-degree Gauss-Kruger zone 40.
+# DESIGN.md gives E 40515348.29, N 3349745.54; that pair is the projection of
+# (120.159501, 30.267209), about 48 m east and 23 m north of the point it names. The values
+# below are PROJ's, confirmed by the independent Kruger series in ``_kruger`` to 1 mm.
+LON, LAT = 120.159, 30.267
+E_4528, N_4528 = 40515300.094, 3349722.302
+DESIGN_E, DESIGN_N = 40515348.29, 3349745.54
+
+
+def _kruger(lon: float, lat: float, lon0: float = 120.0, false_e: float = 40_500_000.0) -> tuple:
+    """Gauss-Kruger by the Kruger n-series (GRS80), written from the textbook formulas."""
+    a, f = 6378137.0, 1 / 298.257222101
+    n = f / (2 - f)
+    big_a = a / (1 + n) * (1 + n**2 / 4 + n**4 / 64)
+    alpha = (
+        n / 2 - 2 * n**2 / 3 + 5 * n**3 / 16 + 41 * n**4 / 180,
+        13 * n**2 / 48 - 3 * n**3 / 5 + 557 * n**4 / 1440,
+        61 * n**3 / 240 - 103 * n**4 / 140,
+        49561 * n**4 / 161280,
+    )
+    phi, dlam = math.radians(lat), math.radians(lon - lon0)
+    c = 2 * math.sqrt(n) / (1 + n)
+    t = math.sinh(math.atanh(math.sin(phi)) - c * math.atanh(c * math.sin(phi)))
+    xi, eta = math.atan2(t, math.cos(dlam)), math.atanh(math.sin(dlam) / math.sqrt(1 + t * t))
+    east = eta + sum(
+        al * math.cos(2 * j * xi) * math.sinh(2 * j * eta) for j, al in enumerate(alpha, 1)
+    )
+    north = xi + sum(
+        al * math.sin(2 * j * xi) * math.cosh(2 * j * eta) for j, al in enumerate(alpha, 1)
+    )
+    return false_e + big_a * east, big_a * north
+
+
+def _geodesic_m(engine: Engine, table: str, where: str, lon: float, lat: float) -> float:
+    with engine.connect() as conn:
+        return float(
+            conn.execute(
+                text(
+                    f"SELECT ST_Distance(geography(geom), geography(ST_Point(:x, :y, 4326))) "
+                    f"FROM {table} WHERE {where}"
+                ),
+                {"x": lon, "y": lat},
+            ).scalar_one()
+        )
+
+
+def _snapshot(engine: Engine) -> dict[str, int]:
+    tables = ("parcels", "sites", "site_parcels", "communities", "buildings", "households")
+    return {t: count_rows(engine, t) for t in tables}
+
+
+def _frame(rows: dict, geoms: list, crs: str | None = "EPSG:4326") -> gpd.GeoDataFrame:
+    return gpd.GeoDataFrame(rows, geometry=geoms, crs=crs)
+
+
+def _parcels(codes: list[str], crs: str = "EPSG:4326") -> gpd.GeoDataFrame:
+    geoms = [
+        box(120.19 + i * 0.001, 30.30, 120.1905 + i * 0.001, 30.3005) for i in range(len(codes))
+    ]
+    return _frame({"code": codes}, geoms).to_crs(crs)
+
+
+@pytest.fixture
+def community(db: Engine) -> Engine:
+    """One community and one building to hang households on."""
+    import_frame(
+        db,
+        "communities",
+        _frame(
+            {
+                "name": ["新工社区"],
+                "street_office": ["望江街道"],
+                "district": ["上城区"],
+                "acoustic_class": ["2"],
+            },
+            [box(120.19, 30.24, 120.20, 30.25)],
+        ),
+    )
+    import_frame(
+        db,
+        "buildings",
+        _frame(
+            {"address": ["新工社区1幢"], "community": ["新工社区"], "floors": [6]},
+            [box(120.1910, 30.2410, 120.1915, 30.2412)],
+        ),
+    )
+    return db
+
+
+# -- CRS ------------------------------------------------------------------------------------
+def test_gauss_kruger_check_point_to_the_centimetre() -> None:
+    to_4528 = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4528", always_xy=True)
+    east, north = to_4528.transform(LON, LAT)
+    assert abs(east - E_4528) < 0.01 and abs(north - N_4528) < 0.01
+    series_e, series_n = _kruger(LON, LAT)
+    assert abs(east - series_e) < 0.001 and abs(north - series_n) < 0.001
+    # EPSG:4549 is the same zone without the 40 prefix.
+    plain = pyproj.Transformer.from_crs("EPSG:4490", "EPSG:4549", always_xy=True)
+    assert abs(plain.transform(LON, LAT)[0] - (E_4528 - 40_000_000)) < 0.01
+
+
+def test_design_check_point_figures_belong_to_a_point_48_m_east() -> None:
+    back = pyproj.Transformer.from_crs("EPSG:4528", "EPSG:4490", always_xy=True)
+    lon, lat = back.transform(DESIGN_E, DESIGN_N)
+    assert abs(lon - 120.159501) < 1e-6 and abs(lat - 30.267209) < 1e-6
+
+
+def test_csv_in_gauss_kruger_zone_with_prefix_lands_on_the_check_point(
+    community: Engine, tmp_path: Path
+) -> None:
+    csv = tmp_path / "households.csv"
+    csv.write_text(
+        f"building,unit_label,x,y\n新工社区1幢,1-1-101,{E_4528},{N_4528}\n", encoding="utf-8"
+    )
+    import_file(community, "households", csv, crs="EPSG:4528")
+    assert _geodesic_m(community, "households", "true", LON, LAT) < 0.01
+
+
+def test_geopackage_in_epsg_4549_imports_to_the_right_place(db: Engine, tmp_path: Path) -> None:
+    frame = _parcels(["XC1003-R21-02"]).to_crs("EPSG:4549")
+    path = tmp_path / "parcels.gpkg"
+    frame.to_file(path, driver="GPKG")
+    import_file(db, "parcels", path)
+    centre = _parcels(["XC1003-R21-02"]).geometry[0].centroid
+    with db.connect() as conn:
+        stored = conn.execute(
+            text("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)), area_m2 FROM parcels")
+        ).one()
+    geod = pyproj.Geod(ellps="WGS84")
+    assert geod.inv(centre.x, centre.y, stored[0], stored[1])[2] < 0.01
+    assert stored[2] == pytest.approx(
+        abs(geod.geometry_area_perimeter(frame.to_crs(4326).geometry[0])[0]), rel=1e-6
+    )
+
+
+def test_zipped_shapefile_in_cgcs2000_imports_to_the_right_place(
+    community: Engine, tmp_path: Path
+) -> None:
+    frame = _frame(
+        {"building": ["新工社区1幢"], "unit_label": ["1-1-101"]}, [Point(LON, LAT)], crs="EPSG:4490"
+    )
+    folder = tmp_path / "shp"
+    folder.mkdir()
+    frame.to_file(folder / "households.shp", encoding="utf-8")
+    archive = tmp_path / "households.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for part in folder.iterdir():
+            z.write(part, part.name)
+    import_file(community, "households", archive)
+    assert _geodesic_m(community, "households", "true", LON, LAT) < 0.01
+
+
+def test_file_without_crs_is_refused_unless_crs_is_given(community: Engine, tmp_path: Path) -> None:
+    csv = tmp_path / "households.csv"
+    csv.write_text(
+        f"building,unit_label,lon,lat\n新工社区1幢,1-1-101,{LON},{LAT}\n", encoding="utf-8"
+    )
+    before = _snapshot(community)
+    with pytest.raises(MissingCRS, match="does not declare its coordinate reference system"):
+        import_file(community, "households", csv)
+    assert _snapshot(community) == before
+    import_file(community, "households", csv, crs="EPSG:4490")
+    assert count_rows(community, "households") == 1
+
+
+def test_unknown_crs_is_named(community: Engine, tmp_path: Path) -> None:
+    csv = tmp_path / "households.csv"
+    csv.write_text(
+        f"building,unit_label,lon,lat\n新工社区1幢,1-1-101,{LON},{LAT}\n", encoding="utf-8"
+    )
+    with pytest.raises(UnknownCRS, match="EPSG:99999"):
+        import_file(community, "households", csv, crs="EPSG:99999")
+
+
+def test_500_m_geodesic_buffer_is_right_to_half_a_metre_anywhere(engine: Engine) -> None:
+    geod = pyproj.Geod(ellps="WGS84")
+    for lon, lat in [
+        (120.16, 30.27),
+        (87.6, 43.8),
+        (126.6, 45.7),
+        (109.5, 18.3),
+        (0.0, 0.0),
+        (-70.0, -60.0),
+    ]:
+        with engine.connect() as conn:
+            ring = conn.execute(
+                text(
+                    "SELECT ST_AsText(ST_Buffer(geography(ST_Point(:x, :y, 4326)), 500)::geometry)"
+                ),
+                {"x": lon, "y": lat},
+            ).scalar_one()
+        for x, y in shapely.from_wkt(ring).exterior.coords:
+            assert abs(geod.inv(lon, lat, x, y)[2] - 500) < 0.5
+
+
+# -- bad input: each refused whole, with the row named, nothing written -----------------------
+def _rejected(engine: Engine, layer: str, frame: gpd.GeoDataFrame, **kwargs: str) -> str:
+    before = _snapshot(engine)
+    with pytest.raises(ImportRejected) as caught:
+        import_frame(engine, layer, frame, **kwargs)
+    assert _snapshot(engine) == before
+    return str(caught.value)
+
+
+def test_invalid_polygon_is_repaired_and_reported(db: Engine) -> None:
+    bowtie = Polygon([(120.19, 30.30), (120.191, 30.301), (120.191, 30.30), (120.19, 30.301)])
+    frame = _frame(
+        {"code": ["XC1003-R21-02", "XC1003-R21-03"]}, [box(120.18, 30.30, 120.181, 30.301), bowtie]
+    )
+    report = import_frame(db, "parcels", frame)
+    assert [p.row for p in report.repaired] == [2]
+    assert "Self-intersection" in report.repaired[0].message
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT bool_and(ST_IsValid(geom)) FROM parcels")).scalar_one()
+
+
+def test_invalid_polygon_is_rejected_when_repair_is_off(db: Engine) -> None:
+    bowtie = Polygon([(120.19, 30.30), (120.191, 30.301), (120.191, 30.30), (120.19, 30.301)])
+    message = _rejected(
+        db, "parcels", _frame({"code": ["XC1003-R21-02"]}, [bowtie]), on_invalid="reject"
+    )
+    assert "row 1: geometry: invalid geometry (Self-intersection" in message
+    assert "not repaired" in message
+
+
+def test_out_of_range_coordinates_name_the_row(community: Engine) -> None:
+    frame = _frame(
+        {"building": ["新工社区1幢"] * 2, "unit_label": ["1-1-101", "1-1-102"]},
+        [Point(LON, LAT), Point(515348.29, 3349745.54)],
+    )
+    message = _rejected(community, "households", frame)
+    assert "row 2: geometry: coordinates out of range" in message
+    assert "projected CRS" in message
+
+
+def test_swapped_lon_lat_is_recognised(community: Engine) -> None:
+    frame = _frame(
+        {"building": ["新工社区1幢"] * 2, "unit_label": ["1-1-101", "1-1-102"]},
+        [Point(LON, LAT), Point(LAT, LON)],
+    )
+    message = _rejected(community, "households", frame)
+    assert "row 2: geometry: longitude and latitude appear swapped" in message
+
+
+def test_outside_the_service_area_is_refused(community: Engine) -> None:
+    frame = _frame({"building": ["新工社区1幢"], "unit_label": ["1-1-101"]}, [Point(2.35, 48.85)])
+    assert "outside the service area" in _rejected(community, "households", frame)
+
+
+def test_wrong_geometry_type(db: Engine) -> None:
+    frame = _frame({"code": ["XC1003-R21-02"]}, [Point(LON, LAT)])
+    message = _rejected(db, "parcels", frame)
+    assert "row 1: geometry: geometry type Point is not allowed for parcels" in message
+
+
+def test_duplicate_and_malformed_codes(db: Engine) -> None:
+    frame = _parcels(["XC1003-R21-02", "XC1003-R99-03", "XC1003-R21-02", "bad"])
+    message = _rejected(db, "parcels", frame)
+    assert "row 2: code: land use 'R99'" in message
+    assert "row 3: code: duplicate 'XC1003-R21-02': also in row 1" in message
+    assert "row 4: code: parcel code 'bad' has 1 part(s)" in message
+
+
+def test_unknown_reference(community: Engine) -> None:
+    frame = _frame(
+        {"building": ["新工社区1幢", "不存在的楼"], "unit_label": ["1-1-101", "1-1-101"]},
+        [Point(LON, LAT)] * 2,
+    )
+    message = _rejected(community, "households", frame)
+    assert "row 2: building: no buildings with address '不存在的楼'" in message
+
+
+def test_bad_cells_and_missing_required_values(community: Engine) -> None:
+    frame = _frame(
+        {
+            "building": ["新工社区1幢"] * 3,
+            "unit_label": ["1-1-101", "", "1-1-103"],
+            "residents": ["2", "3", "two"],
+            "elderly": ["是", "否", "maybe"],
+        },
+        [Point(LON, LAT)] * 3,
+    )
+    message = _rejected(community, "households", frame)
+    assert "row 2: unit_label: is required but empty" in message
+    assert "row 3: residents: 'two' is not a number" in message
+    assert "row 3: elderly: 'maybe' is not yes/no" in message
+
+
+def test_missing_required_column(db: Engine) -> None:
+    frame = _frame({"name": ["x"]}, [box(120.19, 30.30, 120.1905, 30.3005)])
+    message = _rejected(db, "parcels", frame)
+    assert "no column 'code'" in message
+
+
+def test_one_bad_row_among_many_writes_nothing(db: Engine) -> None:
+    codes = [f"XC1003-R21-{i:02d}" for i in range(1, 40)] + ["XC1003-R21-1x"]
+    assert "row 40: code" in _rejected(db, "parcels", _parcels(codes))
+
+
+def test_broken_wkt_in_csv_names_the_row(db: Engine, tmp_path: Path) -> None:
+    csv = tmp_path / "parcels.csv"
+    good = box(120.19, 30.30, 120.1905, 30.3005).wkt
+    csv.write_text(
+        f'code,wkt\nXC1003-R21-02,"{good}"\nXC1003-R21-03,"POLYGON((120.19 30.3,"\n',
+        encoding="utf-8",
+    )
+    before = _snapshot(db)
+    with pytest.raises(ImportRejected, match="row 2: geometry: WKT could not be parsed"):
+        import_file(db, "parcels", csv, crs="EPSG:4326")
+    assert _snapshot(db) == before
+
+
+# -- files refused before any row is read ----------------------------------------------------
+def test_unsupported_file_type(db: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "parcels.xls"
+    path.write_bytes(b"not a table")
+    with pytest.raises(UnsupportedFile, match=r"unsupported file type \.xls"):
+        import_file(db, "parcels", path)
+
+
+def test_zip_with_path_traversal_is_refused(db: Engine, tmp_path: Path) -> None:
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("../../etc/parcels.shp", b"x")
+    with pytest.raises(UnsupportedFile, match="points outside the archive"):
+        import_file(db, "parcels", archive)
+
+
+def test_zip_bomb_is_refused(db: Engine, tmp_path: Path) -> None:
+    archive = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("parcels.shp", b"\0" * (20 * 2**20))
+    with pytest.raises(UploadTooLarge, match="expands over 1000x"):
+        import_file(db, "parcels", archive)
+
+
+def test_oversized_file_is_refused(db: Engine, tmp_path: Path) -> None:
+    path = tmp_path / "parcels.geojson"
+    path.write_bytes(b" " * (2 * 2**20))
+    with pytest.raises(UploadTooLarge, match="the limit is 1 MiB"):
+        import_file(db, "parcels", path, settings=ImportSettings(max_upload_mb=1))
+
+
+# -- modes ------------------------------------------------------------------------------------
+def test_append_refuses_rows_already_stored(db: Engine) -> None:
+    import_frame(db, "parcels", _parcels(["XC1003-R21-02"]))
+    message = _rejected(db, "parcels", _parcels(["XC1003-R21-03", "XC1003-R21-02"]))
+    assert "row 2: code: already stored; import with mode upsert" in message
+
+
+def test_upsert_updates_by_natural_key_and_inserts_the_rest(db: Engine) -> None:
+    import_frame(db, "parcels", _parcels(["XC1003-R21-02"]))
+    frame = _parcels(["XC1003-R21-03", "XC1003-R21-02"])
+    frame["name"] = ["新", "改名"]
+    report = import_frame(db, "parcels", frame, mode="upsert")
+    assert (report.inserted, report.updated) == (1, 1)
+    with db.connect() as conn:
+        assert (
+            conn.execute(text("SELECT name FROM parcels WHERE code='XC1003-R21-02'")).scalar_one()
+            == "改名"
+        )
+
+
+def test_replace_swaps_the_whole_layer(db: Engine) -> None:
+    import_frame(db, "parcels", _parcels(["XC1003-R21-02", "XC1003-R21-03"]))
+    report = import_frame(db, "parcels", _parcels(["SC0403-R21-03"]), mode="replace")
+    assert (report.deleted, report.inserted) == (2, 1)
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT array_agg(code) FROM parcels")).scalar_one() == [
+            "SC0403-R21-03"
+        ]
+
+
+def test_replace_refuses_a_layer_others_still_reference(community: Engine) -> None:
+    import_frame(
+        community,
+        "households",
+        _frame({"building": ["新工社区1幢"], "unit_label": ["1-1-101"]}, [Point(LON, LAT)]),
+    )
+    frame = _frame({"address": ["新楼"]}, [box(120.1910, 30.2410, 120.1915, 30.2412)])
+    message = _rejected(community, "buildings", frame, mode="replace")
+    assert "cannot replace buildings: households still reference them" in message
+
+
+def test_site_links_parcels_and_takes_a_line_corridor(db: Engine) -> None:
+    import_frame(db, "parcels", _parcels(["XC1003-R21-02", "XC1003-S1-01"]))
+    sites = _frame(
+        {
+            "code": ["QT-01", "HF-01"],
+            "name": ["秋涛路改造", "华丰安置房"],
+            "kind": ["road", "resettlement_housing"],
+            "status": ["under_construction", "planned"],
+            "progress_pct": ["35", ""],
+            "parcels": ["XC1003-S1-01", "XC1003-R21-02"],
+            "work_hours_start": ["06:00", ""],
+        },
+        [
+            shapely.LineString([(120.197, 30.24), (120.197, 30.27)]),
+            box(120.19, 30.30, 120.191, 30.301),
+        ],
+    )
+    import_frame(db, "sites", sites)
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT s.code, GeometryType(s.geom), p.code FROM sites s JOIN site_parcels l ON "
+                "l.site_id = s.id JOIN parcels p ON p.id = l.parcel_id ORDER BY 1"
+            )
+        ).all()
+    assert rows == [("HF-01", "POLYGON", "XC1003-R21-02"), ("QT-01", "LINESTRING", "XC1003-S1-01")]
+
+
+def test_unknown_site_kind_and_parcel(db: Engine) -> None:
+    sites = _frame(
+        {"code": ["X-1"], "name": ["x"], "kind": ["bridge"], "parcels": ["XC1003-R21-02"]},
+        [box(120.19, 30.30, 120.191, 30.301)],
+    )
+    message = _rejected(db, "sites", sites)
+    assert "row 1: kind: 'bridge' is not one of" in message
+    assert "row 1: parcels: no parcels with code 'XC1003-R21-02'" in message
+
+
+def test_distance_query_uses_the_geography_index(community: Engine) -> None:
+    with community.connect() as conn:
+        conn.execute(text("SET enable_seqscan = off"))
+        plan = "\n".join(
+            conn.execute(
+                text(
+                    "EXPLAIN SELECT id FROM households WHERE ST_DWithin(geography(geom), "
+                    "geography(ST_Point(120.19, 30.24, 4326)), 500)"
+                )
+            ).scalars()
+        )
+    assert "ix_households_geog" in plan
