@@ -8,10 +8,11 @@ demo loader. Checks are vectorised (shapely 2, pandas) and the rows reach Postgr
 
 from __future__ import annotations
 
+import contextlib
 import io
 import time
 import zipfile
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -408,6 +409,21 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
 
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
+# shapely.get_type_id: -1 missing, 0 Point ... 7 GeometryCollection (shifted by one here).
+_TYPE_NAMES = np.array(
+    [
+        "",
+        "Point",
+        "LineString",
+        "LinearRing",
+        "Polygon",
+        "MultiPoint",
+        "MultiLineString",
+        "MultiPolygon",
+        "GeometryCollection",
+    ],
+    dtype=object,
+)
 
 
 def _check_geometry(
@@ -531,7 +547,7 @@ def _repair(geoms, rows, bad, layer, on_invalid, problems, report):
 def _conform_type(geoms: np.ndarray, layer: Layer, bad: np.ndarray, report) -> np.ndarray:
     """Promote to the stored type (Polygon -> MultiPolygon) or report the wrong kind."""
     allowed = set(layer.geometry_types)
-    types = np.array([g.geom_type if g is not None else "" for g in geoms], dtype=object)
+    types = _TYPE_NAMES[shapely.get_type_id(geoms) + 1]
     if "MultiPolygon" in allowed and "Polygon" not in allowed:
         single = types == "Polygon"
         geoms[single] = shapely.multipolygons(geoms[single][:, None]) if single.any() else []
@@ -554,13 +570,20 @@ def _conform_type(geoms: np.ndarray, layer: Layer, bad: np.ndarray, report) -> n
 
 
 def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]) -> None:
-    """Coerce one column to its kind in place; report cells that do not fit."""
+    """Coerce one column to its kind in place; report cells that do not fit.
+
+    Columns that already have the right type (numbers and booleans from a GeoPackage) skip
+    the text path; text stays in pandas' string dtype, so a million cells cost little.
+    """
     if fld.name not in frame.columns:
         frame[fld.name] = None
     raw = frame[fld.name]
-    as_text = raw.astype("string").str.strip()
-    blank = raw.isna() | (as_text == "")
     rows = frame["_row"]
+    typed = (fld.kind == "bool" and raw.dtype == bool) or (
+        fld.kind in ("int", "float") and pd.api.types.is_numeric_dtype(raw.dtype)
+    )
+    as_text = raw if typed else raw.astype("string").str.strip()
+    blank = raw.isna() if typed else (raw.isna() | (as_text == "")).fillna(True)
 
     def report(mask: pd.Series, message: str) -> None:
         for r, v in zip(rows[mask], raw[mask], strict=True):
@@ -569,23 +592,21 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
     if fld.required:
         report(blank, "is required but empty")
     if fld.kind == "str":
-        value = as_text.astype(object).where(~blank, None)
+        value = as_text.where(~blank)
         if fld.choices:
             report(
                 ~blank & ~value.isin(fld.choices),
                 f"{{value!r}} is not one of {', '.join(fld.choices)}",
             )
     elif fld.kind in ("int", "float"):
-        number = pd.to_numeric(as_text.where(~blank), errors="coerce")
+        number = pd.to_numeric(as_text.where(~blank), errors="coerce").astype(float)
         report(~blank & number.isna(), "{value!r} is not a number")
+        value = number
         if fld.kind == "int":
-            fractional = number.notna() & (number != number.round())
-            report(fractional, "{value!r} is not a whole number")
-            value = number.astype("Int64").astype(object).where(number.notna(), None)
-        else:
-            value = number.astype(object).where(number.notna(), None)
+            report(number.notna() & (number != number.round()), "{value!r} is not a whole number")
+            value = number.round().astype("Int64")
     elif fld.kind == "bool":
-        if raw.dtype == bool:
+        if typed:
             value = raw
         else:
             lowered = as_text.str.lower().fillna("")
@@ -651,13 +672,13 @@ def _write(
     empty = not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table})")).scalar_one()
     columns = [c for c in layer.stored_columns if c not in _generated(layer)] + ["geom"]
     if empty and mode != "upsert":
-        rebuild = _drop_gist_indexes(conn, table) if len(frame) >= BULK_INDEX_ROWS else []
+        restore = _suspend_checks(conn, table) if len(frame) >= BULK_INDEX_ROWS else []
         _copy(conn, table, columns, frame, progress)
         report.inserted = len(frame)
-        if rebuild:
+        if restore:
             progress.stage("indexing")
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
-            for statement in rebuild:
+            for statement in restore:
                 conn.execute(text(statement))
         conn.execute(text(f"ANALYZE {table}"))
     else:
@@ -728,29 +749,31 @@ def _resolve_references(
     for ref in layer.references:
         target = get_layer(ref.layer)
         cells = frame[ref.field]
-        wanted = sorted({k for cell in cells.dropna() for k in (cell if ref.many else [cell])})
+        keys = cells.explode() if ref.many else cells
+        wanted = keys.dropna().unique().tolist()
         found = dict(
             conn.execute(
                 text(f"SELECT {ref.key}, id FROM {target.table} WHERE {ref.key} = ANY(:keys)"),
                 {"keys": wanted},
             ).all()
         )
-        for row, cell in zip(frame["_row"], cells, strict=True):
-            values = cell if ref.many else ([] if cell is None or pd.isna(cell) else [cell])
-            for value in values:
-                if value not in found:
-                    problems.append(
-                        RowProblem(
-                            int(row),
-                            ref.field,
-                            f"no {target.id} with {ref.key} {value!r} (import {target.id} first)",
-                        )
-                    )
+        # A hash index maps a million keys to positions in C; -1 marks a key not found.
+        codes = pd.Index(list(found), dtype=object).get_indexer(keys.astype(object))
+        missing = keys[(codes < 0) & keys.notna().to_numpy()]
+        for index, value in missing.items():
+            problems.append(
+                RowProblem(
+                    int(frame.at[index, "_row"]),
+                    ref.field,
+                    f"no {target.id} with {ref.key} {value!r} (import {target.id} first)",
+                )
+            )
         if ref.many:
             links = found
         else:
-            frame[ref.column] = cells.map(found).astype("Int64").astype(object)
-            frame.loc[frame[ref.column].isna(), ref.column] = None
+            ids = pd.array(np.array([*found.values(), 0])[codes], dtype="Int64")
+            ids[codes < 0] = pd.NA
+            frame[ref.column] = ids
     return links
 
 
@@ -800,63 +823,90 @@ def _delete_all(conn: Connection, layer: Layer) -> int:
         raise
 
 
-def _drop_gist_indexes(conn: Connection, table: str) -> list[str]:
-    """Drop a table's GiST indexes (inside the import's transaction); return how to rebuild."""
-    rows = conn.execute(
+def _suspend_checks(conn: Connection, table: str) -> list[str]:
+    """Before a bulk load into an empty table: drop its GiST indexes, unique and foreign-key
+    constraints (inside the import's transaction) and return the statements that restore
+    them. One sorted index build and one join per foreign key are several times faster than
+    a million index insertions and trigger calls; the rows were already checked in Python
+    and the restored constraints check them again.
+    """
+    with contextlib.suppress(Exception), conn.begin_nested():
+        # Emptied in this transaction, the table's rows need little WAL (wal_level minimal).
+        conn.execute(text(f"TRUNCATE {table}"))
+    constraints = conn.execute(
+        text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = CAST(:t AS regclass) AND contype IN ('u', 'f') ORDER BY contype DESC"
+        ),
+        {"t": table},
+    ).all()
+    indexes = conn.execute(
         text(
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
             "AND tablename = :t AND indexdef ILIKE '%USING gist%'"
         ),
         {"t": table},
     ).all()
-    for name, _ in rows:
+    for name, _ in constraints:
+        conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _ in indexes:
         conn.execute(text(f'DROP INDEX "{name}"'))
-    return [definition for _, definition in rows]
+    return [definition for _, definition in indexes] + [
+        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+        for name, definition in reversed(constraints)
+    ]
 
 
 def _copy(
     conn: Connection, table: str, columns: list[str], frame: gpd.GeoDataFrame, progress: Progress
 ) -> None:
-    """Stream the frame into PostgreSQL with COPY, in chunks, geometry as hex EWKB."""
+    """Stream the frame into PostgreSQL with COPY, geometry as hex EWKB.
+
+    A thread encodes the next chunk while the server parses the current one, so Python
+    and PostgreSQL each keep a core busy.
+    """
     progress.stage("writing", len(frame))
     cursor = conn.connection.driver_connection.cursor()
     statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-    for chunk in _csv_chunks(frame, columns):
-        cursor.copy_expert(statement, chunk[0])
-        progress.advance(chunk[1])
+    with ThreadPoolExecutor(max_workers=1) as encoder:
+        starts = range(0, len(frame), COPY_CHUNK)
+        pending = encoder.submit(_csv_chunk, frame, columns, 0) if len(frame) else None
+        for start in starts:
+            buffer, rows = pending.result()
+            following = start + COPY_CHUNK
+            pending = (
+                encoder.submit(_csv_chunk, frame, columns, following)
+                if following < len(frame)
+                else None
+            )
+            cursor.copy_expert(statement, buffer)
+            progress.advance(rows)
 
 
-def _csv_chunks(frame: gpd.GeoDataFrame, columns: list[str]) -> Iterator[tuple[io.BytesIO, int]]:
+def _csv_chunk(frame: gpd.GeoDataFrame, columns: list[str], start: int) -> tuple[io.BytesIO, int]:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    for start in range(0, len(frame), COPY_CHUNK):
-        part = frame.iloc[start : start + COPY_CHUNK]
-        arrays = {}
-        for column in columns:
-            if column == "geom":
-                arrays[column] = pa.array(
-                    shapely.to_wkb(part.geometry.to_numpy(), hex=True, include_srid=True)
-                )
-            else:
-                arrays[column] = _arrow_column(part[column])
-        buffer = io.BytesIO()
-        pacsv.write_csv(
-            pa.table(arrays),
-            buffer,
-            pacsv.WriteOptions(include_header=False, quoting_style="needed"),
-        )
-        buffer.seek(0)
-        yield buffer, len(part)
+    part = frame.iloc[start : start + COPY_CHUNK]
+    arrays = {}
+    for column in columns:
+        if column == "geom":
+            wkb = shapely.to_wkb(part.geometry.to_numpy(), hex=True, include_srid=True)
+            arrays[column] = pa.array(wkb, type=pa.string())
+        else:
+            arrays[column] = _arrow_column(part[column])
+    buffer = io.BytesIO()
+    pacsv.write_csv(
+        pa.table(arrays), buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed")
+    )
+    buffer.seek(0)
+    return buffer, len(part)
 
 
 def _arrow_column(series: pd.Series):
     """One column as values PostgreSQL's CSV COPY reads (text arrays as ``{a,b}``)."""
     import pyarrow as pa
 
-    values = series.to_numpy(dtype=object)
-    if any(isinstance(v, list) for v in values[:50]):
-        values = np.array(
-            ["{" + ",".join(v) + "}" if isinstance(v, list) else None for v in values], dtype=object
-        )
-    return pa.array(values, from_pandas=True)
+    if series.dtype == object and any(isinstance(v, list) for v in series.iloc[:50]):
+        series = series.map(lambda v: "{" + ",".join(v) + "}" if isinstance(v, list) else None)
+    return pa.Array.from_pandas(series)

@@ -1,9 +1,9 @@
 """The stored schema, as SQLAlchemy 2 + GeoAlchemy2 models.
 
-Geometries are stored in EPSG:4326 (what goes on the wire) and every table has a second
-GiST index on ``geom::geography``, so metre distances and buffers are computed on the
-spheroid (exact to millimetres anywhere) and still use an index. The migrations in
-``geo_service/migrations`` create exactly this schema; a test checks they agree.
+Geometries are stored in EPSG:4326 (what goes on the wire) with one GiST index each.
+Metre distances are computed on the spheroid (``geography``, exact to millimetres
+anywhere) behind a bounding-box test that uses that index: see ``geo_service.spatial``.
+The migrations in ``geo_service/migrations`` create exactly this schema.
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
-    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -47,11 +46,6 @@ class Base(DeclarativeBase):
 
 def _geom(kind: str) -> Mapped:
     return mapped_column(Geometry(kind, srid=SRID, spatial_index=False), nullable=False)
-
-
-def _geography_index(table: str) -> Index:
-    """The index that metre-distance queries (``geom::geography``) use."""
-    return Index(f"ix_{table}_geog", text("(geography(geom))"), postgresql_using="gist")
 
 
 def _geometry_index(table: str) -> Index:
@@ -95,7 +89,6 @@ class Parcel(Base):
     __table_args__ = (
         Index("ix_parcels_unit_code", "unit_code"),
         _geometry_index("parcels"),
-        _geography_index("parcels"),
     )
 
 
@@ -140,7 +133,6 @@ class Site(Base):
             name="ck_sites_geom_type",
         ),
         _geometry_index("sites"),
-        _geography_index("sites"),
     )
 
 
@@ -159,7 +151,6 @@ class Community(Base):
     __table_args__ = (
         CheckConstraint(f"acoustic_class IN {ACOUSTIC_CLASSES}", name="ck_communities_class"),
         _geometry_index("communities"),
-        _geography_index("communities"),
     )
 
 
@@ -181,7 +172,6 @@ class Building(Base):
         CheckConstraint("floors IS NULL OR floors BETWEEN 1 AND 200", name="ck_buildings_floors"),
         Index("ix_buildings_community", "community_id"),
         _geometry_index("buildings"),
-        _geography_index("buildings"),
     )
 
 
@@ -210,5 +200,4 @@ class Household(Base):
             "residents IS NULL OR residents BETWEEN 0 AND 50", name="ck_households_residents"
         ),
         _geometry_index("households"),
-        _geography_index("households"),
     )

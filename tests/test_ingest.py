@@ -22,6 +22,7 @@ from geo_service.errors import (
 )
 from geo_service.ingest import import_file, import_frame
 from geo_service.settings import ImportSettings
+from geo_service.spatial import within_metres
 from tests.conftest import count_rows
 
 # The check point of DESIGN.md: CGCS2000 lon/lat and its 3-degree Gauss-Kruger zone 40.
@@ -446,15 +447,62 @@ def test_unknown_site_kind_and_parcel(db: Engine) -> None:
     assert "row 1: parcels: no parcels with code 'XC1003-R21-02'" in message
 
 
-def test_distance_query_uses_the_geography_index(community: Engine) -> None:
+def test_distance_query_uses_the_spatial_index(community: Engine) -> None:
+    condition = within_metres("geom", "ST_Point(120.19, 30.24, 4326)", "500")
     with community.connect() as conn:
         conn.execute(text("SET enable_seqscan = off"))
         plan = "\n".join(
-            conn.execute(
-                text(
-                    "EXPLAIN SELECT id FROM households WHERE ST_DWithin(geography(geom), "
-                    "geography(ST_Point(120.19, 30.24, 4326)), 500)"
-                )
-            ).scalars()
+            conn.execute(text(f"EXPLAIN SELECT id FROM households WHERE {condition}")).scalars()
         )
-    assert "ix_households_geog" in plan
+    assert "ix_households_geom" in plan
+
+
+def test_within_metres_agrees_with_the_geodesic_distance_at_the_edge(engine: Engine) -> None:
+    """The box prefilter never drops a point the exact distance keeps, even near the poles."""
+    geod = pyproj.Geod(ellps="WGS84")
+    for lon, lat in [(120.16, 30.27), (0.0, 0.0), (25.0, 70.0), (-70.0, -60.0)]:
+        for azimuth in range(0, 360, 15):
+            for metres in (499.9, 500.1):
+                x, y, _ = geod.fwd(lon, lat, azimuth, metres)
+                sql = within_metres("ST_Point(:x, :y, 4326)", "ST_Point(:lon, :lat, 4326)", "500")
+                with engine.connect() as conn:
+                    inside = conn.execute(
+                        text(f"SELECT {sql}"), {"x": x, "y": y, "lon": lon, "lat": lat}
+                    ).scalar_one()
+                assert inside == (metres < 500), (lon, lat, azimuth, metres)
+
+
+def test_bulk_load_restores_indexes_and_constraints(
+    community: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bulk path (constraints dropped and rebuilt) leaves the schema as it found it."""
+    monkeypatch.setattr("geo_service.ingest.BULK_INDEX_ROWS", 1)
+    frame = _frame(
+        {"building": ["新工社区1幢"] * 3, "unit_label": ["1-1-101", "1-1-102", "1-1-103"]},
+        [Point(LON, LAT)] * 3,
+    )
+
+    def schema() -> tuple:
+        with community.connect() as conn:
+            return (
+                sorted(
+                    conn.execute(
+                        text("SELECT indexdef FROM pg_indexes WHERE tablename = 'households'")
+                    ).scalars()
+                ),
+                sorted(
+                    conn.execute(
+                        text(
+                            "SELECT conname || pg_get_constraintdef(oid) FROM pg_constraint "
+                            "WHERE conrelid = 'households'::regclass"
+                        )
+                    ).scalars()
+                ),
+            )
+
+    before = schema()
+    assert import_frame(community, "households", frame).inserted == 3
+    assert schema() == before
+    # The restored unique constraint still holds.
+    message = _rejected(community, "households", frame.iloc[:1])
+    assert "already stored" in message

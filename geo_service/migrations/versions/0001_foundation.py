@@ -11,6 +11,20 @@ import geoalchemy2
 import sqlalchemy as sa
 from alembic import op
 
+# A lon/lat box grown by at least ``metres`` in every direction: the index-friendly first
+# test before an exact geodesic distance. A degree of latitude is 110.57-111.69 km and a
+# degree of longitude at least 111.0 km * cos(lat) on GRS80/WGS84, so the box is never short.
+EXPAND_METRES = """
+CREATE OR REPLACE FUNCTION expand_metres(g geometry, metres double precision)
+RETURNS geometry LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT ST_Expand(
+    g,
+    metres / (111000.0 * cos(radians(least(89.0,
+      greatest(abs(ST_YMin(g)), abs(ST_YMax(g))) + metres / 110000.0)))),
+    metres / 110000.0)
+$$
+"""
+
 # revision identifiers, used by Alembic.
 revision: str = "0001"
 down_revision: str | Sequence[str] | None = None
@@ -21,6 +35,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     """Create the extension (if the role may) and the tables of the foundation."""
     op.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    op.execute(EXPAND_METRES)
     op.create_table(
         "communities",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -58,13 +73,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("name"),
-    )
-    op.create_index(
-        "ix_communities_geog",
-        "communities",
-        [sa.literal_column("(geography(geom))")],
-        unique=False,
-        postgresql_using="gist",
     )
     op.create_index(
         "ix_communities_geom", "communities", ["geom"], unique=False, postgresql_using="gist"
@@ -112,13 +120,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("code"),
-    )
-    op.create_index(
-        "ix_parcels_geog",
-        "parcels",
-        [sa.literal_column("(geography(geom))")],
-        unique=False,
-        postgresql_using="gist",
     )
     op.create_index("ix_parcels_geom", "parcels", ["geom"], unique=False, postgresql_using="gist")
     op.create_index("ix_parcels_unit_code", "parcels", ["unit_code"], unique=False)
@@ -186,13 +187,6 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("code"),
     )
-    op.create_index(
-        "ix_sites_geog",
-        "sites",
-        [sa.literal_column("(geography(geom))")],
-        unique=False,
-        postgresql_using="gist",
-    )
     op.create_index("ix_sites_geom", "sites", ["geom"], unique=False, postgresql_using="gist")
     op.create_table(
         "buildings",
@@ -234,13 +228,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("address"),
     )
     op.create_index("ix_buildings_community", "buildings", ["community_id"], unique=False)
-    op.create_index(
-        "ix_buildings_geog",
-        "buildings",
-        [sa.literal_column("(geography(geom))")],
-        unique=False,
-        postgresql_using="gist",
-    )
     op.create_index(
         "ix_buildings_geom", "buildings", ["geom"], unique=False, postgresql_using="gist"
     )
@@ -298,35 +285,24 @@ def upgrade() -> None:
         sa.UniqueConstraint("building_id", "unit_label", name="uq_households_building_unit"),
     )
     op.create_index(
-        "ix_households_geog",
-        "households",
-        [sa.literal_column("(geography(geom))")],
-        unique=False,
-        postgresql_using="gist",
-    )
-    op.create_index(
         "ix_households_geom", "households", ["geom"], unique=False, postgresql_using="gist"
     )
 
 
 def downgrade() -> None:
     """Drop the tables; the postgis extension stays, other databases' objects may use it."""
+    op.execute("DROP FUNCTION IF EXISTS expand_metres(geometry, double precision)")
     op.drop_index("ix_households_geom", table_name="households", postgresql_using="gist")
-    op.drop_index("ix_households_geog", table_name="households", postgresql_using="gist")
     op.drop_table("households")
     op.drop_index("ix_site_parcels_parcel", table_name="site_parcels")
     op.drop_table("site_parcels")
     op.drop_index("ix_buildings_geom", table_name="buildings", postgresql_using="gist")
-    op.drop_index("ix_buildings_geog", table_name="buildings", postgresql_using="gist")
     op.drop_index("ix_buildings_community", table_name="buildings")
     op.drop_table("buildings")
     op.drop_index("ix_sites_geom", table_name="sites", postgresql_using="gist")
-    op.drop_index("ix_sites_geog", table_name="sites", postgresql_using="gist")
     op.drop_table("sites")
     op.drop_index("ix_parcels_unit_code", table_name="parcels")
     op.drop_index("ix_parcels_geom", table_name="parcels", postgresql_using="gist")
-    op.drop_index("ix_parcels_geog", table_name="parcels", postgresql_using="gist")
     op.drop_table("parcels")
     op.drop_index("ix_communities_geom", table_name="communities", postgresql_using="gist")
-    op.drop_index("ix_communities_geog", table_name="communities", postgresql_using="gist")
     op.drop_table("communities")
