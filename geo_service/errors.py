@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 
 class GeoServiceError(Exception):
@@ -126,4 +127,39 @@ def add_exception_handlers(app: FastAPI) -> None:
         assert isinstance(exc, GeoServiceError)
         return JSONResponse(status_code=status_of(exc), content=exc.detail())
 
+    async def handle_database_down(_: Request, exc: Exception) -> JSONResponse:
+        # The driver's first line says what failed (refused, timed out); never the password.
+        assert isinstance(exc, OperationalError)
+        lines = str(exc.orig or exc).strip().splitlines() or ["no reason given"]
+        reason = lines[0]
+        return JSONResponse(
+            status_code=503,
+            content={
+                "error": "DatabaseUnavailable",
+                "detail": f"the database is unavailable: {reason}",
+            },
+        )
+
+    async def handle_schema_missing(_: Request, exc: Exception) -> JSONResponse:
+        # A database that was never migrated (or is older than the code) lacks a table or
+        # column: say how to fix it. Any other programming error is a bug: a plain 500.
+        assert isinstance(exc, ProgrammingError)
+        if getattr(exc.orig, "pgcode", None) not in _SCHEMA_MISSING:
+            raise exc
+        reason = str(exc.orig).strip().splitlines()[0]
+        return JSONResponse(
+            status_code=503,
+            content={
+                "error": "SchemaNotMigrated",
+                "detail": f"the database schema is missing or out of date ({reason}); "
+                "run: geo-service db up",
+            },
+        )
+
     app.add_exception_handler(GeoServiceError, handle)
+    app.add_exception_handler(OperationalError, handle_database_down)
+    app.add_exception_handler(ProgrammingError, handle_schema_missing)
+
+
+# SQLSTATEs of a schema older than the code: undefined table, column, function (PostGIS).
+_SCHEMA_MISSING = {"42P01", "42703", "42883"}

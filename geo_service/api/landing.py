@@ -1,0 +1,54 @@
+"""``/``: the landing page, in Chinese with English beneath, linking to everything else.
+
+Everything the page needs is inline, so it works on a network with no internet access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Connection, Engine, text
+
+from geo_service.api.deps import EngineDep, Lang
+from layers import LAYERS, Layer
+
+router = APIRouter(tags=["landing"])
+
+templates = Jinja2Templates(directory=str(resources.files("geo_service") / "templates"))
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """A layer as the landing page lists it; ``rows`` is None while its table is missing."""
+
+    layer: Layer
+    rows: int | None
+
+
+def _count_rows(conn: Connection, table: str) -> int | None:
+    """Exact rows of a registered layer's table, or None if no migration created it yet."""
+    exists = conn.execute(text("SELECT to_regclass(:table) IS NOT NULL"), {"table": table})
+    if not exists.scalar_one():
+        return None
+    quoted = conn.dialect.identifier_preparer.quote_identifier(table)
+    return int(conn.execute(text(f"SELECT count(*) FROM {quoted}")).scalar_one())
+
+
+def layer_summaries(engine: Engine) -> list[LayerSummary]:
+    """Every registered layer with its row count, in registry order."""
+    with engine.connect() as conn:
+        return [LayerSummary(layer, _count_rows(conn, layer.table)) for layer in LAYERS.values()]
+
+
+@router.get("/", response_class=HTMLResponse, include_in_schema=False)
+def landing(request: Request, engine: EngineDep, lang: Lang) -> HTMLResponse:
+    """Where a planner or a GIS user starts: maps, API docs, OGC feeds and the layers."""
+    return templates.TemplateResponse(
+        request,
+        "landing.html",
+        {"lang": lang, "layers": layer_summaries(engine)},
+    )

@@ -1,0 +1,63 @@
+"""``/api/parcels``: planning parcels by code, as GeoJSON assembled by PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from sqlalchemy import text
+
+from geo_service.api import GeoJSONResponse
+from geo_service.api.deps import EngineDep
+from geo_service.errors import NotFound
+
+router = APIRouter(prefix="/api/parcels", tags=["parcels"])
+
+# The parcel code is the feature id (stable, as the contract requires).
+_ONE_PARCEL = text("""
+SELECT json_build_object(
+    'type', 'Feature',
+    'id', p.code,
+    'geometry', ST_AsGeoJSON(p.geom)::json,
+    'properties', json_build_object(
+        'code', p.code,
+        'name', p.name,
+        'unit_code', p.unit_code,
+        'land_use', p.land_use,
+        'parcel_index', p.parcel_index,
+        'land_use_zh', p.land_use_zh,
+        'land_use_en', p.land_use_en,
+        'area_m2', p.area_m2,
+        'sites', ARRAY(
+            SELECT s.code
+            FROM site_parcels sp JOIN sites s ON s.id = sp.site_id
+            WHERE sp.parcel_id = p.id
+            ORDER BY s.code
+        )
+    )
+)::text
+FROM parcels p
+WHERE p.code = :code
+""")
+
+
+# ``:path`` because compound land uses put a slash in the code (GS0201-R21/B1-05).
+@router.get(
+    "/{code:path}",
+    response_class=GeoJSONResponse,
+    summary="One planning parcel",
+    responses={
+        200: {"description": "A GeoJSON Feature"},
+        404: {"description": "No parcel has this code"},
+    },
+)
+def get_parcel(
+    engine: EngineDep,
+    code: Annotated[str, Path(description="The parcel code, e.g. XC1003-R21-02")],
+) -> GeoJSONResponse:
+    """One parcel with its land use and the sites built on it."""
+    with engine.connect() as conn:
+        feature = conn.execute(_ONE_PARCEL, {"code": code}).scalar_one_or_none()
+    if feature is None:
+        raise NotFound(f"no parcel has the code {code!r}")
+    return GeoJSONResponse(feature)

@@ -1,0 +1,53 @@
+"""The composition root: lifespan, error handlers and routers, nothing else.
+
+Run with ``uvicorn geo_service.main:create_app --factory``. The API docs are served with
+Swagger UI and ReDoc assets from the ``fastapi-offline`` package, mounted under
+``/static/swagger``, so ``/docs`` works on a network without internet access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
+
+import geo_service
+from geo_service.api import health, landing, parcels, sites
+from geo_service.database import database_url, make_engine
+from geo_service.errors import add_exception_handlers
+from geo_service.settings import DatabaseSettings, database_settings
+
+DOCS_ASSETS_URL = "/static/swagger"
+
+
+def _lifespan(
+    settings: DatabaseSettings,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """One engine (and pool) per application, closed when the server stops."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(database_url(settings), pool_size=settings.pool_size)
+        try:
+            yield
+        finally:
+            app.state.engine.dispose()
+
+    return lifespan
+
+
+def create_app(settings: DatabaseSettings | None = None) -> FastAPI:
+    """The web application; settings from the environment unless given (tests give theirs)."""
+    app = FastAPIOffline(
+        title="Site-impact service 工地周边影响服务",
+        description=geo_service.__doc__,
+        version=geo_service.__version__,
+        lifespan=_lifespan(settings or database_settings()),
+        static_url=DOCS_ASSETS_URL,
+    )
+    add_exception_handlers(app)
+    for module in (landing, health, sites, parcels):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,91 @@
+"""A small district near Hangzhou's West Lake, and a client of the app pointed at it.
+
+Two parcels (one with a compound land use), a housing site on the first parcel, a road
+upgrade stored as a line, and one community beside them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine
+
+from geo_service.main import create_app
+from geo_service.settings import DatabaseSettings
+
+SEED = """
+INSERT INTO parcels (id, code, unit_code, land_use, parcel_index, land_use_zh, land_use_en, geom)
+VALUES
+  (1, 'XC1003-R21-02', 'XC1003', '{R21}', '02', '二类住宅用地（住宅用地）',
+   'Class II residential (housing)',
+   ST_GeomFromText('MULTIPOLYGON(((120.158 30.266, 120.161 30.266, 120.161 30.268,
+                                   120.158 30.268, 120.158 30.266)))', 4326)),
+  (2, 'GS0201-R21/B1-05', 'GS0201', '{R21,B1}', '05', '二类住宅用地/商业用地',
+   'Class II residential/Commercial',
+   ST_GeomFromText('MULTIPOLYGON(((120.162 30.266, 120.164 30.266, 120.164 30.268,
+                                   120.162 30.268, 120.162 30.266)))', 4326));
+
+INSERT INTO sites (id, code, name, kind, status, progress_pct, start_date, end_date,
+                   work_hours_start, work_hours_end, owner, survey, design, contractor,
+                   supervisor, liaison_officer, geom)
+VALUES
+  (1, 'AZF-2024-01', '西溪安置房一期', 'resettlement_housing', 'under_construction', 35,
+   '2024-03-01', '2026-06-30', '07:00', '20:00', '城投集团', '省勘察院', '市规划设计院',
+   '建工集团', '华东监理', '王联络',
+   ST_GeomFromText('POLYGON((120.1585 30.2665, 120.1605 30.2665, 120.1605 30.2675,
+                             120.1585 30.2675, 120.1585 30.2665))', 4326)),
+  (2, 'ROAD-2024-07', '文三路提升改造', 'road', 'planned', NULL, NULL, NULL, NULL, NULL,
+   '交通局', NULL, NULL, '市政公司', NULL, '李联络',
+   ST_GeomFromText('LINESTRING(120.150 30.270, 120.160 30.270, 120.170 30.271)', 4326));
+SELECT setval(pg_get_serial_sequence('sites', 'id'), 2);
+SELECT setval(pg_get_serial_sequence('parcels', 'id'), 2);
+
+INSERT INTO site_parcels (site_id, parcel_id) VALUES (1, 1);
+
+INSERT INTO communities (name, street_office, district, acoustic_class, geom)
+VALUES ('翠苑一区', '翠苑街道', '西湖区', '2',
+        ST_GeomFromText('MULTIPOLYGON(((120.155 30.268, 120.158 30.268, 120.158 30.271,
+                                        120.155 30.271, 120.155 30.268)))', 4326));
+"""
+
+
+@pytest.fixture
+def district(db: Engine) -> Engine:
+    """The test database holding the small district (and nothing else)."""
+    with db.begin() as conn:
+        conn.exec_driver_sql(SEED)
+    return db
+
+
+def _client_for(url: str) -> TestClient:
+    """A client of the app on any database; use it in ``with`` so the lifespan runs."""
+    return TestClient(create_app(DatabaseSettings(database_url=url)))
+
+
+@pytest.fixture
+def client_for() -> Callable[[str], TestClient]:
+    """For tests of other databases: one that is down, or one never migrated."""
+    return _client_for
+
+
+@pytest.fixture
+def client(district: Engine) -> Iterator[TestClient]:
+    """A client of the app on the seeded test database; the lifespan runs around the test."""
+    with _client_for(district.url.render_as_string(hide_password=False)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def unmigrated_database_url(engine: Engine) -> Iterator[str]:
+    """An empty database beside the test one: what a server finds before ``db up``."""
+    url = engine.url.set(database=f"{engine.url.database}_unmigrated")
+    admin = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+        conn.exec_driver_sql(f'CREATE DATABASE "{url.database}"')
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)')
+    admin.dispose()

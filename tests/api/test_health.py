@@ -1,0 +1,58 @@
+"""``/healthz``: versions when the database answers, a 503 that says why when it does not."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+
+def test_healthz_reports_versions_and_the_database(client: TestClient, engine: Engine) -> None:
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    health = response.json()
+    assert health["status"] == "ok"
+    assert re.match(r"\d+\.\d+", health["postgresql"])
+    assert re.match(r"3\.\d+", health["postgis"])
+    assert health["schema_revision"] not in ("", "None")
+    assert health["database"] == engine.url.render_as_string(hide_password=True)
+
+
+def test_healthz_without_database_is_503_with_a_message(
+    client_for: Callable[[str], TestClient],
+) -> None:
+    # Nothing listens on port 1 of the loopback: the connection is refused at once.
+    down = "postgresql+psycopg2://nobody:secret@127.0.0.1:1/nowhere"
+    with client_for(down) as client:
+        response = client.get("/healthz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "DatabaseUnavailable"
+    assert "database is unavailable" in body["detail"]
+    assert "secret" not in response.text
+
+
+def test_every_database_route_answers_503_when_the_database_is_down(
+    client_for: Callable[[str], TestClient],
+) -> None:
+    with client_for("postgresql+psycopg2://nobody@127.0.0.1:1/nowhere") as client:
+        statuses = {path: client.get(path).status_code for path in ("/", "/api/sites")}
+
+    assert statuses == {"/": 503, "/api/sites": 503}
+
+
+def test_unmigrated_database_is_503_saying_how_to_fix_it(
+    client_for: Callable[[str], TestClient], unmigrated_database_url: str
+) -> None:
+    with client_for(unmigrated_database_url) as client:
+        health = client.get("/healthz")
+        sites = client.get("/api/sites")
+
+    assert health.status_code == sites.status_code == 503
+    assert health.json()["error"] == "SchemaNotMigrated"
+    assert "geo-service db up" in health.json()["detail"]
+    assert "sites" in sites.json()["detail"]
