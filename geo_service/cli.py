@@ -122,27 +122,48 @@ def demo(serve: bool) -> None:
 @main.command("import")
 @click.argument("layer")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--mode", type=click.Choice(["append", "replace", "upsert"]), default="append",
-              show_default=True, help="Add rows, replace the layer, or update by natural key.")
+@click.option(
+    "--mode",
+    type=click.Choice(["append", "replace", "upsert"]),
+    default="append",
+    show_default=True,
+    help="Add rows, replace the layer, or update by natural key.",
+)
 @click.option("--crs", default=None, help="CRS of a file that has none, e.g. EPSG:4549.")
-@click.option("--on-invalid", type=click.Choice(["repair", "reject"]), default="repair",
-              show_default=True, help="Repair invalid geometries (and report them) or refuse.")
+@click.option(
+    "--on-invalid",
+    type=click.Choice(["repair", "reject"]),
+    default="repair",
+    show_default=True,
+    help="Repair invalid geometries (and report them) or refuse.",
+)
 def import_(layer: str, path: Path, mode: str, crs: str | None, on_invalid: str) -> None:
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing."""
     from geo_service.ingest import TqdmProgress, import_file
 
     url = _prepared_url(DatabaseSettings())
     report = import_file(
-        make_engine(url), layer, path, mode=mode, crs=crs, on_invalid=on_invalid,
-        settings=ImportSettings(), progress=TqdmProgress(),
+        make_engine(url),
+        layer,
+        path,
+        mode=mode,
+        crs=crs,
+        on_invalid=on_invalid,
+        settings=ImportSettings(),
+        progress=TqdmProgress(),
     )
     click.echo(report.summary())
 
 
 @main.command("export")
 @click.argument("layer")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Output file; .geojson, .gpkg or .csv decides the format.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Output file; .geojson, .gpkg or .csv decides the format.",
+)
 def export(layer: str, output: Path) -> None:
     """Write LAYER to a file (public fields only)."""
     from geo_service.export import export_layer
@@ -172,8 +193,13 @@ def _serve(settings: ServerSettings) -> None:
     import uvicorn
 
     click.echo(f"serving on http://{settings.host}:{settings.port}/")
-    uvicorn.run("geo_service.main:create_app", factory=True, host=settings.host,
-                port=settings.port, log_level="info")
+    uvicorn.run(
+        "geo_service.main:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+    )
 
 
 if __name__ == "__main__":

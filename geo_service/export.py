@@ -52,9 +52,7 @@ def read_layer(engine: Engine, layer_id: str, include_personal: bool = False) ->
         return gpd.read_postgis(layer_query(layer, include_personal), conn, geom_col="geom")
 
 
-def export_layer(
-    engine: Engine, layer_id: str, path: Path, include_personal: bool = False
-) -> int:
+def export_layer(engine: Engine, layer_id: str, path: Path, include_personal: bool = False) -> int:
     """Write the layer to ``path`` in the format its suffix names; returns the row count."""
     driver = FORMATS.get(path.suffix.lower())
     if driver is None:

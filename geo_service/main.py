@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import geo_service
-from geo_service.api import health, landing, parcels, sites
+from geo_service.api import health, imports, landing, parcels, sites
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
 from geo_service.settings import DatabaseSettings, database_settings
@@ -48,6 +48,6 @@ def create_app(settings: DatabaseSettings | None = None) -> FastAPI:
         static_url=DOCS_ASSETS_URL,
     )
     add_exception_handlers(app)
-    for module in (landing, health, sites, parcels):
+    for module in (landing, health, sites, parcels, imports):
         app.include_router(module.router)
     return app

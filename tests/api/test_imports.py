@@ -1,0 +1,99 @@
+"""``POST /api/imports/{layer}``: the import over HTTP answers with the same checks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from tests.conftest import count_rows
+
+PARCELS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": code},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [
+                        [120.19 + i * 0.001, 30.30],
+                        [120.1905 + i * 0.001, 30.30],
+                        [120.1905 + i * 0.001, 30.3005],
+                        [120.19 + i * 0.001, 30.30],
+                    ]
+                ],
+            },
+        }
+        for i, code in enumerate(["HF0101-R21-02", "HF0101-R21-03"])
+    ],
+}
+
+
+def _upload(client: TestClient, layer: str, name: str, body: bytes, **params: str):
+    return client.post(
+        f"/api/imports/{layer}",
+        params=params,
+        files={"file": (name, body, "application/octet-stream")},
+    )
+
+
+def test_geojson_upload_imports_and_reports(client: TestClient, district: Engine) -> None:
+    before = count_rows(district, "parcels")
+    answer = _upload(client, "parcels", "parcels.geojson", json.dumps(PARCELS).encode())
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["inserted"] == 2
+    assert count_rows(district, "parcels") == before + 2
+
+
+def test_rejected_upload_lists_problems_by_row_and_writes_nothing(
+    client: TestClient, district: Engine
+) -> None:
+    bad = json.loads(json.dumps(PARCELS))
+    bad["features"][1]["properties"]["code"] = "HF0101-Q21-03"
+    before = count_rows(district, "parcels")
+    answer = _upload(client, "parcels", "parcels.geojson", json.dumps(bad).encode())
+    assert answer.status_code == 422
+    problems = answer.json()["problems"]
+    assert problems[0]["row"] == 2 and "'Q21'" in problems[0]["message"]
+    assert count_rows(district, "parcels") == before
+
+
+def test_csv_without_crs_gets_400_naming_the_option(client: TestClient) -> None:
+    body = b"building,unit_label,lon,lat\nx,1-1-101,120.19,30.24\n"
+    answer = _upload(client, "households", "h.csv", body)
+    assert answer.status_code == 400
+    assert "crs" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "says"),
+    [
+        ("../../etc/passwd", 415, "unsupported file type"),
+        ("parcels.exe", 415, "unsupported file type .exe"),
+    ],
+)
+def test_bad_file_names(client: TestClient, name: str, status: int, says: str) -> None:
+    answer = _upload(client, "parcels", name, b"x")
+    assert answer.status_code == status
+    assert says in answer.json()["detail"]
+
+
+def test_oversized_upload_gets_413(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEO_SERVICE_IMPORT_MAX_UPLOAD_MB", "1")
+    answer = _upload(client, "parcels", "big.geojson", b" " * (3 * 2**20))
+    assert answer.status_code == 413
+    assert (
+        "limit of 1 MiB" in answer.json()["detail"]
+        or "the limit is 1 MiB" in answer.json()["detail"]
+    )
+
+
+def test_unknown_layer_and_bad_mode(client: TestClient) -> None:
+    assert _upload(client, "roads", "x.geojson", b"{}").status_code == 404
+    answer = _upload(client, "parcels", "x.geojson", b"{}", mode="merge")
+    assert answer.status_code == 422
+    assert "mode" in answer.text
