@@ -1,0 +1,63 @@
+"""``geo-service import`` and ``export``: what a person at the terminal sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+from click.testing import CliRunner
+from shapely.geometry import box
+from sqlalchemy import Engine
+
+from geo_service.cli import main
+from tests.conftest import count_rows
+
+
+@pytest.fixture
+def cli_env(db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", database_url)
+    return db
+
+
+def _parcels_file(tmp_path: Path, codes: list[str]) -> Path:
+    geoms = [
+        box(120.19 + i * 0.001, 30.30, 120.1905 + i * 0.001, 30.3005) for i in range(len(codes))
+    ]
+    path = tmp_path / "parcels.gpkg"
+    gpd.GeoDataFrame({"code": codes}, geometry=geoms, crs="EPSG:4326").to_file(path)
+    return path
+
+
+def test_import_prints_a_summary_and_export_round_trips(cli_env: Engine, tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(
+        main, ["import", "parcels", str(_parcels_file(tmp_path, ["XC1003-R21-02"]))]
+    )
+    assert result.exit_code == 0, result.output
+    assert "parcels: 1 row(s) from parcels.gpkg (append): 1 inserted" in result.output
+    out = tmp_path / "out.geojson"
+    exported = runner.invoke(main, ["export", "parcels", "-o", str(out)])
+    assert exported.exit_code == 0 and "wrote 1 parcels" in exported.output
+    assert gpd.read_file(out)["code"].tolist() == ["XC1003-R21-02"]
+    again = runner.invoke(main, ["import", "parcels", str(out), "--mode", "upsert"])
+    assert again.exit_code == 0 and "1 updated" in again.output
+
+
+def test_import_refusal_exits_2_with_the_rows(cli_env: Engine, tmp_path: Path) -> None:
+    path = _parcels_file(tmp_path, ["XC1003-R21-02", "XC1003R2103"])
+    result = CliRunner().invoke(main, ["import", "parcels", str(path)])
+    assert result.exit_code == 2
+    assert (
+        "error: 1 problem(s) in the parcels file: row 2: code: parcel code 'XC1003R2103'"
+        in result.output
+    )
+    assert count_rows(cli_env, "parcels") == 0
+
+
+def test_export_to_unknown_format_and_unknown_layer(cli_env: Engine, tmp_path: Path) -> None:
+    runner = CliRunner()
+    bad = runner.invoke(main, ["export", "parcels", "-o", str(tmp_path / "x.xlsx")])
+    assert bad.exit_code == 2 and "use a .geojson, .gpkg or .csv" in bad.output
+    unknown = runner.invoke(main, ["export", "roads", "-o", str(tmp_path / "x.gpkg")])
+    assert unknown.exit_code == 2 and "unknown layer 'roads'" in unknown.output
