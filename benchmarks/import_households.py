@@ -61,11 +61,11 @@ def city_files(households: int) -> dict[str, Path]:
     if not all(p.exists() for p in wanted.values()):
         print(f"generating a city of {households:,} households in {folder}")
         folder.mkdir(parents=True, exist_ok=True)
-        write_city(folder / "city", households=households)
+        write_city(folder, households=households)
     return wanted
 
 
-def timed(label: str, action) -> float:  # noqa: ANN001 - any callable
+def timed(label: str, action) -> float:
     print(f"== {label}", flush=True)
     started = time.perf_counter()
     action()

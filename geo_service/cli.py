@@ -107,14 +107,15 @@ def _safe(url: str) -> str:
 
 # -- data -----------------------------------------------------------------------------------
 @main.command("demo")
+@click.option("--if-empty", is_flag=True, help="Load only into an empty database.")
 @click.option("--serve/--no-serve", default=False, help="Start the server after loading.")
-def demo(serve: bool) -> None:
-    """Load the demo district (replacing what is stored) into the database."""
+def demo(if_empty: bool, serve: bool) -> None:
+    """Load the demo district (a Hangzhou renewal area), replacing what is stored."""
     from geo_service.demo import load_demo
 
     url = _prepared_url(DatabaseSettings())
     migrate(url)
-    load_demo(make_engine(url), progress=True)
+    load_demo(make_engine(url), progress=True, if_empty=if_empty)
     if serve:
         _serve(ServerSettings())
 

@@ -1,0 +1,58 @@
+"""The demo district goes through the import pipeline into PostGIS and is served."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from geo_service.demo import build_demo_district, load_demo
+from geo_service.main import create_app
+from geo_service.settings import DatabaseSettings
+from tests.conftest import count_rows
+
+
+def test_demo_loads_every_layer_and_is_served(db: Engine) -> None:
+    assert load_demo(db)
+    expected = {layer: len(frame) for layer, frame in build_demo_district().items()}
+    assert {layer: count_rows(db, layer) for layer in expected} == expected
+    assert expected["households"] > 19_000 and expected["sites"] >= 10
+    with db.connect() as conn:
+        linked = (
+            conn.execute(
+                text(
+                    "SELECT s.name FROM sites s JOIN site_parcels l ON l.site_id = s.id "
+                    "JOIN parcels p ON p.id = l.parcel_id WHERE p.code = 'SC0403-R21-03'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert linked and "望" in linked[0]
+    url = db.url.render_as_string(hide_password=False)
+    with TestClient(create_app(DatabaseSettings(database_url=url))) as client:
+        parcel = client.get("/api/parcels/XC1003-R21-02")
+        assert parcel.status_code == 200
+        assert parcel.json()["properties"]["land_use"] == ["R21"]
+        sites = client.get("/api/sites").json()["features"]
+        assert any(
+            f["geometry"]["type"] == "LineString" and "秋涛路" in f["properties"]["name"]
+            for f in sites
+        )
+
+
+def test_demo_if_empty_leaves_existing_data_alone(db: Engine) -> None:
+    assert load_demo(db)
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE communities SET district = 'kept' WHERE id = (SELECT min(id) FROM communities)"
+            )
+        )
+    assert not load_demo(db, if_empty=True)
+    with db.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM communities WHERE district = 'kept'")
+            ).scalar_one()
+            == 1
+        )
