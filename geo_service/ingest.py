@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import io
+import queue
+import threading
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -42,7 +43,7 @@ SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".csv")
 # Above this many rows into an empty table, GiST indexes are dropped and rebuilt after COPY:
 # one sorted build is several times faster than a million index insertions.
 BULK_INDEX_ROWS = 50_000
-COPY_CHUNK = 100_000
+BATCH_ROWS = 50_000
 _LON = ("lon", "lng", "long", "longitude", "x", "经度")
 _LAT = ("lat", "latitude", "y", "纬度")
 _WKT = ("wkt", "geometry", "geom", "the_geom", "shape")
@@ -191,26 +192,45 @@ def import_frame(
     progress: Progress | None = None,
     source: str = "frame",
 ) -> ImportReport:
-    """Validate a frame (with a CRS) against a layer and write it in one transaction."""
+    """Validate a frame (with a CRS) against a layer and write it in one transaction.
+
+    Rows are checked and encoded batch by batch while a thread COPYs the previous batch,
+    so Python and PostgreSQL work at the same time. The first problem stops the writing
+    but not the checking: the report lists every problem, and the transaction rolls back.
+    """
     settings = settings or ImportSettings()
     progress = progress or NoProgress()
     layer = get_layer(layer_id)
     _check_mode(mode, on_invalid)
     started = time.perf_counter()
-    progress.stage("checking", len(frame))
-    frame, problems, repaired, ignored = validate(frame, layer, settings, on_invalid)
-    progress.advance(len(frame))
+    frame, ignored = _frame_for(layer, frame)
+    problems: list[RowProblem] = []
+    _check_duplicates(frame, layer, problems)
     report = ImportReport(
-        layer=layer.id,
-        mode=mode,
-        source=source,
-        rows=len(frame),
-        repaired=repaired,
-        ignored_columns=ignored,
+        layer=layer.id, mode=mode, source=source, rows=len(frame), ignored_columns=ignored
     )
+    keep = [] if any(r.many for r in layer.references) else None
     try:
         with engine.begin() as conn:
-            _write(conn, layer, frame, mode, report, problems, progress)
+            lookups = _load_references(conn, layer, frame)
+            target = _open_target(conn, layer, mode, len(frame), report)
+            progress.stage("importing", len(frame))
+            with _Copier(conn, target.table, target.columns) as copier:
+                for start in range(0, len(frame), BATCH_ROWS):
+                    batch = frame.iloc[start : start + BATCH_ROWS].copy()
+                    batch = _check_batch(
+                        batch, layer, settings, on_invalid, lookups, problems, report
+                    )
+                    if not problems:
+                        copier.put(_csv_chunk(batch, target.columns))
+                    if keep is not None:
+                        keep.append(batch)
+                    progress.advance(len(batch))
+            if problems:
+                raise ImportRejected(layer.id, sorted(problems, key=lambda p: p.row))
+            _finish_target(conn, layer, target, mode, report, progress)
+            if keep:
+                _write_links(conn, layer, pd.concat(keep), lookups)
     finally:
         progress.close()
     report.seconds = time.perf_counter() - started
@@ -355,27 +375,38 @@ def _with_crs(frame: gpd.GeoDataFrame, crs: str | None, name: str) -> gpd.GeoDat
 
 
 # -- validation -------------------------------------------------------------------------------
-def validate(
-    frame: gpd.GeoDataFrame, layer: Layer, settings: ImportSettings, on_invalid: str
-) -> tuple[gpd.GeoDataFrame, list[RowProblem], list[RowProblem], list[str]]:
-    """Check every row; return the cleaned frame, problems, repairs and ignored columns."""
+def _frame_for(layer: Layer, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Number the rows and name the columns as the layer does; refuse an empty file."""
     if frame.crs is None:
         raise MissingCRS("the data has no coordinate reference system")
     frame = frame.reset_index(drop=True)
     frame["_row"] = np.arange(1, len(frame) + 1)
     frame, ignored = _map_columns(frame, layer)
-    problems: list[RowProblem] = []
     if len(frame) == 0:
         raise ImportRejected(layer.id, summary="the file holds no rows")
-    geoms, repaired = _check_geometry(frame, layer, settings, on_invalid, problems)
-    frame = gpd.GeoDataFrame(frame.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
+    return frame, ignored
+
+
+def _check_batch(
+    batch: gpd.GeoDataFrame,
+    layer: Layer,
+    settings: ImportSettings,
+    on_invalid: str,
+    lookups: dict[str, dict],
+    problems: list[RowProblem],
+    report: ImportReport,
+) -> gpd.GeoDataFrame:
+    """Check and coerce a batch of rows; add its problems and repairs to the lists."""
+    geoms, repaired = _check_geometry(batch, layer, settings, on_invalid, problems)
+    report.repaired += repaired
+    batch = gpd.GeoDataFrame(batch.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
     for fld in layer.fields:
         if not fld.derived:
-            _check_field(frame, fld, problems)
-    _check_duplicates(frame, layer, problems)
+            _check_field(batch, fld, problems)
     if layer.prepare is not None:
-        problems += layer.prepare(frame)
-    return frame, problems, repaired, ignored
+        problems += layer.prepare(batch)
+    _apply_references(layer, batch, lookups, problems)
+    return batch
 
 
 def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFrame, list[str]]:
@@ -435,7 +466,9 @@ def _check_geometry(
 ) -> tuple[np.ndarray, list[RowProblem]]:
     """Range, reprojection, service area, swapped axes, type and validity, by row."""
     rows = frame["_row"].to_numpy()
-    geoms = shapely.force_2d(frame.geometry.to_numpy(dtype=object))
+    geoms = frame.geometry.to_numpy(dtype=object)
+    if shapely.has_z(geoms).any():
+        geoms = shapely.force_2d(geoms)
     bad = np.zeros(len(geoms), dtype=bool)
 
     def report(mask: np.ndarray, message: str | list[str]) -> None:
@@ -505,7 +538,7 @@ def _check_geometry(
     lonlat, repaired = _repair(lonlat, rows, bad, layer, on_invalid, problems, report)
     lonlat = _conform_type(lonlat, layer, bad, report)
     lonlat[bad] = None
-    return shapely.set_srid(lonlat, 4326), repaired
+    return lonlat, repaired
 
 
 def _inside(bounds: np.ndarray, area: tuple[float, float, float, float]) -> np.ndarray:
@@ -636,13 +669,15 @@ def _check_duplicates(frame: gpd.GeoDataFrame, layer: Layer, problems: list[RowP
     """A natural key may appear once in a file."""
     ref_of = {r.column: r.field for r in layer.references}
     keys = [ref_of.get(k, k) for k in layer.natural_key]
-    dup = frame.duplicated(subset=keys, keep=False) & frame[keys].notna().all(axis=1)
+    if any(k not in frame.columns for k in keys):
+        return
+    values = frame[keys].astype("string").apply(lambda c: c.str.strip()).replace("", pd.NA)
+    dup = values.duplicated(keep=False) & values.notna().all(axis=1)
     if not dup.any():
         return
-    first = frame[dup].groupby(keys, sort=False)["_row"].transform("min")
-    for row, first_row, *values in zip(
-        frame["_row"][dup], first, *(frame[k][dup] for k in keys), strict=True
-    ):
+    rows = frame["_row"][dup]
+    first = rows.groupby([values[k][dup] for k in keys], sort=False).transform("min")
+    for row, first_row, *values in zip(rows, first, *(values[k][dup] for k in keys), strict=True):
         if row != first_row:
             key = "/".join(str(v) for v in values)
             problems.append(
@@ -653,135 +688,156 @@ def _check_duplicates(frame: gpd.GeoDataFrame, layer: Layer, problems: list[RowP
 
 
 # -- writing ----------------------------------------------------------------------------------
-def _write(
-    conn: Connection,
-    layer: Layer,
-    frame: gpd.GeoDataFrame,
-    mode: str,
-    report: ImportReport,
-    problems: list[RowProblem],
-    progress: Progress,
-) -> None:
-    """Resolve references, apply the mode, COPY the rows; any problem rolls everything back."""
-    links = _resolve_references(conn, layer, frame, problems)
-    if problems:
-        raise ImportRejected(layer.id, sorted(problems, key=lambda p: p.row))
+@dataclass
+class _Target:
+    """Where the rows are COPYed: the layer's table, or a staging table to merge from."""
+
+    table: str
+    columns: list[str]
+    staging: bool
+    restore: list[str]
+
+
+def _open_target(
+    conn: Connection, layer: Layer, mode: str, rows: int, report: ImportReport
+) -> _Target:
+    """Apply the mode's first step and choose the fastest safe way in for these rows."""
     table = layer.table
     if mode == "replace":
         report.deleted = _delete_all(conn, layer)
     empty = not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table})")).scalar_one()
     columns = [c for c in layer.stored_columns if c not in _generated(layer)] + ["geom"]
     if empty and mode != "upsert":
-        restore = _suspend_checks(conn, table) if len(frame) >= BULK_INDEX_ROWS else []
-        _copy(conn, table, columns, frame, progress)
-        report.inserted = len(frame)
-        if restore:
+        restore = _suspend_checks(conn, table) if rows >= BULK_INDEX_ROWS else []
+        return _Target(table, columns, staging=False, restore=restore)
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE _import ON COMMIT DROP AS SELECT {', '.join(columns)} "
+            f"FROM {table} WITH NO DATA"
+        )
+    )
+    conn.execute(text("ALTER TABLE _import ADD COLUMN _row integer"))
+    return _Target("_import", [*columns, "_row"], staging=True, restore=[])
+
+
+def _finish_target(
+    conn: Connection,
+    layer: Layer,
+    target: _Target,
+    mode: str,
+    report: ImportReport,
+    progress: Progress,
+) -> None:
+    """Rebuild what a bulk load suspended, or merge the staged rows by the mode."""
+    table = layer.table
+    if not target.staging:
+        report.inserted = report.rows
+        if target.restore:
             progress.stage("indexing")
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
-            for statement in restore:
+            for statement in target.restore:
                 conn.execute(text(statement))
         conn.execute(text(f"ANALYZE {table}"))
-    else:
+        return
+    key = ", ".join(layer.natural_key)
+    cols = ", ".join(target.columns[:-1])
+    if mode == "append":
+        clashes = (
+            conn.execute(
+                text(f"SELECT i._row FROM _import i JOIN {table} t USING ({key}) ORDER BY 1")
+            )
+            .scalars()
+            .all()
+        )
+        if clashes:
+            raise ImportRejected(
+                layer.id,
+                [
+                    RowProblem(
+                        r,
+                        "/".join(layer.natural_key),
+                        "already stored; import with mode upsert to update it, "
+                        "or replace to start over",
+                    )
+                    for r in clashes
+                ],
+            )
+        report.inserted = conn.execute(
+            text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _import")
+        ).rowcount
+        return
+    updates = ", ".join(
+        f"{c} = EXCLUDED.{c}" for c in target.columns[:-1] if c not in layer.natural_key
+    )
+    flags = (
         conn.execute(
             text(
-                f"CREATE TEMP TABLE _import ON COMMIT DROP AS SELECT {', '.join(columns)} "
-                f"FROM {table} WITH NO DATA"
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _import "
+                f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now() "
+                "RETURNING (xmax = 0)"
             )
         )
-        conn.execute(text("ALTER TABLE _import ADD COLUMN _row integer"))
-        _copy(conn, "_import", [*columns, "_row"], frame, progress)
-        key = ", ".join(layer.natural_key)
-        cols = ", ".join(columns)
-        if mode == "append":
-            clashes = (
-                conn.execute(
-                    text(f"SELECT i._row FROM _import i JOIN {table} t USING ({key}) ORDER BY 1")
-                )
-                .scalars()
-                .all()
-            )
-            if clashes:
-                raise ImportRejected(
-                    layer.id,
-                    [
-                        RowProblem(
-                            r,
-                            "/".join(layer.natural_key),
-                            "already stored; import with mode upsert to update it, "
-                            "or replace to start over",
-                        )
-                        for r in clashes
-                    ],
-                )
-            report.inserted = conn.execute(
-                text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _import")
-            ).rowcount
-        else:
-            updates = ", ".join(
-                f"{c} = EXCLUDED.{c}" for c in columns if c not in layer.natural_key
-            )
-            flags = (
-                conn.execute(
-                    text(
-                        f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _import "
-                        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now() "
-                        "RETURNING (xmax = 0)"
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            report.inserted = sum(flags)
-            report.updated = len(flags) - report.inserted
-    if links is not None:
-        _write_links(conn, layer, frame, links)
+        .scalars()
+        .all()
+    )
+    report.inserted = sum(flags)
+    report.updated = len(flags) - report.inserted
 
 
 def _generated(layer: Layer) -> set[str]:
     return {f.name for f in layer.fields if f.derived and f.name == "area_m2"}
 
 
-def _resolve_references(
-    conn: Connection, layer: Layer, frame: gpd.GeoDataFrame, problems: list[RowProblem]
-) -> dict[str, int] | None:
-    """Turn natural keys of other layers into ids; report the rows whose target is missing."""
-    links = None
+def _load_references(conn: Connection, layer: Layer, frame: gpd.GeoDataFrame) -> dict[str, dict]:
+    """Fetch the ids of every key the file names, once, before the batches."""
+    lookups: dict[str, dict] = {}
     for ref in layer.references:
         target = get_layer(ref.layer)
-        cells = frame[ref.field]
-        keys = cells.explode() if ref.many else cells
-        wanted = keys.dropna().unique().tolist()
-        found = dict(
+        cells = frame[ref.field] if ref.field in frame.columns else pd.Series([], dtype=object)
+        if ref.many:
+            cells = cells.astype("string").str.replace(",", ";").str.split(";").explode()
+        wanted = cells.dropna().astype(str).str.strip().unique().tolist()
+        lookups[ref.field] = dict(
             conn.execute(
                 text(f"SELECT {ref.key}, id FROM {target.table} WHERE {ref.key} = ANY(:keys)"),
                 {"keys": wanted},
             ).all()
         )
+    return lookups
+
+
+def _apply_references(
+    layer: Layer, batch: gpd.GeoDataFrame, lookups: dict[str, dict], problems: list[RowProblem]
+) -> None:
+    """Turn natural keys of other layers into ids; report the rows whose target is missing."""
+    for ref in layer.references:
+        target = get_layer(ref.layer)
+        found = lookups[ref.field]
+        cells = batch[ref.field]
+        keys = cells.explode() if ref.many else cells
         # A hash index maps a million keys to positions in C; -1 marks a key not found.
         codes = pd.Index(list(found), dtype=object).get_indexer(keys.astype(object))
         missing = keys[(codes < 0) & keys.notna().to_numpy()]
         for index, value in missing.items():
             problems.append(
                 RowProblem(
-                    int(frame.at[index, "_row"]),
+                    int(batch.at[index, "_row"]),
                     ref.field,
                     f"no {target.id} with {ref.key} {value!r} (import {target.id} first)",
                 )
             )
-        if ref.many:
-            links = found
-        else:
+        if not ref.many:
             ids = pd.array(np.array([*found.values(), 0])[codes], dtype="Int64")
             ids[codes < 0] = pd.NA
-            frame[ref.column] = ids
-    return links
+            batch[ref.column] = ids
 
 
 def _write_links(
-    conn: Connection, layer: Layer, frame: gpd.GeoDataFrame, found: dict[str, int]
+    conn: Connection, layer: Layer, frame: gpd.GeoDataFrame, lookups: dict[str, dict]
 ) -> None:
     """A site's parcel list: replace the links of every imported site."""
     ref = next(r for r in layer.references if r.many)
+    found = lookups[ref.field]
     codes = frame[layer.natural_key[0]].tolist()
     ids = dict(
         conn.execute(
@@ -857,42 +913,54 @@ def _suspend_checks(conn: Connection, table: str) -> list[str]:
     ]
 
 
-def _copy(
-    conn: Connection, table: str, columns: list[str], frame: gpd.GeoDataFrame, progress: Progress
-) -> None:
-    """Stream the frame into PostgreSQL with COPY, geometry as hex EWKB.
+class _Copier:
+    """A thread that COPYs encoded batches while the caller prepares the next one.
 
-    A thread encodes the next chunk while the server parses the current one, so Python
-    and PostgreSQL each keep a core busy.
+    The caller must not use the connection until the ``with`` block ends.
     """
-    progress.stage("writing", len(frame))
-    cursor = conn.connection.driver_connection.cursor()
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
-    with ThreadPoolExecutor(max_workers=1) as encoder:
-        starts = range(0, len(frame), COPY_CHUNK)
-        pending = encoder.submit(_csv_chunk, frame, columns, 0) if len(frame) else None
-        for start in starts:
-            buffer, rows = pending.result()
-            following = start + COPY_CHUNK
-            pending = (
-                encoder.submit(_csv_chunk, frame, columns, following)
-                if following < len(frame)
-                else None
-            )
-            cursor.copy_expert(statement, buffer)
-            progress.advance(rows)
+
+    def __init__(self, conn: Connection, table: str, columns: list[str]) -> None:
+        self._cursor = conn.connection.driver_connection.cursor()
+        self._statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+        self._queue: queue.Queue[io.BytesIO | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="import-copy", daemon=True)
+
+    def _run(self) -> None:
+        while (buffer := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._cursor.copy_expert(self._statement, buffer)
+                except BaseException as exc:  # re-raised in the caller's thread
+                    self._error = exc
+
+    def put(self, buffer: io.BytesIO) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(buffer)
+
+    def __enter__(self) -> _Copier:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if self._error is not None and exc[0] is None:
+            raise self._error
 
 
-def _csv_chunk(frame: gpd.GeoDataFrame, columns: list[str], start: int) -> tuple[io.BytesIO, int]:
+def _csv_chunk(part: gpd.GeoDataFrame, columns: list[str]) -> io.BytesIO:
     import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.csv as pacsv
 
-    part = frame.iloc[start : start + COPY_CHUNK]
     arrays = {}
     for column in columns:
         if column == "geom":
-            wkb = shapely.to_wkb(part.geometry.to_numpy(), hex=True, include_srid=True)
-            arrays[column] = pa.array(wkb, type=pa.string())
+            # PostGIS reads "SRID=4326;<hex WKB>", cheaper than stamping each geometry.
+            wkb = pa.array(shapely.to_wkb(part.geometry.to_numpy(), hex=True), type=pa.string())
+            arrays[column] = pc.binary_join_element_wise("SRID=4326;", wkb, "")
         else:
             arrays[column] = _arrow_column(part[column])
     buffer = io.BytesIO()
@@ -900,7 +968,7 @@ def _csv_chunk(frame: gpd.GeoDataFrame, columns: list[str], start: int) -> tuple
         pa.table(arrays), buffer, pacsv.WriteOptions(include_header=False, quoting_style="needed")
     )
     buffer.seek(0)
-    return buffer, len(part)
+    return buffer
 
 
 def _arrow_column(series: pd.Series):
