@@ -45,7 +45,8 @@ def test_demo_if_empty_leaves_existing_data_alone(db: Engine) -> None:
     with db.begin() as conn:
         conn.execute(
             text(
-                "UPDATE communities SET district = 'kept' WHERE id = (SELECT min(id) FROM communities)"
+                "UPDATE communities SET district = 'kept' "
+                "WHERE id = (SELECT min(id) FROM communities)"
             )
         )
     assert not load_demo(db, if_empty=True)
