@@ -142,10 +142,15 @@ class EmbeddedCluster:
         )
 
     # -- actions ---------------------------------------------------------------------------
+    @property
+    def postgis_control(self) -> Path:
+        """The file whose presence means PostGIS is installed for this server."""
+        return Path(f"/usr/share/postgresql/{self.major_version}/extension/postgis.control")
+
     def ensure_postgis(self) -> None:
         """Install PostGIS with apt when missing and allowed; otherwise say how."""
         major = self.major_version
-        control = Path(f"/usr/share/postgresql/{major}/extension/postgis.control")
+        control = self.postgis_control
         if control.is_file():
             return
         package = f"postgresql-{major}-postgis-3"

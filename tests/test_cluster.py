@@ -71,6 +71,8 @@ def test_a_taken_port_moves_the_cluster_to_the_next_one(home: Path) -> None:
     import socket
 
     with socket.socket() as blocker:
+        # Earlier tests' connections to this port may linger in TIME_WAIT.
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         blocker.bind(("127.0.0.1", 54400))
         blocker.listen()
         assert CliRunner().invoke(main, ["db", "up"]).exit_code == 0
@@ -84,4 +86,16 @@ def test_database_url_set_only_migrates(
     result = CliRunner().invoke(main, ["db", "up"])
     assert result.exit_code == 0, result.output
     assert "migrating that database only" in result.output
+    assert not (home / "pgdata").exists()
+
+
+def test_missing_postgis_as_non_root_prints_the_install_command(
+    home: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(EmbeddedCluster, "postgis_control", tmp_path / "absent.control")
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    result = CliRunner().invoke(main, ["db", "up"])
+    assert result.exit_code == 2
+    assert "PostGIS is not installed; install it as root with: apt-get update && " in result.output
+    assert "apt-get install -y postgresql-15-postgis-3" in result.output
     assert not (home / "pgdata").exists()
