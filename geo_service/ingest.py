@@ -14,6 +14,7 @@ import queue
 import threading
 import time
 import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Protocol
@@ -410,15 +411,26 @@ def _check_batch(
 
 
 def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Rename Chinese or alternative headers to field names; refuse a missing required one."""
+    """Rename Chinese or alternative headers to field names; refuse a missing required one.
+
+    Shapefiles cut column names to 10 characters; a cut name that only one field can have
+    come from is taken as that field.
+    """
     rename: dict[str, str] = {}
     known = {f.name for f in layer.fields if not f.derived}
+    cuts = Counter(name[:10] for name in known)
     for column in frame.columns:
         key = str(column).strip()
         for fld in layer.fields:
             if fld.derived:
                 continue
-            if key.lower() == fld.name or key in fld.aliases or key == fld.label_zh:
+            shapefile_cut = len(fld.name) > 10 and cuts[fld.name[:10]] == 1
+            if (
+                key.lower() == fld.name
+                or key in fld.aliases
+                or key == fld.label_zh
+                or (shapefile_cut and key.lower() == fld.name[:10])
+            ):
                 rename[column] = fld.name
     frame = frame.rename(columns=rename)
     geometry_name = frame.geometry.name

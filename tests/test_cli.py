@@ -61,3 +61,21 @@ def test_export_to_unknown_format_and_unknown_layer(cli_env: Engine, tmp_path: P
     assert bad.exit_code == 2 and "use a .geojson, .gpkg or .csv" in bad.output
     unknown = runner.invoke(main, ["export", "roads", "-o", str(tmp_path / "x.gpkg")])
     assert unknown.exit_code == 2 and "unknown layer 'roads'" in unknown.output
+
+
+def test_sample_files_import_in_order(cli_env: Engine) -> None:
+    """The files in data/samples, with the commands data/samples/README.md gives."""
+    samples = Path(__file__).resolve().parents[1] / "data" / "samples"
+    runner = CliRunner()
+    for layer, name, extra in [
+        ("parcels", "parcels_epsg4549.gpkg", []),
+        ("communities", "communities.geojson", []),
+        ("buildings", "buildings_epsg4490.zip", []),
+        ("households", "households_lonlat.csv", ["--crs", "EPSG:4490"]),
+        ("sites", "sites.geojson", []),
+    ]:
+        result = runner.invoke(main, ["import", layer, str(samples / name), *extra])
+        assert result.exit_code == 0, result.output
+        assert "ignored columns" not in result.output, result.output
+    assert count_rows(cli_env, "households") > 50
+    assert count_rows(cli_env, "site_parcels") >= 2
