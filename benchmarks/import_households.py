@@ -25,10 +25,10 @@ import geopandas as gpd
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 
-from geo_service.database import embedded_cluster, make_engine, migrate
+from geo_service.database import fresh_database, make_engine
 from geo_service.demo import write_city
 from geo_service.ingest import TqdmProgress, import_file
-from geo_service.settings import DatabaseSettings, ImportSettings
+from geo_service.settings import ImportSettings
 from geo_service.spatial import within_metres
 
 HERE = Path(__file__).resolve().parent
@@ -38,21 +38,7 @@ RESULTS = HERE / "results"
 
 def bench_database() -> str:
     """A fresh ``geo_service_bench`` database (or GEO_SERVICE_BENCH_DATABASE_URL's)."""
-    explicit = os.environ.get("GEO_SERVICE_BENCH_DATABASE_URL")
-    if explicit:
-        url = make_url(explicit)
-    else:
-        cluster = embedded_cluster(DatabaseSettings())
-        cluster.up()
-        url = make_url(cluster.url("geo_service_bench"))
-    admin = make_engine(url.set(database="postgres").render_as_string(False), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    return rendered
+    return fresh_database("geo_service_bench", os.environ.get("GEO_SERVICE_BENCH_DATABASE_URL"))
 
 
 def city_files(households: int) -> dict[str, Path]:

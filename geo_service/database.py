@@ -8,7 +8,7 @@ from importlib import resources
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from geo_service.cluster import EmbeddedCluster
@@ -27,6 +27,27 @@ def database_url(settings: DatabaseSettings) -> str:
             url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
         return url
     return embedded_cluster(settings).url(settings.embedded_database)
+
+
+def fresh_database(name: str, explicit_url: str | None = None) -> str:
+    """Drop and create a scratch database (tests, benchmarks), migrated; return its URL.
+
+    It lives in the embedded cluster (started if needed) unless ``explicit_url`` names one.
+    """
+    if explicit_url:
+        url = make_url(explicit_url)
+    else:
+        cluster = embedded_cluster(DatabaseSettings())
+        cluster.up()
+        url = make_url(cluster.url(name))
+    admin = make_engine(url.set(database="postgres").render_as_string(False), pool_size=1)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
+    admin.dispose()
+    rendered = url.render_as_string(hide_password=False)
+    migrate(rendered)
+    return rendered
 
 
 def make_engine(url: str, pool_size: int = 10) -> Engine:

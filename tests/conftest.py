@@ -11,36 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 
-from geo_service.database import embedded_cluster, make_engine, migrate
-from geo_service.settings import DatabaseSettings
+from geo_service.database import fresh_database, make_engine
 
 TABLES = ("households", "buildings", "communities", "site_parcels", "sites", "parcels")
 
 
-def _fresh_database() -> str:
-    explicit = os.environ.get("GEO_SERVICE_TEST_DATABASE_URL")
-    if explicit:
-        url = make_url(explicit)
-    else:
-        settings = DatabaseSettings()
-        cluster = embedded_cluster(settings)
-        cluster.up()
-        url = make_url(cluster.url("geo_service_test"))
-    admin = make_engine(url.set(database="postgres").render_as_string(False), pool_size=1)
-    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{url.database}"'))
-    admin.dispose()
-    return url.render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    url = _fresh_database()
-    migrate(url)
-    return url
+    return fresh_database("geo_service_test", os.environ.get("GEO_SERVICE_TEST_DATABASE_URL"))
 
 
 @pytest.fixture(scope="session")
