@@ -6,10 +6,18 @@ import sys
 from pathlib import Path
 
 import click
+from sqlalchemy import Engine
 
+from geo_service.access import ROLES, local_operator
 from geo_service.database import database_url, embedded_cluster, make_engine, migrate
 from geo_service.errors import GeoServiceError
-from geo_service.settings import DatabaseSettings, ImportSettings, ServerSettings
+from geo_service.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    ImportSettings,
+    ServerSettings,
+    require_safe_secret,
+)
 
 
 def _fail(exc: GeoServiceError) -> None:
@@ -115,9 +123,26 @@ def demo(if_empty: bool, serve: bool) -> None:
 
     url = _prepared_url(DatabaseSettings())
     migrate(url)
-    load_demo(make_engine(url), progress=True, if_empty=if_empty)
+    engine = make_engine(url)
+    load_demo(engine, progress=True, if_empty=if_empty)
+    _announce_demo_admin(engine)
     if serve:
         _serve(ServerSettings())
+
+
+def _announce_demo_admin(engine: Engine) -> None:
+    """Development only: make sure a demo admin exists and say how to sign in."""
+    from geo_service.auth import ensure_demo_admin
+
+    if ServerSettings().environment != "development":
+        return
+    home = DatabaseSettings().home
+    user, password = ensure_demo_admin(engine, home)
+    kept = home / "admin-password"
+    if password:
+        click.echo(f"sign in at /login as {user}, password {password} (kept in {kept})")
+    else:
+        click.echo(f"the {user} user exists; its password is no longer the one in {kept}")
 
 
 @main.command("import")
@@ -174,6 +199,192 @@ def export(layer: str, output: Path) -> None:
     click.echo(f"wrote {count} {layer} to {output}")
 
 
+@main.command("impact")
+@click.argument("site", required=False)
+@click.option("--all", "all_sites", is_flag=True, help="Every site, one file each, into -o DIR.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "xlsx", "geojson", "gpkg", "json"]),
+    default="csv",
+    show_default=True,
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Output file (a folder with --all).",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["distance", "address"]),
+    default="distance",
+    show_default=True,
+    help="Nearest first, or by community, building, unit.",
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option(
+    "--include-personal",
+    is_flag=True,
+    help="Add contact and vulnerability fields (audited as an export).",
+)
+def impact_(
+    site: str | None,
+    all_sites: bool,
+    fmt: str,
+    output: Path,
+    sort: str,
+    lang: str,
+    include_personal: bool,
+) -> None:
+    """Write the households SITE affects (or every site's, with --all) to a file."""
+    from sqlalchemy import text
+    from tqdm import tqdm
+
+    from geo_service import audit, impact
+    from geo_service.access import local_operator
+    from geo_service.audit import AuditAction
+    from geo_service.impact_export import filename, metadata, render
+
+    if bool(site) == all_sites:
+        raise click.UsageError("give one SITE, or --all")
+    engine = make_engine(_prepared_url(DatabaseSettings()))
+    personal = impact.personal_columns() if include_personal else ()
+    operator = local_operator()
+    with engine.begin() as conn:
+        sites = (
+            [impact.resolve_site(conn, site)]
+            if site
+            else [
+                impact.resolve_site(conn, code)
+                for code in conn.execute(text("SELECT code FROM sites ORDER BY code")).scalars()
+            ]
+        )
+        if all_sites:
+            output.mkdir(parents=True, exist_ok=True)
+        written = 0
+        for ref in tqdm(sites, desc="sites", unit=" site", disable=len(sites) == 1):
+            rows = impact.affected_households(conn, ref.id, personal=personal, sort=sort)
+            meta = metadata(
+                ref,
+                impact.site_parameters(conn, ref.id),
+                sort=sort,
+                lang=lang,
+                personal=personal,
+                count=len(rows),
+            )
+            target = output / filename(ref, fmt, meta["generated_at"]) if all_sites else output
+            target.write_bytes(render(rows, meta, fmt, lang))
+            if personal:
+                audit.record(
+                    conn,
+                    operator,
+                    AuditAction.EXPORT_PERSONAL,
+                    target=f"site:{ref.code}",
+                    record_count=len(rows),
+                    detail={"format": fmt, "file": target.name},
+                )
+            written += len(rows)
+    click.echo(f"wrote {written} household row(s) of {len(sites)} site(s) to {output}")
+
+
+# -- access ---------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def user() -> None:
+    """Users who sign in (browser, or Basic auth) and the sites liaison officers look after."""
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)), help="What they may do.")
+@click.option("--sites", default=None, help="Site codes, comma-separated (liaison officers).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input; otherwise one is generated and shown once.",
+)
+def user_create(username: str, role: str, sites: str | None, password_stdin: bool) -> None:
+    """Create USERNAME with a role (and, for a liaison officer, their sites)."""
+    from geo_service.auth import create_user, new_password, parse_site_codes
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
+    codes = parse_site_codes(sites)
+    engine = make_engine(_prepared_url(DatabaseSettings()))
+    with engine.begin() as conn:
+        create_user(conn, username, role, password=password, sites=codes, by=local_operator())
+    scope = f"{role}; sites {', '.join(codes)}" if codes else role
+    click.echo(f"created user {username} ({scope})")
+    if not password_stdin:
+        click.echo(f"password (shown once): {password}")
+
+
+@main.group(cls=_Group)
+def token() -> None:
+    """API tokens for GIS tools and scripts: Bearer, X-API-Key, or Basic with it as password."""
+
+
+@token.command("create")
+@click.option(
+    "--role", type=click.Choice(list(ROLES)), default=None, help="Its role (default: the user's)."
+)
+@click.option("--user", "username", default=None, help="Act as this user, never beyond them.")
+@click.option("--sites", default=None, help="Site codes, comma-separated (liaison tokens).")
+@click.option(
+    "--expires",
+    default=None,
+    help="30d, 12h, 8w or a date (2027-01-01); default GEO_SERVICE_DEFAULT_TOKEN_DAYS (90).",
+)
+@click.option("--label", default=None, help="What it is for, e.g. 'QGIS, planning office'.")
+def token_create(
+    role: str | None,
+    username: str | None,
+    sites: str | None,
+    expires: str | None,
+    label: str | None,
+) -> None:
+    """Issue a token and print it once (only its hash is kept); details go to stderr."""
+    import datetime as dt
+
+    from geo_service.auth import create_token, parse_expiry, parse_site_codes
+
+    settings = AuthSettings()
+    expires_at = parse_expiry(
+        expires, now=dt.datetime.now(dt.UTC), default_days=settings.default_token_days
+    )
+    engine = make_engine(_prepared_url(DatabaseSettings()))
+    with engine.begin() as conn:
+        issued = create_token(
+            conn,
+            role,
+            username=username,
+            sites=parse_site_codes(sites),
+            expires_at=expires_at,
+            label=label,
+            by=local_operator(),
+        )
+    scope = f"; user {issued.username}" if issued.username else ""
+    scope += f"; sites {', '.join(issued.sites)}" if issued.sites else ""
+    click.echo(
+        f"token {issued.prefix}… (role {issued.role}{scope}) expires "
+        f"{issued.expires_at.astimezone():%Y-%m-%d %H:%M %z}; it is shown once:",
+        err=True,
+    )
+    click.echo(issued.secret)
+
+
+@token.command("revoke")
+@click.argument("prefix")
+def token_revoke(prefix: str) -> None:
+    """Stop the token whose first characters (as token create showed them) are PREFIX."""
+    from geo_service.auth import revoke_token
+
+    engine = make_engine(_prepared_url(DatabaseSettings()))
+    with engine.begin() as conn:
+        revoke_token(conn, prefix, by=local_operator())
+    click.echo(f"revoked {prefix}")
+
+
 # -- server ---------------------------------------------------------------------------------
 @main.command("serve")
 @click.option("--host", default=None, help="Interface to listen on (default from settings).")
@@ -185,6 +396,8 @@ def serve(host: str | None, port: int | None) -> None:
         settings.host = host
     if port:
         settings.port = port
+    # Refuse a default session key before anything starts (one line, exit 2).
+    require_safe_secret(settings.environment, AuthSettings().secret_key.get_secret_value())
     url = _prepared_url(DatabaseSettings())
     migrate(url)
     _serve(settings)

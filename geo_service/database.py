@@ -10,6 +10,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from geo_service.cluster import EmbeddedCluster
 from geo_service.settings import DatabaseSettings
@@ -76,7 +77,14 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "heads") -> None:
+    """Upgrade the schema, then refresh the reference tables from ``geo_service/reference``."""
+    from geo_service.noise import sync_reference
+
     command.upgrade(alembic_config(url), revision)
+    engine = create_engine(url, poolclass=NullPool)
+    with engine.begin() as conn:
+        sync_reference(conn)
+    engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:
@@ -88,7 +96,8 @@ def server_versions(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
         pg = conn.execute(text("SHOW server_version")).scalar_one()
         postgis = conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+        # One row per head: "0002,0003" while two branches of migrations are both applied.
         revision = conn.execute(
-            text("SELECT version_num FROM alembic_version")
+            text("SELECT string_agg(version_num, ',' ORDER BY version_num) FROM alembic_version")
         ).scalar_one_or_none()
     return {"postgresql": str(pg), "postgis": str(postgis), "schema_revision": str(revision)}

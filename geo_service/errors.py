@@ -7,9 +7,10 @@ same problem in the same words.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 
@@ -22,6 +23,10 @@ class GeoServiceError(Exception):
 
     def detail(self) -> dict:
         return {"error": type(self).__name__, "detail": self.message}
+
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer needs (a challenge, a wait), beside the status."""
+        return {}
 
 
 class ClusterError(GeoServiceError):
@@ -60,8 +65,46 @@ class UploadTooLarge(UnsupportedFile):
     """An upload (or the content of an archive) over the configured limit."""
 
 
+class InvalidImpactSettings(GeoServiceError):
+    """Bands, impact kinds or equipment that the impact model cannot use."""
+
+
 class NotFound(GeoServiceError):
     """A record that does not exist."""
+
+
+class NotAuthenticated(GeoServiceError):
+    """No credentials, or credentials that are wrong, expired or revoked.
+
+    The challenge names both schemes: Basic (QGIS, browsers: the password may be an API
+    token) and Bearer (scripts).
+    """
+
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": 'Basic realm="geo-service", Bearer realm="geo-service"'}
+
+
+class Forbidden(GeoServiceError):
+    """Signed in, but this role (or this site assignment) does not allow it."""
+
+
+class TooManyAttempts(GeoServiceError):
+    """Too many failed sign-ins from one user name or one address; wait and retry."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-in attempts; try again in {retry_after} seconds")
+        self.retry_after = retry_after
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class InvalidAccount(GeoServiceError):
+    """A user name, password, role, token expiry or site assignment that cannot be used."""
+
+
+class InsecureConfiguration(GeoServiceError):
+    """Settings that would make the service unsafe outside development (a default secret)."""
 
 
 @dataclass
@@ -104,10 +147,15 @@ class ImportRejected(GeoServiceError):
 STATUS: dict[type[GeoServiceError], int] = {
     NotFound: 404,
     UnknownLayer: 404,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    TooManyAttempts: 429,
+    InvalidAccount: 400,
     UploadTooLarge: 413,
     UnsupportedFile: 415,
     ImportRejected: 422,
     InvalidParcelCode: 400,
+    InvalidImpactSettings: 400,
     UnknownCRS: 400,
     ClusterError: 503,
 }
@@ -123,9 +171,13 @@ def status_of(error: GeoServiceError) -> int:
 def add_exception_handlers(app: FastAPI) -> None:
     """Answer every domain error with its status and a message that names the problem."""
 
-    async def handle(_: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GeoServiceError)
-        return JSONResponse(status_code=status_of(exc), content=exc.detail())
+        if isinstance(exc, NotAuthenticated) and _is_browser_page(request):
+            # A person opening a page: the sign-in form, then back to where they were.
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        return JSONResponse(status_code=status_of(exc), content=exc.detail(), headers=exc.headers())
 
     async def handle_database_down(_: Request, exc: Exception) -> JSONResponse:
         # The driver's first line says what failed (refused, timed out); never the password.
@@ -159,6 +211,12 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GeoServiceError, handle)
     app.add_exception_handler(OperationalError, handle_database_down)
     app.add_exception_handler(ProgrammingError, handle_schema_missing)
+
+
+def _is_browser_page(request: Request) -> bool:
+    """A GET for an HTML page, as browsers send it; scripts and GIS tools ask for JSON."""
+    accept = request.headers.get("accept", "")
+    return request.method == "GET" and "text/html" in accept
 
 
 # SQLSTATEs of a schema older than the code: undefined table, column, function (PostGIS).

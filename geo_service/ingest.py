@@ -27,6 +27,9 @@ import pyproj
 import shapely
 from sqlalchemy import Connection, Engine, text
 
+from geo_service import audit
+from geo_service.access import Principal, local_operator
+from geo_service.audit import AuditAction
 from geo_service.errors import (
     ImportRejected,
     MissingCRS,
@@ -159,6 +162,7 @@ def import_file(
     settings: ImportSettings | None = None,
     progress: Progress | None = None,
     source: str | None = None,
+    principal: Principal | None = None,
 ) -> ImportReport:
     """Import one file into a layer; raises ``ImportRejected`` and writes nothing on any problem."""
     settings = settings or ImportSettings()
@@ -177,6 +181,7 @@ def import_file(
         settings=settings,
         progress=progress,
         source=source or path.name,
+        principal=principal,
     )
     report.seconds = time.perf_counter() - started
     return report
@@ -192,6 +197,7 @@ def import_frame(
     settings: ImportSettings | None = None,
     progress: Progress | None = None,
     source: str = "frame",
+    principal: Principal | None = None,
 ) -> ImportReport:
     """Validate a frame (with a CRS) against a layer and write it in one transaction.
 
@@ -205,6 +211,7 @@ def import_frame(
     _check_mode(mode, on_invalid)
     started = time.perf_counter()
     frame, ignored = _frame_for(layer, frame)
+    present = {f.name for f in layer.fields if f.name in frame.columns}
     problems: list[RowProblem] = []
     _check_duplicates(frame, layer, problems)
     report = ImportReport(
@@ -214,7 +221,7 @@ def import_frame(
     try:
         with engine.begin() as conn:
             lookups = _load_references(conn, layer, frame)
-            target = _open_target(conn, layer, mode, len(frame), report)
+            target = _open_target(conn, layer, mode, len(frame), report, present)
             progress.stage("importing", len(frame))
             with _Copier(conn, target.table, target.columns) as copier:
                 for start in range(0, len(frame), BATCH_ROWS):
@@ -232,10 +239,32 @@ def import_frame(
             _finish_target(conn, layer, target, mode, report, progress)
             if keep:
                 _write_links(conn, layer, pd.concat(keep), lookups)
+            # In the import's transaction: the rows and the record of who wrote them
+            # are committed together. Without a principal, whoever runs the code did.
+            audit.record(
+                conn,
+                principal or local_operator(),
+                AuditAction.IMPORT,
+                target=layer.id,
+                record_count=report.rows,
+                detail=_audit_detail(report),
+            )
     finally:
         progress.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _audit_detail(report: ImportReport) -> dict:
+    """What the audit log keeps of an import: counts and the file's name, never its rows."""
+    return {
+        "source": report.source,
+        "mode": report.mode,
+        "inserted": report.inserted,
+        "updated": report.updated,
+        "deleted": report.deleted,
+        "repaired": len(report.repaired),
+    }
 
 
 def _check_mode(mode: str, on_invalid: str) -> None:
@@ -669,8 +698,11 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
         report(~blank & (parsed.isna() | ~ok), "{value!r} is not a time of day (HH:MM)")
         value = parsed.dt.time.astype(object).where(parsed.notna() & ok, None)
     elif fld.kind == "str_list":
-        value = as_text.fillna("").map(
-            lambda s: [p.strip() for p in s.replace(",", ";").split(";") if p.strip()]
+        texts = as_text.fillna("").astype(object)
+        value = pd.Series(
+            [[p.strip() for p in s.replace(",", ";").split(";") if p.strip()] for s in texts],
+            index=texts.index,
+            dtype=object,
         )
     else:  # pragma: no cover - the Field type lists every kind
         raise AssertionError(fld.kind)
@@ -711,14 +743,29 @@ class _Target:
 
 
 def _open_target(
-    conn: Connection, layer: Layer, mode: str, rows: int, report: ImportReport
+    conn: Connection,
+    layer: Layer,
+    mode: str,
+    rows: int,
+    report: ImportReport,
+    present: set[str],
 ) -> _Target:
-    """Apply the mode's first step and choose the fastest safe way in for these rows."""
+    """Apply the mode's first step and choose the fastest safe way in for these rows.
+
+    Only columns the file has are written: the others keep their defaults on insert and
+    their stored values on upsert.
+    """
     table = layer.table
     if mode == "replace":
         report.deleted = _delete_all(conn, layer)
     empty = not conn.execute(text(f"SELECT EXISTS (SELECT 1 FROM {table})")).scalar_one()
-    columns = [c for c in layer.stored_columns if c not in _generated(layer)] + ["geom"]
+    from_refs = {r.column: r.field for r in layer.references}
+    derived = {f.name for f in layer.fields if f.derived}
+    columns = [
+        c
+        for c in layer.stored_columns
+        if c not in _generated(layer) and (c in derived or from_refs.get(c, c) in present)
+    ] + ["geom"]
     if empty and mode != "upsert":
         restore = _suspend_checks(conn, table) if rows >= BULK_INDEX_ROWS else []
         return _Target(table, columns, staging=False, restore=restore)
@@ -989,4 +1036,6 @@ def _arrow_column(series: pd.Series):
 
     if series.dtype == object and any(isinstance(v, list) for v in series.iloc[:50]):
         series = series.map(lambda v: "{" + ",".join(v) + "}" if isinstance(v, list) else None)
-    return pa.Array.from_pandas(series)
+    array = pa.Array.from_pandas(series)
+    # A column the file did not have is all null; CSV needs a concrete type to write it.
+    return array.cast(pa.string()) if pa.types.is_null(array.type) else array

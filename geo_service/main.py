@@ -14,10 +14,26 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
 import geo_service
-from geo_service.api import health, imports, landing, parcels, sites
+from geo_service.api import (
+    audit,
+    health,
+    impact,
+    imports,
+    landing,
+    login,
+    parcels,
+    sites,
+    users,
+)
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
-from geo_service.settings import DatabaseSettings, database_settings
+from geo_service.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    ServerSettings,
+    database_settings,
+    session_secret,
+)
 
 DOCS_ASSETS_URL = "/static/swagger"
 
@@ -38,16 +54,30 @@ def _lifespan(
     return lifespan
 
 
-def create_app(settings: DatabaseSettings | None = None) -> FastAPI:
-    """The web application; settings from the environment unless given (tests give theirs)."""
+def create_app(
+    settings: DatabaseSettings | None = None,
+    *,
+    auth: AuthSettings | None = None,
+    server: ServerSettings | None = None,
+) -> FastAPI:
+    """The web application; settings from the environment unless given (tests give theirs).
+
+    Outside development it refuses to start (``InsecureConfiguration``) without a real
+    ``GEO_SERVICE_SECRET_KEY``.
+    """
+    settings = settings or database_settings()
+    auth, server = auth or AuthSettings(), server or ServerSettings()
+    secret = session_secret(auth, server, settings.home)
     app = FastAPIOffline(
         title="Site-impact service 工地周边影响服务",
         description=geo_service.__doc__,
         version=geo_service.__version__,
-        lifespan=_lifespan(settings or database_settings()),
+        lifespan=_lifespan(settings),
         static_url=DOCS_ASSETS_URL,
     )
+    app.state.auth_settings, app.state.server_settings = auth, server
+    app.state.session_secret = secret
     add_exception_handlers(app)
-    for module in (landing, health, sites, parcels, imports):
+    for module in (landing, login, health, sites, parcels, imports, users, audit, impact):
         app.include_router(module.router)
     return app

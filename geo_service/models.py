@@ -22,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Identity,
     Index,
     Integer,
     SmallInteger,
@@ -31,7 +32,9 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SRID = 4326
@@ -200,4 +203,97 @@ class Household(Base):
             "residents IS NULL OR residents BETWEEN 0 AND 50", name="ck_households_residents"
         ),
         _geometry_index("households"),
+    )
+
+
+# -- access control and audit (migration 0002) ---------------------------------------------------
+class User(Base):
+    """A person who signs in; ``role`` names an entry of ``geo_service.access.ROLES``."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False)
+    # Argon2id; NULL for a user who only uses API tokens issued for them.
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    created_at, updated_at = _timestamps()
+
+    __table_args__ = (Index("uq_users_username", func.lower(username), unique=True),)
+
+
+# Site assignments by site code, the stable feature id: they survive a re-import of sites
+# (which renews row ids) and resolve to current rows when a request is authorised.
+user_sites = Table(
+    "user_sites",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_code", String(64), primary_key=True),
+)
+
+
+class ApiToken(Base):
+    """A token for GIS tools and scripts; only the SHA-256 of its secret is stored."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, nullable=False)
+    role: Mapped[str] = mapped_column(String(32), nullable=False)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    label: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_api_tokens_prefix", "prefix"),)
+
+
+token_sites = Table(
+    "token_sites",
+    Base.metadata,
+    Column("token_id", ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True),
+    Column("site_code", String(64), primary_key=True),
+)
+
+
+class AuditLog(Base):
+    """One audited event; append-only (triggers refuse UPDATE, DELETE and TRUNCATE).
+
+    No foreign keys: the record of what a user did outlives the user and the site.
+    """
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, Identity(always=True), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    actor: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(32), nullable=False)
+    target: Mapped[str | None] = mapped_column(Text)
+    record_count: Mapped[int | None] = mapped_column(Integer)
+    client: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[dict] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_actor_at", "actor", "at"),
+        Index("ix_audit_log_action_at", "action", "at"),
+        # What the sign-in rate limit asks on every failed attempt (geo_service.auth).
+        Index(
+            "ix_audit_log_failed_actor",
+            func.lower(actor),
+            "at",
+            postgresql_where=text("action = 'login_failed'"),
+        ),
+        Index(
+            "ix_audit_log_failed_client",
+            "client",
+            "at",
+            postgresql_where=text("action = 'login_failed'"),
+        ),
     )

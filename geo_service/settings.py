@@ -7,11 +7,14 @@ and passed inward.
 
 from __future__ import annotations
 
+import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo_service.errors import InsecureConfiguration
 
 _PREFIX = "GEO_SERVICE_"
 
@@ -57,7 +60,65 @@ class ServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # "development" relaxes what a laptop needs (a generated session key, plain-HTTP
+    # cookies, the demo admin); any other value (e.g. "production") requires real settings.
     environment: str = "development"
+
+
+class AuthSettings(BaseSettings):
+    """Sign-in, sessions and who may see what without signing in.
+
+    ``secret_key`` signs session cookies. In development an empty key is replaced by a
+    random one kept in ``<home>/secret-key``; elsewhere the service refuses to start
+    without a real one (``require_safe_secret``).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
+
+    secret_key: SecretStr = SecretStr("")
+    session_hours: float = 12.0
+    # Failed sign-ins allowed in the window, per username and per client address. The
+    # address limit is higher because an office shares one address behind its NAT.
+    login_window_seconds: int = 300
+    login_max_failures_per_user: int = 5
+    login_max_failures_per_client: int = 20
+    # Layers anyone may read without signing in (none by default: all data is internal).
+    anonymous_layers: tuple[str, ...] = ()
+    default_token_days: int = 90
+
+
+# Placeholders people copy from examples; as weak as no key at all.
+_PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "development", "dev", "insecure"}
+MIN_SECRET_LENGTH = 32
+
+
+def require_safe_secret(environment: str, secret: str) -> None:
+    """Refuse a missing, placeholder or short session key outside development.
+
+    Anyone who knows the key can forge a session cookie for any user, admins included.
+    """
+    if environment == "development":
+        return
+    if secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+        raise InsecureConfiguration(
+            f"GEO_SERVICE_SECRET_KEY must be set to a random value of at least "
+            f"{MIN_SECRET_LENGTH} characters when GEO_SERVICE_ENVIRONMENT is {environment!r} "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+
+
+def session_secret(auth: AuthSettings, server: ServerSettings, home: Path) -> str:
+    """The key that signs sessions: the configured one, or in development a kept random one."""
+    secret = auth.secret_key.get_secret_value()
+    require_safe_secret(server.environment, secret)
+    if secret:
+        return secret
+    path = home / "secret-key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(48))
+    return path.read_text().strip()
 
 
 @lru_cache

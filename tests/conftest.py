@@ -10,11 +10,22 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geo_service.database import fresh_database, make_engine
 
-TABLES = ("households", "buildings", "communities", "site_parcels", "sites", "parcels")
+TABLES = (
+    "households",
+    "buildings",
+    "communities",
+    "site_parcels",
+    "sites",
+    "parcels",
+    "token_sites",
+    "api_tokens",
+    "user_sites",
+    "users",
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +45,22 @@ def db(engine: Engine) -> Engine:
     """The test database, emptied before the test."""
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        clear_audit_log(conn)
     return engine
+
+
+def clear_audit_log(conn: Connection) -> None:
+    """Empty the append-only audit log between tests (failed sign-ins in it drive the rate
+    limit, so tests must not see each other's).
+
+    Only here, and inside one transaction: the triggers are disabled, the table emptied
+    and the triggers enabled again before commit, so no test ever runs without them (the
+    ALTER holds an exclusive lock meanwhile). A table owner can do this; the service never
+    does, and a production role that does not own the table cannot.
+    """
+    conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
+    conn.execute(text("TRUNCATE audit_log RESTART IDENTITY"))
+    conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
 
 
 def count_rows(engine: Engine, table: str) -> int:

@@ -506,3 +506,12 @@ def test_bulk_load_restores_indexes_and_constraints(
     # The restored unique constraint still holds.
     message = _rejected(community, "households", frame.iloc[:1])
     assert "already stored" in message
+
+
+def test_optional_columns_may_be_absent(db: Engine) -> None:
+    """A file with only the required columns imports; the rest are stored empty."""
+    frame = _frame({"name": ["只有名称社区"]}, [box(120.19, 30.24, 120.20, 30.25)])
+    assert import_frame(db, "communities", frame).inserted == 1
+    with db.connect() as conn:
+        row = conn.execute(text("SELECT street_office, acoustic_class FROM communities")).one()
+    assert row == (None, "2")

@@ -1,11 +1,27 @@
-"""Typed dependencies: one small function per parameter, used as ``Annotated`` aliases."""
+"""Typed dependencies: one small function per parameter, used as ``Annotated`` aliases.
+
+Access: ``CurrentUser`` is whoever sent the request (maybe anonymous); an endpoint states
+what it needs in one line, e.g. ``dependencies=[Depends(require_role("admin"))]`` or a
+parameter ``principal: SignedIn``. The rules themselves live in ``geo_service.access``.
+"""
 
 from __future__ import annotations
 
+import binascii
+from base64 import b64decode
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
+from fastapi.security import HTTPBasicCredentials as BasicCredentials
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import Engine
+
+from geo_service import auth
+from geo_service.access import Permission, Principal, anonymous
+from geo_service.errors import NotAuthenticated
+from geo_service.settings import AuthSettings
 
 Language = Literal["zh", "en"]
 
@@ -24,3 +40,123 @@ def get_lang(
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 Lang = Annotated[Language, Depends(get_lang)]
+
+
+# -- who is asking ------------------------------------------------------------------------------
+SESSION_COOKIE = "geo_session"
+
+
+class _Utf8Basic(HTTPBasic):
+    """HTTP Basic read as UTF-8 (RFC 7617), so Chinese user names and passwords work."""
+
+    async def __call__(self, request: Request) -> BasicCredentials | None:  # type: ignore[override]
+        scheme, param = get_authorization_scheme_param(request.headers.get("Authorization"))
+        if scheme.lower() != "basic":
+            return None
+        try:
+            username, colon, password = b64decode(param, validate=True).decode().partition(":")
+        except (binascii.Error, ValueError):
+            raise NotAuthenticated(
+                "malformed Basic credentials (not base64 of name:password)"
+            ) from None
+        if not colon:
+            raise NotAuthenticated("malformed Basic credentials (no ':' between name and password)")
+        return BasicCredentials(username=username, password=password)
+
+
+# Declared as FastAPI security schemes so /docs offers them under "Authorize".
+_basic = _Utf8Basic(
+    auto_error=False,
+    realm="geo-service",
+    description="A user name and password, or any name and an API token as the password (QGIS).",
+)
+_bearer = HTTPBearer(auto_error=False, description="An API token (geo-service token create).")
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An API token, for tools that set headers."
+)
+
+
+def client_address(request: Request) -> str | None:
+    """The peer address (behind a proxy, run uvicorn with --proxy-headers to get the real one)."""
+    return request.client.host if request.client else None
+
+
+def current_principal(
+    request: Request,
+    engine: EngineDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+    basic: Annotated[BasicCredentials | None, Depends(_basic)],
+) -> Principal:
+    """Whoever sent the request: token, Basic or session cookie; else anonymous.
+
+    Credentials that are sent but wrong are refused (401), never taken as anonymous; a
+    stale session cookie is, so public pages still open and private ones ask to sign in.
+    """
+    settings: AuthSettings = request.app.state.auth_settings
+    client = client_address(request)
+    if bearer is not None:
+        return auth.principal_for_token(
+            engine, bearer.credentials, client=client, settings=settings
+        )
+    if api_key:
+        return auth.principal_for_token(engine, api_key, client=client, settings=settings)
+    if basic is not None:
+        return auth.principal_for_basic(
+            engine, basic.username, basic.password, client=client, settings=settings
+        )
+    principal = session_user(request, engine)
+    return principal or anonymous(client, settings.anonymous_layers)
+
+
+def session_user(request: Request, engine: EngineDep) -> Principal | None:
+    """The user of a valid session cookie, ignoring any other header.
+
+    The sign-in and sign-out pages use this alone, so stale Basic credentials a browser
+    keeps sending can never lock anyone out of the form (or loop its redirects).
+    """
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    settings: AuthSettings = request.app.state.auth_settings
+    return auth.principal_for_session(
+        engine,
+        cookie,
+        secret=request.app.state.session_secret,
+        max_age_seconds=settings.session_hours * 3600,
+        client=client_address(request),
+    )
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+SessionUser = Annotated[Principal | None, Depends(session_user)]
+
+
+def require_signed_in(principal: CurrentUser) -> Principal:
+    """Any role; anonymous gets 401 (browsers: the sign-in page)."""
+    principal.require_signed_in()
+    return principal
+
+
+def require_role(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency that lets only these roles (and admins) through: 401 or 403 otherwise."""
+
+    def check(principal: CurrentUser) -> Principal:
+        principal.require(*roles)
+        return principal
+
+    return check
+
+
+def require_permission(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that lets through the roles that have this permission."""
+
+    def check(principal: CurrentUser) -> Principal:
+        principal.require_permission(permission)
+        return principal
+
+    return check
+
+
+SignedIn = Annotated[Principal, Depends(require_signed_in)]
+Admin = Annotated[Principal, Depends(require_role("admin"))]

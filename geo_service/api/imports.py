@@ -1,4 +1,8 @@
-"""``POST /api/imports/{layer}``: the CLI import, over HTTP, with the same checks."""
+"""``POST /api/imports/{layer}``: the CLI import, over HTTP, with the same checks.
+
+Admins only. Every import is audited in its own transaction (``geo_service.ingest``);
+a refused one is audited here, since its transaction rolled back.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,13 @@ import tempfile
 from pathlib import Path, PurePath
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
 
-from geo_service.errors import UnsupportedFile, UploadTooLarge
+from geo_service import audit
+from geo_service.access import Permission, Principal
+from geo_service.api.deps import EngineDep, require_permission
+from geo_service.audit import AuditAction
+from geo_service.errors import ImportRejected, UnsupportedFile, UploadTooLarge
 from geo_service.ingest import SUFFIXES, import_file
 from geo_service.settings import ImportSettings
 from layers import get_layer
@@ -20,6 +28,8 @@ _CHUNK = 1 << 20
 @router.post("/{layer}", status_code=201)
 def import_layer(
     request: Request,
+    engine: EngineDep,
+    principal: Annotated[Principal, Depends(require_permission(Permission.IMPORT_DATA))],
     layer: str,
     file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile or CSV")],
     mode: Annotated[Literal["append", "replace", "upsert"], Query()] = "append",
@@ -54,14 +64,28 @@ def import_layer(
                         f"{name} is over the upload limit of {settings.max_upload_mb} MiB"
                     )
                 out.write(chunk)
-        report = import_file(
-            request.app.state.engine,
-            layer,
-            target,
-            mode=mode,
-            crs=crs,
-            on_invalid=on_invalid,
-            settings=settings,
-            source=name,
-        )
+        try:
+            report = import_file(
+                engine,
+                layer,
+                target,
+                mode=mode,
+                crs=crs,
+                on_invalid=on_invalid,
+                settings=settings,
+                source=name,
+                principal=principal,
+            )
+        except ImportRejected as exc:
+            with engine.begin() as conn:
+                audit.record(
+                    conn,
+                    principal,
+                    AuditAction.IMPORT_REJECTED,
+                    target=layer,
+                    record_count=len(exc.problems),
+                    # Counts only: problem messages quote cell values, maybe personal.
+                    detail={"source": name, "mode": mode, "summary": exc.summary[:200]},
+                )
+            raise
     return report.as_dict()

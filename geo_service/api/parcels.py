@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import text
 
 from geo_service.api import GeoJSONResponse
-from geo_service.api.deps import EngineDep
+from geo_service.api.deps import EngineDep, require_signed_in
 from geo_service.errors import NotFound
 
-router = APIRouter(prefix="/api/parcels", tags=["parcels"])
+# Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
+router = APIRouter(
+    prefix="/api/parcels", tags=["parcels"], dependencies=[Depends(require_signed_in)]
+)
 
 # The parcel code is the feature id (stable, as the contract requires).
 _ONE_PARCEL = text("""

@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path
 from sqlalchemy import text
 
 from geo_service.api import GeoJSONResponse
-from geo_service.api.deps import EngineDep
+from geo_service.api.deps import EngineDep, require_signed_in
 from geo_service.errors import NotFound
 
-router = APIRouter(prefix="/api/sites", tags=["sites"])
+# Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
+router = APIRouter(prefix="/api/sites", tags=["sites"], dependencies=[Depends(require_signed_in)])
 
 # One site as a GeoJSON Feature (alias ``s`` for sites). Its id is the site code, the
 # stable feature id of the ``sites`` layer; the numeric id is a property.

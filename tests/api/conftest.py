@@ -1,19 +1,24 @@
-"""A small district near Hangzhou's West Lake, and a client of the app pointed at it.
+"""A small district near Hangzhou's West Lake, and clients of the app pointed at it.
 
 Two parcels (one with a compound land use), a housing site on the first parcel, a road
 upgrade stored as a line, and one community beside them.
+
+``client`` is an administrator's (an API token), so data tests test data; ``anonymous``
+sends no credentials and ``client_as(role, sites=[...])`` holds a token of any role.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine
 
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings
+from tests.accounts import bearer, issue_token
 
 SEED = """
 INSERT INTO parcels (id, code, unit_code, land_use, parcel_index, land_use_zh, land_use_en, geom)
@@ -71,10 +76,34 @@ def client_for() -> Callable[[str], TestClient]:
 
 
 @pytest.fixture
-def client(district: Engine) -> Iterator[TestClient]:
-    """A client of the app on the seeded test database; the lifespan runs around the test."""
-    with _client_for(district.url.render_as_string(hide_password=False)) as test_client:
+def app(district: Engine) -> FastAPI:
+    """The app on the seeded test database."""
+    return create_app(DatabaseSettings(database_url=district.url.render_as_string(False)))
+
+
+@pytest.fixture
+def client(app: FastAPI, district: Engine) -> Iterator[TestClient]:
+    """An administrator's client (API token); the lifespan runs around the test."""
+    with TestClient(app) as test_client:
+        test_client.headers.update(bearer(issue_token(district, "admin")))
         yield test_client
+
+
+@pytest.fixture
+def anonymous(client: TestClient, app: FastAPI) -> TestClient:
+    """A client that sends no credentials (the app runs in ``client``'s lifespan)."""
+    return TestClient(app, follow_redirects=False)
+
+
+@pytest.fixture
+def client_as(client: TestClient, app: FastAPI, district: Engine) -> Callable[..., TestClient]:
+    """``client_as("liaison", sites=["AZF-2024-01"])``: a client with a token of that role."""
+
+    def make(role: str, sites: Sequence[str] = ()) -> TestClient:
+        token = issue_token(district, role, sites=sites)
+        return TestClient(app, headers=bearer(token), follow_redirects=False)
+
+    return make
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,228 @@
+"""Who may see what: the roles and their permissions as data, and the principal of a request.
+
+Framework-free, so the API, the CLI and the analysis ask the same questions of the same
+object. A new endpoint declares what it needs in one line (``require_role("admin")`` or
+``require_permission(Permission.IMPORT_DATA)`` in ``geo_service.api.deps``) and a
+household-returning one asks ``personal_fields_for(principal, site_id)`` which personal
+fields it may show. What is personal is said once, by the layers (``Field.personal``).
+
+Example::
+
+    >>> liaison = Principal(role="liaison", username="wang", site_ids=frozenset({1}))
+    >>> liaison.can_read_personal(1), liaison.can_read_personal(2)
+    (True, False)
+    >>> personal_fields_for(liaison, 2)
+    ()
+"""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from geo_service.errors import Forbidden, InvalidAccount, NotAuthenticated
+from layers import LAYERS, get_layer
+
+
+class Permission(StrEnum):
+    """What a role allows; endpoints ask for a permission (or a role), never test names."""
+
+    READ_PUBLIC_LAYERS = "read_public_layers"
+    """Layers with no personal field (parcels, sites, communities, buildings), read only."""
+    READ_ALL_LAYERS = "read_all_layers"
+    """Every layer's public fields, maps and aggregates (households without contacts)."""
+    READ_PERSONAL_ASSIGNED = "read_personal_assigned"
+    """Households, personal fields included, of the sites assigned to the principal."""
+    READ_PERSONAL_ALL = "read_personal_all"
+    """Personal fields of every household."""
+    IMPORT_DATA = "import_data"
+    """Import files into any layer."""
+    MANAGE_ACCESS = "manage_access"
+    """Users, API tokens and site assignments."""
+    READ_AUDIT = "read_audit"
+    """The audit log."""
+
+
+@dataclass(frozen=True)
+class Role:
+    """A named set of permissions, with the labels people read on pages and in errors."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    permissions: frozenset[Permission]
+    description: str
+
+
+_P = Permission
+ROLES: dict[str, Role] = {
+    role.name: role
+    for role in (
+        Role(
+            "admin",
+            "管理员",
+            "Administrator",
+            frozenset(Permission),
+            "Everything: imports, users, tokens, site assignments, the audit log.",
+        ),
+        Role(
+            "planner",
+            "规划人员",
+            "Planner",
+            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_ALL_LAYERS}),
+            "All maps, layers and aggregates; no personal fields.",
+        ),
+        Role(
+            "liaison",
+            "联络人员",
+            "Liaison officer",
+            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_PERSONAL_ASSIGNED}),
+            "Households, with contacts, of their own sites; nothing of other sites' households.",
+        ),
+        Role(
+            "gis",
+            "GIS 工具",
+            "GIS tool",
+            frozenset({_P.READ_PUBLIC_LAYERS}),
+            "Public collections, read only (QGIS, ArcGIS, GDAL, web maps).",
+        ),
+    )
+}
+ANONYMOUS = "anonymous"
+_NOBODY = Role(ANONYMOUS, "访客", "Anonymous", frozenset(), "The landing page and sign-in only.")
+
+
+def get_role(name: str) -> Role:
+    """The role with this name, or an error that lists the ones there are."""
+    try:
+        return ROLES[name]
+    except KeyError:
+        raise InvalidAccount(f"unknown role {name!r}; roles are: {', '.join(ROLES)}") from None
+
+
+def public_layer_ids() -> frozenset[str]:
+    """Layers without a personal field: what ``read_public_layers`` opens."""
+    return frozenset(lid for lid, layer in LAYERS.items() if not layer.personal_fields)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is asking, in which role, for which sites, from where, and how they signed in.
+
+    ``site_ids`` are the sites assigned to a liaison (by user, or narrowed by a token);
+    ``anonymous_layers`` are the layers the settings open to everyone.
+    """
+
+    role: str
+    username: str | None = None
+    site_ids: frozenset[int] = frozenset()
+    via: str = "anonymous"  # session, password, token, local
+    client: str | None = None
+    token_prefix: str | None = None
+    anonymous_layers: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def permissions(self) -> frozenset[Permission]:
+        # An unknown role (a row written by hand) allows nothing.
+        return ROLES.get(self.role, _NOBODY).permissions
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.role == ANONYMOUS
+
+    @property
+    def actor(self) -> str:
+        """The name the audit log records: the user, else the token, else 'anonymous'."""
+        if self.username:
+            return self.username
+        if self.token_prefix:
+            return f"token:{self.token_prefix}"
+        return ANONYMOUS
+
+    def has(self, permission: Permission) -> bool:
+        return permission in self.permissions
+
+    def require_signed_in(self) -> None:
+        if self.is_anonymous:
+            raise NotAuthenticated(
+                "sign in first: /login in a browser; tools send an API token "
+                "(Authorization: Bearer, X-API-Key, or Basic with the token as password)"
+            )
+
+    def require(self, *roles: str) -> None:
+        """Refuse unless the principal has one of ``roles``; admins may do everything."""
+        self.require_signed_in()
+        if self.role not in roles and self.role != "admin":
+            wanted = " or ".join(roles)
+            raise Forbidden(f"this needs the {wanted} role; you are signed in as {self.role}")
+
+    def require_permission(self, permission: Permission) -> None:
+        self.require_signed_in()
+        if not self.has(permission):
+            raise Forbidden(f"the {self.role} role does not allow {permission.value}")
+
+    def can_read_layer(self, layer_id: str) -> bool:
+        """Whether the whole layer (its public fields) may be read, e.g. as a collection."""
+        public = layer_id in public_layer_ids()
+        if self.is_anonymous:
+            return public and layer_id in self.anonymous_layers
+        if self.has(Permission.READ_ALL_LAYERS):
+            return layer_id in LAYERS
+        return public and self.has(Permission.READ_PUBLIC_LAYERS)
+
+    def can_list_households(self, site_id: int) -> bool:
+        """Whether the households a site affects may be listed (personal fields aside)."""
+        if self.has(Permission.READ_ALL_LAYERS) or self.has(Permission.READ_PERSONAL_ALL):
+            return True
+        return self.has(Permission.READ_PERSONAL_ASSIGNED) and site_id in self.site_ids
+
+    def can_read_personal(self, site_id: int) -> bool:
+        """Whether personal fields of the households a site affects may be read."""
+        if self.has(Permission.READ_PERSONAL_ALL):
+            return True
+        return self.has(Permission.READ_PERSONAL_ASSIGNED) and site_id in self.site_ids
+
+    def personal_site_ids(self) -> set[int] | None:
+        """Sites whose households' personal fields may be read; None means every site."""
+        if self.has(Permission.READ_PERSONAL_ALL):
+            return None
+        if self.has(Permission.READ_PERSONAL_ASSIGNED):
+            return set(self.site_ids)
+        return set()
+
+
+def anonymous(client: str | None = None, layers: Iterable[str] = ()) -> Principal:
+    """Nobody signed in; ``layers`` are those the settings open to everyone."""
+    return Principal(role=ANONYMOUS, client=client, anonymous_layers=frozenset(layers))
+
+
+def local_operator() -> Principal:
+    """Whoever runs code on this machine (CLI, demo loader, benchmarks): they hold the
+    database itself, so they have every right; the audit log names their OS account."""
+    try:
+        account = getpass.getuser()
+    except (KeyError, OSError):  # a container user without a passwd entry
+        account = "unknown"
+    return Principal(role="admin", username=f"local:{account}", via="local", client="local")
+
+
+def require_households(principal: Principal, site_id: int) -> None:
+    """Refuse to list the households of a site the principal has no business with."""
+    principal.require_signed_in()
+    if not principal.can_list_households(site_id):
+        raise Forbidden(
+            f"the {principal.role} role may not see households of site {site_id}"
+            + (" (it is not assigned to you)" if principal.role == "liaison" else "")
+        )
+
+
+def personal_fields_for(principal: Principal, site_id: int) -> tuple[str, ...]:
+    """The personal household fields this principal may see for this site (maybe none).
+
+    Read from the households layer, so a field marked personal there is covered here.
+    """
+    if not principal.can_read_personal(site_id):
+        return ()
+    return tuple(f.name for f in get_layer("households").personal_fields)

@@ -1,0 +1,128 @@
+"""``/login`` and ``/logout``: signing in with a browser, in Chinese with English beneath.
+
+A successful sign-in sets a signed session cookie: HttpOnly (scripts on a page cannot read
+it), SameSite=Lax (other sites cannot make the browser send it with a POST, which covers
+CSRF on the state-changing endpoints) and Secure outside development (HTTPS only).
+Tools do not sign in here: they send an API token with every request.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from geo_service import audit, auth
+from geo_service.api.deps import SESSION_COOKIE, EngineDep, Lang, Language, SessionUser
+from geo_service.audit import AuditAction
+from geo_service.errors import NotAuthenticated, TooManyAttempts
+
+router = APIRouter(tags=["sign-in"])
+
+templates = Jinja2Templates(directory=str(resources.files("geo_service") / "templates"))
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after signing in: a path on this service only, never another site."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    if any(c in target for c in "\r\n\\"):
+        return "/"
+    return target
+
+
+def _form(
+    request: Request,
+    lang: Language,
+    next_: str,
+    *,
+    error: tuple[str, str] | None = None,
+    username: str = "",
+    signed_in: str | None = None,
+    status_code: int = 200,
+    headers: dict[str, str] | None = None,
+) -> HTMLResponse:
+    return templates.TemplateResponse(
+        request,
+        "login.html",
+        {
+            "lang": lang,
+            "next": next_,
+            "error": error,
+            "username": username,
+            "signed_in": signed_in,
+        },
+        status_code=status_code,
+        headers=headers,
+    )
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+def login_page(
+    request: Request, principal: SessionUser, lang: Lang, next: str = "/"
+) -> HTMLResponse:
+    """The sign-in form; it says who is signed in already, if anyone is."""
+    return _form(request, lang, safe_next(next), signed_in=principal and principal.username)
+
+
+@router.post("/login", include_in_schema=False)
+def login(
+    request: Request,
+    engine: EngineDep,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1000)],
+    next: Annotated[str, Form()] = "/",
+    lang: Annotated[Language, Form()] = "zh",
+) -> Response:
+    """Check the password (throttled, audited); on success set the cookie and go on."""
+    state = request.app.state
+    target = safe_next(next)
+    username = username.strip()
+    client = request.client.host if request.client else None
+    try:
+        principal = auth.sign_in(
+            engine, username, password, client=client, settings=state.auth_settings
+        )
+    except TooManyAttempts as exc:
+        message = (
+            f"登录失败次数过多，请 {exc.retry_after} 秒后再试。",
+            f"Too many failed attempts; try again in {exc.retry_after} seconds.",
+        )
+        return _form(
+            request,
+            lang,
+            target,
+            error=message,
+            username=username,
+            status_code=429,
+            headers=exc.headers(),
+        )
+    except NotAuthenticated:
+        message = ("用户名或密码错误。", "Wrong user name or password.")
+        return _form(request, lang, target, error=message, username=username, status_code=401)
+    assert principal.username is not None
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        auth.session_cookie(engine, principal.username, secret=state.session_secret),
+        max_age=int(state.auth_settings.session_hours * 3600),
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=state.server_settings.environment != "development",
+    )
+    return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
+def logout(engine: EngineDep, principal: SessionUser) -> RedirectResponse:
+    """End the browser session (the cookie is dropped) and show the sign-in form."""
+    if principal is not None:
+        with engine.begin() as conn:
+            audit.record(conn, principal, AuditAction.LOGOUT)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
+    return response

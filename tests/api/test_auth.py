@@ -1,0 +1,397 @@
+"""Signing in: the login page and session cookie, API tokens three ways, limits, and who
+may call which endpoint."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from geo_service import auth
+from geo_service.api.deps import SESSION_COOKIE
+from geo_service.settings import AuthSettings
+from tests.accounts import PASSWORD, bearer, expire_token, issue_token, make_user
+
+CHALLENGE = 'Basic realm="geo-service", Bearer realm="geo-service"'
+
+
+def _basic(username: str, password: str) -> dict[str, str]:
+    pair = f"{username}:{password}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(pair).decode()}
+
+
+def _sign_in(client: TestClient, username: str, password: str, **form: str):
+    return client.post("/login", data={"username": username, "password": password, **form})
+
+
+def _failures(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT actor, client FROM audit_log WHERE action = 'login_failed' ORDER BY id")
+        )
+        return [tuple(r) for r in rows]
+
+
+# -- the login page and the session cookie ----------------------------------------------------
+def test_login_page_is_chinese_first_with_english_and_loads_nothing_from_outside(
+    anonymous: TestClient,
+) -> None:
+    page = anonymous.get("/login")
+    english = anonymous.get("/login", params={"lang": "en"})
+
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<html lang="zh-CN">' in page.text and '<span class="primary">登录</span>' in page.text
+    assert '<span class="secondary" lang="en">Sign in</span>' in page.text
+    assert '<span class="primary">Sign in</span>' in english.text
+    assert '<form method="post" action="/login">' in page.text
+    assert "<style>" in page.text
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", page.text)
+
+
+def test_sign_in_sets_a_signed_http_only_cookie_that_opens_the_api(
+    anonymous: TestClient, district: Engine
+) -> None:
+    make_user(district, "wang", "planner")
+    answer = _sign_in(anonymous, "wang", PASSWORD, next="/api/sites")
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/api/sites"
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith(f"{SESSION_COOKIE}=")
+    assert "HttpOnly" in cookie and "samesite=lax" in cookie.lower()
+    assert PASSWORD not in cookie
+    assert anonymous.get("/api/sites").status_code == 200
+    assert "wang" in anonymous.get("/login").text
+
+
+def test_logout_ends_the_session(anonymous: TestClient, district: Engine) -> None:
+    make_user(district, "wang", "planner")
+    _sign_in(anonymous, "wang", PASSWORD)
+
+    answer = anonymous.get("/logout")
+
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert anonymous.get("/api/sites").status_code == 401
+    with district.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
+    assert actions[-2:] == ["login", "logout"]
+
+
+def test_a_forged_or_stale_cookie_is_nobody(
+    anonymous: TestClient, district: Engine, app: FastAPI
+) -> None:
+    make_user(district, "wang", "planner")
+    _sign_in(anonymous, "wang", PASSWORD)
+    good = anonymous.cookies[SESSION_COOKIE]
+    payload, _, signature = good.rpartition(".")
+
+    forged = TestClient(app, cookies={SESSION_COOKIE: payload + ".AAAA" + signature[4:]})
+    assert forged.get("/api/sites").status_code == 401
+    # A new password ends every session signed with the old one.
+    with district.begin() as conn:
+        conn.execute(
+            text("UPDATE users SET password_hash = :h"), {"h": auth.hash_password("another-one!")}
+        )
+    assert TestClient(app, cookies={SESSION_COOKIE: good}).get("/api/sites").status_code == 401
+
+
+def test_after_sign_in_only_paths_of_this_service(anonymous: TestClient, district: Engine) -> None:
+    make_user(district, "wang", "planner")
+    for target in ("https://evil.example/", "//evil.example/x", "/\\evil.example", "maps"):
+        answer = _sign_in(anonymous, "wang", PASSWORD, next=target)
+        assert answer.headers["location"] == "/", target
+
+
+def test_the_form_opens_whatever_stale_credentials_a_browser_sends(
+    anonymous: TestClient,
+) -> None:
+    for stale in ("Bearer gst_expired", "Basic " + base64.b64encode(b"wang:old").decode()):
+        headers = {"Authorization": stale, "Accept": "text/html"}
+        assert anonymous.get("/login", headers=headers).status_code == 200
+        assert anonymous.get("/logout", headers=headers).headers["location"] == "/login"
+
+
+def test_browser_opening_a_private_page_is_sent_to_sign_in(anonymous: TestClient) -> None:
+    answer = anonymous.get("/api/sites/1", headers={"Accept": "text/html,*/*"})
+
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/login?next=%2Fapi%2Fsites%2F1"
+
+
+# -- wrong passwords and the rate limit -----------------------------------------------------
+def test_wrong_password_is_401_and_audited(anonymous: TestClient, district: Engine) -> None:
+    make_user(district, "wang", "planner")
+
+    answer = _sign_in(anonymous, "wang", "not-the-password")
+    unknown = _sign_in(anonymous, "nobody-here", PASSWORD)
+
+    assert answer.status_code == unknown.status_code == 401
+    assert "用户名或密码错误" in answer.text and "Wrong user name or password" in answer.text
+    assert SESSION_COOKIE not in answer.headers.get("set-cookie", "")
+    assert _failures(district) == [("wang", "testclient"), ("nobody-here", "testclient")]
+
+
+def test_a_deactivated_user_cannot_sign_in(anonymous: TestClient, district: Engine) -> None:
+    make_user(district, "wang", "planner")
+    with district.begin() as conn:
+        conn.execute(text("UPDATE users SET active = false"))
+
+    assert _sign_in(anonymous, "wang", PASSWORD).status_code == 401
+
+
+def test_five_failures_for_a_name_are_429_with_retry_after(
+    anonymous: TestClient, district: Engine
+) -> None:
+    make_user(district, "wang", "planner")
+    for _ in range(5):
+        assert _sign_in(anonymous, "wang", "guess-1234567").status_code == 401
+
+    throttled = _sign_in(anonymous, "WANG", PASSWORD)  # even the right one, any case
+
+    assert throttled.status_code == 429
+    assert 1 <= int(throttled.headers["retry-after"]) <= 300
+    assert "秒后再试" in throttled.text
+    assert len(_failures(district)) == 5  # throttled attempts are not checked nor written
+    # Basic auth counts against the same limit.
+    basic = anonymous.get("/api/sites", headers=_basic("wang", PASSWORD))
+    assert basic.status_code == 429 and "Retry-After" in basic.headers
+    # Another user is not held back by wang's failures.
+    make_user(district, "li", "planner")
+    assert _sign_in(anonymous, "li", PASSWORD).status_code == 303
+
+
+def test_failures_from_one_address_are_limited_across_names(
+    anonymous: TestClient, district: Engine, app: FastAPI
+) -> None:
+    app.state.auth_settings = AuthSettings(login_max_failures_per_client=3)
+    make_user(district, "li", "planner")
+    for name in ("a1", "a2", "a3"):
+        assert _sign_in(anonymous, name, "guess-1234567").status_code == 401
+
+    assert _sign_in(anonymous, "li", PASSWORD).status_code == 429
+    elsewhere = TestClient(app, client=("10.1.2.3", 5000), follow_redirects=False)
+    assert _sign_in(elsewhere, "li", PASSWORD).status_code == 303
+
+
+# -- tokens: Bearer, X-API-Key, Basic ---------------------------------------------------------
+def test_a_token_works_as_bearer_api_key_and_basic_password(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    token = issue_token(district, "gis")
+    ways = {
+        "bearer": bearer(token),
+        "x-api-key": {"X-API-Key": token},
+        "basic": _basic("qgis", token),
+        "basic without a name": _basic("", token),
+    }
+    for way, headers in ways.items():
+        answer = TestClient(app).get("/api/sites", headers=headers)
+        assert answer.status_code == 200, way
+
+
+def test_basic_with_a_users_password_including_chinese_names(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    make_user(district, "王联络", "planner", password="西溪安置房一期-登录密码")
+
+    good = TestClient(app).get("/api/sites", headers=_basic("王联络", "西溪安置房一期-登录密码"))
+    bad = TestClient(app).get("/api/sites", headers=_basic("王联络", "wrong-password"))
+
+    assert good.status_code == 200
+    assert bad.status_code == 401 and bad.headers["www-authenticate"] == CHALLENGE
+    assert _failures(district) == [("王联络", "testclient")]
+
+
+@pytest.mark.parametrize(
+    ("spoil", "says"),
+    [
+        (expire_token, "expired"),
+        (lambda engine, secret: _revoke(engine, secret), "revoked"),
+        (lambda engine, secret: None, None),
+    ],
+)
+def test_expired_revoked_or_unknown_token_is_401_with_the_challenge(
+    app: FastAPI,
+    district: Engine,
+    client: TestClient,
+    spoil: Callable[[Engine, str], None],
+    says: str | None,
+) -> None:
+    secret = issue_token(district, "admin")
+    spoil(district, secret)
+    sent = secret if says else "gst_" + "x" * 43
+
+    answer = TestClient(app).get("/api/sites", headers=bearer(sent))
+
+    assert answer.status_code == 401
+    assert answer.headers["www-authenticate"] == CHALLENGE
+    assert (says or "unknown") in answer.json()["detail"]
+    assert _failures(district) == [("anonymous", "testclient")]
+
+
+def _revoke(engine: Engine, secret: str) -> None:
+    from geo_service.access import local_operator
+
+    with engine.begin() as conn:
+        auth.revoke_token(conn, secret[:10], by=local_operator())
+
+
+def test_malformed_basic_credentials_are_401(anonymous: TestClient) -> None:
+    for value in ("Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode()):
+        answer = anonymous.get("/api/sites", headers={"Authorization": value})
+        assert answer.status_code == 401 and "malformed" in answer.json()["detail"]
+
+
+def test_a_token_with_another_users_name_in_basic_is_refused(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    make_user(district, "wang", "planner")
+    token = issue_token(district, None, username="wang")
+
+    assert TestClient(app).get("/api/sites", headers=_basic("wang", token)).status_code == 200
+    assert TestClient(app).get("/api/sites", headers=_basic("li", token)).status_code == 401
+
+
+# -- who may call what ----------------------------------------------------------------------
+PARCELS = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": "HF0101-R21-09"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[120.19, 30.3], [120.191, 30.3], [120.191, 30.301], [120.19, 30.3]]
+                ],
+            },
+        }
+    ],
+}
+ENDPOINTS: dict[str, tuple[str, str, dict]] = {
+    "sites": ("GET", "/api/sites", {}),
+    "one site": ("GET", "/api/sites/AZF-2024-01", {}),
+    "one parcel": ("GET", "/api/parcels/XC1003-R21-02", {}),
+    "import": (
+        "POST",
+        "/api/imports/parcels",
+        {"files": {"file": ("p.geojson", json.dumps(PARCELS).encode(), "application/json")}},
+    ),
+    "user sites": ("GET", "/api/users/wang/sites", {}),
+    "assign sites": ("PUT", "/api/users/wang/sites", {"json": {"sites": ["AZF-2024-01"]}}),
+    "audit": ("GET", "/api/audit", {}),
+    "landing": ("GET", "/", {}),
+    "health": ("GET", "/healthz", {}),
+    "login": ("GET", "/login", {}),
+    "docs": ("GET", "/docs", {}),
+}
+#            sites one site one parcel import user sites assign audit landing health login docs
+EXPECTED = {
+    "anonymous": (401, 401, 401, 401, 401, 401, 401, 200, 200, 200, 200),
+    "gis": (200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 200),
+    "planner": (200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 200),
+    "liaison": (200, 200, 200, 403, 403, 403, 403, 200, 200, 200, 200),
+    "admin": (200, 200, 200, 201, 200, 200, 200, 200, 200, 200, 200),
+}
+
+
+@pytest.mark.parametrize("role", list(EXPECTED))
+def test_every_endpoint_for_every_role(
+    role: str,
+    anonymous: TestClient,
+    client_as: Callable[..., TestClient],
+    district: Engine,
+) -> None:
+    make_user(district, "wang", "liaison")
+    if role == "anonymous":
+        caller = anonymous
+    else:
+        caller = client_as(role, sites=["AZF-2024-01"] if role == "liaison" else [])
+    got = tuple(
+        caller.request(method, path, **kwargs).status_code
+        for method, path, kwargs in ENDPOINTS.values()
+    )
+
+    assert dict(zip(ENDPOINTS, got, strict=True)) == dict(
+        zip(ENDPOINTS, EXPECTED[role], strict=True)
+    )
+
+
+def test_401_names_the_ways_to_sign_in_and_403_the_missing_role(
+    anonymous: TestClient, client_as: Callable[..., TestClient]
+) -> None:
+    nobody = anonymous.get("/api/sites")
+    planner = client_as("planner").get("/api/audit")
+
+    assert nobody.json()["error"] == "NotAuthenticated"
+    assert nobody.headers["www-authenticate"] == CHALLENGE
+    assert "/login" in nobody.json()["detail"] and "X-API-Key" in nobody.json()["detail"]
+    assert planner.status_code == 403 and planner.json()["error"] == "Forbidden"
+    assert "planner" in planner.json()["detail"] and "read_audit" in planner.json()["detail"]
+
+
+def test_openapi_offers_the_three_ways_to_authorize(client: TestClient) -> None:
+    schemes = client.get("/openapi.json").json()["components"]["securitySchemes"]
+
+    kinds = {(s["type"], s.get("scheme"), s.get("name")) for s in schemes.values()}
+    assert kinds == {
+        ("http", "basic", None),
+        ("http", "bearer", None),
+        ("apiKey", None, "X-API-Key"),
+    }
+
+
+# -- site assignments -------------------------------------------------------------------------
+def test_admin_assigns_sites_by_code_and_it_is_audited(
+    client: TestClient, district: Engine
+) -> None:
+    make_user(district, "wang", "liaison", sites=["ROAD-2024-07"])
+
+    put = client.put("/api/users/wang/sites", json={"sites": ["AZF-2024-01", "ROAD-2024-07"]})
+    got = client.get("/api/users/WANG/sites")
+
+    assert put.status_code == 200
+    assert got.json() == {
+        "username": "wang",
+        "role": "liaison",
+        "sites": ["AZF-2024-01", "ROAD-2024-07"],
+    }
+    with district.connect() as conn:
+        row = conn.execute(
+            text("SELECT target, record_count, detail FROM audit_log WHERE action='assign_sites'")
+        ).one()
+    assert row.target == "user:wang" and row.record_count == 2
+    assert row.detail["previous"] == ["ROAD-2024-07"]
+
+
+def test_bad_assignments_are_refused_and_change_nothing(
+    client: TestClient, district: Engine
+) -> None:
+    make_user(district, "wang", "liaison", sites=["ROAD-2024-07"])
+    make_user(district, "li", "planner")
+
+    unknown_site = client.put("/api/users/wang/sites", json={"sites": ["NO-SUCH"]})
+    unknown_user = client.put("/api/users/zhao/sites", json={"sites": []})
+    planner = client.put("/api/users/li/sites", json={"sites": ["AZF-2024-01"]})
+
+    assert unknown_site.status_code == 400 and "NO-SUCH" in unknown_site.json()["detail"]
+    assert unknown_user.status_code == 404 and "zhao" in unknown_user.json()["detail"]
+    assert planner.status_code == 400 and "liaison" in planner.json()["detail"]
+    assert client.get("/api/users/wang/sites").json()["sites"] == ["ROAD-2024-07"]
+
+
+def test_liaison_token_sees_only_its_sites(
+    client_as: Callable[..., TestClient], district: Engine
+) -> None:
+    """What the households endpoint will ask: personal fields per site for this caller."""
+    secret = issue_token(district, "liaison", sites=["AZF-2024-01"])
+    principal = auth.principal_for_token(district, secret, client=None, settings=AuthSettings())
+
+    assert principal.can_read_personal(1) and not principal.can_read_personal(2)
+    assert principal.personal_site_ids() == {1}

@@ -1,0 +1,179 @@
+"""``geo-service user create`` and ``token create``, and the demo administrator."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import Engine, text
+
+from geo_service import auth
+from geo_service.cli import _announce_demo_admin, main
+from geo_service.settings import AuthSettings
+
+SITES = """
+INSERT INTO sites (code, name, geom) VALUES
+  ('AZF-2024-01', '西溪安置房一期', ST_GeomFromText('LINESTRING(120.1 30.2, 120.2 30.2)', 4326)),
+  ('ROAD-2024-07', '文三路提升改造', ST_GeomFromText('LINESTRING(120.1 30.3, 120.2 30.3)', 4326))
+"""
+
+
+@pytest.fixture
+def cli_env(db: Engine, database_url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", database_url)
+    with db.begin() as conn:
+        conn.exec_driver_sql(SITES)
+    return db
+
+
+def test_user_create_generates_a_password_shown_once(cli_env: Engine) -> None:
+    result = CliRunner().invoke(main, ["user", "create", "li.planner", "--role", "planner"])
+
+    assert result.exit_code == 0, result.output
+    assert "created user li.planner (planner)" in result.output
+    password = result.output.split("password (shown once): ")[1].strip()
+    principal = auth.sign_in(cli_env, "li.planner", password, client=None, settings=AuthSettings())
+    assert principal.role == "planner"
+    with cli_env.connect() as conn:
+        row = conn.execute(text("SELECT actor, target FROM audit_log WHERE action='user_create'"))
+        actor, target = row.one()
+    assert actor.startswith("local:") and target == "user:li.planner"
+
+
+def test_user_create_reads_the_password_from_stdin_with_sites(cli_env: Engine) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "user",
+            "create",
+            "wang",
+            "--role",
+            "liaison",
+            "--sites",
+            "AZF-2024-01, ROAD-2024-07",
+            "--password-stdin",
+        ],
+        input="a-long-password-from-a-vault\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    assert "sites AZF-2024-01, ROAD-2024-07" in result.output
+    assert "a-long-password" not in result.output and "shown once" not in result.output
+    principal = auth.sign_in(
+        cli_env, "wang", "a-long-password-from-a-vault", client=None, settings=AuthSettings()
+    )
+    assert len(principal.site_ids) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--role", "superuser"], "'superuser' is not one of"),
+        (["--role", "liaison", "--sites", "NO-SUCH"], "error: no site has the code(s) NO-SUCH"),
+        (["--role", "planner", "--sites", "AZF-2024-01"], "apply to roles"),
+    ],
+)
+def test_user_create_refusals_exit_2(cli_env: Engine, args: list[str], says: str) -> None:
+    result = CliRunner().invoke(main, ["user", "create", "zhao", *args])
+
+    assert result.exit_code == 2
+    assert says in result.output
+
+
+def test_a_second_user_of_the_same_name_is_refused(cli_env: Engine) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["user", "create", "wang", "--role", "gis"])
+    again = runner.invoke(main, ["user", "create", "WANG", "--role", "gis"])
+
+    assert again.exit_code == 2 and "exists already" in again.output
+
+
+def test_token_create_prints_the_token_once_on_stdout(cli_env: Engine) -> None:
+    result = CliRunner().invoke(
+        main, ["token", "create", "--role", "gis", "--expires", "30d", "--label", "QGIS"]
+    )
+
+    assert result.exit_code == 0, result.output
+    secret = result.stdout.strip()
+    assert secret.startswith("gst_") and "\n" not in secret
+    assert "role gis" in result.stderr and "shown once" in result.stderr
+    principal = auth.principal_for_token(cli_env, secret, client=None, settings=AuthSettings())
+    assert principal.role == "gis" and principal.username is None
+    with cli_env.connect() as conn:
+        expires = conn.execute(text("SELECT expires_at FROM api_tokens")).scalar_one()
+    assert abs(expires - dt.datetime.now(dt.UTC) - dt.timedelta(days=30)) < dt.timedelta(minutes=1)
+
+
+def test_token_for_a_user_takes_their_role_and_can_be_revoked(cli_env: Engine) -> None:
+    runner = CliRunner()
+    runner.invoke(main, ["user", "create", "wang", "--role", "liaison", "--sites", "AZF-2024-01"])
+    created = runner.invoke(main, ["token", "create", "--user", "wang", "--expires", "2099-01-01"])
+    secret = created.stdout.strip()
+    principal = auth.principal_for_token(cli_env, secret, client=None, settings=AuthSettings())
+    assert (principal.role, principal.username, len(principal.site_ids)) == ("liaison", "wang", 1)
+
+    revoked = runner.invoke(main, ["token", "revoke", secret[:10]])
+
+    assert revoked.exit_code == 0, revoked.output
+    with pytest.raises(Exception, match="revoked"):
+        auth.principal_for_token(cli_env, secret, client=None, settings=AuthSettings())
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        ([], "a token needs a role"),
+        (["--role", "gis", "--expires", "2001-01-01"], "not in the future"),
+        (["--role", "gis", "--user", "nobody"], "no user is named 'nobody'"),
+    ],
+)
+def test_token_create_refusals_exit_2(cli_env: Engine, args: list[str], says: str) -> None:
+    result = CliRunner().invoke(main, ["token", "create", *args])
+
+    assert result.exit_code == 2
+    assert says in result.output
+
+
+# -- the demo administrator -----------------------------------------------------------------
+def test_demo_admin_is_created_once_with_a_kept_password(db: Engine, tmp_path: Path) -> None:
+    name, password = auth.ensure_demo_admin(db, tmp_path)
+    again = auth.ensure_demo_admin(db, tmp_path)
+
+    kept = tmp_path / "admin-password"
+    assert name == "admin" and password and again == (name, password)
+    assert kept.read_text().strip() == password and kept.stat().st_mode & 0o077 == 0
+    assert auth.sign_in(db, "admin", password, client=None, settings=AuthSettings()).role == "admin"
+    with db.begin() as conn:
+        conn.execute(
+            text("UPDATE users SET password_hash = :h"), {"h": auth.hash_password("x" * 12)}
+        )
+    assert auth.ensure_demo_admin(db, tmp_path) == ("admin", None)
+
+
+def test_demo_admin_only_in_development(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("GEO_SERVICE_HOME", str(tmp_path))
+    monkeypatch.setenv("GEO_SERVICE_ENVIRONMENT", "production")
+    _announce_demo_admin(db)
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+
+    monkeypatch.setenv("GEO_SERVICE_ENVIRONMENT", "development")
+    _announce_demo_admin(db)
+    password = (tmp_path / "admin-password").read_text().strip()
+    assert f"sign in at /login as admin, password {password}" in capsys.readouterr().out
+
+
+def test_serve_refuses_the_default_secret_outside_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GEO_SERVICE_ENVIRONMENT", "production")
+    monkeypatch.delenv("GEO_SERVICE_SECRET_KEY", raising=False)
+
+    result = CliRunner().invoke(main, ["serve"])
+
+    assert result.exit_code == 2
+    assert "error: GEO_SERVICE_SECRET_KEY must be set" in result.output
