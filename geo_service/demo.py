@@ -609,6 +609,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
     With ``if_empty`` an existing data set is left alone (``./dev serve`` runs this every
     time). Returns whether the demo was loaded.
     """
+    from geo_service import impact
     from geo_service.ingest import NoProgress, TqdmProgress, import_frame
 
     tables = [layer.table for layer in LAYERS.values()]
@@ -632,6 +633,9 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
         )
         if progress:
             print(report.summary().splitlines()[0])
+    with engine.begin() as conn:
+        for code, lines in load_district().get("equipment", {}).items():
+            impact.set_equipment(conn, impact.resolve_site(conn, code).id, lines)
     return True
 
 

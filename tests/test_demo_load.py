@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from geo_service import auth
+from geo_service.access import local_operator
 from geo_service.demo import build_demo_district, load_demo
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings
@@ -29,7 +33,15 @@ def test_demo_loads_every_layer_and_is_served(db: Engine) -> None:
         )
     assert linked and "望" in linked[0]
     url = db.url.render_as_string(hide_password=False)
-    with TestClient(create_app(DatabaseSettings(database_url=url))) as client:
+    with db.begin() as conn:
+        token = auth.create_token(
+            conn,
+            "planner",
+            by=local_operator(),
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=1),
+        )
+    headers = {"Authorization": f"Bearer {token.secret}"}
+    with TestClient(create_app(DatabaseSettings(database_url=url)), headers=headers) as client:
         parcel = client.get("/api/parcels/XC1003-R21-02")
         assert parcel.status_code == 200
         assert parcel.json()["properties"]["land_use"] == ["R21"]
@@ -57,3 +69,15 @@ def test_demo_if_empty_leaves_existing_data_alone(db: Engine) -> None:
             ).scalar_one()
             == 1
         )
+
+
+def test_demo_sites_have_equipment_and_predicted_levels(db: Engine) -> None:
+    from geo_service import impact
+
+    load_demo(db)
+    with db.connect() as conn:
+        site = impact.resolve_site(conn, "WJ-01")
+        summary = impact.site_impact(conn, site)
+    assert summary["parameters"]["equipment"], "the demo plans equipment for its sites"
+    assert summary["totals"]["households"] > 0
+    assert summary["totals"]["max_leq_day"] is not None

@@ -1,0 +1,192 @@
+"""Impact endpoints: a site's summary, its affected households (lists and exports), a
+community's exposure, and the settings and equipment that drive the prediction."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from geo_service import audit, impact, noise
+from geo_service.access import Permission, personal_fields_for, require_households
+from geo_service.api.deps import CurrentUser, EngineDep, Lang
+from geo_service.audit import AuditAction
+from geo_service.impact_export import MEDIA_TYPES, filename, json_page, metadata, render
+
+router = APIRouter(tags=["impact"])
+SiteRefPath = Annotated[str, Path(description="The site code (e.g. HF-2024-01) or numeric id")]
+MAX_PAGE = 10_000
+
+
+@router.get("/api/sites/{ref}/impact", summary="Who a site affects, how badly: the summary")
+def site_impact(engine: EngineDep, principal: CurrentUser, ref: SiteRefPath) -> dict[str, Any]:
+    """Totals, by band, by community and by building, with the prediction's inputs."""
+    with engine.connect() as conn:
+        site = impact.resolve_site(conn, ref)
+        require_households(principal, site.id)
+        summary = impact.site_impact(conn, site)
+        summary["multi_site_households"] = len(impact.multi_site_households(conn, site.id))
+    return summary
+
+
+@router.get(
+    "/api/sites/{ref}/households",
+    summary="The households a site affects: a paged list or a file",
+    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}}},
+)
+def site_households(
+    engine: EngineDep,
+    principal: CurrentUser,
+    ref: SiteRefPath,
+    lang: Lang,
+    format: Annotated[
+        Literal["json", "csv", "xlsx", "geojson", "gpkg"],
+        Query(description="json: a page; the others: a file of the whole list (or the page asked)"),
+    ] = "json",
+    sort: Annotated[
+        Literal["distance", "address"],
+        Query(description="distance: nearest first; address: by community, building, unit"),
+    ] = "distance",
+    limit: Annotated[int | None, Query(ge=1, le=MAX_PAGE)] = None,
+    offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+) -> Response:
+    """Distance, band, predicted levels, limits and exceedances of every household within
+    the outer band; personal fields only for a reader entitled to this site's, audited."""
+    with engine.begin() as conn:
+        site = impact.resolve_site(conn, ref)
+        require_households(principal, site.id)
+        personal = personal_fields_for(principal, site.id)
+        page: impact.HouseholdsPage | None = None
+        rows: list[dict[str, Any]] = []
+        if format == "json":
+            # The hot path: PostgreSQL writes the rows' JSON, and counts them in the same pass.
+            limit = limit or 100
+            page = impact.affected_households_json(
+                conn, site.id, personal=personal, sort=sort, limit=limit, offset=offset
+            )
+            returned, total = page.returned, page.total
+        else:
+            rows = impact.affected_households(
+                conn, site.id, personal=personal, sort=sort, limit=limit, offset=offset
+            )
+            returned = len(rows)
+            total = returned if limit is None else impact.count_affected(conn, site.id)
+        meta = metadata(
+            site,
+            impact.site_parameters(conn, site.id),
+            sort=sort,
+            lang=lang,
+            personal=personal,
+            count=total,
+        )
+        if personal:
+            action = AuditAction.READ_PERSONAL if format == "json" else AuditAction.EXPORT_PERSONAL
+            audit.record(
+                conn,
+                principal,
+                action,
+                target=f"site:{site.code}",
+                record_count=returned,
+                detail={"format": format, "fields": list(personal), "offset": offset},
+            )
+    if page is not None:
+        meta.update(limit=limit, offset=offset, returned=returned)
+        return Response(json_page(meta, page.households), media_type=MEDIA_TYPES["json"])
+    body = render(rows, meta, format, lang)
+    headers = {
+        "Content-Disposition": (
+            f'attachment; filename="{filename(site, format, meta["generated_at"])}"'
+        )
+    }
+    return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
+
+
+@router.get(
+    "/api/communities/{community_id}/exposure",
+    summary="Which sites affect a community, and how many of its households",
+)
+def community_exposure(
+    engine: EngineDep, principal: CurrentUser, community_id: Annotated[int, Path(ge=1)]
+) -> dict[str, Any]:
+    """Per site and band: households, residents, vulnerable households, levels; overlaps."""
+    principal.require_permission(Permission.READ_ALL_LAYERS)
+    with engine.connect() as conn:
+        return impact.community_exposure(conn, community_id)
+
+
+@router.get("/api/equipment-types", summary="Construction equipment the noise model knows")
+def equipment_types(principal: CurrentUser) -> list[dict[str, Any]]:
+    """FHWA RCNM reference levels and usage factors, FTA vibration references."""
+    principal.require_signed_in()
+    return [vars(kind) for kind in noise.equipment_types().values()]
+
+
+class ImpactSettings(BaseModel):
+    """A site's distance bands, impact kinds and the phase whose equipment is predicted."""
+
+    bands_m: list[float] | None = Field(None, examples=[[50, 200, 500]])
+    kinds: list[str] | None = Field(None, examples=[["noise", "dust", "vibration"]])
+    active_phase: str | None = Field(None, max_length=100, examples=["foundation"])
+
+
+class EquipmentLine(BaseModel):
+    """Equipment planned in a phase of a site."""
+
+    equipment: str = Field(max_length=40, examples=["excavator"])
+    phase: str = Field("main", max_length=100)
+    count: int = Field(1, ge=1, le=1000)
+    night_work: bool = False
+    attenuation_db: float = Field(0.0, ge=0, le=40, description="hoarding or barriers")
+
+
+@router.put("/api/sites/{ref}/impact-settings", summary="Set a site's bands, kinds and phase")
+def put_settings(
+    engine: EngineDep,
+    principal: CurrentUser,
+    ref: SiteRefPath,
+    settings: Annotated[ImpactSettings, Body()],
+) -> dict[str, Any]:
+    """Results follow at once: the impact is computed from these on every request."""
+    principal.require("admin", "planner")
+    with engine.begin() as conn:
+        site = impact.resolve_site(conn, ref)
+        impact.set_settings(
+            conn,
+            site.id,
+            bands_m=settings.bands_m,
+            kinds=settings.kinds,
+            active_phase=settings.active_phase,
+        )
+        audit.record(
+            conn,
+            principal,
+            AuditAction.CHANGE,
+            target=f"site:{site.code}",
+            record_count=1,
+            detail={"impact_settings": settings.model_dump()},
+        )
+        return impact.site_parameters(conn, site.id)
+
+
+@router.put("/api/sites/{ref}/equipment", summary="Replace a site's planned equipment")
+def put_equipment(
+    engine: EngineDep,
+    principal: CurrentUser,
+    ref: SiteRefPath,
+    lines: Annotated[list[EquipmentLine], Body(max_length=500)],
+) -> dict[str, Any]:
+    """Every phase's equipment at once; unknown equipment is refused by name."""
+    principal.require("admin", "planner")
+    with engine.begin() as conn:
+        site = impact.resolve_site(conn, ref)
+        impact.set_equipment(conn, site.id, [line.model_dump() for line in lines])
+        audit.record(
+            conn,
+            principal,
+            AuditAction.CHANGE,
+            target=f"site:{site.code}",
+            record_count=len(lines),
+            detail={"equipment": len(lines)},
+        )
+        return impact.site_parameters(conn, site.id)

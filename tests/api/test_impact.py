@@ -1,0 +1,200 @@
+"""Impact endpoints: who may see what, the lists and files liaison teams work from."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+from collections.abc import Callable
+
+import geopandas as gpd
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from shapely.geometry import Point, box
+from sqlalchemy import Engine, text
+
+from geo_service import auth
+from geo_service.access import local_operator
+from geo_service.ingest import import_frame
+
+SITE = "AZF-2024-01"
+PERSONAL = ("contact_name", "phone", "elderly", "infant", "disabled", "night_shift")
+
+
+@pytest.fixture
+def homes(district: Engine) -> Engine:
+    """Three households north-west of the housing site, one with an elderly resident."""
+    import_frame(
+        district,
+        "buildings",
+        gpd.GeoDataFrame(
+            {"address": ["翠苑一区1幢"], "community": ["翠苑一区"]},
+            geometry=[box(120.1565, 30.2685, 120.1575, 30.2690)],
+            crs="EPSG:4326",
+        ),
+    )
+    import_frame(
+        district,
+        "households",
+        gpd.GeoDataFrame(
+            {
+                "building": ["翠苑一区1幢"] * 3,
+                "unit_label": ["1-1-101", "1-1-102", "1-2-301"],
+                "residents": [2, 3, 1],
+                "contact_name": ["示例-王某", "示例-李某", "示例-张某"],
+                "phone": ["199-0000-0001", "199-0000-0002", "199-0000-0003"],
+                "elderly": [True, False, False],
+            },
+            geometry=[Point(120.1570, 30.2688), Point(120.1572, 30.2687), Point(120.1574, 30.2686)],
+            crs="EPSG:4326",
+        ),
+    )
+    with district.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO site_equipment (site_id, equipment_code, count) "
+                "VALUES (1, 'excavator', 2)"
+            )
+        )
+    return district
+
+
+@pytest.fixture
+def as_role(homes: Engine) -> Callable[..., dict[str, str]]:
+    """Headers of a fresh API token with a role (and sites, for liaison officers)."""
+
+    def headers(role: str, sites: tuple[str, ...] = ()) -> dict[str, str]:
+        with homes.begin() as conn:
+            token = auth.create_token(
+                conn,
+                role,
+                sites=list(sites),
+                by=local_operator(),
+                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
+            )
+        return {"Authorization": f"Bearer {token.secret}"}
+
+    return headers
+
+
+def test_summary_per_role(client: TestClient, as_role: Callable) -> None:
+    url = f"/api/sites/{SITE}/impact"
+    assert client.get(url, headers={}).status_code in (200, 401)  # the fixture client may sign in
+    planner = client.get(url, headers=as_role("planner"))
+    assert planner.status_code == 200, planner.text
+    body = planner.json()
+    assert body["totals"]["households"] == 3 and body["totals"]["vulnerable_households"] == 1
+    assert body["parameters"]["equipment"][0]["equipment"] == "excavator"
+    assert client.get(url, headers=as_role("gis")).status_code == 403
+    assert client.get(url, headers=as_role("liaison", ("ROAD-2024-07",))).status_code == 403
+    assert client.get(url, headers=as_role("liaison", (SITE,))).status_code == 200
+
+
+def test_anonymous_is_refused(homes: Engine, client_for: Callable) -> None:
+    with client_for(homes.url.render_as_string(hide_password=False)) as anonymous:
+        assert anonymous.get(f"/api/sites/{SITE}/households").status_code == 401
+
+
+def test_list_leaves_out_personal_fields_unless_entitled_and_audits_reads(
+    client: TestClient, as_role: Callable, homes: Engine
+) -> None:
+    url = f"/api/sites/{SITE}/households"
+    planner = client.get(url, headers=as_role("planner")).json()
+    assert len(planner["households"]) == 3
+    assert not set(PERSONAL) & set(planner["households"][0])
+    liaison = client.get(url, headers=as_role("liaison", (SITE,))).json()
+    assert liaison["households"][0]["contact_name"].startswith("示例-")
+    assert liaison["metadata"]["personal_fields"] == list(PERSONAL)
+    with homes.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT action, target, record_count FROM audit_log "
+                "WHERE action = 'read_personal' ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+    assert row == ("read_personal", f"site:{SITE}", 3)
+
+
+def test_sorted_by_distance_or_for_door_knocking(client: TestClient, as_role: Callable) -> None:
+    headers = as_role("planner")
+    near = client.get(f"/api/sites/{SITE}/households", headers=headers).json()["households"]
+    assert [r["distance_m"] for r in near] == sorted(r["distance_m"] for r in near)
+    by_address = client.get(f"/api/sites/{SITE}/households?sort=address", headers=headers).json()[
+        "households"
+    ]
+    assert [r["unit_label"] for r in by_address] == ["1-1-101", "1-1-102", "1-2-301"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx", "geojson", "gpkg"])
+def test_exports_name_the_site_parameters_and_time(
+    client: TestClient, as_role: Callable, fmt: str, tmp_path
+) -> None:
+    answer = client.get(f"/api/sites/{SITE}/households?format={fmt}", headers=as_role("planner"))
+    assert answer.status_code == 200, answer.text
+    disposition = answer.headers["content-disposition"]
+    assert f'filename="{SITE}-households-' in disposition and disposition.endswith(f'.{fmt}"')
+    if fmt == "csv":
+        text_ = answer.content.decode("utf-8-sig")
+        assert "# site: " in text_ and SITE in text_ and "# generated_at: " in text_
+        assert "距离（米）" in text_ and "联系电话" not in text_
+    elif fmt == "xlsx":
+        book = load_workbook(io.BytesIO(answer.content))
+        assert book.sheetnames == ["住户", "参数"]
+        assert book["住户"].max_row == 4
+        assert any(r[0].value == "bands_m" for r in book["参数"].iter_rows())
+    elif fmt == "geojson":
+        body = json.loads(answer.content)
+        assert body["metadata"]["site"]["code"] == SITE and len(body["features"]) == 3
+        assert 120 < body["features"][0]["geometry"]["coordinates"][0] < 121
+    else:
+        path = tmp_path / "h.gpkg"
+        path.write_bytes(answer.content)
+        frame = gpd.read_file(path)
+        assert len(frame) == 3 and frame.crs.to_epsg() == 4326
+
+
+def test_english_headers(client: TestClient, as_role: Callable) -> None:
+    answer = client.get(
+        f"/api/sites/{SITE}/households?format=csv&lang=en", headers=as_role("planner")
+    )
+    assert "Distance (m)" in answer.content.decode("utf-8-sig")
+
+
+def test_settings_change_the_answer_at_once(client: TestClient, as_role: Callable) -> None:
+    planner = as_role("planner")
+    before = client.get(f"/api/sites/{SITE}/households", headers=planner).json()["households"]
+    assert {r["band"] for r in before} <= {1, 2, 3}
+    put = client.put(f"/api/sites/{SITE}/impact-settings", headers=planner, json={"bands_m": [100]})
+    assert put.status_code == 200, put.text
+    after = client.get(f"/api/sites/{SITE}/households", headers=planner).json()["households"]
+    assert len(after) < len(before) or all(r["band_outer_m"] == 100 for r in after)
+    bad = client.put(
+        f"/api/sites/{SITE}/impact-settings", headers=planner, json={"bands_m": [500, 50]}
+    )
+    assert bad.status_code == 400 and "increasing" in bad.json()["detail"]
+    unknown = client.put(
+        f"/api/sites/{SITE}/equipment", headers=planner, json=[{"equipment": "tunnel_boring"}]
+    )
+    assert unknown.status_code == 400 and "tunnel_boring" in unknown.json()["detail"]
+    liaison = client.put(
+        f"/api/sites/{SITE}/impact-settings",
+        headers=as_role("liaison", (SITE,)),
+        json={"bands_m": [100]},
+    )
+    assert liaison.status_code == 403
+
+
+def test_community_exposure_and_unknown_ids(
+    client: TestClient, as_role: Callable, homes: Engine
+) -> None:
+    planner = as_role("planner")
+    with homes.connect() as conn:
+        community = conn.execute(text("SELECT id FROM communities")).scalar_one()
+    exposure = client.get(f"/api/communities/{community}/exposure", headers=planner).json()
+    assert exposure["by_site"][0]["site_code"] == SITE and exposure["households"] == 3
+    assert client.get("/api/communities/99999/exposure", headers=planner).status_code == 404
+    missing = client.get("/api/sites/NO-SUCH/impact", headers=planner)
+    assert missing.status_code == 404 and "NO-SUCH" in missing.json()["detail"]
+    bad = client.get(f"/api/sites/{SITE}/households?limit=0", headers=planner)
+    assert bad.status_code == 422
