@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from geo_service.errors import Forbidden, InvalidAccount, NotAuthenticated
-from layers import LAYERS, get_layer
+from layers import COLLECTIONS, get_layer
 
 
 class Permission(StrEnum):
@@ -104,7 +104,7 @@ def get_role(name: str) -> Role:
 
 def public_layer_ids() -> frozenset[str]:
     """Layers without a personal field: what ``read_public_layers`` opens."""
-    return frozenset(lid for lid, layer in LAYERS.items() if not layer.personal_fields)
+    return frozenset(lid for lid, layer in COLLECTIONS.items() if not layer.personal_fields)
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,7 @@ class Principal:
         if self.is_anonymous:
             return public and layer_id in self.anonymous_layers
         if self.has(Permission.READ_ALL_LAYERS):
-            return layer_id in LAYERS
+            return layer_id in COLLECTIONS
         return public and self.has(Permission.READ_PUBLIC_LAYERS)
 
     def can_list_households(self, site_id: int) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geo_service.errors import UnknownLayer
-from layers import buildings, communities, households, parcels, sites
+from layers import buildings, communities, households, impact_zones, parcels, sites
 from layers.base import Field, Layer, Reference
 
 LAYERS: dict[str, Layer] = {
@@ -17,6 +17,12 @@ LAYERS: dict[str, Layer] = {
     )
 }
 
+# Layers the service computes (views): served as collections and tiles, never imported.
+COMPUTED_LAYERS: dict[str, Layer] = {layer.id: layer for layer in (impact_zones.LAYER,)}
+
+# Everything a reader may be shown: the OGC API's collections.
+COLLECTIONS: dict[str, Layer] = {**LAYERS, **COMPUTED_LAYERS}
+
 
 def get_layer(layer_id: str) -> Layer:
     """The layer with this id, or an error that lists the ones there are."""
@@ -26,4 +32,4 @@ def get_layer(layer_id: str) -> Layer:
         raise UnknownLayer(f"unknown layer {layer_id!r}; layers are: {', '.join(LAYERS)}") from None
 
 
-__all__ = ["LAYERS", "Field", "Layer", "Reference", "get_layer"]
+__all__ = ["COLLECTIONS", "COMPUTED_LAYERS", "LAYERS", "Field", "Layer", "Reference", "get_layer"]

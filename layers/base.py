@@ -80,6 +80,8 @@ class Layer:
     popup_fields: tuple[str, ...] = ()
     style: dict = field(default_factory=dict)
     prepare: Prepare | None = None
+    # Computed by the service (a view such as impact_zones): served, never imported.
+    computed: bool = False
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

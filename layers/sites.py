@@ -36,5 +36,18 @@ LAYER = Layer(
     ),
     references=(Reference("parcels", "parcels", "code", "parcel_id", required=False, many=True),),
     popup_fields=("code", "name", "kind", "status", "progress_pct", "contractor"),
-    style={"color": "#d62728", "weight": 2, "fillOpacity": 0.25, "color_by": "status"},
+    style={
+        "color": "#d62728",
+        "weight": 2,
+        "fillOpacity": 0.25,
+        "color_by": "status",
+        "status_colors": {
+            "planned": "#1f77b4",
+            "under_construction": "#d62728",
+            "completed": "#2ca02c",
+            "suspended": "#7f7f7f",
+        },
+        # Kind is drawn as the outline's dash pattern (solid: housing and others).
+        "kind_dash": {"road": "10 6", "metro": "2 6", "school": "12 4 2 4"},
+    },
 )

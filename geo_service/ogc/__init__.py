@@ -1,0 +1,7 @@
+"""OGC API - Features (Parts 1-3) and vector tiles over the layer registry.
+
+A flat package by concern, as tipg's: ``crs`` (the CRSs offered and their axis order),
+``collections`` (a layer as SQL: fields, queryables, the GeoJSON page assembled in
+PostgreSQL), ``filters`` (CQL2 to SQL with bound parameters), ``params`` (one small parser
+per query parameter), ``tiles`` (MVT and tile set metadata), ``openapi`` and ``routes``.
+"""

@@ -1,0 +1,311 @@
+"""A layer as SQL: its public fields, queryables, extent, and GeoJSON pages built in PostGIS.
+
+Only public fields are ever selected here (a household's contacts and vulnerability flags
+never reach the OGC API, whoever asks). Identifiers come from the layer registry and are
+quoted; every value a client sends is a bound parameter. A page of features is assembled
+by PostgreSQL (``ST_AsGeoJSON`` and ``json_build_object`` per feature, ``string_agg`` per
+page), so Python moves one string per page, never a dict per feature.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo_service.errors import InvalidQuery
+from geo_service.ogc.crs import CRS84, STORAGE_SRID, OutputCRS
+from layers import get_layer
+from layers.base import Field, Layer
+
+# Above this many rows (the planner's estimate) numberMatched is not counted exactly.
+EXACT_COUNT_LIMIT = 200_000
+
+_JSON_TYPES: dict[str, dict[str, Any]] = {
+    "str": {"type": "string"},
+    "int": {"type": "integer"},
+    "float": {"type": "number"},
+    "bool": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "time": {"type": "string", "format": "time"},
+    "str_list": {"type": "array", "items": {"type": "string"}},
+}
+
+
+def quote(identifier: str) -> str:
+    """A quoted SQL identifier (names come from the registry; quoted all the same)."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+@dataclass
+class Where:
+    """SQL conditions and their bound parameters, numbered so parts never collide."""
+
+    clauses: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return f":{name}"
+
+    def add(self, clause: str) -> None:
+        self.clauses.append(clause)
+
+    def sql(self) -> str:
+        return " AND ".join(f"({c})" for c in self.clauses) if self.clauses else "TRUE"
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One layer as the OGC API serves it."""
+
+    layer: Layer
+
+    @property
+    def id(self) -> str:
+        return self.layer.id
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return self.layer.public_fields
+
+    def field(self, name: str) -> Field:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise InvalidQuery(
+            f"{self.id} has no property {name!r}; its properties are: "
+            + ", ".join(f.name for f in self.fields)
+        )
+
+    @property
+    def fid(self) -> str:
+        return f"m.{quote(self.layer.feature_id)}"
+
+    @property
+    def fid_is_integer(self) -> bool:
+        return self.layer.feature_id == "id" and not self.layer.computed
+
+    def _reference_sql(self) -> tuple[dict[str, str], list[str]]:
+        exprs: dict[str, str] = {}
+        joins: list[str] = []
+        refs = {r.field: r for r in self.layer.references}
+        for n, fld in enumerate(self.fields):
+            ref = refs.get(fld.name)
+            if ref is None:
+                exprs[fld.name] = f"m.{quote(fld.name)}"
+                continue
+            target = get_layer(ref.layer)
+            if ref.many:
+                # The link table is named <layer singular>_<target> (site_parcels).
+                owner = self.layer.id.removesuffix("s")
+                link = quote(f"{owner}_{ref.layer}")
+                exprs[fld.name] = (
+                    f"ARRAY(SELECT t.{quote(ref.key)} FROM {link} l "
+                    f"JOIN {quote(target.table)} t ON t.id = l.{quote(ref.column)} "
+                    f"WHERE l.{quote(owner + '_id')} = m.id ORDER BY 1)"
+                )
+            else:
+                alias = f"r{n}"
+                joins.append(
+                    f"LEFT JOIN {quote(target.table)} {alias} ON {alias}.id = m.{quote(ref.column)}"
+                )
+                exprs[fld.name] = f"{alias}.{quote(ref.key)}"
+        return exprs, joins
+
+    def expr(self, name: str) -> str:
+        self.field(name)
+        return self._reference_sql()[0][name]
+
+    @property
+    def source(self) -> str:
+        """``FROM`` the layer's table with the joins its reference fields need."""
+        return f"{quote(self.layer.table)} m " + " ".join(self._reference_sql()[1])
+
+    # -- metadata ------------------------------------------------------------------------------
+    def schema(self) -> dict[str, Any]:
+        """JSON Schema of a feature's properties (Part 5 ``/schema``; ``/queryables``)."""
+        props: dict[str, Any] = {
+            "geometry": {
+                "x-ogc-role": "primary-geometry",
+                "format": "geometry-any",
+                "title": "Geometry",
+            }
+        }
+        for f in self.fields:
+            props[f.name] = {"title": f.label_en, "description": f.label_zh, **_JSON_TYPES[f.kind]}
+            if f.choices:
+                props[f.name]["enum"] = list(f.choices)
+        props[self.layer.feature_id if self.layer.feature_id in props else "id"] = {
+            **props.get(self.layer.feature_id, {"title": "Id", "type": "integer"}),
+            "x-ogc-role": "id",
+        }
+        return {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "type": "object",
+            "title": self.layer.title_en,
+            "properties": props,
+        }
+
+    def extent(self, conn: Connection) -> list[float] | None:
+        """The layer's bounding box in CRS84, from the data (estimated for big tables)."""
+        table = quote(self.layer.table)
+        big = False
+        if not self.layer.computed:
+            rows = conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = to_regclass(:t)"),
+                {"t": self.layer.table},
+            ).scalar()
+            big = (rows or 0) > EXACT_COUNT_LIMIT
+        # A million households: the statistics' extent, not a scan of every point.
+        extent = (
+            "ST_EstimatedExtent('public', :t, 'geom')"
+            if big
+            else f"(SELECT ST_Extent(geom) FROM {table})"
+        )
+        row = conn.execute(
+            text(
+                f"SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM (SELECT {extent} e) s"
+            ),
+            {"t": self.layer.table},
+        ).one()
+        if row is None or row[0] is None:
+            return None
+        return [round(float(v), 7) for v in row]
+
+
+@dataclass
+class Page:
+    """What a query asked for: the page, the order, the filters, the output."""
+
+    limit: int
+    offset: int = 0
+    where: Where = field(default_factory=Where)
+    sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
+    properties: list[str] | None = None
+    crs: OutputCRS | None = None
+
+    def order_sql(self, col: Collection) -> str:
+        keys = [f"{col.expr(name)} {'DESC' if desc else 'ASC'}" for name, desc in self.sortby]
+        return ", ".join([*keys, col.fid])
+
+
+def geometry_sql(column: str, crs: OutputCRS | None) -> str:
+    """The stored geometry as the client asked: transformed, axes in the CRS's order."""
+    geom = column
+    if crs is not None and crs.srid != STORAGE_SRID:
+        geom = f"ST_Transform({geom}, {int(crs.srid)})"
+    if crs is not None and crs.north_first:
+        geom = f"ST_FlipCoordinates({geom})"
+    return geom
+
+
+def _page_sql(col: Collection, page: Page, extra: int = 1) -> tuple[str, list[str]]:
+    """The page's rows: fid, the chosen properties (as p0, p1, ...) and the geometry."""
+    names = page.properties if page.properties is not None else [f.name for f in col.fields]
+    selects = [f"{col.expr(n)} AS p{i}" for i, n in enumerate(names)]
+    sql = (
+        f"SELECT {col.fid} AS fid, {', '.join([*selects, 'm.geom AS geom'])} "
+        f"FROM {col.source} WHERE {page.where.sql()} "
+        f"ORDER BY {page.order_sql(col)} LIMIT {int(page.limit) + extra} OFFSET {int(page.offset)}"
+    )
+    return sql, names
+
+
+def _feature_sql(names: list[str], crs: OutputCRS) -> str:
+    props = ", ".join(f"'{n}', page.p{i}" for i, n in enumerate(names))
+    digits = crs.decimals
+    return (
+        '\'{"type":"Feature","id":\' || to_json(page.fid)::text'
+        " || ',\"geometry\":' || coalesce(ST_AsGeoJSON("
+        f"{geometry_sql('page.geom', crs)}, {digits}, 0), 'null')"
+        f" || ',\"properties\":' || json_build_object({props})::text || '}}'"
+    )
+
+
+def features_json(
+    conn: Connection, col: Collection, page: Page, separator: str = ","
+) -> tuple[str, int, bool]:
+    """The page's features as GeoJSON text joined by ``separator``; count; more after it?"""
+    sql, names = _page_sql(col, page)
+    crs = page.crs
+    assert crs is not None
+    query = (
+        f"SELECT string_agg(f.feature, :sep ORDER BY f.rn) FILTER (WHERE f.rn <= {page.limit}),"
+        " count(*) FROM (SELECT row_number() OVER () AS rn, "
+        f"{_feature_sql(names, crs)} AS feature FROM ({sql}) page) f"
+    )
+    body, count = conn.execute(text(query), {**page.where.params, "sep": separator}).one()
+    more = count > page.limit
+    return body or "", min(count, page.limit), more
+
+
+def feature_json(conn: Connection, col: Collection, fid: str, crs: OutputCRS) -> str | None:
+    where = Where()
+    if col.fid_is_integer:
+        if not fid.isdigit():
+            return None
+        where.add(f"{col.fid} = {where.bind(int(fid))}")
+    else:
+        where.add(f"{col.fid} = {where.bind(fid)}")
+    page = Page(limit=1, where=where, crs=crs)
+    body, count, _ = features_json(conn, col, page)
+    return body if count else None
+
+
+def feature_rows(conn: Connection, col: Collection, page: Page) -> tuple[list[str], list[tuple]]:
+    """Rows for CSV: id, the properties, the geometry as WKT in the asked CRS."""
+    sql, names = _page_sql(col, page, extra=0)
+    selects = ", ".join(f"page.p{i}" for i in range(len(names)))
+    geom = geometry_sql("page.geom", page.crs)
+    query = f"SELECT page.fid, {selects}, ST_AsText({geom}, 8) FROM ({sql}) page"
+    rows = conn.execute(text(query), page.where.params).all()
+    return ["id", *names, "wkt"], [tuple(r) for r in rows]
+
+
+def number_matched(conn: Connection, col: Collection, where: Where) -> tuple[int, bool]:
+    """How many features match: exact up to EXACT_COUNT_LIMIT, else the planner's estimate."""
+    base = f"SELECT 1 FROM {col.source} WHERE {where.sql()}"
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) {base}"), where.params).scalar_one()
+    estimate = int(plan[0]["Plan"]["Plan Rows"])
+    if estimate > EXACT_COUNT_LIMIT:
+        return estimate, False
+    exact = conn.execute(text(f"SELECT count(*) FROM ({base}) q"), where.params).scalar_one()
+    return int(exact), True
+
+
+def parse_value(col: Collection, name: str, raw: str) -> Any:
+    """A property value from a query string, in its field's type (400 when it is not)."""
+    kind = col.field(name).kind
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.lower() not in {"true", "false"}:
+                raise ValueError(raw)
+            return raw.lower() == "true"
+        if kind == "date":
+            return dt.date.fromisoformat(raw)
+        if kind == "time":
+            return dt.time.fromisoformat(raw)
+    except ValueError:
+        raise InvalidQuery(f"{name}={raw!r} is not a valid {kind}") from None
+    return raw
+
+
+def property_condition(col: Collection, where: Where, name: str, raw: str) -> None:
+    """``name=value`` from the query string: equality (membership for list fields)."""
+    value = parse_value(col, name, raw)
+    expr = col.expr(name)
+    if col.field(name).kind == "str_list":
+        where.add(f"{where.bind(value)} = ANY({expr})")
+    else:
+        where.add(f"{expr} = {where.bind(value)}")
+
+
+__all__ = ["CRS84", "Collection", "Page", "Where"]

@@ -1,0 +1,130 @@
+"""CQL2 (text and JSON) to SQL, with every literal a bound parameter.
+
+pygeofilter parses the filter into an AST; this module walks it and writes SQL for the
+collection's own field expressions (attributes are checked against its queryables), so a
+filter can neither name a personal field nor inject SQL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from pygeofilter import ast, values
+from pygeofilter.parsers.cql2_json import parse as parse_cql2_json
+from pygeofilter.parsers.cql2_text import parse as parse_cql2_text
+
+from geo_service.errors import InvalidQuery
+from geo_service.ogc.collections import Collection, Where
+from geo_service.ogc.crs import STORAGE_SRID, OutputCRS
+
+GEOMETRY_NAMES = {"geometry", "geom"}
+
+_COMPARISON = {
+    ast.Equal: "=",
+    ast.NotEqual: "<>",
+    ast.LessThan: "<",
+    ast.LessEqual: "<=",
+    ast.GreaterThan: ">",
+    ast.GreaterEqual: ">=",
+}
+_SPATIAL = {
+    ast.GeometryIntersects: "ST_Intersects",
+    ast.GeometryDisjoint: "ST_Disjoint",
+    ast.GeometryContains: "ST_Contains",
+    ast.GeometryWithin: "ST_Within",
+    ast.GeometryTouches: "ST_Touches",
+    ast.GeometryCrosses: "ST_Crosses",
+    ast.GeometryOverlaps: "ST_Overlaps",
+    ast.GeometryEquals: "ST_Equals",
+}
+_ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
+
+
+def parse_filter(text_or_json: str, lang: str) -> ast.Node:
+    """The AST of a CQL2 filter, or a 400 that says where it went wrong."""
+    try:
+        if lang == "cql2-json":
+            return parse_cql2_json(json.loads(text_or_json))
+        return parse_cql2_text(text_or_json)
+    except Exception as exc:  # lark and json errors: many types, one meaning
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidQuery(f"filter is not valid {lang}: {first}") from None
+
+
+class _Translator:
+    def __init__(self, col: Collection, where: Where, filter_crs: OutputCRS) -> None:
+        self.col, self.where, self.crs = col, where, filter_crs
+
+    def sql(self, node: Any) -> str:
+        if isinstance(node, ast.And | ast.Or):
+            op = "AND" if isinstance(node, ast.And) else "OR"
+            return f"({self.sql(node.lhs)} {op} {self.sql(node.rhs)})"
+        if isinstance(node, ast.Not):
+            return f"NOT ({self.sql(node.sub_node)})"
+        if type(node) in _COMPARISON:
+            return f"({self.sql(node.lhs)} {_COMPARISON[type(node)]} {self.sql(node.rhs)})"
+        if isinstance(node, ast.Like):
+            op = "ILIKE" if node.nocase else "LIKE"
+            pattern = node.pattern
+            if node.wildcard != "%" or node.singlechar != "_":
+                pattern = pattern.replace(node.wildcard, "%").replace(node.singlechar, "_")
+            neg = "NOT " if node.not_ else ""
+            return f"({self.sql(node.lhs)}::text {neg}{op} {self.where.bind(pattern)})"
+        if isinstance(node, ast.In):
+            items = ", ".join(self.sql(v) for v in node.sub_nodes)
+            neg = "NOT " if node.not_ else ""
+            return f"({self.sql(node.lhs)} {neg}IN ({items}))"
+        if isinstance(node, ast.IsNull):
+            return f"({self.sql(node.lhs)} IS {'NOT ' if node.not_ else ''}NULL)"
+        if isinstance(node, ast.Between):
+            neg = "NOT " if node.not_ else ""
+            low, high = self.sql(node.low), self.sql(node.high)
+            return f"({self.sql(node.lhs)} {neg}BETWEEN {low} AND {high})"
+        if type(node) in _SPATIAL:
+            return f"{_SPATIAL[type(node)]}({self.sql(node.lhs)}, {self.sql(node.rhs)})"
+        if isinstance(node, ast.BBox):
+            env = self._envelope(node.minx, node.miny, node.maxx, node.maxy)
+            return f"ST_Intersects({self.sql(node.lhs)}, {env})"
+        if type(node) in _ARITHMETIC:
+            return f"({self.sql(node.lhs)} {_ARITHMETIC[type(node)]} {self.sql(node.rhs)})"
+        if isinstance(node, ast.Attribute):
+            return self._attribute(node.name)
+        if isinstance(node, ast.Include):
+            return "FALSE" if node.not_ else "TRUE"
+        if isinstance(node, values.Geometry):
+            return self._geometry(node.geometry)
+        if isinstance(node, values.Envelope):
+            return self._envelope(node.x1, node.y1, node.x2, node.y2)
+        if isinstance(node, bool | int | float | str | dt.date | dt.datetime):
+            return self.where.bind(node)
+        if node is None:
+            return "NULL"
+        name = type(node).__name__
+        raise InvalidQuery(f"filter uses {name}, which this service does not support")
+
+    def _attribute(self, name: str) -> str:
+        if name in GEOMETRY_NAMES:
+            return "m.geom"
+        return self.col.expr(name)  # InvalidQuery names the queryables
+
+    def _from_filter_crs(self, geom: str) -> str:
+        if self.crs.north_first:
+            geom = f"ST_FlipCoordinates({geom})"
+        if self.crs.srid != STORAGE_SRID:
+            geom = f"ST_Transform({geom}, {STORAGE_SRID})"
+        return geom
+
+    def _geometry(self, geojson: dict) -> str:
+        bound = self.where.bind(json.dumps(geojson))
+        return self._from_filter_crs(f"ST_SetSRID(ST_GeomFromGeoJSON({bound}), {self.crs.srid})")
+
+    def _envelope(self, *coords: float) -> str:
+        b = [self.where.bind(float(c)) for c in coords]
+        return self._from_filter_crs(f"ST_MakeEnvelope({', '.join(b)}, {self.crs.srid})")
+
+
+def filter_condition(col: Collection, where: Where, node: ast.Node, filter_crs: OutputCRS) -> None:
+    """Add the filter to ``where``."""
+    where.add(_Translator(col, where, filter_crs).sql(node))

@@ -1,0 +1,569 @@
+"""The OGC API router: landing, conformance, collections, items, queryables, tiles.
+
+Thin: parameters are parsed by ``params``, SQL is built by ``collections``, ``filters`` and
+``tiles``; this module checks who may read what and shapes the answers (links, headers,
+ETag and 304).
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import io
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from sqlalchemy import Engine
+
+from geo_service.access import Principal
+from geo_service.api.deps import CurrentUser, EngineDep
+from geo_service.errors import Forbidden, InvalidQuery, NotAuthenticated, NotFound
+from geo_service.ogc import params, tiles
+from geo_service.ogc.collections import (
+    Collection,
+    Page,
+    Where,
+    feature_json,
+    feature_rows,
+    features_json,
+    number_matched,
+    property_condition,
+)
+from geo_service.ogc.crs import CRS84, offered_uris, parse_crs
+from geo_service.ogc.filters import filter_condition, parse_filter
+from geo_service.ogc.openapi import openapi_document
+from layers import COLLECTIONS
+
+router = APIRouter(prefix="/ogc", tags=["OGC API"])
+
+GEOJSON = "application/geo+json"
+JSON = "application/json"
+MVT = "application/vnd.mapbox-vector-tile"
+CONFORMANCE = [
+    "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/html",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/queryables-query-parameters",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    "http://www.opengis.net/spec/ogcapi-features-5/1.0/conf/schemas",
+    "http://www.opengis.net/spec/ogcapi-features-8/1.0/conf/sorting",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tileset",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/tilesets-list",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
+    "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
+]
+# Answers depend on who asks, so caches keep them per user and revalidate with the ETag.
+CACHE_CONTROL = "private, max-age=60"
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + "/ogc"
+
+
+def _readable(principal: Principal) -> list[Collection]:
+    return [
+        Collection(layer) for lid, layer in COLLECTIONS.items() if principal.can_read_layer(lid)
+    ]
+
+
+def _collection(principal: Principal, collection_id: str) -> Collection:
+    """The collection if this principal may read it: 401 to ask for sign-in, 403, 404."""
+    if collection_id not in COLLECTIONS:
+        raise NotFound(
+            f"no collection {collection_id!r}; collections are: {', '.join(COLLECTIONS)}"
+        )
+    if not principal.can_read_layer(collection_id):
+        principal.require_signed_in()
+        raise Forbidden(f"the {principal.role} role may not read {collection_id}")
+    return Collection(COLLECTIONS[collection_id])
+
+
+def _answer(
+    request: Request, body: bytes | str, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them."""
+    data = body.encode() if isinstance(body, str) else body
+    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
+    if etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=common)
+    return Response(data, media_type=media_type, headers={**common, **(headers or {})})
+
+
+def _json(request: Request, doc: Any, media_type: str = JSON) -> Response:
+    return _answer(request, json.dumps(doc, ensure_ascii=False), media_type)
+
+
+def _html_page(title: str, body: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
+        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _links_html(links: list[dict]) -> str:
+    items = "".join(
+        f"<li><a href='{html.escape(link['href'])}'>{html.escape(link.get('title') or link['rel'])}"
+        f"</a> ({html.escape(link.get('type', ''))})</li>"
+        for link in links
+    )
+    return f"<ul>{items}</ul>"
+
+
+def _maybe_html(request: Request, f: str | None, title: str, doc: dict) -> Response | None:
+    if params.parse_format(f, request.headers.get("accept", "")) != "html":
+        return None
+    body = (
+        _links_html(doc.get("links", []))
+        + "<pre>"
+        + html.escape(
+            json.dumps({k: v for k, v in doc.items() if k != "links"}, ensure_ascii=False, indent=1)
+        )
+        + "</pre>"
+    )
+    return _answer(request, _html_page(title, body), "text/html; charset=utf-8")
+
+
+# -- landing, conformance, OpenAPI -------------------------------------------------------------
+@router.get("", summary="OGC API landing page")
+def landing(request: Request, f: str | None = None) -> Response:
+    base = _base(request)
+    doc = {
+        "title": "Site-impact service: OGC API - Features and Tiles",
+        "description": "Parcels, construction sites, communities, buildings, households "
+        "(public fields only) and impact zones.",
+        "links": [
+            {"rel": "self", "type": JSON, "title": "This document", "href": base},
+            {"rel": "alternate", "type": "text/html", "title": "As HTML", "href": base + "?f=html"},
+            {
+                "rel": "service-desc",
+                "type": "application/vnd.oai.openapi+json;version=3.0",
+                "title": "OpenAPI definition",
+                "href": base + "/api",
+            },
+            {
+                "rel": "service-doc",
+                "type": "text/html",
+                "title": "API documentation",
+                "href": str(request.base_url).rstrip("/") + "/docs",
+            },
+            {
+                "rel": "conformance",
+                "type": JSON,
+                "title": "Conformance",
+                "href": base + "/conformance",
+            },
+            {"rel": "data", "type": JSON, "title": "Collections", "href": base + "/collections"},
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "type": JSON,
+                "title": "Map tiles (parcels, impact zones, buildings, sites)",
+                "href": base + "/tiles/WebMercatorQuad",
+            },
+        ],
+    }
+    return _maybe_html(request, f, doc["title"], doc) or _json(request, doc)
+
+
+@router.get("/conformance", summary="Conformance classes implemented")
+def conformance(request: Request, f: str | None = None) -> Response:
+    doc = {"conformsTo": CONFORMANCE}
+    return _maybe_html(request, f, "Conformance", doc) or _json(request, doc)
+
+
+@router.get("/api", summary="OpenAPI 3 definition of the OGC API")
+def api(request: Request) -> Response:
+    return _json(
+        request,
+        openapi_document(_base(request), list(COLLECTIONS)),
+        "application/vnd.oai.openapi+json;version=3.0",
+    )
+
+
+# -- collections ------------------------------------------------------------------------------
+def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
+    url = f"{base}/collections/{col.id}"
+    with engine.connect() as conn:
+        bbox = col.extent(conn)
+    doc: dict[str, Any] = {
+        "id": col.id,
+        "title": col.layer.title_en,
+        "description": f"{col.layer.title_zh}: {col.layer.description}",
+        "itemType": "feature",
+        "crs": offered_uris(),
+        "storageCrs": CRS84,
+        "links": [
+            {"rel": "self", "type": JSON, "href": url},
+            {"rel": "items", "type": GEOJSON, "title": "Features", "href": url + "/items"},
+            {"rel": "items", "type": "text/html", "href": url + "/items?f=html"},
+            {"rel": "items", "type": "text/csv", "href": url + "/items?f=csv"},
+            {
+                "rel": "items",
+                "type": "application/geo+json-seq",
+                "href": url + "/items?f=geojsonseq",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
+                "type": "application/schema+json",
+                "href": url + "/queryables",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/schema",
+                "type": "application/schema+json",
+                "href": url + "/schema",
+            },
+            {
+                "rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
+                "type": JSON,
+                "href": url + "/tiles",
+            },
+        ],
+    }
+    if bbox:
+        doc["extent"] = {"spatial": {"bbox": [bbox], "crs": CRS84}}
+    return doc
+
+
+@router.get("/collections", summary="The collections you may read")
+def collections(
+    request: Request, principal: CurrentUser, engine: EngineDep, f: str | None = None
+) -> Response:
+    cols = _readable(principal)
+    if not cols:
+        principal.require_signed_in()
+    base = _base(request)
+    doc = {
+        "links": [{"rel": "self", "type": JSON, "href": base + "/collections"}],
+        "collections": [_collection_doc(c, base, engine) for c in cols],
+    }
+    if params.parse_format(f, request.headers.get("accept", "")) == "html":
+        rows = "".join(
+            f"<li><a href='{base}/collections/{c['id']}/items?f=html'>{html.escape(c['title'])}"
+            f"</a>: {html.escape(c['description'])}</li>"
+            for c in doc["collections"]
+        )
+        return _answer(request, _html_page("Collections", f"<ul>{rows}</ul>"), "text/html")
+    return _json(request, doc)
+
+
+@router.get("/collections/{collection_id}", summary="One collection")
+def collection(
+    request: Request,
+    collection_id: str,
+    principal: CurrentUser,
+    engine: EngineDep,
+    f: str | None = None,
+) -> Response:
+    col = _collection(principal, collection_id)
+    doc = _collection_doc(col, _base(request), engine)
+    return _maybe_html(request, f, doc["title"], doc) or _json(request, doc)
+
+
+@router.get("/collections/{collection_id}/queryables", summary="Properties a filter may use")
+def queryables(request: Request, collection_id: str, principal: CurrentUser) -> Response:
+    col = _collection(principal, collection_id)
+    doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/queryables"}
+    return _json(request, doc, "application/schema+json")
+
+
+@router.get("/collections/{collection_id}/schema", summary="The features' JSON Schema")
+def schema(request: Request, collection_id: str, principal: CurrentUser) -> Response:
+    col = _collection(principal, collection_id)
+    doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/schema"}
+    return _json(request, doc, "application/schema+json")
+
+
+# -- items ------------------------------------------------------------------------------------
+def _where(request: Request, col: Collection) -> Where:
+    q = request.query_params
+    where = Where()
+    params.bbox_condition(where, q.get("bbox"), q.get("bbox-crs"))
+    for name, value in q.multi_items():
+        if name in params.RESERVED:
+            continue
+        try:
+            col.field(name)
+        except InvalidQuery:
+            raise InvalidQuery(
+                f"unknown parameter {name!r}: not an OGC parameter nor a queryable of "
+                f"{col.id} ({', '.join(f.name for f in col.fields)})"
+            ) from None
+        property_condition(col, where, name, value)
+    if q.get("filter"):
+        lang = params.parse_filter_lang(q.get("filter-lang"))
+        node = parse_filter(q["filter"], lang)
+        filter_crs = parse_crs(q.get("filter-crs"), "filter-crs")
+        filter_condition(col, where, node, filter_crs)
+    elif q.get("filter-lang"):
+        params.parse_filter_lang(q.get("filter-lang"))
+    return where
+
+
+def _page_links(request: Request, fmt_type: str, offset: int, limit: int, more: bool) -> list:
+    url = request.url
+    links = [{"rel": "self", "type": fmt_type, "href": str(url)}]
+    if more:
+        links.append(
+            {
+                "rel": "next",
+                "type": fmt_type,
+                "href": str(url.include_query_params(offset=offset + limit, limit=limit)),
+            }
+        )
+    if offset > 0:
+        links.append(
+            {
+                "rel": "prev",
+                "type": fmt_type,
+                "href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
+            }
+        )
+    alt = "text/html" if fmt_type != "text/html" else GEOJSON
+    links.append(
+        {
+            "rel": "alternate",
+            "type": alt,
+            "href": str(url.include_query_params(f="html" if alt == "text/html" else "json")),
+        }
+    )
+    return links
+
+
+@router.get("/collections/{collection_id}/items", summary="Features, a page at a time")
+def items(
+    request: Request, collection_id: str, principal: CurrentUser, engine: EngineDep
+) -> Response:
+    col = _collection(principal, collection_id)
+    q = request.query_params
+    fmt = params.parse_format(q.get("f"), request.headers.get("accept", ""))
+    crs = params.parse_output_crs(q.get("crs"))
+    page = Page(
+        limit=params.parse_limit(q.get("limit")),
+        offset=params.parse_offset(q.get("offset")),
+        where=_where(request, col),
+        sortby=params.parse_sortby(col, q.get("sortby")),
+        properties=params.parse_properties(col, q.get("properties")),
+        crs=crs,
+    )
+    headers = {"Content-Crs": f"<{crs.uri}>"}
+    with engine.connect() as conn:
+        if fmt == "csv":
+            names, rows = feature_rows(conn, col, page)
+            out = io.StringIO()
+            writer = csv.writer(out)
+            writer.writerow(names)
+            writer.writerows(
+                [";".join(v) if isinstance(v, list) else v for v in row] for row in rows
+            )
+            return _answer(request, out.getvalue(), "text/csv; charset=utf-8", headers)
+        sep = "\n\x1e" if fmt == "geojsonseq" else ","
+        features, returned, more = features_json(conn, col, page, sep)
+        if fmt == "geojsonseq":
+            body = ("\x1e" + features + "\n") if features else ""
+            return _answer(request, body, "application/geo+json-seq", headers)
+        matched, exact = number_matched(conn, col, page.where)
+    fmt_type = "text/html" if fmt == "html" else GEOJSON
+    head: dict[str, Any] = {"type": "FeatureCollection"}
+    if exact:
+        head["numberMatched"] = matched
+    else:
+        head["numberMatchedEstimate"] = matched
+        head["note"] = (
+            "numberMatched is left out: more than "
+            f"{matched:,} features match, so only the planner's estimate is given"
+        )
+    head |= {
+        "numberReturned": returned,
+        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "links": _page_links(request, fmt_type, page.offset, page.limit, more),
+    }
+    if fmt == "html":
+        return _answer(request, _items_html(col, head, features), "text/html; charset=utf-8")
+    prefix = json.dumps(head, ensure_ascii=False)[:-1]
+    body = prefix + ',"features":[' + features + "]}"
+    return _answer(request, body, GEOJSON, headers)
+
+
+def _items_html(col: Collection, head: dict, features: str) -> str:
+    feats = json.loads("[" + features + "]")
+    names = list(feats[0]["properties"]) if feats else [f.name for f in col.fields]
+    rows = "".join(
+        f"<tr><td>{html.escape(str(ft['id']))}</td>"
+        + "".join(f"<td>{html.escape(str(ft['properties'].get(n, '')))}</td>" for n in names)
+        + "</tr>"
+        for ft in feats
+    )
+    table = (
+        "<table><tr><th>id</th>"
+        + "".join(f"<th>{html.escape(n)}</th>" for n in names)
+        + f"</tr>{rows}</table>"
+    )
+    counts = f"<p>{head['numberReturned']} features shown"
+    if "numberMatched" in head:
+        counts += f" of {head['numberMatched']}"
+    return _html_page(col.layer.title_en, counts + "</p>" + _links_html(head["links"]) + table)
+
+
+# ``:path``: parcel codes with compound land uses hold a slash (GS0201-R21/B1-05).
+@router.get("/collections/{collection_id}/items/{feature_id:path}", summary="One feature")
+def item(
+    request: Request,
+    collection_id: str,
+    feature_id: str,
+    principal: CurrentUser,
+    engine: EngineDep,
+) -> Response:
+    col = _collection(principal, collection_id)
+    crs = params.parse_output_crs(request.query_params.get("crs"))
+    with engine.connect() as conn:
+        body = feature_json(conn, col, feature_id, crs)
+    if body is None:
+        raise NotFound(f"{col.id} has no feature {feature_id!r}")
+    url = f"{_base(request)}/collections/{col.id}"
+    links = [
+        {"rel": "self", "type": GEOJSON, "href": f"{url}/items/{feature_id}"},
+        {"rel": "collection", "type": JSON, "href": url},
+    ]
+    body = body[:-1] + ',"links":' + json.dumps(links) + "}"
+    return _answer(request, body, GEOJSON, {"Content-Crs": f"<{crs.uri}>"})
+
+
+# -- tiles ------------------------------------------------------------------------------------
+def _map_layers(principal: Principal) -> list[Collection]:
+    cols = [Collection(COLLECTIONS[c]) for c in tiles.MAP_LAYERS if principal.can_read_layer(c)]
+    if not cols:
+        principal.require_signed_in()
+        raise Forbidden(f"the {principal.role} role may not read the map layers")
+    return cols
+
+
+@router.get("/collections/{collection_id}/tiles", summary="Tile sets of a collection")
+def collection_tilesets(request: Request, collection_id: str, principal: CurrentUser) -> Response:
+    col = _collection(principal, collection_id)
+    url = f"{_base(request)}/collections/{col.id}/tiles/{tiles.TMS_ID}"
+    return _json(
+        request,
+        {
+            "tilesets": [
+                {
+                    "title": col.layer.title_en,
+                    "dataType": "vector",
+                    "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+                    "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+                    "links": [{"rel": "self", "type": JSON, "href": url}],
+                }
+            ]
+        },
+    )
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", summary="Tile set metadata")
+def collection_tileset(
+    request: Request, collection_id: str, principal: CurrentUser, engine: EngineDep
+) -> Response:
+    col = _collection(principal, collection_id)
+    with engine.connect() as conn:
+        extent = col.extent(conn)
+    return _json(request, tiles.tileset(col, _base(request), extent))
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json")
+def collection_tilejson(
+    request: Request, collection_id: str, principal: CurrentUser, engine: EngineDep
+) -> Response:
+    col = _collection(principal, collection_id)
+    with engine.connect() as conn:
+        extent = col.extent(conn)
+    url = f"{_base(request)}/collections/{col.id}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
+    return _json(request, tiles.tilejson([col], url, extent))
+
+
+@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+def collection_tile(
+    request: Request,
+    collection_id: str,
+    z: str,
+    x: str,
+    y: str,
+    principal: CurrentUser,
+    engine: EngineDep,
+) -> Response:
+    col = _collection(principal, collection_id)
+    zi, xi, yi = tiles.parse_tile(z, x, y)
+    with engine.connect() as conn:
+        data = tiles.tile(conn, [col], zi, xi, yi)
+    return _answer(request, data, MVT)
+
+
+@router.get("/tiles/WebMercatorQuad", summary="The map tile set (several layers)")
+def map_tileset(request: Request, principal: CurrentUser) -> Response:
+    cols = _map_layers(principal)
+    base = _base(request)
+    url = f"{base}/tiles/{tiles.TMS_ID}"
+    doc = {
+        "title": "Map: " + ", ".join(c.id for c in cols),
+        "dataType": "vector",
+        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
+        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "layers": [
+            {"id": c.id, "dataType": "vector", "x-zoomContents": tiles.zoom_contents(c)}
+            for c in cols
+        ],
+        "links": [
+            {"rel": "self", "type": JSON, "href": url},
+            {
+                "rel": "item",
+                "type": MVT,
+                "templated": True,
+                "href": url + "/{tileMatrix}/{tileCol}/{tileRow}",
+            },
+            {"rel": "alternate", "type": JSON, "title": "TileJSON", "href": url + "/tilejson.json"},
+        ],
+    }
+    return _json(request, doc)
+
+
+@router.get("/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the map tiles")
+def map_tilejson(request: Request, principal: CurrentUser) -> Response:
+    cols = _map_layers(principal)
+    url = f"{_base(request)}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
+    return _json(request, tiles.tilejson(cols, url, None))
+
+
+@router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="A map tile (several layers)")
+def map_tile(
+    request: Request, z: str, x: str, y: str, principal: CurrentUser, engine: EngineDep
+) -> Response:
+    cols = _map_layers(principal)
+    zi, xi, yi = tiles.parse_tile(z, x, y)
+    with engine.connect() as conn:
+        data = tiles.tile(conn, cols, zi, xi, yi)
+    return _answer(request, data, MVT)
+
+
+@router.get("/tileMatrixSets/WebMercatorQuad", summary="The tile matrix set")
+def tile_matrix_set(request: Request) -> Response:
+    return _answer(request, tiles.TMS.model_dump_json(exclude_none=True), JSON)
+
+
+__all__ = ["NotAuthenticated", "router"]

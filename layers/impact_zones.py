@@ -1,0 +1,40 @@
+"""Impact zones: distance bands and noise-limit zones around each site (a database view).
+
+Computed by the service (``impact_zones`` view, migration 0003), never imported; served
+read-only as a collection and in the map tiles.
+"""
+
+from __future__ import annotations
+
+from layers.base import Field, Layer
+
+LAYER = Layer(
+    id="impact_zones",
+    title_zh="影响范围",
+    title_en="Impact zones",
+    description="Distance bands and day/night noise-limit zones around each construction site.",
+    table="impact_zones",
+    geometry_types=("MultiPolygon", "Polygon"),
+    feature_id="id",
+    natural_key=("id",),
+    fields=(
+        Field("site_code", "工地编号", "Site code"),
+        Field("kind", "类型", "Kind", choices=("band", "noise_day", "noise_night")),
+        Field("band", "距离带", "Band", kind="int"),
+        Field("inner_m", "内径（米）", "Inner radius (m)", kind="float"),
+        Field("outer_m", "外径（米）", "Outer radius (m)", kind="float"),
+        Field("acoustic_class", "声环境功能区", "Acoustic class (GB 3096)"),
+        Field("limit_dba", "限值 dB(A)", "Limit dB(A)", kind="float"),
+    ),
+    popup_fields=("site_code", "kind", "band", "outer_m", "limit_dba"),
+    style={
+        "color": "#9467bd",
+        "weight": 1,
+        "fillOpacity": 0.15,
+        "color_by": "kind",
+        # Innermost band first; contours are dashed lines.
+        "band_colors": ["#b30000", "#e34a33", "#fc8d59", "#fdbb84", "#fdd49e"],
+        "zone_colors": {"noise_day": "#6a3d9a", "noise_night": "#1f3a93"},
+    },
+    computed=True,
+)
