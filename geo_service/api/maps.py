@@ -1,0 +1,97 @@
+"""``/maps/...``: the interactive maps (folium pages, assets served under ``/static/maps``).
+
+Signed-in users only: the overview for roles that read the layers, a site's map for
+those who may list its households (planners, admins, the site's liaison), a community's
+map for roles that read every layer. No personal field is ever on a map.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse
+
+from geo_service import impact
+from geo_service.access import Permission, Principal, require_households
+from geo_service.api.deps import EngineDep, Lang, SignedIn
+from geo_service.errors import InvalidQuery
+from geo_service.settings import MapSettings
+from maps import assets, builders, data
+
+router = APIRouter(prefix="/maps", tags=["maps"])
+
+Basemap = Annotated[
+    str | None, Query(description="none, osm, tianditu or amap (default from the settings)")
+]
+
+
+def _basemap(request: Request, name: str | None) -> builders.Basemap | None:
+    settings: MapSettings = getattr(request.app.state, "map_settings", None) or MapSettings()
+    try:
+        return builders.basemap(name, settings)
+    except ValueError as exc:
+        raise InvalidQuery(str(exc)) from None
+
+
+def _page(figure: object) -> HTMLResponse:
+    return HTMLResponse(assets.render_page(figure))  # type: ignore[arg-type]
+
+
+@router.get("/overview", response_class=HTMLResponse, summary="Every site over the city")
+def overview(
+    request: Request, engine: EngineDep, principal: SignedIn, lang: Lang, basemap: Basemap = None
+) -> HTMLResponse:
+    """Sites embedded; everything else from the vector tiles, so it stays small at any size."""
+    principal.require_permission(Permission.READ_PUBLIC_LAYERS)
+    base = _basemap(request, basemap)
+    with engine.connect() as conn:
+        sites, bbox = data.sites(conn), data.extent(conn)
+    return _page(
+        builders.overview_map(
+            sites, bbox, lang, base, households=principal.can_read_layer("households")
+        )
+    )
+
+
+def site_page(
+    engine: EngineDep, principal: Principal, ref: str, lang: str, base: builders.Basemap | None
+) -> str:
+    """The site map's HTML (the CLI writes it to a file, inlined)."""
+    with engine.connect() as conn:
+        site = impact.resolve_site(conn, ref)
+        require_households(principal, site.id)
+        bundle = data.site_bundle(conn, site.id)
+    return assets.render_page(builders.site_map(bundle, lang, base))
+
+
+@router.get("/sites/{ref}", response_class=HTMLResponse, summary="One site and whom it affects")
+def site(
+    request: Request,
+    engine: EngineDep,
+    principal: SignedIn,
+    lang: Lang,
+    ref: Annotated[str, Path(max_length=100)],
+    basemap: Basemap = None,
+) -> HTMLResponse:
+    return HTMLResponse(site_page(engine, principal, ref, lang, _basemap(request, basemap)))
+
+
+@router.get(
+    "/communities/{community_id}",
+    response_class=HTMLResponse,
+    summary="One community and the sites affecting it",
+)
+def community(
+    request: Request,
+    engine: EngineDep,
+    principal: SignedIn,
+    lang: Lang,
+    community_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    basemap: Basemap = None,
+) -> HTMLResponse:
+    principal.require_permission(Permission.READ_ALL_LAYERS)
+    base = _basemap(request, basemap)
+    with engine.connect() as conn:
+        bundle = data.community_bundle(conn, community_id)
+    return _page(builders.community_map(bundle, lang, base))

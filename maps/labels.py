@@ -1,0 +1,81 @@
+"""Words on the maps, in Chinese and English; layer and field names come from ``layers``."""
+
+from __future__ import annotations
+
+_TEXT: dict[str, tuple[str, str]] = {
+    "overview": ("工地影响总览", "Site impact overview"),
+    "site_map": ("工地影响范围", "Site impact"),
+    "community_map": ("社区受影响情况", "Community exposure"),
+    "group_planning": ("规划", "Planning"),
+    "group_sites": ("工地与影响", "Sites and impact"),
+    "group_people": ("居住", "Where people live"),
+    "legend_land_use": ("用地性质（GB 50137）", "Land use (GB 50137)"),
+    "legend_status": ("工地状态", "Site status"),
+    "legend_kind": ("工地类型", "Site kind"),
+    "legend_bands": ("影响圈层", "Impact bands"),
+    "legend_noise": ("噪声达标线", "Noise-limit contours"),
+    "legend_exposure": ("住户超标程度", "Households: exceedance"),
+    "search_placeholder": (
+        "搜索地块编码、工地、社区、楼栋地址",
+        "Search parcel code, site, community, address",
+    ),
+    "no_results": ("没有找到", "Nothing found"),
+    "layer": ("图层", "Layer"),
+    "detail": ("说明", "Detail"),
+    "minimap_hide": ("隐藏鹰眼图", "Hide overview"),
+    "minimap_show": ("显示鹰眼图", "Show overview"),
+    "affected_households": ("受影响住户", "Affected households"),
+    "affected": ("受影响住户", "Affected households"),
+    "residents": ("常住人数", "Residents"),
+    "export_households": ("下载住户清单（Excel）", "Download household list (Excel)"),
+    "open_site_map": ("打开工地地图", "Open site map"),
+    "site_households": ("受影响住户", "Affected households"),
+    "households_tiles": ("住户（低缩放级别为聚合）", "Households (aggregated when zoomed out)"),
+    "band": ("圈层", "band"),
+    "no_exceedance": ("不超标", "Within limits"),
+    "exceed_0_5": ("超标 0–5 dB", "0–5 dB over"),
+    "exceed_5_10": ("超标 5–10 dB", "5–10 dB over"),
+    "exceed_10": ("超标 10 dB 以上", "Over 10 dB"),
+    "noise_day": ("昼间达标线", "Day limit contour"),
+    "noise_night": ("夜间达标线", "Night limit contour"),
+    "max_exceed": ("最大超标 dB", "Max exceedance dB"),
+    "count": ("住户数", "Households"),
+}
+
+CHOICES: dict[str, dict[str, tuple[str, str]]] = {
+    "status": {
+        "planned": ("规划中", "Planned"),
+        "under_construction": ("施工中", "Under construction"),
+        "completed": ("已完工", "Completed"),
+        "suspended": ("停工", "Suspended"),
+    },
+    "kind": {
+        "resettlement_housing": ("安置房", "Resettlement housing"),
+        "road": ("道路", "Road"),
+        "metro": ("地铁", "Metro"),
+        "school": ("学校", "School"),
+        "other": ("其他", "Other"),
+        "band": ("距离圈层", "Distance band"),
+        "noise_day": ("昼间噪声达标线", "Day noise-limit contour"),
+        "noise_night": ("夜间噪声达标线", "Night noise-limit contour"),
+    },
+    "night_work_permitted": {"true": ("是", "Yes"), "false": ("否", "No")},
+}
+
+
+def text(key: str, lang: str) -> str:
+    zh, en = _TEXT[key]
+    return zh if lang == "zh" else en
+
+
+def all_text(lang: str) -> dict[str, str]:
+    labels = {key: (zh if lang == "zh" else en) for key, (zh, en) in _TEXT.items()}
+    from layers import COLLECTIONS
+
+    labels.update({lid: layer.title(lang) for lid, layer in COLLECTIONS.items()})
+    return labels
+
+
+def choices(lang: str) -> dict[str, dict[str, str]]:
+    i = 0 if lang == "zh" else 1
+    return {f: {k: v[i] for k, v in values.items()} for f, values in CHOICES.items()}

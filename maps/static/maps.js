@@ -1,0 +1,218 @@
+/* geo-service maps: styles, popups, search, legend, minimap and the GCJ-02 display shift.
+   Served by the service itself (or inlined into one file); no request leaves it. */
+(function () {
+  "use strict";
+  var GS = (window.GeoService = { config: {}, sites: {}, shift: false, map: null });
+
+  /* WGS84 -> GCJ-02, the twin of maps/gcj02.py (tests compare the two). */
+  GS.gcj02 = function (lon, lat) {
+    if (!(lon >= 72.004 && lon <= 137.8347 && lat >= 0.8293 && lat <= 55.8271)) return [lon, lat];
+    var A = 6378245.0, EE = 0.00669342162296594323, PI = Math.PI, x = lon - 105.0, y = lat - 35.0;
+    var dLat = -100.0 + 2.0 * x + 3.0 * y + 0.2 * y * y + 0.1 * x * y + 0.2 * Math.sqrt(Math.abs(x));
+    dLat += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    dLat += (20.0 * Math.sin(y * PI) + 40.0 * Math.sin(y / 3.0 * PI)) * 2.0 / 3.0;
+    dLat += (160.0 * Math.sin(y / 12.0 * PI) + 320.0 * Math.sin(y * PI / 30.0)) * 2.0 / 3.0;
+    var dLon = 300.0 + x + 2.0 * y + 0.1 * x * x + 0.1 * x * y + 0.1 * Math.sqrt(Math.abs(x));
+    dLon += (20.0 * Math.sin(6.0 * x * PI) + 20.0 * Math.sin(2.0 * x * PI)) * 2.0 / 3.0;
+    dLon += (20.0 * Math.sin(x * PI) + 40.0 * Math.sin(x / 3.0 * PI)) * 2.0 / 3.0;
+    dLon += (150.0 * Math.sin(x / 12.0 * PI) + 300.0 * Math.sin(x / 30.0 * PI)) * 2.0 / 3.0;
+    var rad = lat / 180.0 * PI, magic = 1 - EE * Math.sin(rad) * Math.sin(rad), sq = Math.sqrt(magic);
+    dLat = (dLat * 180.0) / ((A * (1 - EE)) / (magic * sq) * PI);
+    dLon = (dLon * 180.0) / (A / sq * Math.cos(rad) * PI);
+    return [lon + dLon, lat + dLat];
+  };
+  GS.latLng = function (lon, lat) {
+    var p = GS.shift ? GS.gcj02(lon, lat) : [lon, lat];
+    return L.latLng(p[1], p[0]);
+  };
+  GS.coordsToLatLng = function (c) { return GS.latLng(c[0], c[1]); };
+
+  GS.escape = function (s) {
+    return String(s).replace(/[&<>"']/g, function (c) {
+      return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c];
+    });
+  };
+  GS.label = function (key) { return (GS.config.labels || {})[key] || key; };
+  GS.value = function (field, v) {
+    if (v === null || v === undefined || v === "") return "–";
+    if (Array.isArray(v)) return v.map(function (x) { return GS.value(field, x); }).join("、");
+    var choices = (GS.config.choices || {})[field];
+    if (choices && choices[v] !== undefined) return choices[v];
+    if (typeof v === "number" && !Number.isInteger(v)) return v.toFixed(1);
+    return v;
+  };
+  /* fields: [[name, label], ...]; extra: trusted HTML built by the page (links). */
+  GS.popup = function (title, props, fields, extra) {
+    var rows = fields.filter(function (f) { return f[0] in props; }).map(function (f) {
+      return "<tr><th>" + GS.escape(f[1]) + "</th><td>" + GS.escape(GS.value(f[0], props[f[0]])) + "</td></tr>";
+    });
+    return '<div class="gs-popup"><h4>' + GS.escape(title) + "</h4><table>" + rows.join("") +
+      "</table>" + (extra || "") + "</div>";
+  };
+
+  GS.landUseColour = function (props) {
+    var colours = GS.config.landUse || {}, code = String(props.code || ""), parts = code.split("-");
+    var use = parts.length === 3 ? parts[1].split("/")[0] : String(props.land_use || "").replace(/[{}\[\]"]/g, "").split(",")[0];
+    return colours[use] || colours[use.slice(0, 2)] || colours[use.charAt(0)] || "#cccccc";
+  };
+
+  /* Styles by name, used by tile and GeoJSON layers alike; each returns a Leaflet path style. */
+  GS.styles = {
+    parcels: function (p) { return { color: "#555555", weight: 0.6, fill: true, fillColor: GS.landUseColour(p), fillOpacity: 0.55 }; },
+    sites: function (p) {
+      var s = GS.config.siteStatus || {}, k = GS.config.siteKindDash || {};
+      return { color: s[p.status] || "#d62728", weight: 3, dashArray: k[p.kind] || null, fill: true, fillOpacity: 0.3 };
+    },
+    communities: function () { return { color: "#1f77b4", weight: 2, fill: true, fillOpacity: 0.06 }; },
+    buildings: function (p) {
+      var n = p.affected || 0;
+      return { color: "#555555", weight: 0.8, fill: true, fillColor: n ? "#e6550d" : "#9e9e9e", fillOpacity: n ? 0.75 : 0.45 };
+    },
+    impact_zones: function (p) {
+      var bands = GS.config.bandColours || [], kinds = GS.config.zoneColours || {};
+      if (p.kind === "band") return { color: bands[(p.band || 1) - 1] || "#9467bd", weight: 1, fill: true, fillOpacity: 0.12 };
+      return { color: kinds[p.kind] || "#9467bd", weight: 2, dashArray: "6 4", fill: false };
+    },
+    households: function (p) {
+      var n = Number(p.count || p.households || 1);
+      return { radius: Math.min(2.5 + Math.log2(n) * 1.5, 14), color: "#ff7f0e", weight: 0.5, fill: true, fillOpacity: 0.7 };
+    },
+    exposure: function (p) {
+      var e = Math.max(Number(p.exceed_day || 0), Number(p.exceed_night || 0)), steps = GS.config.exposureSteps || [];
+      var colour = "#2ca02c";
+      steps.forEach(function (s) { if (e > s[0]) colour = s[1]; });
+      return { radius: 4, color: "#333333", weight: 0.4, fill: true, fillColor: colour, fillOpacity: 0.9 };
+    }
+  };
+
+  function popupFor(spec, props) {
+    var title = props[spec.titleField] || spec.title;
+    var extra = "";
+    if (spec.link && props[spec.link.field] !== undefined) {
+      extra = '<p><a href="' + GS.escape(spec.link.href.replace("{}", encodeURIComponent(props[spec.link.field]))) +
+        '">' + GS.escape(spec.link.text) + "</a></p>";
+    }
+    if (spec.exportLink) extra += '<p><a href="' + GS.escape(spec.exportLink.href) + '">' + GS.escape(spec.exportLink.text) + "</a></p>";
+    return GS.popup(title, props, spec.fields, extra);
+  }
+
+  /* A layer from the service's vector tiles; every source layer in a tile gets spec's style. */
+  GS.tiles = function (map, spec) {
+    var style = GS.styles[spec.style];
+    var styles = new Proxy({}, { get: function () { return function (p) { return style(p); }; } });
+    var layer = L.vectorGrid.protobuf(spec.url, {
+      pane: "gsTiles", rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 22,
+      minZoom: spec.minZoom || 0, vectorTileLayerStyles: styles,
+      fetchOptions: { credentials: "same-origin" }
+    });
+    layer.on("click", function (e) {
+      L.popup().setLatLng(e.latlng).setContent(popupFor(spec, e.layer.properties || {})).openOn(map);
+    });
+    return layer;
+  };
+
+  /* A GeoJSON layer drawn from data in the page (bounded: sites, one site's households). */
+  GS.geojson = function (map, data, spec) {
+    var style = GS.styles[spec.style];
+    return L.geoJSON(data, {
+      coordsToLatLng: GS.coordsToLatLng,
+      style: function (f) { return style(f.properties || {}); },
+      pointToLayer: function (f, ll) { return L.circleMarker(ll, style(f.properties || {})); },
+      onEachFeature: function (f, layer) {
+        layer.bindPopup(popupFor(spec, f.properties || {}), { maxWidth: 360 });
+        if (spec.register) GS[spec.register][f.id || f.properties[spec.titleField]] = layer;
+      }
+    });
+  };
+
+  GS.legend = function (map, html) {
+    var ctl = L.control({ position: "bottomleft" });
+    ctl.onAdd = function () {
+      var div = L.DomUtil.create("div", "gs-legend leaflet-bar");
+      div.innerHTML = html;
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    ctl.addTo(map);
+  };
+
+  GS.goTo = function (map, r) {
+    var ll = GS.latLng(r.lon, r.lat), b = r.bbox;
+    if (b && (b[2] - b[0] > 1e-7 || b[3] - b[1] > 1e-7)) {
+      map.fitBounds(L.latLngBounds(GS.latLng(b[0], b[1]), GS.latLng(b[2], b[3])), { maxZoom: 18, animate: false });
+    } else {
+      map.setView(ll, 18, { animate: false });
+    }
+    var site = r.layer === "sites" && GS.sites[r.id];
+    if (site) { site.openPopup(); return; }
+    var fields = [["layer", GS.label("layer")], ["detail", GS.label("detail")]];
+    var props = { layer: GS.label(r.layer), detail: r.detail };
+    L.popup().setLatLng(ll).setContent(GS.popup(r.label, props, fields)).openOn(map);
+  };
+
+  GS.search = function (map) {
+    var ctl = L.control({ position: "topleft" });
+    ctl.onAdd = function () {
+      var div = L.DomUtil.create("div", "gs-search leaflet-bar");
+      var input = L.DomUtil.create("input", "gs-search-input", div);
+      input.type = "search";
+      input.placeholder = GS.label("search_placeholder");
+      input.setAttribute("aria-label", GS.label("search_placeholder"));
+      var list = L.DomUtil.create("ul", "gs-search-results", div);
+      var timer = null, results = [];
+      function show(items) {
+        results = items;
+        list.innerHTML = "";
+        items.forEach(function (r) {
+          var li = L.DomUtil.create("li", "gs-search-result", list);
+          li.innerHTML = "<b>" + GS.escape(r.label) + "</b> <small>" + GS.escape(GS.label(r.layer)) +
+            (r.detail ? " · " + GS.escape(r.detail) : "") + "</small>";
+          li.dataset.id = r.id;
+          /* Leaflet decides whether a click was on the map by walking up from its target,
+             so the list is emptied after the click, not while it is still bubbling. */
+          L.DomEvent.on(li, "click", function () { setTimeout(function () { list.innerHTML = ""; GS.goTo(map, r); }, 0); });
+        });
+        if (!items.length && input.value.trim()) list.innerHTML = '<li class="gs-search-none">' + GS.escape(GS.label("no_results")) + "</li>";
+      }
+      function run() {
+        var q = input.value.trim();
+        if (!q) { show([]); return; }
+        fetch(GS.config.searchUrl + "?limit=8&q=" + encodeURIComponent(q), { credentials: "same-origin" })
+          .then(function (r) { return r.ok ? r.json() : { results: [] }; })
+          .then(function (j) { if (input.value.trim() === q) show(j.results || []); });
+      }
+      L.DomEvent.on(input, "input", function () { clearTimeout(timer); timer = setTimeout(run, 200); });
+      L.DomEvent.on(input, "keydown", function (e) {
+        if (e.key === "Enter" && results.length) { list.innerHTML = ""; GS.goTo(map, results[0]); }
+      });
+      L.DomEvent.disableClickPropagation(div);
+      L.DomEvent.disableScrollPropagation(div);
+      return div;
+    };
+    ctl.addTo(map);
+  };
+
+  GS.minimap = function (map, data, style) {
+    if (!L.Control.MiniMap) return;
+    var layer = L.geoJSON(data, { coordsToLatLng: GS.coordsToLatLng, style: function (f) { return GS.styles[style](f.properties || {}); } });
+    new L.Control.MiniMap(layer, { toggleDisplay: true, position: "bottomright", zoomLevelOffset: -4,
+      strings: { hideText: GS.label("minimap_hide"), showText: GS.label("minimap_show") } }).addTo(map);
+  };
+
+  /* Tiles cannot be re-projected point by point: on a GCJ-02 basemap the tile pane is moved
+     by the offset at the view's centre (metres off at a city's edge, exact where one looks). */
+  function shiftTiles(map) {
+    var c = map.getCenter(), g = GS.gcj02(c.lng, c.lat);
+    var d = map.latLngToLayerPoint(L.latLng(g[1], g[0])).subtract(map.latLngToLayerPoint(c));
+    map.getPane("gsTiles").style.transform = "translate(" + d.x + "px," + d.y + "px)";
+  }
+
+  GS.configure = function (map, config) {
+    GS.map = map;
+    GS.config = config;
+    GS.shift = !!config.gcj02;
+    map.createPane("gsTiles").style.zIndex = 350;
+    if (GS.shift) { map.on("zoomend moveend viewreset", function () { shiftTiles(map); }); }
+  };
+})();

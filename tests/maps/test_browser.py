@@ -1,0 +1,147 @@
+"""The maps in a real browser: they load offline, show their layers, popups and search."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+
+from tests.maps.conftest import screenshot
+
+SITE = "HF-01"
+
+
+def _open(page, path: str) -> None:
+    page.goto(page.base + path, wait_until="networkidle")
+    page.wait_for_function("window.GeoService && window.GeoService.map !== null")
+    page.wait_for_timeout(500)
+
+
+def _clean(page) -> None:
+    assert page.visit.outside == [], page.visit.outside
+    assert page.visit.errors == [], page.visit.errors
+
+
+def _layer_control(page) -> str:
+    return page.inner_text(".leaflet-control-layers")
+
+
+def _site_name(db: Engine) -> str:
+    with db.connect() as conn:
+        return conn.execute(
+            text("SELECT name FROM sites WHERE code = :c"), {"c": SITE}
+        ).scalar_one()
+
+
+def _click_site(page, code: str) -> None:
+    x, y = page.evaluate(
+        """code => { const m = GeoService.map, l = GeoService.sites[code];
+                     m.setView(l.getBounds().getCenter(), 17, {animate: false});
+                     const p = m.latLngToContainerPoint(l.getBounds().getCenter());
+                     const r = m.getContainer().getBoundingClientRect();
+                     return [r.left + p.x, r.top + p.y]; }""",
+        code,
+    )
+    page.wait_for_timeout(300)
+    page.mouse.click(x, y)
+    page.wait_for_selector(".leaflet-popup-content")
+
+
+def test_overview_loads_offline_with_its_layers_and_site_popups(page, demo_db: Engine) -> None:
+    _open(page, "/maps/overview")
+    control = _layer_control(page)
+    for title in ("规划地块", "建设工地", "影响范围", "居住社区", "楼栋", "住户"):
+        assert title in control
+    assert "用地性质" in page.inner_text(".gs-legend")
+    assert page.locator(".leaflet-control-scale").count() == 1
+    assert page.locator(".leaflet-control-minimap").count() == 1
+    _click_site(page, SITE)
+    assert _site_name(demo_db) in page.inner_text(".leaflet-popup-content")
+    screenshot(page, "maps-overview")
+    _clean(page)
+
+
+def test_overview_search_moves_the_map_to_a_parcel(page) -> None:
+    _open(page, "/maps/overview?lang=en")
+    page.fill(".gs-search-input", "XC1003-R21-02")
+    page.wait_for_selector(".gs-search-result")
+    page.click(".gs-search-result >> nth=0")
+    page.wait_for_selector(".leaflet-popup-content")
+    assert "XC1003-R21-02" in page.inner_text(".leaflet-popup-content")
+    centre = page.evaluate(
+        "(() => { const c = GeoService.map.getCenter(); return [c.lng, c.lat]; })()"
+    )
+    hit = page.evaluate("fetch('/api/search?q=XC1003-R21-02').then(r => r.json())")["results"][0]
+    lon0, lat0, lon1, lat1 = hit["bbox"]
+    assert lon0 <= centre[0] <= lon1 and lat0 <= centre[1] <= lat1
+    assert "Planning parcels" in _layer_control(page)
+    _clean(page)
+
+
+def test_site_map_shows_rings_households_and_the_export_link(page, demo_db: Engine) -> None:
+    _open(page, f"/maps/sites/{SITE}")
+    control = _layer_control(page)
+    for title in ("规划地块", "影响范围", "建设工地", "受影响住户", "居住社区"):
+        assert title in control
+    assert page.evaluate("document.querySelectorAll('path.leaflet-interactive').length") > 100
+    _click_site(page, SITE)
+    popup = page.inner_text(".leaflet-popup-content")
+    assert _site_name(demo_db) in popup
+    link = page.get_attribute(".leaflet-popup-content a", "href")
+    assert link == f"/api/sites/{SITE}/households?format=xlsx&lang=zh"
+    screenshot(page, "maps-site")
+    _clean(page)
+
+
+def test_community_map_in_english(page, demo_db: Engine) -> None:
+    with demo_db.connect() as conn:
+        community = conn.execute(
+            text(
+                "SELECT community_id FROM household_impacts "
+                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).scalar_one()
+    _open(page, f"/maps/communities/{community}?lang=en")
+    control = _layer_control(page)
+    for title in ("Residential communities", "Buildings", "Construction sites"):
+        assert title in control
+    screenshot(page, "maps-community")
+    _clean(page)
+
+
+def test_the_gcj02_shift_in_the_page_matches_the_python_one(page) -> None:
+    from maps.gcj02 import wgs84_to_gcj02
+
+    _open(page, f"/maps/sites/{SITE}?lang=en")
+    js = page.evaluate("GeoService.gcj02(120.159, 30.267)")
+    py = wgs84_to_gcj02(120.159, 30.267)
+    assert abs(js[0] - py[0]) < 1e-9 and abs(js[1] - py[1]) < 1e-9
+
+
+def test_maps_need_a_signed_in_user(server: str) -> None:
+    import urllib.error
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(server + "/maps/overview", timeout=5)
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 401
+    else:  # a browser is sent to the sign-in page instead
+        raise AssertionError("an anonymous visitor got the map")
+
+
+def test_geo_service_map_writes_one_file_that_opens_offline(
+    page, demo_db: Engine, tmp_path, monkeypatch
+) -> None:
+    from click.testing import CliRunner
+
+    from geo_service.cli import main
+
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", demo_db.url.render_as_string(False))
+    out = tmp_path / "site.html"
+    result = CliRunner().invoke(main, ["map", SITE, "-o", str(out), "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert 'src="/' not in html and 'href="/static' not in html
+    page.goto(out.as_uri(), wait_until="load")
+    page.wait_for_function("window.GeoService && window.GeoService.map !== null")
+    assert "Construction sites" in _layer_control(page)
+    assert page.visit.outside == [] and page.visit.errors == []
