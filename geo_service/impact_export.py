@@ -117,7 +117,7 @@ def json_page(meta: dict[str, Any], households: bytes) -> bytes:
     """The JSON list around a households array PostgreSQL wrote (the same document as
     ``render(rows, meta, "json", lang)``); only the metadata is serialised here."""
     head = json.dumps(meta, ensure_ascii=False, default=str).encode()
-    return b'{"metadata": ' + head + b', "households": ' + households + b"}"
+    return b"".join((b'{"metadata": ', head, b', "households": ', households, b"}"))
 
 
 def _flat(meta: dict[str, Any]) -> dict[str, str]:
@@ -150,7 +150,10 @@ def _gpkg(table: pd.DataFrame, columns: list[str], meta: dict[str, Any]) -> byte
     import shapely
 
     frame = gpd.GeoDataFrame(
-        table[columns], geometry=shapely.points(table["lon"], table["lat"]), crs="EPSG:4326"
+        table[columns],
+        # float: an empty list has object columns, which shapely refuses.
+        geometry=shapely.points(table["lon"].astype(float), table["lat"].astype(float)),
+        crs="EPSG:4326",
     )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "households.gpkg"

@@ -171,7 +171,7 @@ def import_file(
     _check_mode(mode, on_invalid)
     started = time.perf_counter()
     progress.stage("reading")
-    frame = read_file(path, crs=crs, settings=settings)
+    frame = read_file(path, crs=crs, settings=settings, name=source)
     report = import_frame(
         engine,
         layer.id,
@@ -277,28 +277,34 @@ def _check_mode(mode: str, on_invalid: str) -> None:
 
 
 # -- reading ----------------------------------------------------------------------------------
-def read_file(path: Path, *, crs: str | None, settings: ImportSettings) -> gpd.GeoDataFrame:
-    """Read any supported file into a frame with a CRS, or refuse it with the reason."""
+def read_file(
+    path: Path, *, crs: str | None, settings: ImportSettings, name: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read any supported file into a frame with a CRS, or refuse it with the reason.
+
+    ``name`` is what messages call the file (an upload's own name, not our temporary copy).
+    """
+    name = name or path.name
     size_mb = path.stat().st_size / 2**20
     if size_mb > settings.max_upload_mb:
         raise UploadTooLarge(
-            f"{path.name} is {size_mb:.0f} MiB; the limit is {settings.max_upload_mb} MiB"
+            f"{name} is {size_mb:.0f} MiB; the limit is {settings.max_upload_mb} MiB"
         )
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
         raise UnsupportedFile(
-            f"{path.name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
+            f"{name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
             "a zipped Shapefile or CSV with lon/lat or WKT columns"
         )
     if suffix == ".csv":
-        frame = _read_csv(path)
+        frame = _read_csv(path, name)
     else:
-        source = _zip_source(path, settings) if suffix == ".zip" else str(path)
-        frame = _read_vector(source, path.name)
-    return _with_crs(frame, crs, path.name)
+        source = _zip_source(path, settings, name) if suffix == ".zip" else str(path)
+        frame = _read_vector(source, name, path)
+    return _with_crs(frame, crs, name)
 
 
-def _read_vector(source: str, name: str) -> gpd.GeoDataFrame:
+def _read_vector(source: str, name: str, path: Path) -> gpd.GeoDataFrame:
     try:
         layers = pyogrio.list_layers(source)
         if len(layers) == 0:
@@ -308,15 +314,19 @@ def _read_vector(source: str, name: str) -> gpd.GeoDataFrame:
             raise UnsupportedFile(f"{name} holds {len(layers)} layers ({names}); send one per file")
         return pyogrio.read_dataframe(source, use_arrow=True)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise UnsupportedFile(f"{name} could not be read: {exc}") from None
+        # GDAL names the file by its path here: show the name the user knows instead.
+        reason = str(exc).replace(str(path.parent) + "/", "").replace(path.name, name)
+        raise UnsupportedFile(f"{name} could not be read: {reason}") from None
+    except shapely.errors.GEOSException as exc:
+        raise UnsupportedFile(f"{name} could not be read: a geometry is malformed: {exc}") from None
 
 
-def _zip_source(path: Path, settings: ImportSettings) -> str:
+def _zip_source(path: Path, settings: ImportSettings, name: str) -> str:
     """Check an archive before GDAL reads it in place: no traversal, no bomb, one Shapefile."""
     try:
         archive = zipfile.ZipFile(path)
     except zipfile.BadZipFile:
-        raise UnsupportedFile(f"{path.name} is not a valid zip archive") from None
+        raise UnsupportedFile(f"{name} is not a valid zip archive") from None
     with archive:
         members = archive.infolist()
         total = 0
@@ -324,31 +334,31 @@ def _zip_source(path: Path, settings: ImportSettings) -> str:
             name = PurePosixPath(member.filename.replace("\\", "/"))
             if name.is_absolute() or ".." in name.parts:
                 raise UnsupportedFile(
-                    f"{path.name}: member {member.filename!r} points outside the archive"
+                    f"{name}: member {member.filename!r} points outside the archive"
                 )
             total += member.file_size
             if member.compress_size and member.file_size / member.compress_size > 1000:
                 raise UploadTooLarge(
-                    f"{path.name}: member {member.filename!r} expands over 1000x (a zip bomb?)"
+                    f"{name}: member {member.filename!r} expands over 1000x (a zip bomb?)"
                 )
         if total > settings.max_unzipped_mb * 2**20:
             raise UploadTooLarge(
-                f"{path.name} unpacks to {total / 2**20:.0f} MiB; the limit is "
+                f"{name} unpacks to {total / 2**20:.0f} MiB; the limit is "
                 f"{settings.max_unzipped_mb} MiB"
             )
         shapefiles = [m.filename for m in members if m.filename.lower().endswith(".shp")]
     if len(shapefiles) != 1:
         found = ", ".join(shapefiles) or "none"
-        raise UnsupportedFile(f"{path.name} must hold exactly one .shp file (found: {found})")
+        raise UnsupportedFile(f"{name} must hold exactly one .shp file (found: {found})")
     return f"/vsizip/{path}/{shapefiles[0]}"
 
 
-def _read_csv(path: Path) -> gpd.GeoDataFrame:
+def _read_csv(path: Path, name: str) -> gpd.GeoDataFrame:
     """A CSV with lon/lat or WKT columns; cells that are not coordinates are reported by row."""
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise UnsupportedFile(f"{path.name} is not a readable UTF-8 CSV file: {exc}") from None
+        raise UnsupportedFile(f"{name} is not a readable UTF-8 CSV file: {exc}") from None
     lower = {c.strip().lower(): c for c in table.columns}
     geom_error = pd.Series([None] * len(table), index=table.index, dtype=object)
     wkt = next((lower[c] for c in _WKT if c in lower), None)
@@ -356,7 +366,8 @@ def _read_csv(path: Path) -> gpd.GeoDataFrame:
     lat = next((lower[c] for c in _LAT if c in lower), None)
     if wkt is not None:
         raw = table.pop(wkt).str.strip()
-        geoms = shapely.from_wkt(raw.replace("", None).to_numpy(dtype=object), on_invalid="ignore")
+        cells = np.array([v or None for v in raw], dtype=object)  # empty: no geometry
+        geoms = shapely.from_wkt(cells, on_invalid="ignore")
         bad = pd.isna(geoms) & (raw != "").to_numpy()
         geom_error[bad] = [f"WKT could not be parsed: {v[:60]!r}" for v in raw[bad]]
     elif lon is not None and lat is not None:
@@ -368,7 +379,7 @@ def _read_csv(path: Path) -> gpd.GeoDataFrame:
         geom_error[bad] = f"{lon}/{lat} are not both numbers"
     else:
         raise UnsupportedFile(
-            f"{path.name} has no geometry columns: give lon and lat columns, or a WKT column "
+            f"{name} has no geometry columns: give lon and lat columns, or a WKT column "
             f"(columns are: {', '.join(table.columns)})"
         )
     frame = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, index=table.index), crs=None)

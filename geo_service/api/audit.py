@@ -44,7 +44,7 @@ def read_audit(
     format: Annotated[Literal["json", "csv"], Query()] = "json",
 ) -> Response:
     """Rows matching every filter given; ``total`` counts them all, ``next`` pages on."""
-    wanted = AuditFilter(actor=actor, action=action, since=since, until=until)
+    wanted = AuditFilter(actor=actor, action=action, since=_utc(since), until=_utc(until))
     with engine.begin() as conn:
         rows, total = audit.query(conn, wanted, limit=limit, offset=offset)
         audit.record(
@@ -74,3 +74,13 @@ def read_audit(
             }
         )
     )
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    """In UTC: PostgreSQL refuses offsets beyond 15:59 that ISO 8601 parsers accept."""
+    if moment is None or moment.tzinfo is None:
+        return moment
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # year 1 at +05:00 is before the first UTC instant
+        return dt.datetime.min.replace(tzinfo=dt.UTC)

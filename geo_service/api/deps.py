@@ -12,7 +12,7 @@ from base64 import b64decode
 from collections.abc import Callable
 from typing import Annotated, Literal
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Header, Query, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from fastapi.security import HTTPBasicCredentials as BasicCredentials
 from fastapi.security.utils import get_authorization_scheme_param
@@ -40,6 +40,11 @@ def get_lang(
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 Lang = Annotated[Language, Depends(get_lang)]
+# The version (ETag) an edit is based on; a stale one gets 412 (``geo_service.versions``).
+IfMatch = Annotated[
+    str | None,
+    Header(description="The ETag of the version being edited, from the last read"),
+]
 
 
 # -- who is asking ------------------------------------------------------------------------------

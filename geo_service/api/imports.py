@@ -2,21 +2,30 @@
 
 Admins only. Every import is audited in its own transaction (``geo_service.ingest``);
 a refused one is audited here, since its transaction rolled back.
+
+The upload is read by the endpoint itself, after the permission check and the checks of
+layer, file name and declared size: a caller who may not import never gets a byte of the
+body stored (FastAPI would parse a declared ``File`` parameter before any dependency).
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path, PurePath
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, Query, Request
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from geo_service import audit
 from geo_service.access import Permission, Principal
 from geo_service.api.deps import EngineDep, require_permission
 from geo_service.audit import AuditAction
-from geo_service.errors import ImportRejected, UnsupportedFile, UploadTooLarge
+from geo_service.errors import ImportRejected, MalformedUpload, UnsupportedFile, UploadTooLarge
 from geo_service.ingest import SUFFIXES, import_file
 from geo_service.settings import ImportSettings
 from layers import get_layer
@@ -24,14 +33,36 @@ from layers import get_layer
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 _CHUNK = 1 << 20
 
+# What FastAPI would document for ``file: UploadFile = File(...)``, written out because the
+# endpoint reads the body itself.
+_UPLOAD_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "GeoJSON, GeoPackage, zipped Shapefile or CSV",
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
 
-@router.post("/{layer}", status_code=201)
-def import_layer(
+
+@router.post("/{layer}", status_code=201, openapi_extra=_UPLOAD_BODY)
+async def import_layer(
     request: Request,
     engine: EngineDep,
     principal: Annotated[Principal, Depends(require_permission(Permission.IMPORT_DATA))],
     layer: str,
-    file: Annotated[UploadFile, File(description="GeoJSON, GeoPackage, zipped Shapefile or CSV")],
     mode: Annotated[Literal["append", "replace", "upsert"], Query()] = "append",
     crs: Annotated[str | None, Query(description="CRS of a file that has none")] = None,
     on_invalid: Annotated[Literal["repair", "reject"], Query()] = "repair",
@@ -39,24 +70,78 @@ def import_layer(
     """Import a file into a layer, all or nothing; the answer lists repaired rows."""
     get_layer(layer)
     settings = ImportSettings()
-    # The client's file name is only a label and a suffix, never a path on this machine.
-    name = PurePath((file.filename or "upload").replace("\\", "/")).name or "upload"
-    suffix = PurePath(name).suffix.lower()
-    if suffix not in SUFFIXES:
-        raise UnsupportedFile(
-            f"{name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
-            "a zipped Shapefile or CSV with lon/lat or WKT columns"
-        )
     limit = settings.max_upload_mb * 2**20
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > limit + _CHUNK:
+    declared = request.headers.get("content-length") or "0"
+    if not declared.isdigit():
+        raise MalformedUpload(f"Content-Length {declared!r} is not a number of bytes")
+    if int(declared) > limit + _CHUNK:
         raise UploadTooLarge(
-            f"upload is {declared / 2**20:.0f} MiB; the limit is {settings.max_upload_mb} MiB"
+            f"upload is {int(declared) / 2**20:.0f} MiB; the limit is {settings.max_upload_mb} MiB"
         )
+    form = await _read_form(request, limit, settings.max_upload_mb)
+    try:
+        file = form.get("file")
+        if not isinstance(file, UploadFile):
+            raise MalformedUpload(
+                "no file in the upload: send it as multipart/form-data in the field 'file'"
+            )
+        # The client's file name is only a label and a suffix, never a path on this machine.
+        name = PurePath((file.filename or "upload").replace("\\", "/")).name or "upload"
+        suffix = PurePath(name).suffix.lower()
+        if suffix not in SUFFIXES:
+            raise UnsupportedFile(
+                f"{name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
+                "a zipped Shapefile or CSV with lon/lat or WKT columns"
+            )
+        return await run_in_threadpool(
+            _import, engine, principal, layer, file, name, suffix, mode, crs, on_invalid, settings
+        )
+    finally:
+        await form.close()
+
+
+async def _read_form(request: Request, limit: int, limit_mb: int) -> FormData:
+    """The multipart body, streamed and cut off at the size limit (chunked uploads too)."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        raise MalformedUpload(
+            f"the upload must be multipart/form-data with the file in the field 'file' "
+            f"(got {content_type or 'no Content-Type'})"
+        )
+
+    async def bounded() -> AsyncIterator[bytes]:
+        size = 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit + _CHUNK:  # the multipart framing is not the file
+                raise UploadTooLarge(f"the upload is over the limit of {limit_mb} MiB")
+            yield chunk
+
+    parser = MultiPartParser(request.headers, bounded(), max_files=1, max_fields=10)
+    try:
+        return await parser.parse()
+    except MultiPartException as exc:
+        raise MalformedUpload(f"the multipart body could not be read: {exc.message}") from None
+
+
+def _import(
+    engine: Engine,
+    principal: Principal,
+    layer: str,
+    file: UploadFile,
+    name: str,
+    suffix: str,
+    mode: str,
+    crs: str | None,
+    on_invalid: str,
+    settings: ImportSettings,
+) -> dict:
+    limit = settings.max_upload_mb * 2**20
     with tempfile.TemporaryDirectory(prefix="geo-import-") as folder:
         target = Path(folder) / f"upload{suffix}"
         size = 0
         with target.open("wb") as out:
+            file.file.seek(0)
             while chunk := file.file.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:

@@ -1,0 +1,120 @@
+"""Schemathesis against the app's own OpenAPI document: no input makes a 5xx.
+
+Every operation of ``/openapi.json`` gets generated requests, valid and invalid by the
+schema, with an administrator's token, in-process through ASGI on the seeded district;
+``not_a_server_error`` must hold for each. Path parameters are random or, half of the
+time, records that exist (so the handlers run past their 404). Bounded and seeded: a
+fixed number of examples per operation, derandomized, so every run is the same and takes
+well under a minute.
+"""
+
+from __future__ import annotations
+
+import hypothesis
+import pytest
+import schemathesis
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+from schemathesis.checks import not_a_server_error
+from sqlalchemy import Engine
+
+from tests.accounts import make_user
+
+EXAMPLES_PER_OPERATION = 60
+OGC_EXAMPLES_PER_OPERATION = 25  # many operations (tiles, items, schemas): keep it short
+
+# Pages that are not the API: sign-in posts a form and redirects, logout ends a session.
+SKIPPED = {"/login", "/logout"}
+
+# Records of the seeded district (tests/api/conftest.py), by path parameter name.
+EXISTING = {
+    "ref": ["AZF-2024-01", "ROAD-2024-07", "1"],
+    "code": ["XC1003-R21-02", "GS0201-R21/B1-05"],
+    "community_id": [1],
+    "username": ["wang"],
+    "layer": ["households", "sites", "parcels", "communities", "buildings"],
+    "collection_id": ["parcels", "sites", "households", "impact_zones"],
+    "feature_id": ["XC1003-R21-02", "AZF-2024-01", "1"],
+    # The WebMercatorQuad tile over the district at zoom 16.
+    "z": [16],
+    "x": [54642],
+    "y": [26982],
+}
+
+
+def _cases(operation: schemathesis.APIOperation) -> st.SearchStrategy[schemathesis.Case]:
+    """Valid and invalid requests, on random and on existing records."""
+    names = [p.name for p in operation.path_parameters]
+    strategies = []
+    for mode in GenerationMode:
+        strategies.append(operation.as_strategy(generation_mode=mode))
+        if names and all(name in EXISTING for name in names):
+            strategies.extend(
+                operation.as_strategy(
+                    generation_mode=mode,
+                    path_parameters={n: EXISTING[n][i % len(EXISTING[n])] for n in names},
+                )
+                for i in range(max(len(EXISTING[n]) for n in names))
+            )
+    return st.one_of(strategies)
+
+
+def _fuzz(
+    operation: schemathesis.APIOperation,
+    headers: dict[str, str],
+    examples: int = EXAMPLES_PER_OPERATION,
+) -> None:
+    @hypothesis.given(case=_cases(operation))
+    @hypothesis.settings(
+        max_examples=examples,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=[hypothesis.Phase.explicit, hypothesis.Phase.generate],
+    )
+    def run(case: schemathesis.Case) -> None:
+        case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+    run()
+
+
+def test_no_operation_answers_with_a_server_error(
+    client: TestClient, app: FastAPI, district: Engine
+) -> None:
+    make_user(district, "wang", "liaison", sites=["AZF-2024-01"])
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+    headers = {"Authorization": client.headers["Authorization"]}
+    operations = [
+        result.ok() for result in schema.get_all_operations() if result.ok().path not in SKIPPED
+    ]
+    assert len(operations) >= 10, "the OpenAPI document lists the API"
+    failures: list[str] = []
+    for operation in operations:
+        try:
+            _fuzz(operation, headers)
+        except Exception as exc:  # every failing operation is reported, not just the first
+            failures.append(f"{operation.label}: {exc}")
+    if failures:
+        pytest.fail("\n\n".join(failures))
+
+
+def test_no_ogc_operation_answers_with_a_server_error(
+    client: TestClient, app: FastAPI, district: Engine
+) -> None:
+    """The OGC API's own OpenAPI document (``/ogc/api``), fuzzed the same way."""
+    schema = schemathesis.openapi.from_asgi("/ogc/api", app)
+    headers = {"Authorization": client.headers["Authorization"]}
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert operations, "the OGC API lists its operations"
+    failures: list[str] = []
+    for operation in operations:
+        try:
+            _fuzz(operation, headers, OGC_EXAMPLES_PER_OPERATION)
+        except Exception as exc:  # every failing operation is reported, not just the first
+            failures.append(f"{operation.label}: {exc}")
+    if failures:
+        pytest.fail("\n\n".join(failures))
