@@ -386,6 +386,36 @@ def token_revoke(prefix: str) -> None:
 
 
 # -- server ---------------------------------------------------------------------------------
+@main.command("map")
+@click.argument("site")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write: one file, every script, style and font inside.",
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--basemap", default="none", show_default=True, help="none, osm, tianditu, amap")
+def map_(site: str, output: Path, lang: str, basemap: str) -> None:
+    """Write SITE's map as one self-contained HTML file (to share or print offline)."""
+    from geo_service.settings import MapSettings
+    from maps import assets, builders, data
+
+    try:
+        base = builders.basemap(basemap, MapSettings())
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--basemap") from None
+    from geo_service import impact
+
+    engine = make_engine(_prepared_url(DatabaseSettings()))
+    with engine.connect() as conn:
+        bundle = data.site_bundle(conn, impact.resolve_site(conn, site).id)
+    html = assets.inline(assets.render_page(builders.site_map(bundle, lang, base)))
+    output.write_text(html, encoding="utf-8")
+    click.echo(f"wrote the map of {bundle.code} to {output} ({len(html) // 1024} KiB)")
+
+
 @main.command("serve")
 @click.option("--host", default=None, help="Interface to listen on (default from settings).")
 @click.option("--port", default=None, type=int, help="Port (default from settings).")

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
 
 
 class GeoServiceError(Exception):
@@ -65,8 +65,24 @@ class UploadTooLarge(UnsupportedFile):
     """An upload (or the content of an archive) over the configured limit."""
 
 
+class MalformedUpload(UnsupportedFile):
+    """An upload request that is not a well-formed multipart form with a file."""
+
+
 class InvalidImpactSettings(GeoServiceError):
     """Bands, impact kinds or equipment that the impact model cannot use."""
+
+
+class InvalidQuery(GeoServiceError):
+    """A query parameter (bbox, limit, sortby, filter, ...) that cannot be used as given."""
+
+
+class InvalidText(GeoServiceError):
+    """A value PostgreSQL cannot store or compare: a NUL character, a date out of range."""
+
+
+class EditConflict(GeoServiceError):
+    """An edit based on a version of a record that someone else has changed since."""
 
 
 class NotFound(GeoServiceError):
@@ -152,10 +168,14 @@ STATUS: dict[type[GeoServiceError], int] = {
     TooManyAttempts: 429,
     InvalidAccount: 400,
     UploadTooLarge: 413,
+    MalformedUpload: 400,
     UnsupportedFile: 415,
     ImportRejected: 422,
     InvalidParcelCode: 400,
     InvalidImpactSettings: 400,
+    InvalidText: 400,
+    EditConflict: 412,
+    InvalidQuery: 400,
     UnknownCRS: 400,
     ClusterError: 503,
 }
@@ -208,7 +228,23 @@ def add_exception_handlers(app: FastAPI) -> None:
             },
         )
 
+    async def handle_nul(request: Request, exc: Exception) -> Response:
+        # psycopg2 refuses NUL in any text parameter before sending it (a path, a query
+        # parameter or a JSON string from anyone): the caller's text is at fault, not us.
+        if not str(exc).startswith(_NUL_REFUSED):
+            raise exc
+        return await handle(request, InvalidText("text may not contain NUL (0x00) characters"))
+
+    async def handle_bad_value(request: Request, exc: Exception) -> Response:
+        # SQLSTATE class 22 (data exception): a value the request carried that PostgreSQL
+        # cannot take (out of range, bad format); its first line names the value.
+        assert isinstance(exc, DataError)
+        reason = (str(exc.orig or exc).strip().splitlines() or ["invalid value"])[0]
+        return await handle(request, InvalidText(f"a value in the request is invalid: {reason}"))
+
     app.add_exception_handler(GeoServiceError, handle)
+    app.add_exception_handler(ValueError, handle_nul)
+    app.add_exception_handler(DataError, handle_bad_value)
     app.add_exception_handler(OperationalError, handle_database_down)
     app.add_exception_handler(ProgrammingError, handle_schema_missing)
 
@@ -218,6 +254,8 @@ def _is_browser_page(request: Request) -> bool:
     accept = request.headers.get("accept", "")
     return request.method == "GET" and "text/html" in accept
 
+
+_NUL_REFUSED = "A string literal cannot contain NUL (0x00) characters"
 
 # SQLSTATEs of a schema older than the code: undefined table, column, function (PostGIS).
 _SCHEMA_MISSING = {"42P01", "42703", "42883"}

@@ -11,6 +11,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 
 import geo_service
@@ -21,12 +24,16 @@ from geo_service.api import (
     imports,
     landing,
     login,
+    maps,
     parcels,
+    search,
+    site_settings,
     sites,
     users,
 )
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
+from geo_service.ogc.routes import router as ogc_router
 from geo_service.settings import (
     AuthSettings,
     DatabaseSettings,
@@ -34,6 +41,8 @@ from geo_service.settings import (
     database_settings,
     session_secret,
 )
+from maps.assets import STATIC_DIR as MAPS_STATIC_DIR
+from maps.assets import STATIC_URL as MAPS_ASSETS_URL
 
 DOCS_ASSETS_URL = "/static/swagger"
 
@@ -78,6 +87,31 @@ def create_app(
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.session_secret = secret
     add_exception_handlers(app)
-    for module in (landing, login, health, sites, parcels, imports, users, audit, impact):
+    for module in (
+        landing,
+        login,
+        health,
+        sites,
+        parcels,
+        imports,
+        users,
+        audit,
+        impact,
+        site_settings,
+        search,
+        maps,
+    ):
         app.include_router(module.router)
+    # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
+    app.mount(MAPS_ASSETS_URL, StaticFiles(directory=MAPS_STATIC_DIR), name="maps-static")
+    app.include_router(ogc_router)
+    # GIS clients and web maps elsewhere read the feeds: any origin, credentials by header.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=["*"],
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Authorization", "X-API-Key", "If-None-Match", "Accept"],
+        expose_headers=["ETag", "Content-Crs"],
+    )
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     return app

@@ -87,6 +87,35 @@ class AuthSettings(BaseSettings):
     default_token_days: int = 90
 
 
+class MapSettings(BaseSettings):
+    """Basemaps of the interactive maps (``GEO_SERVICE_MAP_...``).
+
+    None by default: the maps draw the service's own layers only and make no request
+    outside it. ``basemap`` picks a default; ``?basemap=`` may pick another configured one.
+    Tianditu needs a key; AMap tiles are GCJ-02, so the maps shift their data to match.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "MAP_", extra="ignore")
+
+    basemap: str = "none"  # none, osm, tianditu, amap
+    osm_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+    tianditu_key: SecretStr = SecretStr("")
+    tianditu_tiles: str = (
+        "https://t{s}.tianditu.gov.cn/vec_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+        "&LAYER=vec&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
+    )
+    tianditu_labels: str = (
+        "https://t{s}.tianditu.gov.cn/cva_w/wmts?SERVICE=WMTS&REQUEST=GetTile&VERSION=1.0.0"
+        "&LAYER=cva&STYLE=default&TILEMATRIXSET=w&FORMAT=tiles"
+        "&TILEMATRIX={z}&TILEROW={y}&TILECOL={x}&tk={key}"
+    )
+    amap_tiles: str = (
+        "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
+        "&x={x}&y={y}&z={z}"
+    )
+
+
 # Placeholders people copy from examples; as weak as no key at all.
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "development", "dev", "insecure"}
 MIN_SECRET_LENGTH = 32
