@@ -1,6 +1,6 @@
 """The noise and vibration model's facts and formulas, read from ``reference/``.
 
-The database views (migration 0003) do the per-household arithmetic in SQL; this module
+The database views (migrations 0003 and 0004) do the per-household arithmetic in SQL; this module
 holds the same formulas for explanations (each equipment line's contribution) and keeps the
 reference tables in the database equal to the files, so the files stay the one source.
 """

@@ -6,6 +6,7 @@ so every expected figure below is computed by hand from DESIGN.md's formulas.
 
 from __future__ import annotations
 
+import json
 import math
 
 import geopandas as gpd
@@ -13,6 +14,7 @@ import pyproj
 import pytest
 from shapely.geometry import LineString, Point, box
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
 
 from geo_service import impact
 from geo_service.errors import InvalidImpactSettings
@@ -322,3 +324,57 @@ def test_impact_queries_use_the_household_index(area: Engine) -> None:
             ).scalars()
         )
     assert "Index Scan using ix_households_geom" in plan
+
+
+def test_json_list_is_the_row_list_written_by_postgresql(area: Engine) -> None:
+    """The API's JSON path (assembled in SQL) carries the same rows, values and order."""
+    _households(area, {f"1-{i}-10{i % 3}": _at(180 + 7 * i, 15.0 + 23.7 * i) for i in range(20)})
+    with area.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE households SET residents = 2, contact_name = '示例-王\"某\\', "
+                "phone = '199-0000-0001', elderly = (id % 2 = 0)"
+            )
+        )
+    _equip(area, "S1", [{"equipment": "excavator"}, {"equipment": "generator", "night_work": True}])
+    personal = impact.personal_columns()
+    with area.connect() as conn:
+        site = impact.resolve_site(conn, "S1").id
+        for sort in ("distance", "address"):
+            for who in ((), personal):
+                for limit, offset in ((None, 0), (7, 0), (7, 14), (5, 100)):
+                    rows = impact.affected_households(
+                        conn, site, personal=who, sort=sort, limit=limit, offset=offset
+                    )
+                    page = impact.affected_households_json(
+                        conn, site, personal=who, sort=sort, limit=limit, offset=offset
+                    )
+                    decoded = json.loads(page.households)
+                    assert decoded == rows
+                    assert [list(r) for r in decoded] == [list(r) for r in rows]  # key order
+                    assert (page.returned, page.total) == (len(rows), 20)
+
+
+@pytest.mark.parametrize("value", [0.285, 1.005, 2.675, -0.05, -0.04, 0.0, 499.995, 12.3449999])
+def test_list_rounding_matches_numeric_rounding(area: Engine, value: float) -> None:
+    with area.connect() as conn:
+        for digits in (1, 2):
+            fast, exact = conn.execute(
+                text(
+                    f"SELECT {impact.rounded('CAST(:x AS float8)', digits)}, "
+                    f"round(CAST(:x AS float8)::numeric, {digits})::float8"
+                ),
+                {"x": value},
+            ).one()
+            assert fast == exact and math.copysign(1, fast) == math.copysign(1, exact)
+
+
+def test_bands_out_of_order_are_refused_by_the_database_too(area: Engine) -> None:
+    """The band lookup needs increasing bands; a hand-written row cannot break it."""
+    with pytest.raises(IntegrityError, match="ck_site_impact_bands_increasing"), area.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO site_impact_settings (site_id, bands_m) "
+                "SELECT id, ARRAY[200, 50]::float8[] FROM sites"
+            )
+        )

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from geo_service import audit, impact, noise
+from geo_service import audit, impact, noise, versions
 from geo_service.access import Permission, personal_fields_for, require_households
-from geo_service.api.deps import CurrentUser, EngineDep, Lang
+from geo_service.api.deps import CurrentUser, EngineDep, IfMatch, Lang
 from geo_service.audit import AuditAction
 from geo_service.impact_export import MEDIA_TYPES, filename, json_page, metadata, render
 
@@ -146,11 +146,14 @@ def put_settings(
     principal: CurrentUser,
     ref: SiteRefPath,
     settings: Annotated[ImpactSettings, Body()],
+    response: Response,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Results follow at once: the impact is computed from these on every request."""
     principal.require("admin", "planner")
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
+        versions.require_current(conn, site.id, if_match)
         impact.set_settings(
             conn,
             site.id,
@@ -166,6 +169,7 @@ def put_settings(
             record_count=1,
             detail={"impact_settings": settings.model_dump()},
         )
+        response.headers["ETag"] = versions.site_etag(conn, site.id)
         return impact.site_parameters(conn, site.id)
 
 
@@ -175,11 +179,14 @@ def put_equipment(
     principal: CurrentUser,
     ref: SiteRefPath,
     lines: Annotated[list[EquipmentLine], Body(max_length=500)],
+    response: Response,
+    if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Every phase's equipment at once; unknown equipment is refused by name."""
     principal.require("admin", "planner")
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
+        versions.require_current(conn, site.id, if_match)
         impact.set_equipment(conn, site.id, [line.model_dump() for line in lines])
         audit.record(
             conn,
@@ -189,4 +196,5 @@ def put_equipment(
             record_count=len(lines),
             detail={"equipment": len(lines)},
         )
+        response.headers["ETag"] = versions.site_etag(conn, site.id)
         return impact.site_parameters(conn, site.id)
