@@ -79,3 +79,49 @@ def test_sample_files_import_in_order(cli_env: Engine) -> None:
         assert "ignored columns" not in result.output, result.output
     assert count_rows(cli_env, "households") > 50
     assert count_rows(cli_env, "site_parcels") >= 2
+
+
+def test_impact_command_writes_lists_and_audits_personal_exports(
+    cli_env: Engine, tmp_path: Path
+) -> None:
+    """``geo-service impact`` on the demo district: one site, every site, personal fields."""
+    from sqlalchemy import text
+
+    from geo_service.demo import load_demo
+
+    load_demo(cli_env)
+    runner = CliRunner()
+    one = tmp_path / "wj.csv"
+    result = runner.invoke(main, ["impact", "WJ-01", "--sort", "address", "-o", str(one)])
+    assert result.exit_code == 0, result.output
+    lines = one.read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("# site: ") and "WJ-01" in lines[0]
+    header = next(line for line in lines if not line.startswith("#"))
+    assert "距离（米）" in header and "联系电话" not in header
+    folder = tmp_path / "all"
+    every = runner.invoke(main, ["impact", "--all", "--format", "xlsx", "-o", str(folder)])
+    assert every.exit_code == 0, every.output
+    assert len(list(folder.glob("*.xlsx"))) == 10
+    personal = runner.invoke(
+        main,
+        [
+            "impact",
+            "WJ-01",
+            "--include-personal",
+            "--format",
+            "geojson",
+            "-o",
+            str(tmp_path / "p.geojson"),
+        ],
+    )
+    assert personal.exit_code == 0
+    assert "示例-" in (tmp_path / "p.geojson").read_text(encoding="utf-8")
+    with cli_env.connect() as conn:
+        audited = conn.execute(
+            text(
+                "SELECT count(*) FROM audit_log WHERE action = 'export_personal' "
+                "AND target = 'site:WJ-01'"
+            )
+        ).scalar_one()
+    assert audited == 1
+    assert runner.invoke(main, ["impact", "NOPE", "-o", str(one)]).exit_code == 2

@@ -1,0 +1,177 @@
+"""Every role against every endpoint that can return household data: personal fields
+(names, phones, vulnerability flags) appear only for an entitled reader, and nowhere else.
+
+Personal *values* are searched in the raw bytes of every answer (JSON, CSV, XLSX, GPKG,
+GeoJSON sequences, HTML, vector tiles), personal field *names* in every structured answer.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+
+import geopandas as gpd
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from shapely.geometry import Point, box
+from sqlalchemy import Engine, text
+
+from geo_service.ingest import import_frame
+from layers import get_layer
+
+SITE, OTHER = "AZF-2024-01", "ROAD-2024-07"
+NAMES = ("示例-王某", "示例-李某")
+PHONES = ("199-0000-0001", "199-0000-0002")
+PERSONAL = tuple(f.name for f in get_layer("households").personal_fields)
+LABELS = tuple(
+    f.label(lang) for f in get_layer("households").personal_fields for lang in ("zh", "en")
+)
+LON, LAT = 120.1570, 30.2688
+
+
+@pytest.fixture
+def homes(district: Engine) -> Engine:
+    """Two households near the housing site, with contacts and an elderly resident."""
+    import_frame(
+        district,
+        "buildings",
+        gpd.GeoDataFrame(
+            {"address": ["翠苑一区1幢"], "community": ["翠苑一区"]},
+            geometry=[box(120.1565, 30.2685, 120.1575, 30.2690)],
+            crs="EPSG:4326",
+        ),
+    )
+    import_frame(
+        district,
+        "households",
+        gpd.GeoDataFrame(
+            {
+                "building": ["翠苑一区1幢"] * 2,
+                "unit_label": ["1-1-101", "1-1-102"],
+                "contact_name": list(NAMES),
+                "phone": list(PHONES),
+                "elderly": [True, False],
+                "night_shift": [False, True],
+            },
+            geometry=[Point(LON, LAT), Point(LON + 0.0002, LAT - 0.0001)],
+            crs="EPSG:4326",
+        ),
+    )
+    return district
+
+
+def _tile(z: int) -> tuple[int, int, int]:
+    n = 2**z
+    x = int((LON + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(LAT))) / math.pi) / 2 * n)
+    return z, x, y
+
+
+def _endpoints(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        community = conn.execute(text("SELECT id FROM communities LIMIT 1")).scalar_one()
+        household = conn.execute(text("SELECT min(id) FROM households")).scalar_one()
+    z, x, y = _tile(16)
+    lz, lx, ly = _tile(12)
+    urls = {
+        f"list.{fmt}": f"/api/sites/{SITE}/households?format={fmt}"
+        for fmt in ("json", "csv", "xlsx", "geojson", "gpkg")
+    }
+    urls |= {
+        "list.en.csv": f"/api/sites/{SITE}/households?format=csv&lang=en",
+        "impact": f"/api/sites/{SITE}/impact",
+        "exposure": f"/api/communities/{community}/exposure",
+        "ogc.items": "/ogc/collections/households/items",
+        "ogc.csv": "/ogc/collections/households/items?f=csv",
+        "ogc.seq": "/ogc/collections/households/items?f=geojsonseq",
+        "ogc.html": "/ogc/collections/households/items?f=html",
+        "ogc.item": f"/ogc/collections/households/items/{household}",
+        "ogc.queryables": "/ogc/collections/households/queryables",
+        "tile.z16": f"/ogc/collections/households/tiles/WebMercatorQuad/{z}/{x}/{y}",
+        "tile.z12": f"/ogc/collections/households/tiles/WebMercatorQuad/{lz}/{lx}/{ly}",
+        "map.tile": f"/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}",
+        "map.site": f"/maps/sites/{SITE}",
+        "map.overview": "/maps/overview",
+        "search": "/api/search?q=示例",
+    }
+    return urls
+
+
+def _keys(doc: object) -> set[str]:
+    if isinstance(doc, dict):
+        return set(doc) | {k for v in doc.values() for k in _keys(v)}
+    if isinstance(doc, list):
+        return {k for v in doc for k in _keys(v)}
+    return set()
+
+
+def _personal_seen(name: str, body: bytes) -> bool:
+    """Whether an answer carries any personal value, field name or header."""
+    if any(v.encode() in body for v in NAMES + PHONES):
+        return True
+    if name.endswith("xlsx"):
+        sheet = load_workbook(io.BytesIO(body)).worksheets[0]
+        return bool({c.value for c in sheet[1]} & set(LABELS))
+    if name.endswith("gpkg"):
+        path = io.BytesIO(body)
+        frame = gpd.read_file(path)
+        return bool(set(frame.columns) & set(PERSONAL))
+    if name.endswith("csv"):
+        header = body.decode("utf-8-sig").splitlines()
+        header = next(line for line in header if not line.startswith("#"))
+        return bool(set(header.split(",")) & (set(LABELS) | set(PERSONAL)))
+    if name.startswith(("tile", "map.tile")):
+        return any(f.encode() in body for f in PERSONAL)
+    if name.startswith("map.") or name.endswith("html"):
+        return any(f'"{f}"'.encode() in body for f in PERSONAL)
+    if name == "ogc.seq":
+        return any(
+            _keys(json.loads(line.strip(b"\x1e"))) & set(PERSONAL)
+            for line in body.splitlines()
+            if line.strip(b"\x1e")
+        )
+    return bool(_keys(json.loads(body)) & set(PERSONAL))
+
+
+# role -> the endpoints where that role must see personal fields (everywhere else: never)
+ENTITLED = {
+    "admin": {"list.json", "list.csv", "list.en.csv", "list.xlsx", "list.geojson", "list.gpkg"},
+    "liaison-own": {
+        "list.json",
+        "list.csv",
+        "list.en.csv",
+        "list.xlsx",
+        "list.geojson",
+        "list.gpkg",
+    },
+    "liaison-other": set(),
+    "planner": set(),
+    "gis": set(),
+    "anonymous": set(),
+}
+
+
+@pytest.mark.parametrize("role", list(ENTITLED))
+def test_personal_fields_only_where_entitled(
+    role: str, homes: Engine, client_as: Callable[..., TestClient], anonymous: TestClient
+) -> None:
+    if role == "anonymous":
+        who = anonymous
+    elif role.startswith("liaison"):
+        who = client_as("liaison", sites=[SITE if role == "liaison-own" else OTHER])
+    else:
+        who = client_as(role)
+    answered = 0
+    for name, url in _endpoints(homes).items():
+        answer = who.get(url)
+        if answer.status_code in (401, 403, 404):
+            assert name not in ENTITLED[role], f"{role} refused {name}: {answer.text[:200]}"
+            continue
+        assert answer.status_code == 200, f"{role} {name}: {answer.status_code} {answer.text[:200]}"
+        answered += 1
+        seen = _personal_seen(name, answer.content)
+        assert seen == (name in ENTITLED[role]), f"{role} {name}: personal fields seen={seen}"
+    assert answered >= {"anonymous": 0, "gis": 1, "liaison-other": 1}.get(role, 5)
