@@ -97,11 +97,21 @@ def _collection(principal: Principal, collection_id: str) -> Collection:
 
 
 def _answer(
-    request: Request, body: bytes | str, media_type: str, headers: dict[str, str] | None = None
+    request: Request,
+    body: bytes | str,
+    media_type: str,
+    headers: dict[str, str] | None = None,
+    *,
+    volatile: str = "",
 ) -> Response:
-    """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them."""
+    """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them.
+
+    ``volatile`` is a part of the body that changes without the data changing (a page's
+    timeStamp); it is left out of the hash so that the ETag names the data.
+    """
     data = body.encode() if isinstance(body, str) else body
-    etag = '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+    stable = data.replace(volatile.encode(), b"") if volatile else data
+    etag = '"' + hashlib.blake2b(stable, digest_size=16).hexdigest() + '"'
     common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=common)
@@ -392,16 +402,19 @@ def items(
             "numberMatched is left out: more than "
             f"{matched:,} features match, so only the planner's estimate is given"
         )
+    stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     head |= {
         "numberReturned": returned,
-        "timeStamp": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "timeStamp": stamp,
         "links": _page_links(request, fmt_type, page.offset, page.limit, more),
     }
     if fmt == "html":
-        return _answer(request, _items_html(col, head, features), "text/html; charset=utf-8")
+        return _answer(
+            request, _items_html(col, head, features), "text/html; charset=utf-8", volatile=stamp
+        )
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
     body = prefix + ',"features":[' + features + "]}"
-    return _answer(request, body, GEOJSON, headers)
+    return _answer(request, body, GEOJSON, headers, volatile=stamp)
 
 
 def _items_html(col: Collection, head: dict, features: str) -> str:
