@@ -284,20 +284,6 @@ _AGGREGATES = f"""
        count(*) FILTER (WHERE hi.vib_annoyance_risk) AS vibration_annoyance_screen"""
 
 
-def _grouped(
-    conn: Connection, site_id: int, keys: str, group: str, joins: str, order: str
-) -> list[dict]:
-    sql = f"""
-SELECT {keys}, hi.band, hi.band_outer_m, {_AGGREGATES}
-FROM household_impacts hi
-JOIN households h ON h.id = hi.household_id
-{joins}
-WHERE hi.site_id = :site_id
-GROUP BY {group}, hi.band, hi.band_outer_m
-ORDER BY {order}, hi.band"""
-    return [dict(r._mapping) for r in conn.execute(text(sql), {"site_id": site_id})]
-
-
 def site_parameters(conn: Connection, site_id: int) -> dict[str, Any]:
     """The inputs of the prediction, with each equipment line's share: what makes it explainable."""
     model = conn.execute(
@@ -363,50 +349,90 @@ def _r(value: float | None, digits: int = 1) -> float | None:
 
 
 def site_impact(conn: Connection, site: SiteRef) -> dict[str, Any]:
-    """Summary and aggregates of one site: totals by band, by community and by building."""
-    totals = _grouped(conn, site.id, "hi.site_id", "hi.site_id", "", "hi.site_id")
-    for row in totals:
-        row.pop("site_id")
+    """Summary and aggregates of one site: totals, by band, by community and by building.
+
+    One pass over the site's households (GROUPING SETS), not one query per table.
+    """
+    sql = f"""
+SELECT GROUPING(hi.band) AS g_band, GROUPING(hi.community_id) AS g_community,
+       GROUPING(hi.building_id) AS g_building,
+       hi.community_id, hi.community_name AS community, hi.building_id,
+       hi.building_address AS building, hi.band, hi.band_outer_m, {_AGGREGATES}
+FROM household_impacts hi
+JOIN households h ON h.id = hi.household_id
+WHERE hi.site_id = :site_id
+GROUP BY GROUPING SETS (
+    (),
+    (hi.band, hi.band_outer_m),
+    (hi.community_id, hi.community_name, hi.band, hi.band_outer_m),
+    (hi.building_id, hi.building_address, hi.band, hi.band_outer_m))
+ORDER BY community NULLS LAST, building, hi.band"""
+    totals: dict[str, Any] | None = None
+    groups: dict[str, list[dict[str, Any]]] = {"band": [], "community": [], "building": []}
+    for row in conn.execute(text(sql), {"site_id": site.id}):
+        record = dict(row._mapping)
+        flags = (record.pop("g_band"), record.pop("g_community"), record.pop("g_building"))
+        if flags[0]:
+            totals = {k: v for k, v in record.items() if k not in _GROUP_KEYS}
+            continue
+        kind = "community" if not flags[1] else "building" if not flags[2] else "band"
+        keep = {
+            "band": (),
+            "community": ("community_id", "community"),
+            "building": ("building_id", "building"),
+        }[kind]
+        groups[kind].append(
+            {
+                k: v
+                for k, v in record.items()
+                if k not in _GROUP_KEYS or k in keep or k.startswith("band")
+            }
+        )
+    if totals is None:  # no household: the empty grouping set still answers, with zeros
+        totals = dict(
+            conn.execute(
+                text(f"""
+SELECT {_AGGREGATES} FROM household_impacts hi JOIN households h ON h.id = hi.household_id
+WHERE false""")
+            )
+            .one()
+            ._mapping
+        )
     return {
         "site": {"id": site.id, "code": site.code, "name": site.name},
         "parameters": site_parameters(conn, site.id),
-        "totals": _overall(conn, site.id),
-        "by_band": totals,
-        "by_community": _grouped(
-            conn,
-            site.id,
-            "c.id AS community_id, c.name AS community",
-            "c.id, c.name",
-            "JOIN buildings b ON b.id = hi.building_id "
-            "LEFT JOIN communities c ON c.id = hi.community_id",
-            "c.name",
-        ),
-        "by_building": _grouped(
-            conn,
-            site.id,
-            "b.id AS building_id, b.address AS building",
-            "b.id, b.address",
-            "JOIN buildings b ON b.id = hi.building_id",
-            "b.address",
-        ),
+        "totals": totals,
+        "by_band": groups["band"],
+        "by_community": groups["community"],
+        "by_building": groups["building"],
     }
 
 
-def _overall(conn: Connection, site_id: int) -> dict[str, Any]:
-    row = conn.execute(
-        text(f"""
-SELECT {_AGGREGATES}
-FROM household_impacts hi JOIN households h ON h.id = hi.household_id
-WHERE hi.site_id = :site_id"""),
-        {"site_id": site_id},
-    ).one()
-    return dict(row._mapping)
+_GROUP_KEYS = ("community_id", "community", "building_id", "building", "band", "band_outer_m")
 
 
 def multi_site_households(
     conn: Connection, site_id: int | None = None, community_id: int | None = None
 ) -> list[dict[str, Any]]:
-    """Households affected by more than one site, with their combined (energy-sum) levels."""
+    """Households affected by more than one site, with their combined (energy-sum) levels.
+
+    Only sites that can share a household are evaluated: for a site, those whose outer band
+    reaches its own; for a community, those whose outer band reaches the community.
+    """
+    candidates = (
+        conn.execute(
+            text("""
+SELECT o.site_id FROM site_impact o
+WHERE (CAST(:site AS integer) IS NULL AND CAST(:community AS integer) IS NULL)
+   OR EXISTS (SELECT 1 FROM site_impact me WHERE me.site_id = :site
+              AND ST_DWithin(geography(o.geom), geography(me.geom), o.outer_m + me.outer_m))
+   OR EXISTS (SELECT 1 FROM communities c WHERE c.id = :community
+              AND ST_DWithin(geography(o.geom), geography(c.geom), o.outer_m))"""),
+            {"site": site_id, "community": community_id},
+        )
+        .scalars()
+        .all()
+    )
     sql = """
 SELECT hi.household_id, b.address AS building, h.unit_label,
        array_agg(s.code ORDER BY s.code) AS sites,
@@ -420,12 +446,15 @@ FROM household_impacts hi
 JOIN sites s ON s.id = hi.site_id
 JOIN households h ON h.id = hi.household_id
 JOIN buildings b ON b.id = hi.building_id
-WHERE (CAST(:community AS integer) IS NULL OR hi.community_id = :community)
+WHERE hi.site_id = ANY(:candidates)
+  AND (CAST(:community AS integer) IS NULL OR hi.community_id = :community)
 GROUP BY hi.household_id, b.address, h.unit_label
 HAVING count(*) > 1
    AND (CAST(:site AS integer) IS NULL OR bool_or(hi.site_id = :site))
 ORDER BY combined_leq_day DESC NULLS LAST, b.address, h.unit_label"""
-    rows = conn.execute(text(sql), {"site": site_id, "community": community_id})
+    rows = conn.execute(
+        text(sql), {"site": site_id, "community": community_id, "candidates": list(candidates)}
+    )
     return [dict(r._mapping) for r in rows]
 
 
