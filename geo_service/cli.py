@@ -242,10 +242,9 @@ def impact_(
     from sqlalchemy import text
     from tqdm import tqdm
 
-    from geo_service import audit, impact
+    from geo_service import impact
     from geo_service.access import local_operator
-    from geo_service.audit import AuditAction
-    from geo_service.impact_export import filename, metadata, render
+    from geo_service.impact_export import export_file
 
     if bool(site) == all_sites:
         raise click.UsageError("give one SITE, or --all")
@@ -265,28 +264,12 @@ def impact_(
             output.mkdir(parents=True, exist_ok=True)
         written = 0
         for ref in tqdm(sites, desc="sites", unit=" site", disable=len(sites) == 1):
-            rows = impact.affected_households(conn, ref.id, personal=personal, sort=sort)
-            meta = metadata(
-                ref,
-                impact.site_parameters(conn, ref.id),
-                sort=sort,
-                lang=lang,
-                personal=personal,
-                count=len(rows),
+            body, name = export_file(
+                conn, ref, operator, personal=personal, fmt=fmt, sort=sort, lang=lang
             )
-            target = output / filename(ref, fmt, meta["generated_at"]) if all_sites else output
-            target.write_bytes(render(rows, meta, fmt, lang))
-            if personal:
-                audit.record(
-                    conn,
-                    operator,
-                    AuditAction.EXPORT_PERSONAL,
-                    target=f"site:{ref.code}",
-                    record_count=len(rows),
-                    detail={"format": fmt, "file": target.name},
-                )
-            written += len(rows)
-    click.echo(f"wrote {written} household row(s) of {len(sites)} site(s) to {output}")
+            (output / name if all_sites else output).write_bytes(body)
+            written += 1
+    click.echo(f"wrote the household lists of {written} site(s) to {output}")
 
 
 # -- access ---------------------------------------------------------------------------------

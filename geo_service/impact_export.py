@@ -15,8 +15,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
+from sqlalchemy import Connection
 
-from geo_service.impact import LIST_COLUMNS, SiteRef
+from geo_service import audit
+from geo_service.access import Principal
+from geo_service.audit import AuditAction
+from geo_service.impact import (
+    LIST_COLUMNS,
+    SiteRef,
+    Sort,
+    affected_households,
+    count_affected,
+    site_parameters,
+)
 from layers import get_layer
 
 Format = Literal["json", "csv", "xlsx", "geojson", "gpkg"]
@@ -73,6 +84,39 @@ def filename(site: SiteRef, fmt: str, generated_at: str) -> str:
     stamp = generated_at.replace(":", "").replace("-", "")[:15]
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in site.code)
     return f"{safe}-households-{stamp}.{fmt}"
+
+
+def export_file(
+    conn: Connection,
+    site: SiteRef,
+    principal: Principal,
+    *,
+    personal: tuple[str, ...],
+    fmt: Format,
+    sort: Sort,
+    lang: str,
+    limit: int | None = None,
+    offset: int = 0,
+) -> tuple[bytes, str]:
+    """A site's household list as a file and its name; an export of personal fields is
+    audited in the caller's transaction. The API and the CLI both write files through here."""
+    rows = affected_households(
+        conn, site.id, personal=personal, sort=sort, limit=limit, offset=offset
+    )
+    total = len(rows) if limit is None else count_affected(conn, site.id)
+    meta = metadata(
+        site, site_parameters(conn, site.id), sort=sort, lang=lang, personal=personal, count=total
+    )
+    if personal:
+        audit.record(
+            conn,
+            principal,
+            AuditAction.EXPORT_PERSONAL,
+            target=f"site:{site.code}",
+            record_count=len(rows),
+            detail={"format": fmt, "fields": list(personal), "offset": offset},
+        )
+    return render(rows, meta, fmt, lang), filename(site, fmt, meta["generated_at"])
 
 
 def render(rows: list[dict[str, Any]], meta: dict[str, Any], fmt: Format, lang: str) -> bytes:

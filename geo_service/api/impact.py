@@ -12,7 +12,7 @@ from geo_service import audit, impact, noise, versions
 from geo_service.access import Permission, personal_fields_for, require_households
 from geo_service.api.deps import CurrentUser, EngineDep, IfMatch, Lang
 from geo_service.audit import AuditAction
-from geo_service.impact_export import MEDIA_TYPES, filename, json_page, metadata, render
+from geo_service.impact_export import MEDIA_TYPES, export_file, json_page, metadata
 
 router = APIRouter(tags=["impact"])
 SiteRefPath = Annotated[str, Path(description="The site code (e.g. HF-2024-01) or numeric id")]
@@ -57,49 +57,47 @@ def site_households(
         site = impact.resolve_site(conn, ref)
         require_households(principal, site.id)
         personal = personal_fields_for(principal, site.id)
-        page: impact.HouseholdsPage | None = None
-        rows: list[dict[str, Any]] = []
-        if format == "json":
-            # The hot path: PostgreSQL writes the rows' JSON, and counts them in the same pass.
-            limit = limit or 100
-            page = impact.affected_households_json(
-                conn, site.id, personal=personal, sort=sort, limit=limit, offset=offset
+        if format != "json":
+            body, name = export_file(
+                conn,
+                site,
+                principal,
+                personal=personal,
+                fmt=format,
+                sort=sort,
+                lang=lang,
+                limit=limit,
+                offset=offset,
             )
-            returned, total = page.returned, page.total
-        else:
-            rows = impact.affected_households(
-                conn, site.id, personal=personal, sort=sort, limit=limit, offset=offset
+            return Response(
+                body,
+                media_type=MEDIA_TYPES[format],
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
-            returned = len(rows)
-            total = returned if limit is None else impact.count_affected(conn, site.id)
+        # The hot path: PostgreSQL writes the rows' JSON, and counts them in the same pass.
+        limit = limit or 100
+        page = impact.affected_households_json(
+            conn, site.id, personal=personal, sort=sort, limit=limit, offset=offset
+        )
         meta = metadata(
             site,
             impact.site_parameters(conn, site.id),
             sort=sort,
             lang=lang,
             personal=personal,
-            count=total,
+            count=page.total,
         )
         if personal:
-            action = AuditAction.READ_PERSONAL if format == "json" else AuditAction.EXPORT_PERSONAL
             audit.record(
                 conn,
                 principal,
-                action,
+                AuditAction.READ_PERSONAL,
                 target=f"site:{site.code}",
-                record_count=returned,
+                record_count=page.returned,
                 detail={"format": format, "fields": list(personal), "offset": offset},
             )
-    if page is not None:
-        meta.update(limit=limit, offset=offset, returned=returned)
-        return Response(json_page(meta, page.households), media_type=MEDIA_TYPES["json"])
-    body = render(rows, meta, format, lang)
-    headers = {
-        "Content-Disposition": (
-            f'attachment; filename="{filename(site, format, meta["generated_at"])}"'
-        )
-    }
-    return Response(body, media_type=MEDIA_TYPES[format], headers=headers)
+    meta.update(limit=limit, offset=offset, returned=page.returned)
+    return Response(json_page(meta, page.households), media_type=MEDIA_TYPES["json"])
 
 
 @router.get(
