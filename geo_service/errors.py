@@ -81,6 +81,10 @@ class InvalidText(GeoServiceError):
     """A value PostgreSQL cannot store or compare: a NUL character, a date out of range."""
 
 
+class PreconditionRequired(GeoServiceError):
+    """An edit sent without saying which version it was based on."""
+
+
 class EditConflict(GeoServiceError):
     """An edit based on a version of a record that someone else has changed since."""
 
@@ -175,6 +179,7 @@ STATUS: dict[type[GeoServiceError], int] = {
     InvalidImpactSettings: 400,
     InvalidText: 400,
     EditConflict: 412,
+    PreconditionRequired: 428,
     InvalidQuery: 400,
     UnknownCRS: 400,
     ClusterError: 503,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
-from geo_service.errors import EditConflict
+from geo_service.errors import EditConflict, PreconditionRequired
 
 _VERSION = text("""
 SELECT md5(
@@ -36,11 +36,15 @@ def site_etag(conn: Connection, site_id: int) -> str:
 def require_current(conn: Connection, site_id: int, if_match: str | None) -> None:
     """Lock the site for this transaction and check the client edits the current version.
 
-    No ``If-Match`` (or ``*``) means the client does not ask for the check.
+    ``If-Match`` is required: without it two editors could overwrite each other unseen.
+    ``*`` says "whatever is stored", for scripts that mean to overwrite.
     """
     conn.execute(_LOCK, {"site": site_id})
     if if_match is None:
-        return
+        raise PreconditionRequired(
+            "send If-Match with the ETag of GET /api/sites/{ref}/impact-settings (or * to "
+            "overwrite whatever is stored), so that two editors cannot overwrite each other"
+        )
     wanted = {tag.strip().removeprefix("W/") for tag in if_match.split(",")}
     if "*" in wanted:
         return

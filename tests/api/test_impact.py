@@ -163,12 +163,18 @@ def test_english_headers(client: TestClient, as_role: Callable) -> None:
 
 def test_settings_change_the_answer_at_once(client: TestClient, as_role: Callable) -> None:
     planner = as_role("planner")
+    etag = client.get(f"/api/sites/{SITE}/impact-settings", headers=planner).headers["etag"]
     before = client.get(f"/api/sites/{SITE}/households", headers=planner).json()["households"]
     assert {r["band"] for r in before} <= {1, 2, 3}
-    put = client.put(f"/api/sites/{SITE}/impact-settings", headers=planner, json={"bands_m": [100]})
+    put = client.put(
+        f"/api/sites/{SITE}/impact-settings",
+        headers=planner | {"If-Match": etag},
+        json={"bands_m": [100]},
+    )
     assert put.status_code == 200, put.text
     after = client.get(f"/api/sites/{SITE}/households", headers=planner).json()["households"]
     assert len(after) < len(before) or all(r["band_outer_m"] == 100 for r in after)
+    planner |= {"If-Match": "*"}
     bad = client.put(
         f"/api/sites/{SITE}/impact-settings", headers=planner, json={"bands_m": [500, 50]}
     )
@@ -179,7 +185,7 @@ def test_settings_change_the_answer_at_once(client: TestClient, as_role: Callabl
     assert unknown.status_code == 400 and "tunnel_boring" in unknown.json()["detail"]
     liaison = client.put(
         f"/api/sites/{SITE}/impact-settings",
-        headers=as_role("liaison", (SITE,)),
+        headers=as_role("liaison", (SITE,)) | {"If-Match": "*"},
         json={"bands_m": [100]},
     )
     assert liaison.status_code == 403

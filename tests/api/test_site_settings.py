@@ -78,10 +78,12 @@ def test_concurrent_edits_with_the_same_etag_one_wins(
     assert client.get(SETTINGS).json()["bands_m"] == [10.0 * (winners[0] + 1), 500]
 
 
-def test_if_match_star_or_none_skips_the_check(client: TestClient) -> None:
+def test_if_match_star_overwrites_and_a_missing_one_is_refused(client: TestClient) -> None:
     assert (
         client.put(SETTINGS, json={"bands_m": [50, 200]}, headers={"If-Match": "*"}).status_code
         == 200
     )
-    assert client.put(SETTINGS, json={"bands_m": [60, 200]}).status_code == 200
+    blind = client.put(SETTINGS, json={"bands_m": [60, 200]})
+    assert blind.status_code == 428 and "If-Match" in blind.json()["detail"]
+    assert client.get(SETTINGS).json()["bands_m"] == [50, 200]
     assert client.get("/api/sites/NO-SUCH/impact-settings").status_code == 404
