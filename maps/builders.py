@@ -15,7 +15,7 @@ from html import escape
 import folium
 from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
-from folium.map import Layer
+from folium.map import FitBounds, Layer
 from folium.plugins import Fullscreen, GroupedLayerControl, MeasureControl, MousePosition
 from jinja2 import Template
 
@@ -280,7 +280,11 @@ def _new_map(
             folium.TileLayer(
                 url, attr=base.attribution, subdomains=base.subdomains, control=False, max_zoom=20
             ).add_to(m)
-    m.fit_bounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
+    # Without animation: tile layers added next load only the fitted view, not first the
+    # zoom_start view and then the fitted one (twice the tile requests at first render).
+    fit = FitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
+    fit.options["animate"] = False
+    m.add_child(fit)
     Fullscreen(position="topleft").add_to(m)
     MeasureControl(
         position="topleft", primary_length_unit="meters", primary_area_unit="sqmeters"

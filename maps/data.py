@@ -44,16 +44,23 @@ _SITE_PROPS = """'code', s.code, 'name', s.name, 'kind', s.kind, 'status', s.sta
 
 
 def sites(conn: Connection, site_id: int | None = None) -> str:
-    """Every site (or one), with its key facts and the households it affects."""
+    """Every site (or one), with its key facts; one site also with the households it affects.
+
+    The overview leaves the count out: it would evaluate every site's impact on every page
+    load (2 s with a million households); the site's own map and the API give it.
+    """
+    affected = (
+        ",\n'affected', (SELECT count(*) FROM household_impacts hi WHERE hi.site_id = s.id)"
+        if site_id is not None
+        else ""
+    )
     return _collection(
         conn,
         f"""SELECT {
             _feature(
                 "s.code",
                 "s.geom",
-                _SITE_PROPS
-                + ''',
-            'affected', (SELECT count(*) FROM household_impacts hi WHERE hi.site_id = s.id)''',
+                _SITE_PROPS + affected,
             )
         }
             AS f FROM sites s WHERE CAST(:site AS integer) IS NULL OR s.id = :site
