@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import Engine, text
 
 from tests.maps.conftest import screenshot
@@ -145,3 +147,32 @@ def test_geo_service_map_writes_one_file_that_opens_offline(
     page.wait_for_function("window.GeoService && window.GeoService.map !== null")
     assert "Construction sites" in _layer_control(page)
     assert page.visit.outside == [] and page.visit.errors == []
+
+
+def test_site_map_prints_on_one_a4_page_with_map_legend_and_title(page, tmp_path) -> None:
+    """Printed, the map fills the page, the title and legend stay, the controls go."""
+    _open(page, f"/maps/sites/{SITE}")
+    page.emulate_media(media="print")
+    visible = page.evaluate(
+        """() => { const shown = s => { const e = document.querySelector(s);
+                                        return !!e && getComputedStyle(e).display !== 'none'; };
+                   const map = document.querySelector('.folium-map').getBoundingClientRect();
+                   return {title: shown('.gs-title'), legend: shown('.gs-legend'),
+                           layers: shown('.leaflet-control-layers'),
+                           zoom: shown('.leaflet-control-zoom'),
+                           fullWidth: map.width >= window.innerWidth * 0.95}; }"""
+    )
+    assert visible == {
+        "title": True,
+        "legend": True,
+        "layers": False,
+        "zoom": False,
+        "fullWidth": True,
+    }
+    pdf = tmp_path / "site.pdf"
+    page.pdf(path=str(pdf), format="A4", landscape=True, print_background=True)
+    body = pdf.read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page(?!s)", body))
+    assert body.startswith(b"%PDF") and pages == 1, pages
+    page.emulate_media(media="screen")
+    _clean(page)
