@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from sqlalchemy import Engine, text
 from geo_service.cluster import EmbeddedCluster
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import build_demo_district, load_demo
+from geo_service.devserver import running_server
 from geo_service.settings import _default_home
 from tests.accounts import issue_token
 
@@ -59,34 +59,11 @@ def fault_engine(fault_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def server(fault_url: str, tmp_path: Path) -> Iterator[str]:
     """``uvicorn`` on loopback against the fault database; its base URL."""
-    port = _free_port()
-    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": fault_url, "GEO_SERVICE_HOME": str(tmp_path)}
-    log = (tmp_path / "server.log").open("w")
-    process = subprocess.Popen(
-        [BIN / "uvicorn", "geo_service.main:create_app", "--factory", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            httpx.get(base + "/healthz", timeout=1)
-            break
-        except httpx.TransportError:
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(10)
+    with running_server(fault_url, env={"GEO_SERVICE_HOME": str(tmp_path)}) as base:
+        yield base
 
 
 def test_database_restart_gives_503_then_the_same_server_recovers(

@@ -7,12 +7,6 @@ Playwright download.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
+from geo_service.devserver import running_server
 from tests.accounts import issue_token
 from tests.conftest import TABLES, clear_audit_log
 
@@ -47,51 +42,14 @@ def demo_db(engine: Engine) -> Engine:
     return engine
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(demo_db: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """uvicorn serving the app on the demo database; yields its base URL."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "GEO_SERVICE_DATABASE_URL": demo_db.url.render_as_string(hide_password=False),
-        "GEO_SERVICE_HOME": str(tmp_path_factory.mktemp("home")),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "geo_service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.1)
+    home = str(tmp_path_factory.mktemp("home"))
+    with running_server(
+        demo_db.url.render_as_string(hide_password=False), env={"GEO_SERVICE_HOME": home}
+    ) as base:
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @dataclass

@@ -5,27 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from pyproj import Transformer
 from sqlalchemy import Engine, text
 
+from geo_service.devserver import running_server
 from tests.accounts import issue_token
 
 pytestmark = pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="GDAL not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -42,41 +33,11 @@ def server(district_households: Engine) -> Iterator[tuple[str, dict[str, str]]]:
                                                  4326), 0.0003))
             FROM generate_series(1, 25) i""")
         )
-    port = _free_port()
-    env = {
-        **os.environ,
-        "GEO_SERVICE_DATABASE_URL": district_households.url.render_as_string(False),
-    }
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "geo_service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}/ogc"
-    try:
-        for _ in range(100):
-            try:
-                httpx.get(base, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    url = district_households.url.render_as_string(False)
+    with running_server(url) as root:
         token = issue_token(district_households, "admin")
         gdal_env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}"}
-        yield base, gdal_env
-    finally:
-        proc.terminate()
-        proc.wait(10)
+        yield root + "/ogc", gdal_env
 
 
 def _run(args: list[str], env: dict[str, str]) -> str:
