@@ -63,9 +63,10 @@ class Visit:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from playwright import sync_api as playwright_api
+
+    # ``./dev`` installs Debian's chromium: without it these tests fail, they never skip.
+    assert Path(CHROMIUM).exists(), "Debian chromium is missing: apt-get install -y chromium"
     with playwright_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield chromium
