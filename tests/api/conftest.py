@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
+import geopandas as gpd
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine
+from shapely.geometry import Point, box
+from sqlalchemy import Engine, create_engine, text
 
+from geo_service.ingest import import_frame
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings
 from tests.accounts import bearer, issue_token
@@ -62,6 +65,44 @@ def district(db: Engine) -> Engine:
     with db.begin() as conn:
         conn.exec_driver_sql(SEED)
     return db
+
+
+@pytest.fixture
+def homes(district: Engine) -> Engine:
+    """Three households north-west of the housing site, one with an elderly resident."""
+    import_frame(
+        district,
+        "buildings",
+        gpd.GeoDataFrame(
+            {"address": ["翠苑一区1幢"], "community": ["翠苑一区"]},
+            geometry=[box(120.1565, 30.2685, 120.1575, 30.2690)],
+            crs="EPSG:4326",
+        ),
+    )
+    import_frame(
+        district,
+        "households",
+        gpd.GeoDataFrame(
+            {
+                "building": ["翠苑一区1幢"] * 3,
+                "unit_label": ["1-1-101", "1-1-102", "1-2-301"],
+                "residents": [2, 3, 1],
+                "contact_name": ["示例-王某", "示例-李某", "示例-张某"],
+                "phone": ["199-0000-0001", "199-0000-0002", "199-0000-0003"],
+                "elderly": [True, False, False],
+            },
+            geometry=[Point(120.1570, 30.2688), Point(120.1572, 30.2687), Point(120.1574, 30.2686)],
+            crs="EPSG:4326",
+        ),
+    )
+    with district.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO site_equipment (site_id, equipment_code, count) "
+                "VALUES (1, 'excavator', 2)"
+            )
+        )
+    return district
 
 
 def _client_for(url: str) -> TestClient:

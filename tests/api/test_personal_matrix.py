@@ -16,13 +16,12 @@ import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
-from shapely.geometry import Point, box
 from sqlalchemy import Engine, text
 
-from geo_service.ingest import import_frame
 from layers import get_layer
 
 SITE, OTHER = "AZF-2024-01", "ROAD-2024-07"
+# Values the ``homes`` fixture (tests/api/conftest.py) stores for its households.
 NAMES = ("示例-王某", "示例-李某")
 PHONES = ("199-0000-0001", "199-0000-0002")
 PERSONAL = tuple(f.name for f in get_layer("households").personal_fields)
@@ -30,37 +29,6 @@ LABELS = tuple(
     f.label(lang) for f in get_layer("households").personal_fields for lang in ("zh", "en")
 )
 LON, LAT = 120.1570, 30.2688
-
-
-@pytest.fixture
-def homes(district: Engine) -> Engine:
-    """Two households near the housing site, with contacts and an elderly resident."""
-    import_frame(
-        district,
-        "buildings",
-        gpd.GeoDataFrame(
-            {"address": ["翠苑一区1幢"], "community": ["翠苑一区"]},
-            geometry=[box(120.1565, 30.2685, 120.1575, 30.2690)],
-            crs="EPSG:4326",
-        ),
-    )
-    import_frame(
-        district,
-        "households",
-        gpd.GeoDataFrame(
-            {
-                "building": ["翠苑一区1幢"] * 2,
-                "unit_label": ["1-1-101", "1-1-102"],
-                "contact_name": list(NAMES),
-                "phone": list(PHONES),
-                "elderly": [True, False],
-                "night_shift": [False, True],
-            },
-            geometry=[Point(LON, LAT), Point(LON + 0.0002, LAT - 0.0001)],
-            crs="EPSG:4326",
-        ),
-    )
-    return district
 
 
 def _tile(z: int) -> tuple[int, int, int]:
