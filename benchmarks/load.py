@@ -22,9 +22,6 @@ import json
 import os
 import platform
 import random
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -39,6 +36,7 @@ from geo_service import auth
 from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import load_demo
+from geo_service.devserver import running_server
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -148,45 +146,6 @@ async def client_loop(
                 errors[kind].append(problem)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(url: str, workers: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    home = tempfile.mkdtemp(prefix="geo-load-")
-    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": url, "GEO_SERVICE_HOME": home}
-    server = subprocess.Popen(
-        [
-            Path(sys.executable).parent / "uvicorn",
-            "geo_service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not start")
-
-
 def percentiles(values: list[float]) -> dict[str, float]:
     ms = np.array(values) * 1000
     return {
@@ -207,10 +166,10 @@ def main() -> None:
     args = parser.parse_args()
 
     url, data = prepare()
-    server, base = start_server(url, args.workers)
     timings: dict[str, list[float]] = defaultdict(list)
     errors: dict[str, list[str]] = defaultdict(list)
-    try:
+    home = tempfile.mkdtemp(prefix="geo-load-")
+    with running_server(url, workers=args.workers, env={"GEO_SERVICE_HOME": home}) as base:
         # Warm-up: one of each kind, not counted (first-use imports, plan caches).
         warm = {m[0]: m[2](data, random.Random(0)) for m in MIX}
         with httpx.Client(
@@ -233,9 +192,6 @@ def main() -> None:
 
         asyncio.run(run())
         elapsed = time.monotonic() - started
-    finally:
-        server.terminate()
-        server.wait(30)
 
     every = [t for values in timings.values() for t in values]
     total_errors = sum(len(e) for e in errors.values())

@@ -32,14 +32,10 @@ import datetime as dt
 import json
 import os
 import platform
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import numpy as np
 from sqlalchemy import text
 
@@ -47,6 +43,7 @@ from geo_service import auth
 from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import load_demo, write_city
+from geo_service.devserver import running_server
 from geo_service.ingest import import_file
 from geo_service.settings import ImportSettings
 
@@ -109,12 +106,6 @@ PROBE = """
 """.replace("TILE_PATH", TILE_PATH)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def city_files(households: int) -> dict[str, Path]:
     folder = WORK / f"city_{households}"
     wanted = {layer: folder / f"city_{layer}.gpkg" for layer in LAYERS}
@@ -170,39 +161,6 @@ def prepare_demo() -> tuple[str, str, dict]:
     token = token_for(engine)
     engine.dispose()
     return url, token, info
-
-
-def start_server(url: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    home = tempfile.mkdtemp(prefix="geo-maps-")
-    env = {**os.environ, "GEO_SERVICE_DATABASE_URL": url, "GEO_SERVICE_HOME": home}
-    server = subprocess.Popen(
-        [
-            Path(sys.executable).parent / "uvicorn",
-            "geo_service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                return server, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the server did not start")
 
 
 def visit(browser, base: str, token: str, path: str) -> dict:
@@ -297,8 +255,8 @@ def stats(values: list[float]) -> dict[str, float]:
 
 
 def measure(browser, url: str, token: str, runs: int, label: str) -> dict:
-    server, base = start_server(url)
-    try:
+    home = tempfile.mkdtemp(prefix="geo-maps-")
+    with running_server(url, env={"GEO_SERVICE_HOME": home}) as base:
         warm = visit(browser, base, token, "/maps/overview")
         print(f"[{label}] warm-up (uncounted): {warm['first_render_ms']} ms", flush=True)
         results = []
@@ -313,9 +271,6 @@ def measure(browser, url: str, token: str, runs: int, label: str) -> dict:
                 flush=True,
             )
             results.append(r)
-    finally:
-        server.terminate()
-        server.wait(30)
     key = [
         "first_render_ms",
         "dom_content_loaded_ms",
