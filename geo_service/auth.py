@@ -8,7 +8,12 @@
   and sites (it never reaches further than them).
 - Browser sessions are a cookie signed with the secret key (``itsdangerous``). It holds
   the user name and a fingerprint of the password hash, so changing a password ends every
-  session; the user row is read on each request, so a deactivated user is out at once.
+  session.
+- A credential that worked is remembered for ``AuthSettings.cache_seconds`` (10 s) by the
+  process (``PrincipalCache``): a map asks for dozens of tiles at once, and checking a
+  password with Argon2 on each would cost more than the tile. A revoked token, a
+  deactivated user or a changed role therefore takes effect within those seconds (at once
+  in the process that made the change).
 - Failed sign-ins are audit rows (``login_failed``), and the rate limit counts them in the
   database: it holds across server processes and restarts, and is one fact in one place.
   While throttled, credentials are not even checked, and nothing more is written.
@@ -23,8 +28,10 @@ import datetime as dt
 import hashlib
 import re
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -531,6 +538,53 @@ def principal_for_session(
     if row is None or not row.active or data.get("f") != _fingerprint(row.password_hash):
         return None
     return _user_principal(row, via="session", client=client)
+
+
+# -- remembering credentials that worked ---------------------------------------------------------
+class PrincipalCache:
+    """Principals of credentials that worked, kept for ``seconds`` by a hash of the credential.
+
+    Only successes are kept: a wrong credential is checked, throttled and audited every
+    time. ``clear`` is called by every change to accounts made in this process; other
+    processes see a change within ``seconds``. Zero seconds turns the cache off.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self._clock = clock
+        self._entries: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(kind: str, *parts: str) -> str:
+        return hashlib.sha256("\0".join((kind, *parts)).encode()).hexdigest()
+
+    def get(
+        self, key: str, client: str | None, check: Callable[[], Principal | None]
+    ) -> Principal | None:
+        """The remembered principal (from ``client`` this time), else ``check()``'s."""
+        if self.seconds <= 0:
+            return check()
+        now = self._clock()
+        hit = self._entries.get(key)
+        if hit is not None and hit[0] > now:
+            return replace(hit[1], client=client)
+        principal = check()
+        if principal is None:
+            return None
+        with self._lock:
+            if len(self._entries) >= self.MAX_ENTRIES:
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[key] = (now + self.seconds, principal)
+        return principal
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
 
 
 # -- the demo administrator -----------------------------------------------------------------------

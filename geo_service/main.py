@@ -31,6 +31,7 @@ from geo_service.api import (
     sites,
     users,
 )
+from geo_service.auth import PrincipalCache
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
 from geo_service.ogc.routes import router as ogc_router
@@ -86,6 +87,7 @@ def create_app(
     )
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.session_secret = secret
+    app.state.principal_cache = PrincipalCache(auth.cache_seconds)
     add_exception_handlers(app)
     for module in (
         landing,

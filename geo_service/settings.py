@@ -85,6 +85,9 @@ class AuthSettings(BaseSettings):
     # Layers anyone may read without signing in (none by default: all data is internal).
     anonymous_layers: tuple[str, ...] = ()
     default_token_days: int = 90
+    # How long a process remembers a credential that worked (``auth.PrincipalCache``); a
+    # revoked token or deactivated user is refused within this time. 0: check every request.
+    cache_seconds: float = 10.0
 
 
 class MapSettings(BaseSettings):

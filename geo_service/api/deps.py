@@ -99,19 +99,35 @@ def current_principal(
     stale session cookie is, so public pages still open and private ones ask to sign in.
     """
     settings: AuthSettings = request.app.state.auth_settings
+    cache: auth.PrincipalCache = request.app.state.principal_cache
     client = client_address(request)
-    if bearer is not None:
-        return auth.principal_for_token(
-            engine, bearer.credentials, client=client, settings=settings
+    token = bearer.credentials if bearer is not None else api_key
+    if token:
+        return _known(
+            cache.get(
+                cache.key("token", token),
+                client,
+                lambda: auth.principal_for_token(engine, token, client=client, settings=settings),
+            )
         )
-    if api_key:
-        return auth.principal_for_token(engine, api_key, client=client, settings=settings)
     if basic is not None:
-        return auth.principal_for_basic(
-            engine, basic.username, basic.password, client=client, settings=settings
+        return _known(
+            cache.get(
+                cache.key("basic", basic.username, basic.password),
+                client,
+                lambda: auth.principal_for_basic(
+                    engine, basic.username, basic.password, client=client, settings=settings
+                ),
+            )
         )
     principal = session_user(request, engine)
     return principal or anonymous(client, settings.anonymous_layers)
+
+
+def _known(principal: Principal | None) -> Principal:
+    """Tokens and passwords either name a principal or raise; never None."""
+    assert principal is not None
+    return principal
 
 
 def session_user(request: Request, engine: EngineDep) -> Principal | None:
@@ -124,12 +140,18 @@ def session_user(request: Request, engine: EngineDep) -> Principal | None:
     if not cookie:
         return None
     settings: AuthSettings = request.app.state.auth_settings
-    return auth.principal_for_session(
-        engine,
-        cookie,
-        secret=request.app.state.session_secret,
-        max_age_seconds=settings.session_hours * 3600,
-        client=client_address(request),
+    cache: auth.PrincipalCache = request.app.state.principal_cache
+    client = client_address(request)
+    return cache.get(
+        cache.key("session", cookie),
+        client,
+        lambda: auth.principal_for_session(
+            engine,
+            cookie,
+            secret=request.app.state.session_secret,
+            max_age_seconds=settings.session_hours * 3600,
+            client=client,
+        ),
     )
 
 

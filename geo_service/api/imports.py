@@ -93,9 +93,12 @@ async def import_layer(
                 f"{name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
                 "a zipped Shapefile or CSV with lon/lat or WKT columns"
             )
-        return await run_in_threadpool(
+        report = await run_in_threadpool(
             _import, engine, principal, layer, file, name, suffix, mode, crs, on_invalid, settings
         )
+        if layer == "sites":  # assignments resolve to the new rows' ids
+            request.app.state.principal_cache.clear()
+        return report
     finally:
         await form.close()
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, Field
 
 from geo_service import auth
@@ -54,9 +54,14 @@ def get_user_sites(engine: EngineDep, username: Username) -> UserSites:
     responses={400: {"description": "An unknown site code, or a role that takes no sites"}},
 )
 def put_user_sites(
-    engine: EngineDep, principal: CurrentUser, username: Username, body: SiteAssignment
+    request: Request,
+    engine: EngineDep,
+    principal: CurrentUser,
+    username: Username,
+    body: SiteAssignment,
 ) -> UserSites:
     """Assign sites by code; codes stay valid when sites are imported again."""
     with engine.begin() as conn:
         found = auth.set_user_sites(conn, username, body.sites, by=principal)
+    request.app.state.principal_cache.clear()
     return UserSites(username=found.username, role=found.role, sites=found.sites)

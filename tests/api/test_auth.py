@@ -395,3 +395,73 @@ def test_liaison_token_sees_only_its_sites(
 
     assert principal.can_read_personal(1) and not principal.can_read_personal(2)
     assert principal.personal_site_ids() == {1}
+
+
+# -- remembering credentials that worked --------------------------------------------------------
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_token_revoked_elsewhere_is_refused_once_the_cache_time_has_passed(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    clock = _Clock()
+    app.state.principal_cache = auth.PrincipalCache(10, clock=clock)
+    secret = issue_token(district, "admin")
+    api = TestClient(app)
+    assert api.get("/api/sites", headers=bearer(secret)).status_code == 200
+
+    _revoke(district, secret)  # as `geo-service token revoke` does, from another process
+    clock.now += 9
+    still = api.get("/api/sites", headers=bearer(secret))
+    clock.now += 2
+    refused = api.get("/api/sites", headers=bearer(secret))
+
+    assert still.status_code == 200
+    assert refused.status_code == 401 and "revoked" in refused.json()["detail"]
+
+
+def test_with_no_cache_time_a_revoked_token_is_refused_at_once(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    app.state.principal_cache = auth.PrincipalCache(0)
+    secret = issue_token(district, "admin")
+    api = TestClient(app)
+    assert api.get("/api/sites", headers=bearer(secret)).status_code == 200
+
+    _revoke(district, secret)
+
+    assert api.get("/api/sites", headers=bearer(secret)).status_code == 401
+
+
+def test_a_remembered_password_is_not_a_key_to_other_passwords_or_users(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    make_user(district, "wang", "planner", password="西溪安置房一期-登录密码")
+    make_user(district, "li", "planner", password="another-password-1")
+    api = TestClient(app)
+    assert api.get("/api/sites", headers=_basic("wang", "西溪安置房一期-登录密码")).status_code == 200
+
+    assert api.get("/api/sites", headers=_basic("wang", "wrong-password")).status_code == 401
+    assert api.get("/api/sites", headers=_basic("li", "西溪安置房一期-登录密码")).status_code == 401
+    assert _failures(district) == [("wang", "testclient"), ("li", "testclient")]
+
+
+def test_reassigning_a_liaisons_sites_applies_at_once_despite_the_cache(
+    app: FastAPI, district: Engine, client: TestClient
+) -> None:
+    make_user(district, "zhao", "liaison", sites=["ROAD-2024-07"])
+    token = issue_token(district, None, username="zhao")
+    api = TestClient(app)
+    before = api.get("/api/sites/AZF-2024-01/households", headers=bearer(token))
+
+    moved = client.put("/api/users/zhao/sites", json={"sites": ["AZF-2024-01"]})
+    after = api.get("/api/sites/AZF-2024-01/households", headers=bearer(token))
+
+    assert moved.status_code == 200, moved.text
+    assert before.status_code == 403
+    assert after.status_code == 200

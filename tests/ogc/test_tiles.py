@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import mapbox_vector_tile
 import morecantile
+import numpy as np
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from pyproj import Transformer
+from sqlalchemy import Engine, text
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -48,3 +51,102 @@ def test_tilejson_and_bad_tiles(client: TestClient) -> None:
     assert tj["tiles"][0].endswith("/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}")
     assert client.get("/ogc/tiles/WebMercatorQuad/3/9/0").status_code == 404
     assert client.get("/ogc/tiles/WebMercatorQuad/a/0/0").status_code == 400
+
+
+def _scatter(engine: Engine, points: np.ndarray, label: str) -> None:
+    """Households at ``points`` (lon, lat) in building 1, unit labels ``label-<n>``."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO households (building_id, unit_label, geom) "
+                "SELECT 1, :label || '-' || n, ST_SetSRID(ST_MakePoint(x, y), 4326) "
+                "FROM unnest(CAST(:xs AS float8[]), CAST(:ys AS float8[])) "
+                "WITH ORDINALITY AS p(x, y, n)"
+            ),
+            {"label": label, "xs": points[:, 0].tolist(), "ys": points[:, 1].tolist()},
+        )
+
+
+def _decoded(client: TestClient, path: str) -> dict:
+    answer = client.get(path)
+    assert answer.status_code == 200, answer.text
+    return mapbox_vector_tile.decode(answer.content, default_options={"y_coord_down": True})
+
+
+def test_a_household_grid_tile_counts_every_household_once_where_it_lies(
+    client: TestClient, district_households: Engine
+) -> None:
+    z, tile = 13, TMS.tile(120.1557, 30.2686, 13)
+    box = TMS.bounds(tile)
+    rng = np.random.default_rng(5)
+    inside = np.column_stack(
+        [
+            rng.uniform(box.left, box.right, 3000),
+            rng.uniform(box.bottom, box.top, 3000),
+        ]
+    )
+    far = inside[:200].copy()  # well east of the tile, beyond its buffer
+    far[:, 0] += (box.right - box.left) * 1.1
+    _scatter(district_households, np.vstack([inside, far]), "G")
+    with district_households.connect() as conn:
+        in_tile = conn.execute(
+            text(
+                "SELECT ST_X(geom), ST_Y(geom) FROM households "
+                "WHERE geom && ST_MakeEnvelope(:w, :s, :e, :n, 4326)"
+            ),
+            {"w": box.left, "s": box.bottom, "e": box.right, "n": box.top},
+        ).all()
+
+    layer = _decoded(
+        client, f"/ogc/collections/households/tiles/WebMercatorQuad/{z}/{tile.x}/{tile.y}"
+    )
+    got = sorted(
+        (f["geometry"]["coordinates"][0], f["geometry"]["coordinates"][1], f["properties"]["count"])
+        for f in layer["households"]["features"]
+    )
+
+    # The same grid from pyproj's Web Mercator, cell means in tile units.
+    xy = TMS.xy_bounds(tile)
+    mx, my = Transformer.from_crs(4326, 3857, always_xy=True).transform(*np.array(in_tile).T)
+    size = (xy.right - xy.left) / 64
+    cells: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for x, y in zip(mx, my, strict=True):
+        cells.setdefault((int(x // size), int(y // size)), []).append((x, y))
+    expected = sorted(
+        (
+            round((np.mean([p[0] for p in pts]) - xy.left) / (xy.right - xy.left) * 4096),
+            round((xy.top - np.mean([p[1] for p in pts])) / (xy.top - xy.bottom) * 4096),
+            len(pts),
+        )
+        for pts in cells.values()
+    )
+    assert sum(c for _, _, c in got) == len(in_tile) == 3000 + 3  # the fixture's three too
+    assert len(got) == len(expected)
+    for (gx, gy, gc), (ex, ey, ec) in zip(got, expected, strict=True):
+        assert gc == ec and abs(gx - ex) <= 1 and abs(gy - ey) <= 1
+
+
+def test_a_crowded_tile_holds_every_household_not_the_first_ten_thousand(
+    client: TestClient, district_households: Engine
+) -> None:
+    tile = TMS.tile(120.1557, 30.2686, 16)
+    box = TMS.bounds(tile)
+    rng = np.random.default_rng(6)
+    crowd = np.column_stack(
+        [
+            rng.uniform(box.left, box.right, 12_000),
+            rng.uniform(box.bottom, box.top, 12_000),
+        ]
+    )
+    _scatter(district_households, crowd, "C")
+
+    layer = _decoded(
+        client, f"/ogc/collections/households/tiles/WebMercatorQuad/16/{tile.x}/{tile.y}"
+    )
+    features = layer["households"]["features"]
+
+    labels = {f["properties"]["unit_label"] for f in features}
+    assert {f"C-{n}" for n in range(1, 12_001)} <= labels
+    assert len({f["id"] for f in features}) == len(features)
+    for f in features:
+        assert not {"contact_name", "phone", "elderly"} & set(f["properties"])
