@@ -82,6 +82,8 @@ class Layer:
     prepare: Prepare | None = None
     # Computed by the service (a view such as impact_zones): served, never imported.
     computed: bool = False
+    # The date fields a feature's time runs between (the OGC ``datetime`` parameter).
+    temporal: tuple[str, str] | None = None
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

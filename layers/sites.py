@@ -35,6 +35,7 @@ LAYER = Layer(
         Field("parcels", "关联地块", "Parcels", kind="str_list"),
     ),
     references=(Reference("parcels", "parcels", "code", "parcel_id", required=False, many=True),),
+    temporal=("start_date", "end_date"),
     popup_fields=("code", "name", "kind", "status", "progress_pct", "contractor"),
     style={
         "color": "#d62728",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, text
 
@@ -89,9 +89,10 @@ class Collection:
     def fid_is_integer(self) -> bool:
         return self.layer.feature_id == "id" and not self.layer.computed
 
-    def _reference_sql(self) -> tuple[dict[str, str], list[str]]:
+    def _reference_sql(self) -> tuple[dict[str, str], dict[str, str]]:
+        """Each property's SQL expression, and the joins they need by alias."""
         exprs: dict[str, str] = {}
-        joins: list[str] = []
+        joins: dict[str, str] = {}
         refs = {r.field: r for r in self.layer.references}
         for n, fld in enumerate(self.fields):
             ref = refs.get(fld.name)
@@ -110,7 +111,7 @@ class Collection:
                 )
             else:
                 alias = f"r{n}"
-                joins.append(
+                joins[alias] = (
                     f"LEFT JOIN {quote(target.table)} {alias} ON {alias}.id = m.{quote(ref.column)}"
                 )
                 exprs[fld.name] = f"{alias}.{quote(ref.key)}"
@@ -123,7 +124,17 @@ class Collection:
     @property
     def source(self) -> str:
         """``FROM`` the layer's table with the joins its reference fields need."""
-        return f"{quote(self.layer.table)} m " + " ".join(self._reference_sql()[1])
+        return self.source_for(None)
+
+    def source_for(self, sql: str | None) -> str:
+        """``FROM`` the table with only the joins ``sql`` mentions (all when None).
+
+        An unneeded join, even one PostgreSQL removes, keeps the planner from reading the
+        ids of a page from the primary key alone (an index-only scan).
+        """
+        joins = self._reference_sql()[1]
+        used = [j for alias, j in joins.items() if sql is None or f"{alias}." in sql]
+        return f"{quote(self.layer.table)} m " + " ".join(used)
 
     # -- metadata ------------------------------------------------------------------------------
     def schema(self) -> dict[str, Any]:
@@ -176,6 +187,26 @@ class Collection:
             return None
         return [round(float(v), 7) for v in row]
 
+    def time_extent(self, conn: Connection) -> list[str | None] | None:
+        """The first start and last end date (None: open) of a layer with time."""
+        if self.layer.temporal is None:
+            return None
+        first, last = (quote(name) for name in self.layer.temporal)
+        row = conn.execute(
+            text(
+                f"SELECT min({first}), max({last}), bool_or({first} IS NULL), "
+                f"bool_or({last} IS NULL), count(*) "
+                f"FROM {quote(self.layer.table)}"
+            )
+        ).one()
+        start, end, open_start, open_end, rows = row
+        if not rows:
+            return None
+        return [
+            None if open_start or start is None else start.isoformat(),
+            None if open_end or end is None else end.isoformat(),
+        ]
+
 
 @dataclass
 class Page:
@@ -187,6 +218,12 @@ class Page:
     sortby: list[tuple[str, bool]] = field(default_factory=list)  # (field, descending)
     properties: list[str] | None = None
     crs: OutputCRS | None = None
+    after: Any = None  # the feature id a next link's cursor starts after
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The bound parameters of the page's SQL."""
+        return {**self.where.params, "after": self.after}
 
     def order_sql(self, col: Collection) -> str:
         keys = [f"{col.expr(name)} {'DESC' if desc else 'ASC'}" for name, desc in self.sortby]
@@ -204,13 +241,32 @@ def geometry_sql(column: str, crs: OutputCRS | None) -> str:
 
 
 def _page_sql(col: Collection, page: Page, extra: int = 1) -> tuple[str, list[str]]:
-    """The page's rows: fid, the chosen properties (as p0, p1, ...) and the geometry."""
+    """The page's rows: fid, the chosen properties (as p0, p1, ...) and the geometry.
+
+    For a table, the page's feature ids are found first, from the indexes and with only
+    the joins the filter and order need, then only those rows are read and joined: a page
+    at offset 999,000 of a million households reads 1,000 rows, not a million. With
+    ``after`` (the cursor of a ``next`` link) the ids start after that feature instead of
+    counting an offset.
+    """
     names = page.properties if page.properties is not None else [f.name for f in col.fields]
     selects = [f"{col.expr(n)} AS p{i}" for i, n in enumerate(names)]
+    columns = ", ".join([f"{col.fid} AS fid", *selects, "m.geom AS geom"])
+    where, order = page.where.sql(), page.order_sql(col)
+    if page.after is not None:
+        where = f"({where}) AND {col.fid} > :after"
+    skip = 0 if page.after is not None else int(page.offset)
+    window = f"LIMIT {int(page.limit) + extra} OFFSET {skip}"
+    if col.layer.computed:  # a view: no key to come back by
+        sql = f"SELECT {columns} FROM {col.source} WHERE {where} ORDER BY {order} {window}"
+        return sql, names
+    keys = (
+        f"ARRAY(SELECT {col.fid} FROM {col.source_for(where + order)} "
+        f"WHERE {where} ORDER BY {order} {window})"
+    )
     sql = (
-        f"SELECT {col.fid} AS fid, {', '.join([*selects, 'm.geom AS geom'])} "
-        f"FROM {col.source} WHERE {page.where.sql()} "
-        f"ORDER BY {page.order_sql(col)} LIMIT {int(page.limit) + extra} OFFSET {int(page.offset)}"
+        f"SELECT {columns} FROM {col.source} "
+        f"JOIN unnest({keys}) WITH ORDINALITY AS k(key, ord) ON {col.fid} = k.key ORDER BY k.ord"
     )
     return sql, names
 
@@ -226,21 +282,29 @@ def _feature_sql(names: list[str], crs: OutputCRS) -> str:
     )
 
 
-def features_json(
-    conn: Connection, col: Collection, page: Page, separator: str = ","
-) -> tuple[str, int, bool]:
-    """The page's features as GeoJSON text joined by ``separator``; count; more after it?"""
+class PageText(NamedTuple):
+    """A page of features as GeoJSON text, how many, whether more follow, the last id."""
+
+    features: str
+    returned: int
+    more: bool
+    last_fid: Any
+
+
+def features_json(conn: Connection, col: Collection, page: Page, separator: str = ",") -> PageText:
+    """The page's features as GeoJSON text joined by ``separator``, assembled in PostgreSQL."""
     sql, names = _page_sql(col, page)
     crs = page.crs
     assert crs is not None
+    keep = f"FILTER (WHERE f.rn <= {page.limit})"
     query = (
-        f"SELECT string_agg(f.feature, :sep ORDER BY f.rn) FILTER (WHERE f.rn <= {page.limit}),"
-        " count(*) FROM (SELECT row_number() OVER () AS rn, "
+        f"SELECT string_agg(f.feature, :sep ORDER BY f.rn) {keep}, count(*), "
+        f"(array_agg(f.fid ORDER BY f.rn DESC) {keep})[1] "
+        "FROM (SELECT row_number() OVER () AS rn, page.fid, "
         f"{_feature_sql(names, crs)} AS feature FROM ({sql}) page) f"
     )
-    body, count = conn.execute(text(query), {**page.where.params, "sep": separator}).one()
-    more = count > page.limit
-    return body or "", min(count, page.limit), more
+    body, count, last = conn.execute(text(query), {**page.params, "sep": separator}).one()
+    return PageText(body or "", min(count, page.limit), count > page.limit, last)
 
 
 def feature_json(conn: Connection, col: Collection, fid: str, crs: OutputCRS) -> str | None:
@@ -251,9 +315,8 @@ def feature_json(conn: Connection, col: Collection, fid: str, crs: OutputCRS) ->
         where.add(f"{col.fid} = {where.bind(int(fid))}")
     else:
         where.add(f"{col.fid} = {where.bind(fid)}")
-    page = Page(limit=1, where=where, crs=crs)
-    body, count, _ = features_json(conn, col, page)
-    return body if count else None
+    found = features_json(conn, col, Page(limit=1, where=where, crs=crs))
+    return found.features if found.returned else None
 
 
 def feature_rows(conn: Connection, col: Collection, page: Page) -> tuple[list[str], list[tuple]]:
@@ -262,13 +325,13 @@ def feature_rows(conn: Connection, col: Collection, page: Page) -> tuple[list[st
     selects = ", ".join(f"page.p{i}" for i in range(len(names)))
     geom = geometry_sql("page.geom", page.crs)
     query = f"SELECT page.fid, {selects}, ST_AsText({geom}, 8) FROM ({sql}) page"
-    rows = conn.execute(text(query), page.where.params).all()
+    rows = conn.execute(text(query), page.params).all()
     return ["id", *names, "wkt"], [tuple(r) for r in rows]
 
 
 def number_matched(conn: Connection, col: Collection, where: Where) -> tuple[int, bool]:
     """How many features match: exact up to EXACT_COUNT_LIMIT, else the planner's estimate."""
-    base = f"SELECT 1 FROM {col.source} WHERE {where.sql()}"
+    base = f"SELECT 1 FROM {col.source_for(where.sql())} WHERE {where.sql()}"
     plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) {base}"), where.params).scalar_one()
     estimate = int(plan[0]["Plan"]["Plan Rows"])
     if estimate > EXACT_COUNT_LIMIT:

@@ -49,7 +49,9 @@ def openapi_document(base: str, collection_ids: list[str]) -> dict[str, Any]:
             for n in (
                 "limit",
                 "offset",
+                "after",
                 "bbox",
+                "datetime",
                 "bbox-crs",
                 "crs",
                 "sortby",
@@ -138,6 +140,19 @@ def openapi_document(base: str, collection_ids: list[str]) -> dict[str, Any]:
                 ),
                 "offset": _param(
                     "offset", "Features to skip.", {"type": "integer", "minimum": 0, "default": 0}
+                ),
+                "after": _param(
+                    "after",
+                    "The cursor a next link carries: the features after this feature id, in "
+                    "id order (offset then only numbers the page). Not with sortby.",
+                    {"type": "string"},
+                ),
+                "datetime": _param(
+                    "datetime",
+                    "Features whose dates overlap a date, a time, or an interval start/end "
+                    "('..' for an open end), e.g. 2025-01-01/2025-06-30. Collections with "
+                    "time: sites (start_date to end_date; a missing date leaves that end open).",
+                    {"type": "string"},
                 ),
                 "bbox": _param(
                     "bbox",

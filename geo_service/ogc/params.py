@@ -7,11 +7,13 @@ message names the parameter and the values it takes.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from geo_service.errors import InvalidQuery
-from geo_service.ogc.collections import Collection, Where
+from geo_service.ogc.collections import Collection, Where, quote
 from geo_service.ogc.crs import STORAGE_SRID, OutputCRS, parse_crs
+from layers import COLLECTIONS
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -32,6 +34,7 @@ RESERVED = {
     "filter-crs",
     "datetime",
     "lang",
+    "after",
 }
 
 
@@ -53,6 +56,57 @@ def parse_limit(raw: str | None) -> int:
 
 def parse_offset(raw: str | None) -> int:
     return parse_int("offset", raw, 0, 0, 2**62)
+
+
+def _day(name: str, raw: str) -> dt.date:
+    """A date, or an RFC 3339 time taken as its day in the server's local time zone."""
+    try:
+        if len(raw) == 10:
+            return dt.date.fromisoformat(raw)
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        raise InvalidQuery(
+            f"datetime: {raw!r} is not a date (2025-06-01) or a time (2025-06-01T08:00:00Z)"
+        ) from None
+    return (moment.astimezone() if moment.tzinfo else moment).date()
+
+
+def datetime_condition(col: Collection, where: Where, raw: str | None) -> None:
+    """``datetime``: an instant or an interval (``start/end``, ``..`` open), matching the
+    features whose dates overlap it. A missing start or end date never excludes a feature
+    (a site with no end date is still going on)."""
+    if raw is None:
+        return
+    temporal = col.layer.temporal
+    if temporal is None:
+        with_time = [c.id for c in COLLECTIONS.values() if c.temporal]
+        raise InvalidQuery(f"datetime: {col.id} has no time; it applies to {', '.join(with_time)}")
+    parts = raw.split("/")
+    if len(parts) > 2 or raw == "" or (len(parts) == 1 and parts[0] == ".."):
+        raise InvalidQuery(
+            f"datetime={raw!r}: use a date or time, or an interval start/end with '..' "
+            "for an open end (2025-01-01/.., ../2025-06-30)"
+        )
+    bounds = [None if p in ("", "..") else _day("datetime", p) for p in parts]
+    start, end = bounds[0], bounds[-1]
+    if start is not None and end is not None and start > end:
+        raise InvalidQuery(f"datetime={raw!r}: the interval ends before it starts")
+    first, last = (f"m.{quote(name)}" for name in temporal)
+    if end is not None:
+        where.add(f"{first} IS NULL OR {first} <= {where.bind(end)}")
+    if start is not None:
+        where.add(f"{last} IS NULL OR {last} >= {where.bind(start)}")
+
+
+def parse_after(col: Collection, raw: str | None, sortby: list) -> object:
+    """The cursor of a ``next`` link: the id of the last feature of the page before."""
+    if raw is None:
+        return None
+    if sortby:
+        raise InvalidQuery("after pages in feature id order; with sortby, page with offset instead")
+    if col.fid_is_integer:
+        return parse_int("after", raw, 0, -(2**63), 2**63 - 1)
+    return raw
 
 
 def parse_format(raw: str | None, accept: str) -> str:

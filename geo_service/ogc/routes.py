@@ -26,6 +26,7 @@ from geo_service.ogc import params, tiles
 from geo_service.ogc.collections import (
     Collection,
     Page,
+    PageText,
     Where,
     feature_json,
     feature_rows,
@@ -215,6 +216,7 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
     url = f"{base}/collections/{col.id}"
     with engine.connect() as conn:
         bbox = col.extent(conn)
+        interval = col.time_extent(conn)
     doc: dict[str, Any] = {
         "id": col.id,
         "title": col.layer.title_en,
@@ -249,8 +251,16 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
             },
         ],
     }
+    extent: dict[str, Any] = {}
     if bbox:
-        doc["extent"] = {"spatial": {"bbox": [bbox], "crs": CRS84}}
+        extent["spatial"] = {"bbox": [bbox], "crs": CRS84}
+    if interval:
+        extent["temporal"] = {
+            "interval": [interval],
+            "trs": "http://www.opengis.net/def/uom/ISO-8601/0/Gregorian",
+        }
+    if extent:
+        doc["extent"] = extent
     return doc
 
 
@@ -308,6 +318,7 @@ def _where(request: Request, col: Collection) -> Where:
     q = request.query_params
     where = Where()
     params.bbox_condition(where, q.get("bbox"), q.get("bbox-crs"))
+    params.datetime_condition(col, where, q.get("datetime"))
     for name, value in q.multi_items():
         if name in params.RESERVED:
             continue
@@ -329,15 +340,21 @@ def _where(request: Request, col: Collection) -> Where:
     return where
 
 
-def _page_links(request: Request, fmt_type: str, offset: int, limit: int, more: bool) -> list:
-    url = request.url
-    links = [{"rel": "self", "type": fmt_type, "href": str(url)}]
-    if more:
+def _page_links(request: Request, fmt_type: str, page: Page, found: PageText) -> list:
+    """self, next and prev; next carries a cursor (``after``) when the page is in id order,
+    so a client reading a whole collection never makes the server count past an offset."""
+    url = request.url.remove_query_params("after")
+    links = [{"rel": "self", "type": fmt_type, "href": str(request.url)}]
+    offset, limit = page.offset, page.limit
+    if found.more:
+        following = {"offset": offset + limit, "limit": limit}
+        if not page.sortby and found.last_fid is not None:
+            following["after"] = found.last_fid
         links.append(
             {
                 "rel": "next",
                 "type": fmt_type,
-                "href": str(url.include_query_params(offset=offset + limit, limit=limit)),
+                "href": str(url.include_query_params(**following)),
             }
         )
     if offset > 0:
@@ -375,6 +392,7 @@ def items(
         properties=params.parse_properties(col, q.get("properties")),
         crs=crs,
     )
+    page.after = params.parse_after(col, q.get("after"), page.sortby)
     headers = {"Content-Crs": f"<{crs.uri}>"}
     with engine.connect() as conn:
         if fmt == "csv":
@@ -387,9 +405,9 @@ def items(
             )
             return _answer(request, out.getvalue(), "text/csv; charset=utf-8", headers)
         sep = "\n\x1e" if fmt == "geojsonseq" else ","
-        features, returned, more = features_json(conn, col, page, sep)
+        found = features_json(conn, col, page, sep)
         if fmt == "geojsonseq":
-            body = ("\x1e" + features + "\n") if features else ""
+            body = ("\x1e" + found.features + "\n") if found.features else ""
             return _answer(request, body, "application/geo+json-seq", headers)
         matched, exact = number_matched(conn, col, page.where)
     fmt_type = "text/html" if fmt == "html" else GEOJSON
@@ -404,16 +422,19 @@ def items(
         )
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     head |= {
-        "numberReturned": returned,
+        "numberReturned": found.returned,
         "timeStamp": stamp,
-        "links": _page_links(request, fmt_type, page.offset, page.limit, more),
+        "links": _page_links(request, fmt_type, page, found),
     }
     if fmt == "html":
         return _answer(
-            request, _items_html(col, head, features), "text/html; charset=utf-8", volatile=stamp
+            request,
+            _items_html(col, head, found.features),
+            "text/html; charset=utf-8",
+            volatile=stamp,
         )
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
-    body = prefix + ',"features":[' + features + "]}"
+    body = prefix + ',"features":[' + found.features + "]}"
     return _answer(request, body, GEOJSON, headers, volatile=stamp)
 
 

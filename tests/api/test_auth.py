@@ -444,7 +444,9 @@ def test_a_remembered_password_is_not_a_key_to_other_passwords_or_users(
     make_user(district, "wang", "planner", password="西溪安置房一期-登录密码")
     make_user(district, "li", "planner", password="another-password-1")
     api = TestClient(app)
-    assert api.get("/api/sites", headers=_basic("wang", "西溪安置房一期-登录密码")).status_code == 200
+    assert (
+        api.get("/api/sites", headers=_basic("wang", "西溪安置房一期-登录密码")).status_code == 200
+    )
 
     assert api.get("/api/sites", headers=_basic("wang", "wrong-password")).status_code == 401
     assert api.get("/api/sites", headers=_basic("li", "西溪安置房一期-登录密码")).status_code == 401

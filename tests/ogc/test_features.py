@@ -186,3 +186,133 @@ def test_impact_zones_collection(client: TestClient) -> None:
         "AZF-2024-01",
         "ROAD-2024-07",
     }
+
+
+# -- paging: offsets found by index, cursors in next links ------------------------------------
+def _more_households(engine: Engine, n: int) -> None:
+    """``n`` more households in the fixture's building, unit labels ``P-1`` .. ``P-n``."""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO households (building_id, unit_label, residents, geom) "
+            f"SELECT 1, 'P-' || i, mod(i, 5), ST_SetSRID(ST_MakePoint(120.1556 + i * 1e-6, "
+            f"30.2687), 4326) FROM generate_series(1, {n}) i"
+        )
+
+
+def _ids(client: TestClient, url: str, **query: str) -> list:
+    return [f["id"] for f in client.get(url, params=query).json()["features"]]
+
+
+def _link(doc: dict, rel: str) -> str | None:
+    return next((link["href"] for link in doc["links"] if link["rel"] == rel), None)
+
+
+def test_following_next_links_reads_every_feature_once_with_a_cursor(
+    client: TestClient, district_households: Engine
+) -> None:
+    _more_households(district_households, 47)
+    url = f"{BASE}/collections/households/items"
+    everyone = _ids(client, url, limit="1000")
+    seen, pages, href = [], 0, f"{url}?limit=7"
+    while href:
+        doc = client.get(href).json()
+        seen += [f["id"] for f in doc["features"]]
+        pages += 1
+        href = _link(doc, "next")
+        if href:
+            assert "after=" in href and "offset=" in href
+
+    assert len(everyone) == 50 and seen == everyone == sorted(everyone)
+    assert pages == 8
+    third = client.get(f"{url}?limit=7&offset=14").json()
+    assert _link(third, "prev") is not None and "after=" not in _link(third, "prev")
+
+
+def test_a_cursor_neither_skips_nor_repeats_when_earlier_features_go(
+    client: TestClient, district_households: Engine
+) -> None:
+    _more_households(district_households, 7)
+    url = f"{BASE}/collections/households/items"
+    first = client.get(url, params={"limit": 4}).json()
+    ids = [f["id"] for f in first["features"]]
+    with district_households.begin() as conn:  # someone deletes a household already read
+        conn.exec_driver_sql(f"DELETE FROM households WHERE id = {ids[0]}")
+
+    second = client.get(_link(first, "next")).json()
+
+    everyone_left = _ids(client, url, limit="100")
+    assert [f["id"] for f in second["features"]] == everyone_left[3:7]
+
+
+def test_a_deep_offset_gives_the_same_page_as_the_cursor_also_when_filtered_by_a_join(
+    client: TestClient, district_households: Engine
+) -> None:
+    _more_households(district_households, 60)
+    url = f"{BASE}/collections/households/items"
+    everyone = _ids(client, url, limit="1000", building="翠苑一区1幢")
+    by_offset = _ids(client, url, limit="5", offset="41", building="翠苑一区1幢")
+    by_cursor = _ids(client, url, limit="5", after=str(everyone[40]), building="翠苑一区1幢")
+    sorted_desc = _ids(client, url, limit="3", offset="2", sortby="-residents,unit_label")
+
+    assert by_offset == by_cursor == everyone[41:46]
+    assert len(sorted_desc) == 3
+    by_residents = client.get(url, params={"limit": 1000, "sortby": "-residents"}).json()
+    residents = [f["properties"]["residents"] for f in by_residents["features"]]
+    assert residents == sorted(residents, key=lambda r: -(r or 0))
+
+
+@pytest.mark.parametrize(
+    ("query", "words"),
+    [
+        ("after=12&sortby=residents", "sortby"),
+        ("after=twelve", "after"),
+    ],
+)
+def test_bad_cursors_are_400(
+    client: TestClient, district_households: Engine, query: str, words: str
+) -> None:
+    answer = client.get(f"{BASE}/collections/households/items?{query}")
+    assert answer.status_code == 400 and words in answer.json()["detail"]
+
+
+# -- datetime ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("when", "codes"),
+    [
+        ("2023-01-01", ["ROAD-2024-07"]),  # before the housing site; the road has no dates
+        ("2025-06-01", ["AZF-2024-01", "ROAD-2024-07"]),
+        ("2024-03-01", ["AZF-2024-01", "ROAD-2024-07"]),  # its first day counts
+        ("2024-02-29T12:00:00Z", ["ROAD-2024-07"]),
+        ("2026-07-01/..", ["ROAD-2024-07"]),
+        ("../2024-02-29", ["ROAD-2024-07"]),
+        ("2026-06-30/2027-01-01", ["AZF-2024-01", "ROAD-2024-07"]),  # its last day counts
+        ("../..", ["AZF-2024-01", "ROAD-2024-07"]),
+    ],
+)
+def test_datetime_picks_the_sites_at_work_then(
+    client: TestClient, when: str, codes: list[str]
+) -> None:
+    assert _ids(client, f"{BASE}/collections/sites/items", datetime=when) == codes
+
+
+@pytest.mark.parametrize(
+    ("collection", "when", "words"),
+    [
+        ("sites", "2025-13-01", "not a date"),
+        ("sites", "2026-01-01/2025-01-01", "ends before"),
+        ("sites", "2025-01-01/2025-02-01/2025-03-01", "interval"),
+        ("sites", "..", "interval"),
+        ("parcels", "2025-01-01", "parcels has no time; it applies to sites"),
+    ],
+)
+def test_bad_datetimes_are_400(client: TestClient, collection: str, when: str, words: str) -> None:
+    answer = client.get(f"{BASE}/collections/{collection}/items", params={"datetime": when})
+    assert answer.status_code == 400 and words in answer.json()["detail"], answer.text
+
+
+def test_sites_state_their_time_extent(client: TestClient) -> None:
+    sites = client.get(f"{BASE}/collections/sites").json()
+    parcels = client.get(f"{BASE}/collections/parcels").json()
+    # The road has no dates, so both ends are open.
+    assert sites["extent"]["temporal"]["interval"] == [[None, None]]
+    assert "temporal" not in parcels["extent"]
