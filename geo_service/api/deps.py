@@ -26,7 +26,7 @@ from geo_service.settings import AuthSettings
 Language = Literal["zh", "en"]
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The engine the lifespan created; routers never build their own."""
     return request.app.state.engine
 

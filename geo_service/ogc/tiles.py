@@ -70,7 +70,9 @@ def _layer_sql(col: Collection, z: int, n: int) -> str:
         f"SELECT ST_AsMVT(t, {name}, {EXTENT}, 'geom'{mvt_id}) FROM ("
         f"SELECT ST_AsMVTGeom(ST_Transform(m.geom, 3857), {env}, {EXTENT}, {BUFFER}, true)"
         f" AS geom{ident}{fid}, {props} FROM {col.source} WHERE m.geom && {bbox4326}"
-        f") t WHERE t.geom IS NOT NULL"
+        # OFFSET 0 keeps the subquery whole: flattened, PostgreSQL would clip every
+        # geometry twice (once for the filter, once for the row), a third of a tile's time.
+        " OFFSET 0) t WHERE t.geom IS NOT NULL"
     )
 
 
