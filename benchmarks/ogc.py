@@ -1,14 +1,18 @@
 """The OGC API against tipg: item pages and vector tiles, same database, same machine, one run.
 
 Loads the city (1,000,000 households, ~25,000 buildings) through the project's import into a
-fresh ``geo_service_bench_ogc`` database, starts this service (``uvicorn``, 1 worker) and
-tipg (``uvicorn tipg.main:app``, 1 worker, installed in ``benchmarks/work/tipg-venv``, never
-in the project's environment) on 127.0.0.1, and asks both for the same things:
+fresh ``geo_service_bench_ogc`` database, then ``VACUUM ANALYZE`` (what autovacuum does
+after a bulk load; both servers read the same tables). Starts this service
+(``geo_service.devserver.running_server``, uvicorn, 1 worker) and tipg (``uvicorn
+tipg.main:app``, 1 worker, installed in ``benchmarks/work/tipg-venv``, never in the
+project's environment) on 127.0.0.1, and asks both for the same things:
 
 * GeoJSON item pages of 1,000 and 10,000 features of households (points) and buildings
   (polygons), at offsets spread over the table (both order by the id);
 * vector tiles (WebMercatorQuad) at zoom 12..16, the same z/x/y list for both (tiles holding
-  a random sample of households, seeded).
+  a random sample of households, seeded);
+* a whole collection read as GDAL and QGIS read it: the first page of 10,000, then each
+  ``next`` link until there is none (ours carry a cursor, tipg's an offset).
 
 Each case runs at concurrency 1 and 8 (asyncio, one keep-alive httpx client with that many
 connections, ``Accept-Encoding: identity`` for both: no compression). Reported: features/s,
@@ -17,7 +21,7 @@ requests/s, p50/p95 latency, bytes, and for tiles the features (MVT) per tile.
 Set-up: ``python3 -m venv benchmarks/work/tipg-venv &&
 benchmarks/work/tipg-venv/bin/pip install tipg uvicorn``.
 
-    .venv/bin/python benchmarks/ogc.py [--requests 16] [--tiles-per-zoom 12]
+    .venv/bin/python benchmarks/ogc.py [--requests 16] [--tiles-per-zoom 12] [--tile-repeats 4]
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ import json
 import os
 import platform
 import random
-import socket
 import subprocess
-import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -46,6 +50,7 @@ from geo_service import auth
 from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import write_city
+from geo_service.devserver import free_port, running_server
 from geo_service.ingest import import_file
 from geo_service.settings import ImportSettings
 
@@ -79,8 +84,8 @@ def prepare() -> tuple[str, dict]:
         started = time.perf_counter()
         import_file(engine, layer, files[layer], settings=settings)
         print(f"imported {layer} in {time.perf_counter() - started:.1f} s", flush=True)
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE"))
     with engine.connect() as conn:
         counts = {
             c: int(conn.execute(text(f"SELECT count(*) FROM {c}")).scalar_one())
@@ -120,12 +125,6 @@ def tile_list(points: list, per_zoom: int) -> list[tuple[int, int, int]]:
     return tiles
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _wait(server: subprocess.Popen, probe: str) -> None:
     for _ in range(300):
         try:
@@ -140,38 +139,15 @@ def _wait(server: subprocess.Popen, probe: str) -> None:
     raise SystemExit(f"{probe} did not answer")
 
 
-def start_ours(url: str) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "GEO_SERVICE_DATABASE_URL": url,
-        "GEO_SERVICE_HOME": tempfile.mkdtemp(prefix="geo-ogc-"),
-    }
-    server = subprocess.Popen(
-        [
-            Path(sys.executable).parent / "uvicorn",
-            "geo_service.main:create_app",
-            "--factory",
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--workers", "1",
-            "--log-level", "warning",
-            "--no-access-log",
-        ],
-        env=env,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    _wait(server, base + "/healthz")
-    return server, base
-
-
-def start_tipg(url: str) -> tuple[subprocess.Popen, str]:
+@contextmanager
+def running_tipg(url: str) -> Iterator[str]:
+    """tipg on 127.0.0.1 against the same database, from its own environment."""
     if not (TIPG / "uvicorn").exists():
         raise SystemExit(
             "tipg is not installed: python3 -m venv benchmarks/work/tipg-venv && "
             "benchmarks/work/tipg-venv/bin/pip install tipg uvicorn"
         )
-    port = _free_port()
+    port = free_port()
     plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     env = {
         "PATH": os.environ.get("PATH", ""),
@@ -193,8 +169,12 @@ def start_tipg(url: str) -> tuple[subprocess.Popen, str]:
         cwd=tempfile.mkdtemp(prefix="tipg-"),  # no stray .env
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-    _wait(server, base + "/collections")
-    return server, base
+    try:
+        _wait(server, base + "/collections")
+        yield base
+    finally:
+        server.terminate()
+        server.wait(30)
 
 
 def mvt_counts(data: bytes) -> dict[str, int]:
@@ -290,17 +270,22 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=16, help="requests per page case")
     parser.add_argument("--pages", type=int, default=8, help="distinct offsets per case")
     parser.add_argument("--tiles-per-zoom", type=int, default=12)
+    parser.add_argument("--tile-repeats", type=int, default=4, help="requests per tile per case")
+    parser.add_argument(
+        "--no-full-read",
+        dest="full_read",
+        action="store_false",
+        help="skip reading whole collections through next links",
+    )
     args = parser.parse_args()
 
     url, data = prepare()
     tiles = tile_list(data["points"], args.tiles_per_zoom)
-    ours, ours_base = start_ours(url)
-    try:
-        tipg, tipg_base = start_tipg(url)
-    except BaseException:
-        ours.terminate()
-        raise
     common = {"Accept-Encoding": "identity"}
+    stack = ExitStack()
+    home = tempfile.mkdtemp(prefix="geo-ogc-")
+    ours_base = stack.enter_context(running_server(url, env={"GEO_SERVICE_HOME": home}))
+    tipg_base = stack.enter_context(running_tipg(url))
     servers = {
         "geo_service": {
             "base": ours_base,
@@ -318,7 +303,8 @@ def main() -> None:
     load_before = os.getloadavg()
     pages: list[dict] = []
     tile_rows: list[dict] = []
-    try:
+    reads: list[dict] = []
+    with stack:
         for c in COLLECTIONS:
             for limit in LIMITS:
                 top = max(0, data["counts"][c] - limit)
@@ -387,7 +373,7 @@ def main() -> None:
                     ztiles = [t for t in paths if t[0] == z]
                     for conc in CONCURRENCY:
                         wall, lat, errors = asyncio.run(
-                            timed_run(s["base"], s["headers"], zpaths * 2, conc)
+                            timed_run(s["base"], s["headers"], zpaths * args.tile_repeats, conc)
                         )
                         errors = [e for e in errors if not e.startswith("204 ")]
                         feats = [info[t]["features"] for t in ztiles]
@@ -397,7 +383,7 @@ def main() -> None:
                             "zoom": z,
                             "concurrency": conc,
                             "tiles": len(ztiles),
-                            "requests": len(zpaths) * 2,
+                            "requests": len(zpaths) * args.tile_repeats,
                             "errors": len(errors),
                             "error_examples": errors[:3],
                             "statuses": sorted({info[t]["status"] for t in ztiles}),
@@ -405,7 +391,7 @@ def main() -> None:
                             "mean_features": round(float(np.mean(feats)), 1),
                             "max_features": max(feats),
                             "tiles_at_10000": sum(f >= 10_000 for f in feats),
-                            "requests_per_s": round(len(zpaths) * 2 / wall, 1),
+                            "requests_per_s": round(len(zpaths) * args.tile_repeats / wall, 1),
                             **percentiles(lat),
                         }
                         tile_rows.append(row)
@@ -416,11 +402,49 @@ def main() -> None:
                             f"errors={len(errors)}",
                             flush=True,
                         )
-    finally:
-        for server in (ours, tipg):
-            server.terminate()
-            server.wait(30)
-    write_results(data, tiles, pages, tile_rows, load_before, args)
+        if args.full_read:
+            for c in COLLECTIONS:
+                for name, s in servers.items():
+                    row = read_all(name, s, c, data["counts"][c])
+                    reads.append(row)
+                    print(
+                        f"{name:11} {c:10} whole collection: {row['features']:,} features, "
+                        f"{row['pages']} pages in {row['seconds']} s, "
+                        f"{row['features_per_s']:,} f/s",
+                        flush=True,
+                    )
+    write_results(data, tiles, pages, tile_rows, reads, load_before, args)
+
+
+def read_all(name: str, server: dict, collection: str, expected: int) -> dict:
+    """Read a collection as GDAL does: 10,000 per page, following ``next`` until the end."""
+    first = server["items"].format(c=collection, limit=10_000, offset=0)
+    href: str | None = first
+    features = pages = 0
+    slowest = 0.0
+    started = time.perf_counter()
+    with httpx.Client(base_url=server["base"], headers=server["headers"], timeout=600) as h:
+        while href:
+            t = time.perf_counter()
+            doc = h.get(href, headers={"Accept": "application/geo+json"}).raise_for_status().json()
+            slowest = max(slowest, time.perf_counter() - t)
+            features += len(doc["features"])
+            pages += 1
+            href = next((x["href"] for x in doc["links"] if x["rel"] == "next"), None)
+            if not doc["features"]:
+                break
+    wall = time.perf_counter() - started
+    return {
+        "server": name,
+        "collection": collection,
+        "features": features,
+        "expected": expected,
+        "complete": features == expected,
+        "pages": pages,
+        "seconds": round(wall, 1),
+        "features_per_s": round(features / wall),
+        "slowest_page_ms": round(slowest * 1000, 1),
+    }
 
 
 def _tipg_version() -> str:
@@ -436,7 +460,7 @@ def _tipg_version() -> str:
         return "?"
 
 
-def write_results(data, tiles, pages, tile_rows, load_before, args) -> None:
+def write_results(data, tiles, pages, tile_rows, reads, load_before, args) -> None:
     def find(rows, **keys):
         return next(r for r in rows if all(r[k] == v for k, v in keys.items()))
 
@@ -489,6 +513,7 @@ def write_results(data, tiles, pages, tile_rows, load_before, args) -> None:
             "requests_per_page_case": args.requests,
             "distinct_pages": args.pages,
             "tiles_per_zoom": args.tiles_per_zoom,
+            "tile_repeats": args.tile_repeats,
             "accept_encoding": "identity",
             "workers": 1,
         },
@@ -497,6 +522,7 @@ def write_results(data, tiles, pages, tile_rows, load_before, args) -> None:
         "tile_results": tile_rows,
         "page_ratios": page_cmp,
         "tile_p50_ratios": tile_cmp,
+        "whole_collection_reads": reads,
         "targets": targets,
     }
     RESULTS.mkdir(exist_ok=True)
@@ -539,7 +565,8 @@ def write_results(data, tiles, pages, tile_rows, load_before, args) -> None:
         "## Vector tiles (WebMercatorQuad)",
         "",
         f"Up to {args.tiles_per_zoom} tiles per zoom, the tiles of households drawn at random "
-        "(seeded), the same z/x/y for both; each tile requested twice per case. Features are "
+        f"(seeded), the same z/x/y for both; each tile requested {args.tile_repeats} times per "
+        "case. Features are "
         "counted in the MVT. geo_service draws households below zoom 15 as a grid of counts "
         "(at most 64x64 cells per tile) and never truncates; tipg caps a tile at 10,000 "
         "features (`TIPG_MAX_FEATURES_PER_TILE`), so `at 10k` tiles are truncated by tipg.",
@@ -561,6 +588,21 @@ def write_results(data, tiles, pages, tile_rows, load_before, args) -> None:
         + ", ".join(
             f"{r['collection']} z{r['zoom']} c{r['concurrency']}: {r['p50_ratio']}"
             for r in tile_cmp
+        ),
+        "",
+        "## Whole collections through next links",
+        "",
+        "What GDAL and QGIS do: 10,000 features per page, following each `next` link until "
+        "there is none. geo_service's next links carry a cursor (`after=<last id>`); tipg's "
+        "an offset.",
+        "",
+        "| collection | server | features | complete | pages | seconds | features/s "
+        "| slowest page ms |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+        *(
+            f"| {r['collection']} | {r['server']} | {r['features']:,} | {r['complete']} | "
+            f"{r['pages']} | {r['seconds']} | {r['features_per_s']:,} | {r['slowest_page_ms']} |"
+            for r in reads
         ),
         "",
         "Targets: GeoJSON pages >= 2x tipg's features/s: "

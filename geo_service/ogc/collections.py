@@ -117,6 +117,30 @@ class Collection:
                 exprs[fld.name] = f"{alias}.{quote(ref.key)}"
         return exprs, joins
 
+    def narrow_select(self, columns: str, where: str) -> str:
+        """``columns`` of a CTE ``m`` of the rows matching ``where``, joined to only the
+        rows they refer to.
+
+        For a tile: its 1,700 households name some 50 buildings, and joining those beats
+        the planner's choice of hashing all 25,000 (or a parallel worker, slower still).
+        """
+        refs = {r.field: r for r in self.layer.references if not r.many}
+        joins = []
+        for n, fld in enumerate(self.fields):
+            ref = refs.get(fld.name)
+            if ref is None:
+                continue
+            alias, column = f"r{n}", quote(ref.column)
+            target = quote(get_layer(ref.layer).table)
+            joins.append(
+                f"LEFT JOIN (SELECT * FROM {target} WHERE id IN (SELECT {column} FROM m)) "
+                f"{alias} ON {alias}.id = m.{column}"
+            )
+        return (
+            f"WITH m AS MATERIALIZED (SELECT * FROM {quote(self.layer.table)} m WHERE {where}) "
+            f"SELECT {columns} FROM m " + " ".join(joins)
+        )
+
     def expr(self, name: str) -> str:
         self.field(name)
         return self._reference_sql()[0][name]

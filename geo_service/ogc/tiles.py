@@ -66,13 +66,16 @@ def _layer_sql(col: Collection, z: int, n: int) -> str:
     fid = "" if col.fid_is_integer else f", {col.fid} AS fid"
     mvt_id = ", 'id'" if col.fid_is_integer else ""
     ident = f", {col.fid} AS id" if col.fid_is_integer else ""
+    rows = col.narrow_select(
+        f"ST_AsMVTGeom(ST_Transform(m.geom, 3857), {env}, {EXTENT}, {BUFFER}, true)"
+        f" AS geom{ident}{fid}, {props}",
+        f"m.geom && {bbox4326}",
+    )
+    # OFFSET 0 keeps the subquery whole: flattened, PostgreSQL would clip every geometry
+    # twice (once for the filter, once for the row), a third of a tile's time.
     return (
-        f"SELECT ST_AsMVT(t, {name}, {EXTENT}, 'geom'{mvt_id}) FROM ("
-        f"SELECT ST_AsMVTGeom(ST_Transform(m.geom, 3857), {env}, {EXTENT}, {BUFFER}, true)"
-        f" AS geom{ident}{fid}, {props} FROM {col.source} WHERE m.geom && {bbox4326}"
-        # OFFSET 0 keeps the subquery whole: flattened, PostgreSQL would clip every
-        # geometry twice (once for the filter, once for the row), a third of a tile's time.
-        " OFFSET 0) t WHERE t.geom IS NOT NULL"
+        f"SELECT ST_AsMVT(t, {name}, {EXTENT}, 'geom'{mvt_id}) "
+        f"FROM ({rows} OFFSET 0) t WHERE t.geom IS NOT NULL"
     )
 
 
@@ -94,6 +97,9 @@ def tile(conn: Connection, cols: list[Collection], z: int, x: int, y: int) -> by
     }
     parts = [f"({_layer_sql(col, z, n)})" for n, col in enumerate(cols)]
     sql = "SELECT " + " || ".join(f"coalesce({p}, ''::bytea)" for p in parts)
+    # A tile is a few milliseconds of work; starting a parallel worker alone costs about
+    # ten, and the planner, pricing ST_AsMVTGeom high, would often start one.
+    conn.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     return bytes(conn.execute(text(sql), params).scalar_one())
 
 
