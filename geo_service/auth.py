@@ -9,11 +9,11 @@
 - Browser sessions are a cookie signed with the secret key (``itsdangerous``). It holds
   the user name and a fingerprint of the password hash, so changing a password ends every
   session.
-- A credential that worked is remembered for ``AuthSettings.cache_seconds`` (10 s) by the
-  process (``PrincipalCache``): a map asks for dozens of tiles at once, and checking a
-  password with Argon2 on each would cost more than the tile. A revoked token, a
-  deactivated user or a changed role therefore takes effect within those seconds (at once
-  in the process that made the change).
+- A credential that worked is remembered by the process for
+  ``AuthSettings.credential_cache_seconds`` (10 s; ``PrincipalCache``): a map asks for
+  dozens of tiles at once, and an Argon2 check on each would cost more than the tile. A
+  revoked token, a deactivated user or a changed role therefore takes effect within
+  those seconds (at once in the process that made the change).
 - Failed sign-ins are audit rows (``login_failed``), and the rate limit counts them in the
   database: it holds across server processes and restarts, and is one fact in one place.
   While throttled, credentials are not even checked, and nothing more is written.

@@ -87,7 +87,7 @@ def create_app(
     )
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.session_secret = secret
-    app.state.principal_cache = PrincipalCache(auth.cache_seconds)
+    app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)
     for module in (
         landing,

@@ -87,7 +87,7 @@ class AuthSettings(BaseSettings):
     default_token_days: int = 90
     # How long a process remembers a credential that worked (``auth.PrincipalCache``); a
     # revoked token or deactivated user is refused within this time. 0: check every request.
-    cache_seconds: float = 10.0
+    credential_cache_seconds: float = 10.0
 
 
 class MapSettings(BaseSettings):

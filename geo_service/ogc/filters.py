@@ -42,12 +42,42 @@ _SPATIAL = {
 _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
 
 
+def _bbox_corners(values_: Any) -> list[float]:
+    """minx, miny, maxx, maxy of a CQL2 BBOX (4 numbers, or 6 with heights), else a 400."""
+    if (
+        not isinstance(values_, list)
+        or len(values_) not in (4, 6)
+        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values_)
+    ):
+        raise InvalidQuery(f"filter: a BBOX takes 4 or 6 numbers, not {values_!r}")
+    return [float(v) for v in (values_ if len(values_) == 4 else values_[:2] + values_[3:5])]
+
+
+def _bbox_polygons(node: Any) -> Any:
+    """cql2-json with each ``{"bbox": [...]}`` as a GeoJSON polygon.
+
+    pygeofilter 0.4 puts a JSON bbox's numbers into its Envelope in the wrong order,
+    mixing longitudes with latitudes (geopython/pygeofilter#163); a polygon cannot be.
+    """
+    if isinstance(node, list):
+        return [_bbox_polygons(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"bbox"}:
+        x0, y0, x1, y1 = _bbox_corners(node["bbox"])
+        ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
+        return {"type": "Polygon", "coordinates": [ring]}
+    return {k: _bbox_polygons(v) for k, v in node.items()}
+
+
 def parse_filter(text_or_json: str, lang: str) -> ast.Node:
     """The AST of a CQL2 filter, or a 400 that says where it went wrong."""
     try:
         if lang == "cql2-json":
-            return parse_cql2_json(json.loads(text_or_json))
+            return parse_cql2_json(_bbox_polygons(json.loads(text_or_json)))
         return parse_cql2_text(text_or_json)
+    except InvalidQuery:
+        raise
     except Exception as exc:  # lark and json errors: many types, one meaning
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InvalidQuery(f"filter is not valid {lang}: {first}") from None
@@ -95,8 +125,12 @@ class _Translator:
             return "FALSE" if node.not_ else "TRUE"
         if isinstance(node, values.Geometry):
             return self._geometry(node.geometry)
-        if isinstance(node, values.Envelope):
+        if isinstance(node, values.Envelope):  # pygeofilter's order: x1, x2 = min/max x
             return self._envelope(node.x1, node.y1, node.x2, node.y2)
+        if isinstance(node, ast.Function) and node.name.lower() == "bbox":
+            # pygeofilter 0.4 reads the CQL2 text literal BBOX(...) as a function call
+            # (geopython/pygeofilter#143).
+            return self._envelope(*_bbox_corners(list(node.arguments)))
         if isinstance(node, bool | int | float | str | dt.date | dt.datetime):
             return self.where.bind(node)
         if node is None:

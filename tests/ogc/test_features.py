@@ -86,6 +86,12 @@ def test_paging_edges(client: TestClient) -> None:
         ("sortby=-nope", "sortby"),
         ("filter=code%20%3D%3D", "filter"),
         ("filter=phone%20%3D%20'1'", "phone"),
+        ("filter=S_INTERSECTS(geometry,%20BBOX(1,2,3))", "BBOX takes 4 or 6 numbers"),
+        (
+            'filter-lang=cql2-json&filter={"op":"s_intersects","args":[{"property":"geometry"},'
+            '{"bbox":[1,2,"x",4]}]}',
+            "BBOX takes 4 or 6 numbers",
+        ),
         ("nope=1", "nope"),
         ("f=xml", "f="),
     ],
@@ -316,3 +322,93 @@ def test_sites_state_their_time_extent(client: TestClient) -> None:
     # The road has no dates, so both ends are open.
     assert sites["extent"]["temporal"]["interval"] == [[None, None]]
     assert "temporal" not in parcels["extent"]
+
+
+# -- every CQL2 class the conformance page claims, one filter each ------------------------------
+XC, GS = "XC1003-R21-02", "GS0201-R21/B1-05"
+
+
+@pytest.mark.parametrize(
+    ("claim", "collection", "cql", "expected"),
+    [
+        ("basic-cql2", "parcels", "unit_code = 'XC1003' AND NOT (code <> 'XC1003-R21-02')", [XC]),
+        ("basic-cql2", "sites", "progress_pct IS NULL", ["ROAD-2024-07"]),
+        ("advanced-comparison-operators", "parcels", "code LIKE 'GS%'", [GS]),
+        (
+            "advanced-comparison-operators",
+            "sites",
+            "progress_pct BETWEEN 30 AND 40",
+            ["AZF-2024-01"],
+        ),
+        ("advanced-comparison-operators", "parcels", "unit_code IN ('GS0201', 'NOPE')", [GS]),
+        (
+            "basic-spatial-functions",
+            "parcels",
+            "S_INTERSECTS(geometry, POINT(120.163 30.267))",
+            [GS],
+        ),
+        (
+            "basic-spatial-functions",
+            "parcels",
+            "S_INTERSECTS(geometry, BBOX(120.1575, 30.2655, 120.1612, 30.2685))",
+            [XC],
+        ),
+        (
+            "spatial-functions",
+            "parcels",
+            "S_WITHIN(geometry, POLYGON((120.15 30.26, 120.1615 30.26, 120.1615 30.27, "
+            "120.15 30.27, 120.15 30.26)))",
+            [XC],
+        ),
+        ("spatial-functions", "parcels", "S_CONTAINS(geometry, POINT(120.159 30.267))", [XC]),
+        ("spatial-functions", "parcels", "S_DISJOINT(geometry, POINT(120.159 30.267))", [GS]),
+        (
+            "spatial-functions",
+            "parcels",
+            "S_TOUCHES(geometry, LINESTRING(120.161 30.266, 120.161 30.268))",
+            [XC],
+        ),
+        (
+            "spatial-functions",
+            "sites",
+            "S_CROSSES(geometry, LINESTRING(120.165 30.26, 120.165 30.28))",
+            ["ROAD-2024-07"],
+        ),
+        (
+            "spatial-functions",
+            "parcels",
+            "S_OVERLAPS(geometry, POLYGON((120.163 30.267, 120.170 30.267, 120.170 30.270, "
+            "120.163 30.270, 120.163 30.267)))",
+            [GS],
+        ),
+        (
+            "spatial-functions",
+            "parcels",
+            "S_EQUALS(geometry, MULTIPOLYGON(((120.162 30.266, 120.164 30.266, 120.164 30.268, "
+            "120.162 30.268, 120.162 30.266))))",
+            [GS],
+        ),
+        (
+            "cql2-json",
+            "parcels",
+            '{"op":"s_intersects","args":[{"property":"geometry"},'
+            '{"bbox":[120.1575,30.2655,120.1612,30.2685]}]}',
+            [XC],
+        ),
+        ("arithmetic", "sites", "progress_pct * 2 + 10 > 75", ["AZF-2024-01"]),
+        ("arithmetic", "sites", "progress_pct - 36 >= 0", []),
+    ],
+)
+def test_each_claimed_cql2_class_works(
+    client: TestClient, claim: str, collection: str, cql: str, expected: list[str]
+) -> None:
+    conforms = client.get(f"{BASE}/conformance").json()["conformsTo"]
+    assert f"http://www.opengis.net/spec/cql2/1.0/conf/{claim}" in conforms
+
+    lang = "cql2-json" if cql.startswith("{") else "cql2-text"
+    answer = client.get(
+        f"{BASE}/collections/{collection}/items", params={"filter": cql, "filter-lang": lang}
+    )
+
+    assert answer.status_code == 200, answer.text
+    assert [f["id"] for f in answer.json()["features"]] == expected
