@@ -42,6 +42,7 @@ from geo_service.settings import (
     database_settings,
     session_secret,
 )
+from geo_service.tilecache import ChangeListener, TileCache
 from maps.assets import STATIC_DIR as MAPS_STATIC_DIR
 from maps.assets import STATIC_URL as MAPS_ASSETS_URL
 
@@ -49,16 +50,23 @@ DOCS_ASSETS_URL = "/static/swagger"
 
 
 def _lifespan(
-    settings: DatabaseSettings,
+    settings: DatabaseSettings, server: ServerSettings
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """One engine (and pool) per application, closed when the server stops."""
+    """One engine (and pool) per application, and the tile cache's listener; both closed
+    when the server stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = make_engine(database_url(settings), pool_size=settings.pool_size)
+        url = database_url(settings)
+        app.state.engine = make_engine(url, pool_size=settings.pool_size)
+        app.state.tile_cache = TileCache(server.tile_cache_mb * 2**20)
+        listener = ChangeListener(url, app.state.tile_cache)
+        if server.tile_cache_mb > 0:
+            listener.start()
         try:
             yield
         finally:
+            listener.stop()
             app.state.engine.dispose()
 
     return lifespan
@@ -82,7 +90,7 @@ def create_app(
         title="Site-impact service 工地周边影响服务",
         description=geo_service.__doc__,
         version=geo_service.__version__,
-        lifespan=_lifespan(settings),
+        lifespan=_lifespan(settings, server),
         static_url=DOCS_ASSETS_URL,
     )
     app.state.auth_settings, app.state.server_settings = auth, server

@@ -63,6 +63,9 @@ class ServerSettings(BaseSettings):
     # "development" relaxes what a laptop needs (a generated session key, plain-HTTP
     # cookies, the demo admin); any other value (e.g. "production") requires real settings.
     environment: str = "development"
+    # Memory each server process may keep built vector tiles in, until their data changes
+    # (``geo_service.tilecache``); 0 turns the cache off.
+    tile_cache_mb: int = 128
 
 
 class AuthSettings(BaseSettings):

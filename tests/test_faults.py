@@ -74,10 +74,15 @@ def test_database_restart_gives_503_then_the_same_server_recovers(
     assert pid == 200
     assert httpx.get(server + "/api/sites", headers=token).status_code == 200
 
+    tile = server + "/ogc/tiles/WebMercatorQuad/15/27311/13490"
+    cached = _until_header(tile, token, "hit")
+    assert cached == "hit", cached
+
     fault_engine.dispose()
     cluster.down()
     try:
-        for path in ("/api/sites", "/api/sites/HF-2024-01/impact", "/healthz"):
+        # A cached tile is not served while changes could go unheard.
+        for path in ("/api/sites", "/api/sites/HF-2024-01/impact", "/healthz", tile[len(server) :]):
             down = httpx.get(server + path, headers=token, timeout=30)
             assert down.status_code == 503, (path, down.text)
             assert "database" in down.json()["detail"], down.text
@@ -92,6 +97,18 @@ def test_database_restart_gives_503_then_the_same_server_recovers(
     assert answer.status_code == 200, answer.text
     assert answer.json()["features"]
     assert httpx.get(server + "/healthz").status_code == 200
+    # The tile cache listens again by itself, and caches again.
+    assert _until_header(tile, token, "hit", seconds=30) == "hit"
+
+
+def _until_header(url: str, headers: dict[str, str], wanted: str, seconds: float = 10) -> str:
+    """X-Tile-Cache of ``url`` once it is ``wanted`` (or the last one seen)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        state = httpx.get(url, headers=headers, timeout=30).headers.get("x-tile-cache", "")
+        if state == wanted or time.monotonic() > deadline:
+            return state
+        time.sleep(0.2)
 
 
 def _big_households(path: Path, rows: int) -> Path:

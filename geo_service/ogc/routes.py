@@ -37,6 +37,7 @@ from geo_service.ogc.collections import (
 from geo_service.ogc.crs import CRS84, offered_uris, parse_crs
 from geo_service.ogc.filters import filter_condition, parse_filter
 from geo_service.ogc.openapi import openapi_document
+from geo_service.tilecache import TileCache
 from layers import COLLECTIONS
 
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
@@ -543,10 +544,7 @@ def collection_tile(
     engine: EngineDep,
 ) -> Response:
     col = _collection(principal, collection_id)
-    zi, xi, yi = tiles.parse_tile(z, x, y)
-    with engine.connect() as conn:
-        data = tiles.tile(conn, [col], zi, xi, yi)
-    return _answer(request, data, MVT)
+    return _tile(request, engine, [col], tiles.parse_tile(z, x, y))
 
 
 @router.get("/tiles/WebMercatorQuad", summary="The map tile set (several layers)")
@@ -589,10 +587,26 @@ def map_tile(
     request: Request, z: str, x: str, y: str, principal: CurrentUser, engine: EngineDep
 ) -> Response:
     cols = _map_layers(principal)
-    zi, xi, yi = tiles.parse_tile(z, x, y)
-    with engine.connect() as conn:
-        data = tiles.tile(conn, cols, zi, xi, yi)
-    return _answer(request, data, MVT)
+    return _tile(request, engine, cols, tiles.parse_tile(z, x, y))
+
+
+def _tile(
+    request: Request, engine: Engine, cols: list[Collection], zxy: tuple[int, int, int]
+) -> Response:
+    """The tile from the cache, else built by PostGIS (and kept until its data changes).
+
+    Tiles hold public fields only, so one cached tile serves every reader of its layers.
+    """
+    cache: TileCache = request.app.state.tile_cache
+    key = (tuple(c.id for c in cols), *zxy)
+    generation, data = cache.get(key)
+    state = "hit"
+    if data is None:
+        with engine.connect() as conn:
+            data = tiles.tile(conn, cols, *zxy)
+        cache.put(generation, key, data)
+        state = "miss" if cache.active else "off"
+    return _answer(request, data, MVT, {"X-Tile-Cache": state})
 
 
 @router.get("/tileMatrixSets/WebMercatorQuad", summary="The tile matrix set")

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import time
+
 import mapbox_vector_tile
 import morecantile
 import numpy as np
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from pyproj import Transformer
 from sqlalchemy import Engine, text
+
+from geo_service.tilecache import TileCache
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 
@@ -150,3 +155,94 @@ def test_a_crowded_tile_holds_every_household_not_the_first_ten_thousand(
     assert len({f["id"] for f in features}) == len(features)
     for f in features:
         assert not {"contact_name", "phone", "elderly"} & set(f["properties"])
+
+
+# -- the tile cache ----------------------------------------------------------------------------
+def _until(check, seconds: float = 5.0):
+    """``check()`` once it is truthy (the cache hears of a commit a moment later)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def _listening(app: FastAPI) -> None:
+    assert _until(lambda: app.state.tile_cache.active), "the tile cache never started listening"
+
+
+def test_a_tile_is_built_once_then_served_from_the_cache_to_every_reader(
+    app: FastAPI, client: TestClient, client_as
+) -> None:
+    _listening(app)
+    url = f"/ogc/collections/parcels/tiles/WebMercatorQuad/{_tile(15)}"
+
+    first = client.get(url)
+    again = client.get(url)
+    planner = client_as("planner").get(url)
+
+    assert [a.headers["x-tile-cache"] for a in (first, again, planner)] == ["miss", "hit", "hit"]
+    assert first.content == again.content == planner.content
+    assert b"XC1003-R21-02" in first.content
+
+
+def test_a_committed_change_reaches_the_next_tile_and_a_rolled_back_one_never_does(
+    app: FastAPI, client: TestClient, district: Engine
+) -> None:
+    _listening(app)
+    url = f"/ogc/collections/parcels/tiles/WebMercatorQuad/{_tile(15)}"
+    assert b"XC1003-R21-02" in client.get(url).content
+    generation = app.state.tile_cache.generation
+
+    with district.connect() as conn:  # a rolled-back rename: nothing to hear
+        tx = conn.begin()
+        conn.execute(text("UPDATE parcels SET code = 'XC1003-R22-09' WHERE id = 1"))
+        tx.rollback()
+    time.sleep(0.3)
+    kept = client.get(url)
+    unchanged = app.state.tile_cache.generation == generation
+    with district.begin() as conn:
+        conn.execute(text("UPDATE parcels SET code = 'XC1003-R22-09' WHERE id = 1"))
+    renamed = _until(lambda: b"XC1003-R22-09" in client.get(url).content)
+
+    assert kept.headers["x-tile-cache"] == "hit" and b"XC1003-R21-02" in kept.content
+    assert unchanged
+    assert renamed, "the tile still shows the old code after the commit"
+
+
+def test_a_large_import_is_one_change(
+    app: FastAPI, client: TestClient, district_households: Engine
+) -> None:
+    _listening(app)
+    url = f"/ogc/collections/households/tiles/WebMercatorQuad/{_tile(14, 120.1557, 30.2686)}"
+    before = client.get(url)
+    generation = app.state.tile_cache.generation
+
+    _scatter(district_households, np.full((5000, 2), [120.1557, 30.2687]), "B")
+
+    assert _until(lambda: app.state.tile_cache.generation == generation + 1)
+    time.sleep(0.3)
+    assert app.state.tile_cache.generation == generation + 1
+    counts = _decoded(client, url)["households"]["features"]
+    assert sum(f["properties"]["count"] for f in counts) == 5003
+    assert before.headers["x-tile-cache"] == "miss"
+
+
+def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used() -> None:
+    cache = TileCache(max_bytes=10)
+    cache.set_listening(True)
+    g = cache.generation
+    cache.put(g, "a", b"aaaa")
+    cache.put(g, "b", b"bbbb")
+    assert cache.get("a")[1] == b"aaaa"  # a is now the most recent
+    cache.put(g, "c", b"cccc")
+    cache.put(g, "huge", b"x" * 11)
+    cache.put(g - 1, "old", b"o")  # built from data that has changed since
+
+    assert cache.get("b")[1] is None
+    assert cache.get("a")[1] == b"aaaa" and cache.get("c")[1] == b"cccc"
+    assert cache.get("huge")[1] is None and cache.get("old")[1] is None
+    assert cache.size_bytes == 8
+    cache.set_listening(False)  # deaf: a change could go unheard, so nothing is served
+    assert cache.get("a")[1] is None
