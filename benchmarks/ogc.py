@@ -59,6 +59,7 @@ WORK = HERE / "work"
 RESULTS = HERE / "results"
 TIPG = WORK / "tipg-venv" / "bin"
 COLLECTIONS = ("households", "buildings")
+UNCACHED = "geo_service, no tile cache"
 LIMITS = (1000, 10_000)
 ZOOMS = (12, 13, 14, 15, 16)
 CONCURRENCY = (1, 8)
@@ -285,14 +286,19 @@ def main() -> None:
     stack = ExitStack()
     home = tempfile.mkdtemp(prefix="geo-ogc-")
     ours_base = stack.enter_context(running_server(url, env={"GEO_SERVICE_HOME": home}))
+    # The same service with its tile cache off: every tile built by PostGIS, as tipg does.
+    uncached_base = stack.enter_context(
+        running_server(url, env={"GEO_SERVICE_HOME": home, "GEO_SERVICE_TILE_CACHE_MB": "0"})
+    )
     tipg_base = stack.enter_context(running_tipg(url))
+    ours = {
+        "headers": {**common, "Authorization": f"Bearer {data['token']}"},
+        "items": "/ogc/collections/{c}/items?limit={limit}&offset={offset}",
+        "tile": "/ogc/collections/{c}/tiles/WebMercatorQuad/{z}/{x}/{y}",
+    }
     servers = {
-        "geo_service": {
-            "base": ours_base,
-            "headers": {**common, "Authorization": f"Bearer {data['token']}"},
-            "items": "/ogc/collections/{c}/items?limit={limit}&offset={offset}",
-            "tile": "/ogc/collections/{c}/tiles/WebMercatorQuad/{z}/{x}/{y}",
-        },
+        "geo_service": {"base": ours_base, **ours},
+        UNCACHED: {"base": uncached_base, **ours},
         "tipg": {
             "base": tipg_base,
             "headers": dict(common),
@@ -312,6 +318,8 @@ def main() -> None:
                     {round(top * k / max(1, args.pages - 1)) for k in range(args.pages)}
                 )
                 for name, s in servers.items():
+                    if name == UNCACHED:  # pages are the same code with or without it
+                        continue
                     paths = [s["items"].format(c=c, limit=limit, offset=o) for o in offsets]
                     # Warm-up pass (not timed): every page once, checked and counted.
                     returned, sizes = {}, {}
@@ -405,6 +413,8 @@ def main() -> None:
         if args.full_read:
             for c in COLLECTIONS:
                 for name, s in servers.items():
+                    if name == UNCACHED:
+                        continue
                     row = read_all(name, s, c, data["counts"][c])
                     reads.append(row)
                     print(
@@ -479,22 +489,29 @@ def write_results(data, tiles, pages, tile_rows, reads, load_before, args) -> No
                     }
                 )
     tile_cmp = []
-    for c in COLLECTIONS:
-        for z in ZOOMS:
-            for conc in CONCURRENCY:
-                a = find(tile_rows, server="geo_service", collection=c, zoom=z, concurrency=conc)
-                b = find(tile_rows, server="tipg", collection=c, zoom=z, concurrency=conc)
-                tile_cmp.append(
-                    {
-                        "collection": c,
-                        "zoom": z,
-                        "concurrency": conc,
-                        "p50_ratio": round(a["p50_ms"] / max(0.1, b["p50_ms"]), 2),
-                    }
-                )
+    for server in ("geo_service", UNCACHED):
+        for c in COLLECTIONS:
+            for z in ZOOMS:
+                for conc in CONCURRENCY:
+                    a = find(tile_rows, server=server, collection=c, zoom=z, concurrency=conc)
+                    b = find(tile_rows, server="tipg", collection=c, zoom=z, concurrency=conc)
+                    tile_cmp.append(
+                        {
+                            "server": server,
+                            "collection": c,
+                            "zoom": z,
+                            "concurrency": conc,
+                            "p50_ratio": round(a["p50_ms"] / max(0.1, b["p50_ms"]), 2),
+                        }
+                    )
     targets = {
         "geojson_pages_at_least_2x_tipg_features_per_s": all(r["ratio"] >= 2 for r in page_cmp),
-        "tile_p50_no_slower_than_tipg": all(r["p50_ratio"] <= 1 for r in tile_cmp),
+        "tile_p50_no_slower_than_tipg": all(
+            r["p50_ratio"] <= 1 for r in tile_cmp if r["server"] == "geo_service"
+        ),
+        "tile_p50_no_slower_than_tipg_without_the_tile_cache": all(
+            r["p50_ratio"] <= 1 for r in tile_cmp if r["server"] == UNCACHED
+        ),
     }
     when = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     payload = {
@@ -565,8 +582,9 @@ def write_results(data, tiles, pages, tile_rows, reads, load_before, args) -> No
         "## Vector tiles (WebMercatorQuad)",
         "",
         f"Up to {args.tiles_per_zoom} tiles per zoom, the tiles of households drawn at random "
-        f"(seeded), the same z/x/y for both; each tile requested {args.tile_repeats} times per "
-        "case. Features are "
+        f"(seeded), the same z/x/y for all; each tile requested {args.tile_repeats} times per "
+        "case, after one untimed request (so `geo_service` answers from its tile cache; "
+        f"`{UNCACHED}` builds every tile, as tipg does). Features are "
         "counted in the MVT. geo_service draws households below zoom 15 as a grid of counts "
         "(at most 64x64 cells per tile) and never truncates; tipg caps a tile at 10,000 "
         "features (`TIPG_MAX_FEATURES_PER_TILE`), so `at 10k` tiles are truncated by tipg.",
@@ -584,10 +602,15 @@ def write_results(data, tiles, pages, tile_rows, reads, load_before, args) -> No
         )
     lines += [
         "",
-        "tile p50, geo_service / tipg (<= 1 is no slower): "
-        + ", ".join(
-            f"{r['collection']} z{r['zoom']} c{r['concurrency']}: {r['p50_ratio']}"
-            for r in tile_cmp
+        *(
+            f"tile p50, {server} / tipg (<= 1 is no slower): "
+            + ", ".join(
+                f"{r['collection']} z{r['zoom']} c{r['concurrency']}: {r['p50_ratio']}"
+                for r in tile_cmp
+                if r["server"] == server
+            )
+            + "\n"
+            for server in ("geo_service", UNCACHED)
         ),
         "",
         "## Whole collections through next links",
@@ -607,7 +630,9 @@ def write_results(data, tiles, pages, tile_rows, reads, load_before, args) -> No
         "",
         "Targets: GeoJSON pages >= 2x tipg's features/s: "
         f"**{targets['geojson_pages_at_least_2x_tipg_features_per_s']}**; tile p50 no slower "
-        f"than tipg's: **{targets['tile_p50_no_slower_than_tipg']}**.",
+        f"than tipg's: **{targets['tile_p50_no_slower_than_tipg']}** (with the tile cache "
+        "off, every tile built by PostGIS as tipg does: "
+        f"**{targets['tile_p50_no_slower_than_tipg_without_the_tile_cache']}**).",
     ]
     (RESULTS / "ogc.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

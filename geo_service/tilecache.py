@@ -94,6 +94,10 @@ class TileCache:
     def size_bytes(self) -> int:
         return self._bytes
 
+    @property
+    def tiles(self) -> int:
+        return len(self._entries)
+
 
 class ChangeListener(threading.Thread):
     """LISTENs on ``CHANNEL`` and tells the cache about each change; reconnects when cut."""

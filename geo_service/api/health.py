@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from geo_service.api.deps import EngineDep
 from geo_service.database import server_versions
 
 router = APIRouter(tags=["health"])
+
+
+class TileCacheStatus(BaseModel):
+    """This process's tile cache: off, or listening for changes, and how full."""
+
+    listening: bool
+    tiles: int
+    megabytes: float
+    limit_megabytes: float
+    hits: int
+    misses: int
 
 
 class Health(BaseModel):
@@ -19,6 +30,7 @@ class Health(BaseModel):
     postgresql: str
     postgis: str
     schema_revision: str
+    tile_cache: TileCacheStatus
 
 
 @router.get(
@@ -27,9 +39,10 @@ class Health(BaseModel):
     summary="Service and database status",
     responses={503: {"description": "The database cannot be reached"}},
 )
-def healthz(engine: EngineDep) -> Health:
+def healthz(request: Request, engine: EngineDep) -> Health:
     """Query the database: a 503 (from the OperationalError handler) when it is down."""
     versions = server_versions(engine)
+    cache = request.app.state.tile_cache
     return Health(
         status="ok",
         database=engine.url.render_as_string(hide_password=True),
@@ -37,4 +50,12 @@ def healthz(engine: EngineDep) -> Health:
         postgresql=versions["postgresql"].split()[0],
         postgis=versions["postgis"],
         schema_revision=versions["schema_revision"],
+        tile_cache=TileCacheStatus(
+            listening=cache.active,
+            tiles=cache.tiles,
+            megabytes=round(cache.size_bytes / 2**20, 1),
+            limit_megabytes=round(cache.max_bytes / 2**20, 1),
+            hits=cache.hits,
+            misses=cache.misses,
+        ),
     )

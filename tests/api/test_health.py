@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
@@ -21,6 +22,22 @@ def test_healthz_reports_versions_and_the_database(client: TestClient, engine: E
     assert re.match(r"3\.\d+", health["postgis"])
     assert health["schema_revision"] not in ("", "None")
     assert health["database"] == engine.url.render_as_string(hide_password=True)
+    cache = health["tile_cache"]
+    assert cache["limit_megabytes"] == 128 and cache["tiles"] == 0
+
+
+def test_healthz_shows_the_tile_cache_at_work(client: TestClient) -> None:
+    for _ in range(100):  # the listener connects a moment after start-up
+        if client.get("/healthz").json()["tile_cache"]["listening"]:
+            break
+        time.sleep(0.05)
+    for _ in range(3):
+        client.get("/ogc/tiles/WebMercatorQuad/15/27321/13490")
+
+    cache = client.get("/healthz").json()["tile_cache"]
+
+    assert cache["listening"] is True
+    assert (cache["tiles"], cache["hits"], cache["misses"]) == (1, 2, 1)
 
 
 def test_healthz_without_database_is_503_with_a_message(
