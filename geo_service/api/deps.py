@@ -73,7 +73,10 @@ class _Utf8Basic(HTTPBasic):
 _basic = _Utf8Basic(
     auto_error=False,
     realm="geo-service",
-    description="A user name and password, or any name and an API token as the password (QGIS).",
+    description=(
+        "A user name and password, or an API token as the password (QGIS) with its user's "
+        "name (any name for a token without a user)."
+    ),
 )
 _bearer = HTTPBearer(auto_error=False, description="An API token (geo-service token create).")
 _api_key = APIKeyHeader(
