@@ -32,10 +32,7 @@ import json
 import math
 import os
 import platform
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -55,6 +52,7 @@ from geo_service import auth, impact
 from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine, server_versions
 from geo_service.demo import write_city
+from geo_service.devserver import running_server
 from geo_service.ingest import TqdmProgress, import_file
 from geo_service.settings import ImportSettings
 
@@ -195,45 +193,6 @@ def admin_token(engine: Engine) -> str:
             by=local_operator(),
         )
     return issued.secret
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def running_server(database_url: str) -> Iterator[str]:
-    """``uvicorn geo_service.main:create_app --factory`` on 127.0.0.1, on the bench database."""
-    port = free_port()
-    env = dict(os.environ, GEO_SERVICE_DATABASE_URL=database_url)
-    command = [
-        sys.executable, "-m", "uvicorn", "geo_service.main:create_app", "--factory",
-        "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning",
-    ]  # fmt: skip
-    server = subprocess.Popen(command, env=env, cwd=HERE.parent)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if server.poll() is not None:
-                raise RuntimeError(f"the server exited with {server.returncode}")
-            time.sleep(0.2)
-        else:
-            raise RuntimeError("the server did not answer /healthz within 30 s")
-        yield base
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 # What the client says it accepts: nothing but the JSON itself, and what httpx (like a
