@@ -412,3 +412,59 @@ def test_each_claimed_cql2_class_works(
 
     assert answer.status_code == 200, answer.text
     assert [f["id"] for f in answer.json()["features"]] == expected
+
+
+# -- counting, compression, caching headers, CORS, schema ---------------------------------------
+def test_above_the_exact_count_limit_the_estimate_is_labelled_as_one(
+    client: TestClient, district_households: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("geo_service.ogc.collections.EXACT_COUNT_LIMIT", 0)
+    with district_households.begin() as conn:
+        conn.exec_driver_sql("ANALYZE households")
+
+    doc = client.get(f"{BASE}/collections/households/items").json()
+
+    assert "numberMatched" not in doc
+    assert doc["numberMatchedEstimate"] >= 1
+    assert "estimate" in doc["note"]
+    assert doc["numberReturned"] == 3
+
+
+def test_pages_are_gzipped_cacheable_per_user_and_open_to_other_origins(
+    client: TestClient,
+) -> None:
+    url = f"{BASE}/collections/parcels/items"
+    page = client.get(url, headers={"Accept-Encoding": "gzip", "Origin": "https://gis.example"})
+    preflight = client.options(
+        url,
+        headers={
+            "Origin": "https://gis.example",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization, If-None-Match",
+        },
+    )
+
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.headers["cache-control"] == "private, max-age=60"
+    assert "Authorization" in page.headers["vary"]
+    assert page.headers["access-control-allow-origin"] == "*"
+    exposed = page.headers["access-control-expose-headers"].lower()
+    assert "etag" in exposed and "content-crs" in exposed
+    assert preflight.status_code == 200
+    allowed = preflight.headers["access-control-allow-headers"].lower()
+    assert "authorization" in allowed and "if-none-match" in allowed
+
+
+def test_schema_states_the_id_and_only_public_fields(
+    client: TestClient, district_households: Engine
+) -> None:
+    answer = client.get(f"{BASE}/collections/households/schema")
+    schema = answer.json()
+
+    assert answer.headers["content-type"].startswith("application/schema+json")
+    assert schema["$id"].endswith("/ogc/collections/households/schema")
+    assert schema["properties"]["id"]["x-ogc-role"] == "id"
+    assert schema["properties"]["geometry"]["x-ogc-role"] == "primary-geometry"
+    assert set(schema["properties"]) == {"id", "geometry", "building", "unit_label", "residents"}
+    parcels = client.get(f"{BASE}/collections/parcels/schema").json()
+    assert parcels["properties"]["code"]["x-ogc-role"] == "id"
