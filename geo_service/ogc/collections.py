@@ -89,10 +89,11 @@ class Collection:
     def fid_is_integer(self) -> bool:
         return self.layer.feature_id == "id" and not self.layer.computed
 
-    def _reference_sql(self) -> tuple[dict[str, str], dict[str, str]]:
-        """Each property's SQL expression, and the joins they need by alias."""
+    def _reference_sql(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """Each property's SQL expression, and the joins they need: alias -> (table, column
+        of ``m`` holding the joined row's id)."""
         exprs: dict[str, str] = {}
-        joins: dict[str, str] = {}
+        joins: dict[str, tuple[str, str]] = {}
         refs = {r.field: r for r in self.layer.references}
         for n, fld in enumerate(self.fields):
             ref = refs.get(fld.name)
@@ -111,9 +112,7 @@ class Collection:
                 )
             else:
                 alias = f"r{n}"
-                joins[alias] = (
-                    f"LEFT JOIN {quote(target.table)} {alias} ON {alias}.id = m.{quote(ref.column)}"
-                )
+                joins[alias] = (quote(target.table), quote(ref.column))
                 exprs[fld.name] = f"{alias}.{quote(ref.key)}"
         return exprs, joins
 
@@ -124,21 +123,14 @@ class Collection:
         For a tile: its 1,700 households name some 50 buildings, and joining those beats
         the planner's choice of hashing all 25,000 (or a parallel worker, slower still).
         """
-        refs = {r.field: r for r in self.layer.references if not r.many}
-        joins = []
-        for n, fld in enumerate(self.fields):
-            ref = refs.get(fld.name)
-            if ref is None:
-                continue
-            alias, column = f"r{n}", quote(ref.column)
-            target = quote(get_layer(ref.layer).table)
-            joins.append(
-                f"LEFT JOIN (SELECT * FROM {target} WHERE id IN (SELECT {column} FROM m)) "
-                f"{alias} ON {alias}.id = m.{column}"
-            )
+        joins = " ".join(
+            f"LEFT JOIN (SELECT * FROM {table} WHERE id IN (SELECT {column} FROM m)) "
+            f"{alias} ON {alias}.id = m.{column}"
+            for alias, (table, column) in self._reference_sql()[1].items()
+        )
         return (
             f"WITH m AS MATERIALIZED (SELECT * FROM {quote(self.layer.table)} m WHERE {where}) "
-            f"SELECT {columns} FROM m " + " ".join(joins)
+            f"SELECT {columns} FROM m {joins}"
         )
 
     def expr(self, name: str) -> str:
@@ -156,8 +148,11 @@ class Collection:
         An unneeded join, even one PostgreSQL removes, keeps the planner from reading the
         ids of a page from the primary key alone (an index-only scan).
         """
-        joins = self._reference_sql()[1]
-        used = [j for alias, j in joins.items() if sql is None or f"{alias}." in sql]
+        used = [
+            f"LEFT JOIN {table} {alias} ON {alias}.id = m.{column}"
+            for alias, (table, column) in self._reference_sql()[1].items()
+            if sql is None or f"{alias}." in sql
+        ]
         return f"{quote(self.layer.table)} m " + " ".join(used)
 
     # -- metadata ------------------------------------------------------------------------------
