@@ -22,7 +22,7 @@ import logging
 import select
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 import psycopg2
 from sqlalchemy.engine import make_url
@@ -78,12 +78,10 @@ class TileCache:
 
     def changed(self) -> None:
         """The data changed: a new generation, nothing cached."""
-        with self._lock:
-            self.generation += 1
-            self._entries.clear()
-            self._bytes = 0
+        self.set_listening(self.listening)
 
     def set_listening(self, listening: bool) -> None:
+        """Connected or cut off: either way, changes may have gone unheard; start afresh."""
         with self._lock:
             self.listening = listening
             self.generation += 1
@@ -108,31 +106,31 @@ class ChangeListener(threading.Thread):
         self._dsn = url.render_as_string(hide_password=False)
         self._cache = cache
         self._poll = poll_seconds
-        self._stop = threading.Event()
+        self._stopping = threading.Event()
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
     def run(self) -> None:
         wait = 0.5
-        while not self._stop.is_set():
+        while not self._stopping.is_set():
             try:
-                self._listen(on_connected=lambda: self._cache.set_listening(True))
+                self._listen()
                 wait = 0.5
             except (psycopg2.Error, OSError) as exc:
                 LOG.warning("tile cache off until the database answers again: %s", exc)
             self._cache.set_listening(False)
-            self._stop.wait(wait)
+            self._stopping.wait(wait)
             wait = min(wait * 2, 10.0)
 
-    def _listen(self, on_connected: Callable[[], None]) -> None:
+    def _listen(self) -> None:
         conn = psycopg2.connect(self._dsn, connect_timeout=5, application_name="tile-cache")
         try:
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(f"LISTEN {CHANNEL}")
-            on_connected()
-            while not self._stop.is_set():
+            self._cache.set_listening(True)
+            while not self._stopping.is_set():
                 readable, _, _ = select.select([conn], [], [], self._poll)
                 if readable:
                     conn.poll()

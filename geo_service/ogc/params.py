@@ -58,7 +58,7 @@ def parse_offset(raw: str | None) -> int:
     return parse_int("offset", raw, 0, 0, 2**62)
 
 
-def _day(name: str, raw: str) -> dt.date:
+def _day(raw: str) -> dt.date:
     """A date, or an RFC 3339 time taken as its day in the server's local time zone."""
     try:
         if len(raw) == 10:
@@ -87,7 +87,7 @@ def datetime_condition(col: Collection, where: Where, raw: str | None) -> None:
             f"datetime={raw!r}: use a date or time, or an interval start/end with '..' "
             "for an open end (2025-01-01/.., ../2025-06-30)"
         )
-    bounds = [None if p in ("", "..") else _day("datetime", p) for p in parts]
+    bounds = [None if p in ("", "..") else _day(p) for p in parts]
     start, end = bounds[0], bounds[-1]
     if start is not None and end is not None and start > end:
         raise InvalidQuery(f"datetime={raw!r}: the interval ends before it starts")
