@@ -38,6 +38,7 @@ class AuditAction(StrEnum):
     TOKEN_CREATE = "token_create"
     TOKEN_REVOKE = "token_revoke"
     USER_CREATE = "user_create"
+    USER_UPDATE = "user_update"
     ASSIGN_SITES = "assign_sites"
     READ_AUDIT = "read_audit"
     CHANGE = "change"

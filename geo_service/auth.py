@@ -123,7 +123,7 @@ def _known_site_codes(conn: Connection, codes: Sequence[str]) -> list[str]:
 
 def _check_sites_apply(role: str, codes: Sequence[str]) -> None:
     """Sites only scope roles that read personal data of assigned sites; say so, not ignore."""
-    if codes and Permission.READ_PERSONAL_ASSIGNED not in get_role(role).permissions:
+    if codes and not role_takes_sites(role):
         raise InvalidAccount(
             f"site assignments apply to roles that read households of their own sites "
             f"(liaison), not to {role}"
@@ -220,6 +220,90 @@ def set_user_sites(
         detail={"sites": known, "previous": before.sites},
     )
     return UserSites(before.username, before.role, known)
+
+
+@dataclass(frozen=True)
+class UserRow:
+    """One user as ``geo-service user list`` shows them (never a password hash)."""
+
+    username: str
+    role: str
+    active: bool
+    has_password: bool
+    sites: list[str]
+    active_tokens: int
+    created_at: dt.datetime
+
+
+def list_users(conn: Connection) -> list[UserRow]:
+    rows = conn.execute(
+        text("""
+        SELECT u.username, u.role, u.active, u.password_hash IS NOT NULL AS has_password,
+               ARRAY(SELECT site_code FROM user_sites s WHERE s.user_id = u.id
+                     ORDER BY site_code) AS sites,
+               (SELECT count(*) FROM api_tokens t WHERE t.user_id = u.id
+                AND t.revoked_at IS NULL AND t.expires_at > now()) AS active_tokens,
+               u.created_at
+        FROM users u ORDER BY lower(u.username)
+        """)
+    )
+    return [UserRow(**r._mapping) for r in rows]
+
+
+def _update_user(
+    conn: Connection, username: str, changes: dict[str, Any], detail: dict[str, Any], by: Principal
+) -> str:
+    """Apply ``changes`` to a user's row and audit ``detail``; returns the stored name."""
+    user_id, name, _ = _user_id_role(conn, username)
+    sets = ", ".join(f"{column} = :{column}" for column in changes)
+    conn.execute(
+        text(f"UPDATE users SET {sets}, updated_at = now() WHERE id = :id"),
+        {**changes, "id": user_id},
+    )
+    audit.record(conn, by, AuditAction.USER_UPDATE, target=f"user:{name}", detail=detail)
+    return name
+
+
+def set_user_active(conn: Connection, username: str, active: bool, *, by: Principal) -> str:
+    """Deactivate (or reactivate) a user: their sessions, passwords and tokens stop working."""
+    return _update_user(conn, username, {"active": active}, {"active": active}, by)
+
+
+def set_user_password(conn: Connection, username: str, password: str, *, by: Principal) -> str:
+    """A new password (audited, never recorded); it ends the user's browser sessions."""
+    _, name, _ = _user_id_role(conn, username)
+    check_password(password, name)
+    return _update_user(
+        conn, name, {"password_hash": hash_password(password)}, {"password": "changed"}, by
+    )
+
+
+def set_user_role(
+    conn: Connection, username: str, role: str, *, by: Principal
+) -> tuple[str, list[str]]:
+    """A new role; site assignments go when the new role takes none (returned, audited).
+
+    Tokens issued for the user with a role above the new one stop working at once
+    (``_token_refusal``).
+    """
+    get_role(role)
+    before = user_sites(conn, username)
+    dropped = [] if role_takes_sites(role) else before.sites
+    if dropped:
+        user_id, _, _ = _user_id_role(conn, username)
+        _write_sites(conn, "user_sites", "user_id", user_id, [])
+    name = _update_user(
+        conn,
+        username,
+        {"role": role},
+        {"role": role, "previous": before.role, "sites_removed": dropped},
+        by,
+    )
+    return name, dropped
+
+
+def role_takes_sites(role: str) -> bool:
+    return Permission.READ_PERSONAL_ASSIGNED in get_role(role).permissions
 
 
 # -- API tokens -----------------------------------------------------------------------------
@@ -325,6 +409,40 @@ def create_token(
         },
     )
     return IssuedToken(secret, prefix, role, username, codes, expires_at)
+
+
+@dataclass(frozen=True)
+class TokenRow:
+    """One token as ``geo-service token list`` shows it: never its secret or hash."""
+
+    prefix: str
+    role: str
+    username: str | None
+    sites: list[str]
+    label: str | None
+    created_by: str | None
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    state: str  # active, expired, revoked
+
+
+def list_tokens(conn: Connection, *, ended: bool = False) -> list[TokenRow]:
+    """Tokens in use (and, with ``ended``, the expired and revoked ones), newest first."""
+    rows = conn.execute(
+        text("""
+        SELECT t.prefix, t.role, u.username,
+               ARRAY(SELECT site_code FROM token_sites s WHERE s.token_id = t.id
+                     ORDER BY site_code) AS sites,
+               t.label, t.created_by, t.created_at, t.expires_at,
+               CASE WHEN t.revoked_at IS NOT NULL THEN 'revoked'
+                    WHEN t.expires_at <= now() THEN 'expired' ELSE 'active' END AS state
+        FROM api_tokens t LEFT JOIN users u ON u.id = t.user_id
+        WHERE :ended OR (t.revoked_at IS NULL AND t.expires_at > now())
+        ORDER BY t.created_at DESC, t.id DESC
+        """),
+        {"ended": ended},
+    )
+    return [TokenRow(**r._mapping) for r in rows]
 
 
 def revoke_token(conn: Connection, prefix: str, *, by: Principal) -> None:

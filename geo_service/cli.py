@@ -46,6 +46,11 @@ def _prepared_url(settings: DatabaseSettings) -> str:
     return database_url(settings)
 
 
+def _engine() -> Engine:
+    """An engine on the configured database (the embedded one started if need be)."""
+    return make_engine(_prepared_url(DatabaseSettings()))
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="geo-service")
 def main() -> None:
@@ -248,7 +253,7 @@ def impact_(
 
     if bool(site) == all_sites:
         raise click.UsageError("give one SITE, or --all")
-    engine = make_engine(_prepared_url(DatabaseSettings()))
+    engine = _engine()
     personal = impact.personal_columns() if include_personal else ()
     operator = local_operator()
     with engine.begin() as conn:
@@ -293,13 +298,99 @@ def user_create(username: str, role: str, sites: str | None, password_stdin: boo
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
     codes = parse_site_codes(sites)
-    engine = make_engine(_prepared_url(DatabaseSettings()))
+    engine = _engine()
     with engine.begin() as conn:
         create_user(conn, username, role, password=password, sites=codes, by=local_operator())
     scope = f"{role}; sites {', '.join(codes)}" if codes else role
     click.echo(f"created user {username} ({scope})")
     if not password_stdin:
         click.echo(f"password (shown once): {password}")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    """Columns padded to their widest cell (names may be Chinese: counted as characters)."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+    for row in [header, *rows]:
+        click.echo("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@user.command("list")
+def user_list() -> None:
+    """Every user: role, whether active, whether they have a password, sites, tokens."""
+    from geo_service.auth import list_users
+
+    with _engine().connect() as conn:
+        users = list_users(conn)
+    _table(
+        ["user", "role", "active", "password", "sites", "tokens", "created"],
+        [
+            [
+                u.username,
+                u.role,
+                "yes" if u.active else "NO",
+                "yes" if u.has_password else "-",
+                ",".join(u.sites) or "-",
+                str(u.active_tokens),
+                f"{u.created_at.astimezone():%Y-%m-%d}",
+            ]
+            for u in users
+        ],
+    )
+
+
+@user.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Stop USERNAME: sign-in, sessions and their tokens are refused (kept for the audit)."""
+    from geo_service.auth import set_user_active
+
+    with _engine().begin() as conn:
+        name = set_user_active(conn, username, False, by=local_operator())
+    click.echo(f"deactivated {name}; their sessions and tokens no longer work")
+
+
+@user.command("activate")
+@click.argument("username")
+def user_activate(username: str) -> None:
+    """Let a deactivated USERNAME back in (their unexpired tokens work again)."""
+    from geo_service.auth import set_user_active
+
+    with _engine().begin() as conn:
+        name = set_user_active(conn, username, True, by=local_operator())
+    click.echo(f"activated {name}")
+
+
+@user.command("password")
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input; otherwise one is generated and shown once.",
+)
+def user_password(username: str, password_stdin: bool) -> None:
+    """Set a new password for USERNAME (a reset); it signs them out of every browser."""
+    from geo_service.auth import new_password, set_user_password
+
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
+    with _engine().begin() as conn:
+        name = set_user_password(conn, username, password, by=local_operator())
+    click.echo(f"new password for {name}; their browser sessions have ended")
+    if not password_stdin:
+        click.echo(f"password (shown once): {password}")
+
+
+@user.command("role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(list(ROLES)))
+def user_role(username: str, role: str) -> None:
+    """Give USERNAME another ROLE (a role without sites drops their site assignments)."""
+    from geo_service.auth import set_user_role
+
+    with _engine().begin() as conn:
+        name, dropped = set_user_role(conn, username, role, by=local_operator())
+    click.echo(f"{name} is now {role}")
+    if dropped:
+        click.echo(f"site assignments removed ({role} takes none): {', '.join(dropped)}")
 
 
 @main.group(cls=_Group)
@@ -335,7 +426,7 @@ def token_create(
     expires_at = parse_expiry(
         expires, now=dt.datetime.now(dt.UTC), default_days=settings.default_token_days
     )
-    engine = make_engine(_prepared_url(DatabaseSettings()))
+    engine = _engine()
     with engine.begin() as conn:
         issued = create_token(
             conn,
@@ -356,13 +447,39 @@ def token_create(
     click.echo(issued.secret)
 
 
+@token.command("list")
+@click.option("--all", "ended", is_flag=True, help="Also the expired and revoked ones.")
+def token_list(ended: bool) -> None:
+    """Tokens by prefix, role, user, sites, label and expiry (never the secrets)."""
+    from geo_service.auth import list_tokens
+
+    with _engine().connect() as conn:
+        tokens = list_tokens(conn, ended=ended)
+    _table(
+        ["prefix", "role", "user", "sites", "label", "expires", "state", "created by"],
+        [
+            [
+                t.prefix,
+                t.role,
+                t.username or "-",
+                ",".join(t.sites) or "-",
+                t.label or "-",
+                f"{t.expires_at.astimezone():%Y-%m-%d %H:%M}",
+                t.state,
+                t.created_by or "-",
+            ]
+            for t in tokens
+        ],
+    )
+
+
 @token.command("revoke")
 @click.argument("prefix")
 def token_revoke(prefix: str) -> None:
     """Stop the token whose first characters (as token create showed them) are PREFIX."""
     from geo_service.auth import revoke_token
 
-    engine = make_engine(_prepared_url(DatabaseSettings()))
+    engine = _engine()
     with engine.begin() as conn:
         revoke_token(conn, prefix, by=local_operator())
     click.echo(f"revoked {prefix}")
@@ -391,7 +508,7 @@ def map_(site: str, output: Path, lang: str, basemap: str) -> None:
         raise click.BadParameter(str(exc), param_hint="--basemap") from None
     from geo_service import impact
 
-    engine = make_engine(_prepared_url(DatabaseSettings()))
+    engine = _engine()
     with engine.connect() as conn:
         bundle = data.site_bundle(conn, impact.resolve_site(conn, site).id)
     html = assets.inline(assets.render_page(builders.site_map(bundle, lang, base)))

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, text
 
 from geo_service import auth
 from geo_service.cli import _announce_demo_admin, main
+from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings
 
 SITES = """
@@ -177,3 +178,138 @@ def test_serve_refuses_the_default_secret_outside_development(
 
     assert result.exit_code == 2
     assert "error: GEO_SERVICE_SECRET_KEY must be set" in result.output
+
+
+# -- managing users and tokens ----------------------------------------------------------------
+def _run(args: list[str], stdin: str | None = None) -> str:
+    result = CliRunner().invoke(main, args, input=stdin)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _token(role: str | None = None, user: str | None = None, label: str = "QGIS") -> str:
+    args = ["token", "create", "--label", label]
+    args += ["--role", role] if role else []
+    args += ["--user", user] if user else []
+    return _run(args).strip().splitlines()[-1]
+
+
+def _audited(engine: Engine) -> list[tuple[str, dict]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT target, detail FROM audit_log WHERE action = 'user_update' ORDER BY id")
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_user_list_shows_roles_state_sites_and_tokens_never_secrets(cli_env: Engine) -> None:
+    _run(["user", "create", "wang", "--role", "liaison", "--sites", "AZF-2024-01"])
+    _run(["user", "create", "李规划", "--role", "planner"])
+    secret = _token(user="wang")
+
+    listed = _run(["user", "list"]).splitlines()
+
+    assert listed[0].split() == ["user", "role", "active", "password", "sites", "tokens", "created"]
+    rows = {line.split()[0]: line.split()[1:6] for line in listed[1:]}
+    assert rows["wang"] == ["liaison", "yes", "yes", "AZF-2024-01", "1"]
+    assert rows["李规划"] == ["planner", "yes", "yes", "-", "0"]
+    assert secret not in "\n".join(listed) and "argon2" not in "\n".join(listed)
+
+
+def test_a_deactivated_user_can_neither_sign_in_nor_use_their_tokens_until_reactivated(
+    cli_env: Engine,
+) -> None:
+    _run(
+        ["user", "create", "wang", "--role", "planner", "--password-stdin"], "wang-long-password\n"
+    )
+    secret = _token(user="wang")
+    settings = AuthSettings(credential_cache_seconds=0)
+
+    out = _run(["user", "deactivate", "WANG"])
+
+    assert "deactivated wang" in out
+    with pytest.raises(NotAuthenticated):
+        auth.sign_in(cli_env, "wang", "wang-long-password", client=None, settings=settings)
+    with pytest.raises(NotAuthenticated, match="deactivated"):
+        auth.principal_for_token(cli_env, secret, client=None, settings=settings)
+    _run(["user", "activate", "wang"])
+    assert auth.principal_for_token(cli_env, secret, client=None, settings=settings).role == (
+        "planner"
+    )
+    assert _audited(cli_env) == [("user:wang", {"active": False}), ("user:wang", {"active": True})]
+
+
+def test_a_password_reset_replaces_the_old_one_and_is_audited_without_it(
+    cli_env: Engine,
+) -> None:
+    _run(["user", "create", "wang", "--role", "planner", "--password-stdin"], "wang-old-password\n")
+    settings = AuthSettings()
+
+    out = _run(["user", "password", "wang"])
+    new = out.split("password (shown once): ")[1].strip()
+    too_short = CliRunner().invoke(
+        main, ["user", "password", "wang", "--password-stdin"], "short\n"
+    )
+
+    assert auth.sign_in(cli_env, "wang", new, client=None, settings=settings).username == "wang"
+    with pytest.raises(NotAuthenticated):
+        auth.sign_in(cli_env, "wang", "wang-old-password", client=None, settings=settings)
+    assert too_short.exit_code == 2 and "password" in too_short.output
+    assert _audited(cli_env) == [("user:wang", {"password": "changed"})]
+    assert new not in str(_audited(cli_env))
+
+
+def test_a_new_role_without_sites_drops_the_assignments_and_outranked_tokens_stop(
+    cli_env: Engine,
+) -> None:
+    _run(["user", "create", "wang", "--role", "admin"])
+    admin_token = _token(role="admin", user="wang")
+    _run(["user", "role", "wang", "liaison"])
+    _run(["user", "create", "zhao", "--role", "liaison", "--sites", "AZF-2024-01"])
+    settings = AuthSettings(credential_cache_seconds=0)
+
+    out = _run(["user", "role", "zhao", "planner"])
+
+    assert "zhao is now planner" in out
+    assert "site assignments removed (planner takes none): AZF-2024-01" in out
+    with cli_env.connect() as conn:
+        assert auth.user_sites(conn, "zhao").sites == []
+    with pytest.raises(NotAuthenticated, match="exceeds"):
+        auth.principal_for_token(cli_env, admin_token, client=None, settings=settings)
+    assert _audited(cli_env)[-1] == (
+        "user:zhao",
+        {"role": "planner", "previous": "liaison", "sites_removed": ["AZF-2024-01"]},
+    )
+
+
+def test_token_list_shows_prefixes_and_states_never_secrets(cli_env: Engine) -> None:
+    _run(["user", "create", "wang", "--role", "planner"])
+    kept = _token(role="gis", label="QGIS-office")
+    gone = _token(user="wang", label="old-laptop")
+    _run(["token", "revoke", gone[:10]])
+
+    active = _run(["token", "list"])
+    everything = _run(["token", "list", "--all"])
+
+    assert kept[:10] in active and gone[:10] not in active
+    assert "QGIS-office" in active and "active" in active
+    lines = {line.split()[0]: line for line in everything.splitlines()[1:]}
+    assert "revoked" in lines[gone[:10]] and "old-laptop" in lines[gone[:10]]
+    assert kept not in everything and gone not in everything
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["user", "deactivate", "nobody"], "no user is named 'nobody'"),
+        (["user", "password", "nobody"], "no user is named 'nobody'"),
+        (["user", "role", "nobody", "planner"], "no user is named 'nobody'"),
+        (["user", "role", "wang", "boss"], "'boss' is not one of"),
+    ],
+)
+def test_account_changes_to_unknown_users_or_roles_exit_2(
+    cli_env: Engine, args: list[str], says: str
+) -> None:
+    _run(["user", "create", "wang", "--role", "planner"])
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2 and says in result.output, result.output
