@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, Engine, text
 
-from geo_service.api.deps import EngineDep, Lang
+from geo_service.access import Principal
+from geo_service.api.deps import CurrentUser, EngineDep, Lang
 from layers import LAYERS, Layer
 
 router = APIRouter(tags=["landing"])
@@ -23,7 +24,8 @@ templates = Jinja2Templates(directory=str(resources.files("geo_service") / "temp
 
 @dataclass(frozen=True)
 class LayerSummary:
-    """A layer as the landing page lists it; ``rows`` is None while its table is missing."""
+    """A layer as the landing page lists it; ``rows`` is None while its table is missing
+    or when the reader may not read the layer."""
 
     layer: Layer
     rows: int | None
@@ -38,17 +40,30 @@ def _count_rows(conn: Connection, table: str) -> int | None:
     return int(conn.execute(text(f"SELECT count(*) FROM {quoted}")).scalar_one())
 
 
-def layer_summaries(engine: Engine) -> list[LayerSummary]:
-    """Every registered layer with its row count, in registry order."""
+def layer_summaries(engine: Engine, principal: Principal) -> list[LayerSummary]:
+    """Every registered layer, in registry order, with its row count for those who may
+    read it (how many households a district has is not for every passer-by)."""
     with engine.connect() as conn:
-        return [LayerSummary(layer, _count_rows(conn, layer.table)) for layer in LAYERS.values()]
+        return [
+            LayerSummary(
+                layer,
+                _count_rows(conn, layer.table) if principal.can_read_layer(layer.id) else None,
+            )
+            for layer in LAYERS.values()
+        ]
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def landing(request: Request, engine: EngineDep, lang: Lang) -> HTMLResponse:
+def landing(
+    request: Request, engine: EngineDep, lang: Lang, principal: CurrentUser
+) -> HTMLResponse:
     """Where a planner or a GIS user starts: maps, API docs, OGC feeds and the layers."""
     return templates.TemplateResponse(
         request,
         "landing.html",
-        {"lang": lang, "layers": layer_summaries(engine)},
+        {
+            "lang": lang,
+            "layers": layer_summaries(engine, principal),
+            "signed_in": not principal.is_anonymous,
+        },
     )

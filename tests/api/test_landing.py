@@ -47,3 +47,18 @@ def test_landing_page_loads_nothing_from_outside(client: TestClient) -> None:
 
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "@import" not in page
+
+
+def test_landing_page_counts_only_what_the_reader_may_read(
+    anonymous: TestClient, client_as
+) -> None:
+    def rows(page: str) -> dict[str, str]:
+        found = re.findall(r'<tr id="layer-(\w+)">.*?<td class="rows">([^<]*)</td>', page, re.S)
+        return dict(found)
+
+    stranger = anonymous.get("/").text
+    gis = rows(client_as("gis").get("/").text)
+
+    assert set(rows(stranger).values()) == {"—"}
+    assert 'href="/login"' in stranger
+    assert gis["parcels"] == "2" and gis["households"] == "—"
