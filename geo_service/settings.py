@@ -60,6 +60,12 @@ class ServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8000
+    # Server processes; each has its own connection pool, credential and tile caches.
+    workers: int = 1
+    # The addresses of reverse proxies whose X-Forwarded-For/-Proto are believed, so that
+    # the audit log and the sign-in limit see the real client ("10.0.0.5,10.0.0.6" or "*").
+    # Uvicorn's default: a proxy on this machine. From anyone else the headers are ignored.
+    forwarded_allow_ips: str = "127.0.0.1"
     # "development" relaxes what a laptop needs (a generated session key, plain-HTTP
     # cookies, the demo admin); any other value (e.g. "production") requires real settings.
     environment: str = "development"

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from geo_service import auth
 from geo_service.cli import _announce_demo_admin, main
+from geo_service.devserver import free_port
 from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings
 
@@ -313,3 +319,57 @@ def test_account_changes_to_unknown_users_or_roles_exit_2(
     _run(["user", "create", "wang", "--role", "planner"])
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and says in result.output, result.output
+
+
+@pytest.mark.parametrize(
+    ("trusted", "recorded"),
+    [
+        (None, "203.0.113.9"),  # the default: a proxy on this machine is believed
+        ("10.9.9.9", "127.0.0.1"),  # only that proxy is: the header from here is ignored
+    ],
+)
+def test_serve_records_the_client_a_trusted_proxy_forwards_and_no_other(
+    db: Engine, database_url: str, tmp_path: Path, trusted: str | None, recorded: str
+) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "GEO_SERVICE_DATABASE_URL": database_url,
+        "GEO_SERVICE_HOME": str(tmp_path),
+        "GEO_SERVICE_WORKERS": "2",
+    }
+    if trusted:
+        env["GEO_SERVICE_FORWARDED_ALLOW_IPS"] = trusted
+    geo_service = Path(sys.executable).parent / "geo-service"
+    server = subprocess.Popen(
+        [geo_service, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        refused = httpx.get(
+            base + "/api/sites",
+            auth=("wang", "not-the-password"),
+            headers={"X-Forwarded-For": "203.0.113.9"},
+        )
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+
+    assert refused.status_code == 401
+    believed = trusted or "127.0.0.1"
+    assert f"with 2 worker(s); X-Forwarded-For believed from {believed}" in output
+    with db.connect() as conn:
+        clients = conn.execute(
+            text("SELECT client FROM audit_log WHERE action = 'login_failed'")
+        ).scalars()
+        assert list(clients) == [recorded]

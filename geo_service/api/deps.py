@@ -85,7 +85,8 @@ _api_key = APIKeyHeader(
 
 
 def client_address(request: Request) -> str | None:
-    """The peer address (behind a proxy, run uvicorn with --proxy-headers to get the real one)."""
+    """The client's address: behind a proxy listed in GEO_SERVICE_FORWARDED_ALLOW_IPS, the
+    one it forwards (uvicorn reads X-Forwarded-For), else the peer's."""
     return request.client.host if request.client else None
 
 
