@@ -95,23 +95,25 @@ class DataOverlay(JSCSSMixin, Layer):
 
 
 class Controls(JSCSSMixin, MacroElement):
-    """Search box, legend and minimap (drawn from embedded data, so it needs no basemap)."""
+    """Search box, legend and minimap (drawn from an overlay's embedded data, so it needs
+    no basemap and the page carries that data once)."""
 
     _template = Template(
         "{% macro script(this, kwargs) %}"
         "{% if this.search %}GeoService.search({{ this._parent.get_name() }});{% endif %}"
         "GeoService.legend({{ this._parent.get_name() }}, {{ this.legend }});"
-        "GeoService.minimap({{ this._parent.get_name() }}, {{ this.minimap }}, {{ this.style }});"
+        "GeoService.minimap({{ this._parent.get_name() }}, {{ this.minimap.get_name() }}, "
+        "{{ this.style }});"
         "{% endmacro %}"
     )
     default_js = [*_MAPS_JS, ("Control_MiniMap_js", "")]  # noqa: RUF012 (folium's API)
     default_css = [("Control_MiniMap_css", "")]  # noqa: RUF012
 
-    def __init__(self, legend_html: str, minimap_geojson: str, style: str, search: bool) -> None:
+    def __init__(self, legend_html: str, minimap: DataOverlay, style: str, search: bool) -> None:
         super().__init__()
         self._name = "Controls"
         self.legend = _js(legend_html)
-        self.minimap = minimap_geojson.replace("</", "<\\/")
+        self.minimap = minimap
         self.style = _js(style)
         self.search = search
 
@@ -370,7 +372,7 @@ def overview_map(
         collapsed=False,
     ).add_to(m)
     Controls(
-        legend_html(lang, ("land_use", "status", "kind", "bands")), sites_geojson, "sites", True
+        legend_html(lang, ("land_use", "status", "kind", "bands")), site_layer, "sites", True
     ).add_to(m)
     return m
 
@@ -424,7 +426,7 @@ def site_map(bundle: SiteBundle, lang: str, base: Basemap | None = None) -> foli
     ).add_to(m)
     Controls(
         legend_html(lang, ("land_use", "status", "bands", "noise", "exposure")),
-        bundle.site,
+        layers["site"],
         "sites",
         True,
     ).add_to(m)
@@ -468,7 +470,7 @@ def community_map(bundle: CommunityBundle, lang: str, base: Basemap | None = Non
         exclusive_groups=False,
         collapsed=False,
     ).add_to(m)
-    Controls(legend_html(lang, ("status", "bands")), bundle.community, "communities", True).add_to(
-        m
-    )
+    Controls(
+        legend_html(lang, ("status", "bands")), layers["community"], "communities", True
+    ).add_to(m)
     return m

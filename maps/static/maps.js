@@ -114,7 +114,7 @@
   /* A GeoJSON layer drawn from data in the page (bounded: sites, one site's households). */
   GS.geojson = function (map, data, spec) {
     var style = GS.styles[spec.style];
-    return L.geoJSON(data, {
+    var layer = L.geoJSON(data, {
       coordsToLatLng: GS.coordsToLatLng,
       style: function (f) { return style(f.properties || {}); },
       pointToLayer: function (f, ll) { return L.circleMarker(ll, style(f.properties || {})); },
@@ -123,6 +123,8 @@
         if (spec.register) GS[spec.register][f.id || f.properties[spec.titleField]] = layer;
       }
     });
+    layer.sourceData = data;  // the minimap draws from it: the page carries the data once
+    return layer;
   };
 
   GS.legend = function (map, html) {
@@ -193,9 +195,9 @@
     ctl.addTo(map);
   };
 
-  GS.minimap = function (map, data, style) {
+  GS.minimap = function (map, overlay, style) {
     if (!L.Control.MiniMap) return;
-    var layer = L.geoJSON(data, { coordsToLatLng: GS.coordsToLatLng, style: function (f) { return GS.styles[style](f.properties || {}); } });
+    var layer = L.geoJSON(overlay.sourceData, { coordsToLatLng: GS.coordsToLatLng, style: function (f) { return GS.styles[style](f.properties || {}); } });
     new L.Control.MiniMap(layer, { toggleDisplay: true, position: "bottomright", zoomLevelOffset: -4,
       strings: { hideText: GS.label("minimap_hide"), showText: GS.label("minimap_show") } }).addTo(map);
   };

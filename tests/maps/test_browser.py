@@ -55,6 +55,12 @@ def test_overview_loads_offline_with_its_layers_and_site_popups(page, demo_db: E
     assert "用地性质" in page.inner_text(".gs-legend")
     assert page.locator(".leaflet-control-scale").count() == 1
     assert page.locator(".leaflet-control-minimap").count() == 1
+    # The minimap draws every site from the sites overlay's data; the page holds it once.
+    drawn = page.locator(".leaflet-control-minimap path.leaflet-interactive").count()
+    assert page.evaluate("Object.keys(GeoService.sites).length") == 10
+    assert drawn >= 10  # and the minimap's own view rectangles
+    html = page.content()
+    assert len(re.findall(r'"id"\s*:\s*"HF-01"', html)) == 1
     _click_site(page, SITE)
     assert _site_name(demo_db) in page.inner_text(".leaflet-popup-content")
     screenshot(page, "maps-overview")
