@@ -18,7 +18,9 @@ event, DOMContentLoaded and load (PerformanceNavigationTiming), the browser-test
 page's HTML size, the tile requests finished by first render (count, bytes), and console
 errors. One uncounted visit first (the server's first use of each query).
 
-Then the same on the demo district (``geo_service_bench_maps_demo``), for contrast.
+Then the same with the server's tile cache off (every tile of every visit built by PostGIS,
+as for the first visitor after a change), and on the demo district
+(``geo_service_bench_maps_demo``), for contrast.
 
 Writes ``benchmarks/results/maps.{json,md}``.
 
@@ -254,9 +256,11 @@ def stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def measure(browser, url: str, token: str, runs: int, label: str) -> dict:
+def measure(
+    browser, url: str, token: str, runs: int, label: str, env: dict[str, str] | None = None
+) -> dict:
     home = tempfile.mkdtemp(prefix="geo-maps-")
-    with running_server(url, env={"GEO_SERVICE_HOME": home}) as base:
+    with running_server(url, env={"GEO_SERVICE_HOME": home, **(env or {})}) as base:
         warm = visit(browser, base, token, "/maps/overview")
         print(f"[{label}] warm-up (uncounted): {warm['first_render_ms']} ms", flush=True)
         results = []
@@ -328,6 +332,18 @@ def main() -> None:
             city = measure(browser, city_url, city_token, args.runs, "city")
             result["city"] = {**city_info, **city}
             write(result, load_before)
+            # The same with the tile cache off: every tile of every visit built by PostGIS,
+            # as for the first visitor after a change to the data.
+            uncached = measure(
+                browser,
+                city_url,
+                city_token,
+                args.runs,
+                "city, tile cache off",
+                env={"GEO_SERVICE_TILE_CACHE_MB": "0"},
+            )
+            result["city_uncached"] = {**city_info, **uncached}
+            write(result, load_before)
             if not args.no_demo:
                 print("loading the demo district", flush=True)
                 demo_url, demo_token, demo_info = prepare_demo()
@@ -363,7 +379,12 @@ def markdown(r: dict) -> str:
         f"Measured: {r['measure']}",
         "",
     ]
-    for name in ("city", "demo"):
+    titles = {
+        "city": "City",
+        "city_uncached": "City, tile cache off (every tile built by PostGIS)",
+        "demo": "Demo district",
+    }
+    for name, title in titles.items():
         if name not in r:
             continue
         d = r[name]
@@ -371,7 +392,7 @@ def markdown(r: dict) -> str:
         fr = d["summary"]["first_render_ms"]
         verdict = "under" if fr["max"] < r["target_first_render_ms"] else "NOT under"
         lines += [
-            f"## {'City' if name == 'city' else 'Demo district'}: "
+            f"## {title}: "
             f"{c['households']:,} households, {c['buildings']:,} buildings, "
             f"{c['communities']:,} communities, {c['parcels']:,} parcels, {c['sites']} sites",
             "",
