@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
+from pathlib import Path
+from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
@@ -67,6 +70,17 @@ def session_scope(engine: Engine) -> Iterator[Session]:
     factory = sessionmaker(engine, expire_on_commit=False)
     with factory.begin() as session:
         yield session
+
+
+def migration_module(filename: str) -> ModuleType:
+    """A revision's module by its file name (``0003_impact.py`` is not an importable name),
+    for a later revision that restores or extends what it created."""
+    path = Path(str(resources.files("geo_service") / "migrations" / "versions" / filename))
+    spec = importlib.util.spec_from_file_location(f"geo_service_migration_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def alembic_config(url: str) -> Config:

@@ -84,6 +84,10 @@ class Layer:
     computed: bool = False
     # The date fields a feature's time runs between (the OGC ``datetime`` parameter).
     temporal: tuple[str, str] | None = None
+    # A computed layer's column holding a box around each feature that is cheap to compute
+    # (impact_zones: from the site alone); box filters test it first, so that only the
+    # features near the box are computed.
+    reach: str | None = None
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

@@ -26,6 +26,7 @@ LAYER = Layer(
         Field("acoustic_class", "声环境功能区", "Acoustic class (GB 3096)"),
         Field("limit_dba", "限值 dB(A)", "Limit dB(A)", kind="float"),
     ),
+    reach="reach",
     popup_fields=("site_code", "kind", "band", "outer_m", "limit_dba"),
     style={
         "color": "#9467bd",

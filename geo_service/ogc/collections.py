@@ -116,6 +116,12 @@ class Collection:
                 exprs[fld.name] = f"{alias}.{quote(ref.key)}"
         return exprs, joins
 
+    def box_filter(self, box: str) -> str:
+        """SQL: the feature's geometry meets the box ``box`` (an SQL expression) by its
+        bounding box, testing a computed layer's cheap ``reach`` first."""
+        hit = f"m.geom && {box}"
+        return f"m.{quote(self.layer.reach)} && {box} AND {hit}" if self.layer.reach else hit
+
     def narrow_select(self, columns: str, where: str) -> str:
         """``columns`` of a CTE ``m`` of the rows matching ``where``, joined to only the
         rows they refer to.

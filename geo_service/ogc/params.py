@@ -119,7 +119,7 @@ def parse_format(raw: str | None, accept: str) -> str:
     return "json"
 
 
-def bbox_condition(where: Where, raw: str | None, raw_crs: str | None) -> None:
+def bbox_condition(col: Collection, where: Where, raw: str | None, raw_crs: str | None) -> None:
     """``bbox=minx,miny,maxx,maxy`` (or 6 numbers) in ``bbox-crs`` (default CRS84)."""
     if raw is None or raw == "":
         if raw_crs:
@@ -145,7 +145,7 @@ def bbox_condition(where: Where, raw: str | None, raw_crs: str | None) -> None:
     env = f"ST_MakeEnvelope({corners}, {crs.srid})"
     if crs.srid != STORAGE_SRID:
         env = f"ST_Transform(ST_Segmentize({env}, ({where.bind(abs(x2 - x1) / 16 or 1)})), 4326)"
-    where.add(f"m.geom && {env} AND ST_Intersects(m.geom, {env})")
+    where.add(f"{col.box_filter(env)} AND ST_Intersects(m.geom, {env})")
 
 
 def parse_sortby(col: Collection, raw: str | None) -> list[tuple[str, bool]]:

@@ -318,7 +318,7 @@ def schema(request: Request, collection_id: str, principal: CurrentUser) -> Resp
 def _where(request: Request, col: Collection) -> Where:
     q = request.query_params
     where = Where()
-    params.bbox_condition(where, q.get("bbox"), q.get("bbox-crs"))
+    params.bbox_condition(col, where, q.get("bbox"), q.get("bbox-crs"))
     params.datetime_condition(col, where, q.get("datetime"))
     for name, value in q.multi_items():
         if name in params.RESERVED:

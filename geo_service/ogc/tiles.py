@@ -69,7 +69,7 @@ def _layer_sql(col: Collection, z: int, n: int) -> str:
     rows = col.narrow_select(
         f"ST_AsMVTGeom(ST_Transform(m.geom, 3857), {env}, {EXTENT}, {BUFFER}, true)"
         f" AS geom{ident}{fid}, {props}",
-        f"m.geom && {bbox4326}",
+        col.box_filter(bbox4326),
     )
     # OFFSET 0 keeps the subquery whole: flattened, PostgreSQL would clip every geometry
     # twice (once for the filter, once for the row), a third of a tile's time.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import Engine
 
-from tests.api.conftest import anonymous, app, client, client_as, district  # noqa: F401
+from tests.api.conftest import anonymous, app, client, client_as, district, homes  # noqa: F401
 
 HOUSEHOLDS = """
 INSERT INTO buildings (id, address, community_id, floors, households_count, geom)

@@ -7,6 +7,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 from pyproj import Transformer
+from shapely.geometry import box as shp_box
+from shapely.geometry import shape
 from sqlalchemy import Engine
 
 BASE = "/ogc"
@@ -468,3 +470,31 @@ def test_schema_states_the_id_and_only_public_fields(
     assert set(schema["properties"]) == {"id", "geometry", "building", "unit_label", "residents"}
     parcels = client.get(f"{BASE}/collections/parcels/schema").json()
     assert parcels["properties"]["code"]["x-ogc-role"] == "id"
+
+
+# -- a computed layer's reach -----------------------------------------------------------------
+@pytest.mark.parametrize(
+    "box",
+    [
+        (120.1585, 30.2665, 120.1605, 30.2675),  # on the housing site
+        (120.1640, 30.2640, 120.1700, 30.2660),  # south-east of it: only the outer rings
+        (120.1615, 30.2668, 120.1619, 30.2672),  # ~100-130 m east: in the day noise contour
+        (120.1450, 30.2690, 120.1500, 30.2720),  # the road's west end
+        (120.1000, 30.1000, 120.1100, 30.1100),  # nowhere near
+    ],
+)
+def test_impact_zones_by_box_are_exactly_those_that_meet_the_box(
+    client: TestClient, homes: Engine, box: tuple[float, ...]
+) -> None:
+    """The cheap ``reach`` test skips sites before their zones are built; it must never
+    skip a zone that meets the box (shapely checks every zone of the whole layer)."""
+    url = f"{BASE}/collections/impact_zones/items"
+    everything = client.get(url, params={"limit": 1000}).json()["features"]
+    assert {f["properties"]["kind"] for f in everything} >= {"band", "noise_day"}
+    expected = sorted(f["id"] for f in everything if shape(f["geometry"]).intersects(shp_box(*box)))
+
+    got = client.get(url, params={"limit": 1000, "bbox": ",".join(map(str, box))}).json()
+
+    assert sorted(f["id"] for f in got["features"]) == expected
+    if box[0] == 120.1615:
+        assert "AZF-2024-01:day:2" in expected

@@ -35,12 +35,11 @@ Revises: 0003
 Create Date: 2026-11-23
 """
 
-import importlib.util
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 from alembic import op
+
+from geo_service.database import migration_module
 
 revision: str = "0004"
 down_revision: str | Sequence[str] | None = "0003"
@@ -102,16 +101,6 @@ WHERE d.distance_m <= si.outer_m
 """
 
 
-def _revision_0003() -> ModuleType:
-    """Revision 0003's module (its file name is not an importable module name)."""
-    path = Path(__file__).with_name("0003_impact.py")
-    spec = importlib.util.spec_from_file_location("geo_service_migration_0003", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade() -> None:
     """Bands must increase (width_bucket relies on it); the faster household_impacts."""
     op.execute(BANDS_INCREASING)
@@ -127,7 +116,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Revision 0003's view, then the checks."""
     op.execute("DROP VIEW household_impacts")
-    op.execute(_revision_0003().HOUSEHOLD_IMPACTS)
+    op.execute(migration_module("0003_impact.py").HOUSEHOLD_IMPACTS)
     op.drop_constraint("ck_impact_model_bands_increasing", "impact_model", type_="check")
     op.drop_constraint("ck_site_impact_bands_increasing", "site_impact_settings", type_="check")
     op.execute("DROP FUNCTION bands_increasing(double precision[])")
