@@ -88,6 +88,8 @@ class Layer:
     # (impact_zones: from the site alone); box filters test it first, so that only the
     # features near the box are computed.
     reach: str | None = None
+    # A stored EPSG:3857 copy of the geometry (migration 0007) the tiles draw from.
+    mercator: str | None = None
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

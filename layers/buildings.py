@@ -12,6 +12,7 @@ LAYER = Layer(
     table="buildings",
     geometry_types=("MultiPolygon",),
     feature_id="id",
+    mercator="geom_3857",
     natural_key=("address",),
     fields=(
         Field("address", "地址", "Address", required=True, aliases=("地址",)),

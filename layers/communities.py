@@ -13,6 +13,7 @@ LAYER = Layer(
     table="communities",
     geometry_types=("MultiPolygon",),
     feature_id="id",
+    mercator="geom_3857",
     natural_key=("name",),
     fields=(
         Field("name", "社区名称", "Name", required=True, aliases=("社区名称", "名称")),

@@ -40,6 +40,7 @@ LAYER = Layer(
     table="parcels",
     geometry_types=("MultiPolygon",),
     feature_id="code",
+    mercator="geom_3857",
     natural_key=("code",),
     fields=(
         Field(

@@ -66,9 +66,11 @@ def _layer_sql(col: Collection, z: int, n: int) -> str:
     fid = "" if col.fid_is_integer else f", {col.fid} AS fid"
     mvt_id = ", 'id'" if col.fid_is_integer else ""
     ident = f", {col.fid} AS id" if col.fid_is_integer else ""
+    mercator = (
+        f"m.{quote(col.layer.mercator)}" if col.layer.mercator else "ST_Transform(m.geom, 3857)"
+    )
     rows = col.narrow_select(
-        f"ST_AsMVTGeom(ST_Transform(m.geom, 3857), {env}, {EXTENT}, {BUFFER}, true)"
-        f" AS geom{ident}{fid}, {props}",
+        f"ST_AsMVTGeom({mercator}, {env}, {EXTENT}, {BUFFER}, true) AS geom{ident}{fid}, {props}",
         col.box_filter(bbox4326),
     )
     # OFFSET 0 keeps the subquery whole: flattened, PostgreSQL would clip every geometry

@@ -246,3 +246,31 @@ def test_the_cache_keeps_within_its_size_dropping_the_least_recently_used() -> N
     assert cache.size_bytes == 8
     cache.set_listening(False)  # deaf: a change could go unheard, so nothing is served
     assert cache.get("a")[1] is None
+
+
+def test_a_moved_parcel_is_drawn_where_it_now_lies(
+    app: FastAPI, client: TestClient, district: Engine
+) -> None:
+    """Tiles draw the stored Web Mercator copy of a polygon; it follows every edit."""
+    _listening(app)
+    here = f"/ogc/collections/parcels/tiles/WebMercatorQuad/{_tile(15)}"
+    there = f"/ogc/collections/parcels/tiles/WebMercatorQuad/{_tile(15, 120.30, 30.40)}"
+    assert b"XC1003-R21-02" in client.get(here).content
+
+    with district.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE parcels SET geom = ST_Multi(ST_Translate(geom, 0.141, 0.133)) "
+                "WHERE code = 'XC1003-R21-02'"
+            )
+        )
+
+    assert _until(lambda: b"XC1003-R21-02" not in client.get(here).content)
+    moved = _decoded(client, there)["parcels"]["features"]
+    assert [f["properties"]["fid"] for f in moved] == ["XC1003-R21-02"]
+    # Its west edge (lon 120.158 + 0.141) where pyproj puts it in the tile, to a pixel.
+    tile = TMS.tile(120.30, 30.40, 15)
+    xy = TMS.xy_bounds(tile)
+    west, _ = Transformer.from_crs(4326, 3857, always_xy=True).transform(120.299, 30.40)
+    xs = [x for ring in moved[0]["geometry"]["coordinates"] for x, _ in ring]
+    assert abs(min(xs) - (west - xy.left) / (xy.right - xy.left) * 4096) <= 1
