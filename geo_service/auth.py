@@ -679,16 +679,23 @@ class PrincipalCache:
     def key(kind: str, *parts: str) -> str:
         return hashlib.sha256("\0".join((kind, *parts)).encode()).hexdigest()
 
+    def peek(self, key: str, client: str | None) -> Principal | None:
+        """The remembered principal (from ``client`` this time), or None: no database."""
+        hit = self._entries.get(key) if self.seconds > 0 else None
+        if hit is not None and hit[0] > self._clock():
+            return replace(hit[1], client=client)
+        return None
+
     def get(
         self, key: str, client: str | None, check: Callable[[], Principal | None]
     ) -> Principal | None:
         """The remembered principal (from ``client`` this time), else ``check()``'s."""
         if self.seconds <= 0:
             return check()
+        remembered = self.peek(key, client)
+        if remembered is not None:
+            return remembered
         now = self._clock()
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            return replace(hit[1], client=client)
         principal = check()
         if principal is None:
             return None

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from fastapi.security import HTTPBasicCredentials as BasicCredentials
 from fastapi.security.utils import get_authorization_scheme_param
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 
 from geo_service import auth
 from geo_service.access import Permission, Principal, anonymous
+from geo_service.auth import PrincipalCache
 from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings
 
@@ -90,7 +92,7 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     engine: EngineDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
@@ -101,40 +103,40 @@ def current_principal(
 
     Credentials that are sent but wrong are refused (401), never taken as anonymous; a
     stale session cookie is, so public pages still open and private ones ask to sign in.
+    A remembered credential is answered here, on the event loop; only a check that needs
+    the database (or Argon2) goes to a worker thread.
     """
     settings: AuthSettings = request.app.state.auth_settings
-    cache: auth.PrincipalCache = request.app.state.principal_cache
     client = client_address(request)
     token = bearer.credentials if bearer is not None else api_key
     if token:
-        return _known(
-            cache.get(
-                cache.key("token", token),
-                client,
-                lambda: auth.principal_for_token(engine, token, client=client, settings=settings),
-            )
+        return await _remembered(
+            request,
+            PrincipalCache.key("token", token),
+            lambda: auth.principal_for_token(engine, token, client=client, settings=settings),
         )
     if basic is not None:
-        return _known(
-            cache.get(
-                cache.key("basic", basic.username, basic.password),
-                client,
-                lambda: auth.principal_for_basic(
-                    engine, basic.username, basic.password, client=client, settings=settings
-                ),
-            )
+        return await _remembered(
+            request,
+            PrincipalCache.key("basic", basic.username, basic.password),
+            lambda: auth.principal_for_basic(
+                engine, basic.username, basic.password, client=client, settings=settings
+            ),
         )
-    principal = session_user(request, engine)
+    principal = await session_user(request, engine)
     return principal or anonymous(client, settings.anonymous_layers)
 
 
-def _known(principal: Principal | None) -> Principal:
+async def _remembered(request: Request, key: str, check: Callable[[], Principal]) -> Principal:
     """Tokens and passwords either name a principal or raise; never None."""
+    cache: PrincipalCache = request.app.state.principal_cache
+    client = client_address(request)
+    principal = cache.peek(key, client) or await run_in_threadpool(cache.get, key, client, check)
     assert principal is not None
     return principal
 
 
-def session_user(request: Request, engine: EngineDep) -> Principal | None:
+async def session_user(request: Request, engine: EngineDep) -> Principal | None:
     """The user of a valid session cookie, ignoring any other header.
 
     The sign-in and sign-out pages use this alone, so stale Basic credentials a browser
@@ -144,10 +146,12 @@ def session_user(request: Request, engine: EngineDep) -> Principal | None:
     if not cookie:
         return None
     settings: AuthSettings = request.app.state.auth_settings
-    cache: auth.PrincipalCache = request.app.state.principal_cache
+    cache: PrincipalCache = request.app.state.principal_cache
     client = client_address(request)
-    return cache.get(
-        cache.key("session", cookie),
+    key = PrincipalCache.key("session", cookie)
+    return cache.peek(key, client) or await run_in_threadpool(
+        cache.get,
+        key,
         client,
         lambda: auth.principal_for_session(
             engine,

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
@@ -534,7 +535,7 @@ def collection_tilejson(
 
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
-def collection_tile(
+async def collection_tile(
     request: Request,
     collection_id: str,
     z: str,
@@ -544,7 +545,7 @@ def collection_tile(
     engine: EngineDep,
 ) -> Response:
     col = _collection(principal, collection_id)
-    return _tile(request, engine, [col], tiles.parse_tile(z, x, y))
+    return await _tile(request, engine, [col], tiles.parse_tile(z, x, y))
 
 
 @router.get("/tiles/WebMercatorQuad", summary="The map tile set (several layers)")
@@ -583,30 +584,35 @@ def map_tilejson(request: Request, principal: CurrentUser) -> Response:
 
 
 @router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="A map tile (several layers)")
-def map_tile(
+async def map_tile(
     request: Request, z: str, x: str, y: str, principal: CurrentUser, engine: EngineDep
 ) -> Response:
     cols = _map_layers(principal)
-    return _tile(request, engine, cols, tiles.parse_tile(z, x, y))
+    return await _tile(request, engine, cols, tiles.parse_tile(z, x, y))
 
 
-def _tile(
+async def _tile(
     request: Request, engine: Engine, cols: list[Collection], zxy: tuple[int, int, int]
 ) -> Response:
     """The tile from the cache, else built by PostGIS (and kept until its data changes).
 
     Tiles hold public fields only, so one cached tile serves every reader of its layers.
+    A cached tile is answered on the event loop; only building one goes to a worker thread.
     """
     cache: TileCache = request.app.state.tile_cache
     key = (tuple(c.id for c in cols), *zxy)
     generation, data = cache.get(key)
     state = "hit"
     if data is None:
-        with engine.connect() as conn:
-            data = tiles.tile(conn, cols, *zxy)
+        data = await run_in_threadpool(_build_tile, engine, cols, zxy)
         cache.put(generation, key, data)
         state = "miss" if cache.active else "off"
     return _answer(request, data, MVT, {"X-Tile-Cache": state})
+
+
+def _build_tile(engine: Engine, cols: list[Collection], zxy: tuple[int, int, int]) -> bytes:
+    with engine.connect() as conn:
+        return tiles.tile(conn, cols, *zxy)
 
 
 @router.get("/tileMatrixSets/WebMercatorQuad", summary="The tile matrix set")
