@@ -40,6 +40,7 @@ from geo_service.ogc.filters import filter_condition, parse_filter
 from geo_service.ogc.openapi import openapi_document
 from geo_service.tilecache import TileCache
 from layers import COLLECTIONS
+from maps.assets import local_url
 
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
@@ -125,13 +126,41 @@ def _json(request: Request, doc: Any, media_type: str = JSON) -> Response:
     return _answer(request, json.dumps(doc, ensure_ascii=False), media_type)
 
 
-def _html_page(title: str, body: str) -> str:
+def _html_page(title: str, body: str, features: str | None = None) -> str:
+    """A page for a person; with ``features`` (GeoJSON features in CRS84) a map of them,
+    drawn by the vendored Leaflet on a blank background: nothing loads from outside."""
+    head = ""
+    if features is not None:
+        head = (
+            f"<link rel='stylesheet' href='{local_url('leaflet_css')}'>"
+            f"<script src='{local_url('leaflet')}'></script>"
+        )
+        data = ('{"type":"FeatureCollection","features":[' + features + "]}").replace("</", "<\\/")
+        body = (
+            "<div id='map' style='height:420px;border:1px solid #ccc;margin:1em 0'></div>"
+            f"<script>{_FEATURE_MAP.replace('DATA', data)}</script>" + body
+        )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
-        f"</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
+        f"{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
     )
+
+
+# The features of an HTML page on a map: polygons and lines outlined, points as dots, each
+# with its id in a tooltip.
+_FEATURE_MAP = """
+var data = DATA;
+var map = L.map('map', {attributionControl: false});
+var layer = L.geoJSON(data, {
+  pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 4}); },
+  onEachFeature: function (f, l) { l.bindTooltip(String(f.id)); }
+}).addTo(map);
+if (data.features.length) { map.fitBounds(layer.getBounds(), {maxZoom: 18}); }
+else { map.setView([30.27, 120.16], 12); }
+window.featureLayer = layer;
+"""
 
 
 def _links_html(links: list[dict]) -> str:
@@ -431,7 +460,7 @@ def items(
     if fmt == "html":
         return _answer(
             request,
-            _items_html(col, head, found.features),
+            _items_html(col, head, found.features, crs.uri == CRS84),
             "text/html; charset=utf-8",
             volatile=stamp,
         )
@@ -440,12 +469,21 @@ def items(
     return _answer(request, body, GEOJSON, headers, volatile=stamp)
 
 
-def _items_html(col: Collection, head: dict, features: str) -> str:
+def _cell(value: Any) -> str:
+    """A property as a person reads it: lists joined, nothing for null."""
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return html.escape(", ".join(str(v) for v in value))
+    return html.escape(str(value))
+
+
+def _items_html(col: Collection, head: dict, features: str, crs_is_lon_lat: bool) -> str:
     feats = json.loads("[" + features + "]")
     names = list(feats[0]["properties"]) if feats else [f.name for f in col.fields]
     rows = "".join(
         f"<tr><td>{html.escape(str(ft['id']))}</td>"
-        + "".join(f"<td>{html.escape(str(ft['properties'].get(n, '')))}</td>" for n in names)
+        + "".join(f"<td>{_cell(ft['properties'].get(n))}</td>" for n in names)
         + "</tr>"
         for ft in feats
     )
@@ -457,7 +495,11 @@ def _items_html(col: Collection, head: dict, features: str) -> str:
     counts = f"<p>{head['numberReturned']} features shown"
     if "numberMatched" in head:
         counts += f" of {head['numberMatched']}"
-    return _html_page(col.layer.title_en, counts + "</p>" + _links_html(head["links"]) + table)
+    return _html_page(
+        col.layer.title_en,
+        counts + "</p>" + _links_html(head["links"]) + table,
+        features if crs_is_lon_lat else None,
+    )
 
 
 # ``:path``: parcel codes with compound land uses hold a slash (GS0201-R21/B1-05).
@@ -480,6 +522,21 @@ def item(
         {"rel": "self", "type": GEOJSON, "href": f"{url}/items/{feature_id}"},
         {"rel": "collection", "type": JSON, "href": url},
     ]
+    fmt = params.parse_format(request.query_params.get("f"), request.headers.get("accept", ""))
+    if fmt == "html":
+        feature = json.loads(body)
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>"
+            for k, v in feature["properties"].items()
+        )
+        page = _html_page(
+            f"{col.layer.title_en} {feature_id}",
+            _links_html(links) + f"<table>{rows}</table>",
+            body if crs.uri == CRS84 else None,
+        )
+        return _answer(request, page, "text/html; charset=utf-8")
+    if fmt not in ("json",):
+        raise InvalidQuery(f"f={fmt}: one feature is given as json or html")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"
     return _answer(request, body, GEOJSON, {"Content-Crs": f"<{crs.uri}>"})
 

@@ -182,3 +182,25 @@ def test_site_map_prints_on_one_a4_page_with_map_legend_and_title(page, tmp_path
     assert body.startswith(b"%PDF") and pages == 1, pages
     page.emulate_media(media="screen")
     _clean(page)
+
+
+def test_ogc_html_pages_show_their_features_on_an_offline_map(page) -> None:
+    page.goto(page.base + "/ogc/collections/parcels/items?f=html&limit=12", wait_until="load")
+    page.wait_for_function("window.featureLayer !== undefined")
+    drawn = page.locator("#map path.leaflet-interactive").count()
+    rows = page.locator("table tr").count() - 1
+    listing = page.content()
+    screenshot(page, "ogc-items-html")
+
+    page.goto(page.base + "/ogc/collections/sites/items/HF-01?f=html", wait_until="load")
+    page.wait_for_function("window.featureLayer !== undefined")
+    one = page.evaluate("window.featureLayer.getLayers().map(l => l.feature.id)")
+    single = page.content()
+    gk = page.goto(page.base + "/ogc/collections/parcels/items?f=html&limit=3&crs=EPSG:4549")
+
+    assert drawn == rows == 12
+    assert "<td>R21, B1</td>" in listing  # a compound land use, as a person reads it
+    assert one == ["HF-01"]
+    assert "<th>contractor</th>" in single
+    assert gk is not None and 'id="map"' not in gk.text() and "id='map'" not in gk.text()
+    _clean(page)
