@@ -26,7 +26,6 @@ Writes ``benchmarks/results/impact.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gzip
 import json
 import math
@@ -48,11 +47,10 @@ import shapely
 from sqlalchemy import Engine, text
 from tqdm import tqdm
 
-from geo_service import auth, impact
-from geo_service.access import local_operator
+from geo_service import impact
 from geo_service.database import fresh_database, make_engine, server_versions
 from geo_service.demo import write_city
-from geo_service.devserver import running_server
+from geo_service.devserver import admin_token, running_server
 from geo_service.ingest import TqdmProgress, import_file
 from geo_service.settings import ImportSettings
 
@@ -182,19 +180,6 @@ def per_site_sql(engine: Engine, sites: list[Site]) -> dict[str, Any]:
 
 
 # -- 2a. one site at a time: HTTP -------------------------------------------------------------
-def admin_token(engine: Engine) -> str:
-    """An admin API token made the project's way (``geo-service token create --role admin``)."""
-    with engine.begin() as conn:
-        issued = auth.create_token(
-            conn,
-            "admin",
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
-            label="benchmarks/impact.py",
-            by=local_operator(),
-        )
-    return issued.secret
-
-
 # What the client says it accepts: nothing but the JSON itself, and what httpx (like a
 # browser) sends by default, which lets the service's GZipMiddleware compress the answer.
 ENCODINGS = {"identity": "identity", "gzip": None}
@@ -774,7 +759,7 @@ def main() -> None:
     stage("one site at a time, in SQL")
     sql = per_site_sql(engine, sites)
     stage("one site at a time, through the HTTP API")
-    token = admin_token(engine)
+    token = admin_token(engine, "benchmarks/impact.py")
     http = per_site_http(url, token, sites, sql["members"])
 
     stage("every site at once")

@@ -32,11 +32,9 @@ import morecantile
 import numpy as np
 from sqlalchemy import text
 
-from geo_service import auth
-from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import load_demo
-from geo_service.devserver import running_server
+from geo_service.devserver import admin_token, running_server
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -65,13 +63,7 @@ def prepare() -> tuple[str, dict[str, list]]:
         for z in (14, 15, 16)
         for t in tms.tiles(lon - 0.01, lat - 0.01, lon + 0.01, lat + 0.01, [z])
     ]
-    with engine.begin() as conn:
-        token = auth.create_token(
-            conn,
-            "admin",
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
-            by=local_operator(),
-        ).secret
+    token = admin_token(engine, "benchmarks/load.py")
     engine.dispose()
     return url, {
         "sites": sites,

@@ -41,11 +41,9 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import text
 
-from geo_service import auth
-from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import load_demo, write_city
-from geo_service.devserver import running_server
+from geo_service.devserver import admin_token, running_server
 from geo_service.ingest import import_file
 from geo_service.settings import ImportSettings
 
@@ -118,16 +116,6 @@ def city_files(households: int) -> dict[str, Path]:
     return wanted
 
 
-def token_for(engine) -> str:
-    with engine.begin() as conn:
-        return auth.create_token(
-            conn,
-            "admin",
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
-            by=local_operator(),
-        ).secret
-
-
 def counts(engine) -> dict[str, int]:
     with engine.connect() as conn:
         return {
@@ -148,7 +136,7 @@ def prepare_city(households: int) -> tuple[str, str, dict]:
         print(f"  imported {layer} in {time.perf_counter() - t0:.1f} s", flush=True)
     seconds = round(time.perf_counter() - started, 1)
     info = {"counts": counts(engine), "import_seconds": seconds}
-    token = token_for(engine)
+    token = admin_token(engine, "benchmarks/maps.py")
     engine.dispose()
     return url, token, info
 
@@ -160,7 +148,7 @@ def prepare_demo() -> tuple[str, str, dict]:
     engine = make_engine(url, pool_size=1)
     load_demo(engine)
     info = {"counts": counts(engine)}
-    token = token_for(engine)
+    token = admin_token(engine, "benchmarks/maps.py")
     engine.dispose()
     return url, token, info
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import os
 import platform
@@ -46,11 +45,9 @@ import numpy as np
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from geo_service import auth
-from geo_service.access import local_operator
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import write_city
-from geo_service.devserver import free_port, running_server
+from geo_service.devserver import admin_token, free_port, running_server
 from geo_service.ingest import import_file
 from geo_service.settings import ImportSettings
 
@@ -98,13 +95,7 @@ def prepare() -> tuple[str, dict]:
                 " TABLESAMPLE SYSTEM (1) REPEATABLE (7)"
             )
         ).all()
-    with engine.begin() as conn:
-        token = auth.create_token(
-            conn,
-            "admin",
-            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
-            by=local_operator(),
-        ).secret
+    token = admin_token(engine, "benchmarks/ogc.py")
     engine.dispose()
     return url, {"counts": counts, "points": sample, "token": token}
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
 import subprocess
@@ -12,6 +13,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from sqlalchemy import Engine
 
 
 def free_port() -> int:
@@ -70,3 +73,19 @@ def running_server(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def admin_token(engine: Engine, label: str) -> str:
+    """A two-hour admin API token for a client of such a server (a benchmark), made the
+    project's way (as ``geo-service token create --role admin`` does, audited)."""
+    from geo_service import auth
+    from geo_service.access import local_operator
+
+    with engine.begin() as conn:
+        return auth.create_token(
+            conn,
+            "admin",
+            expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(hours=2),
+            label=label,
+            by=local_operator(),
+        ).secret
