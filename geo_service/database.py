@@ -91,13 +91,16 @@ def alembic_config(url: str) -> Config:
 
 
 def migrate(url: str, revision: str = "heads") -> None:
-    """Upgrade the schema, then refresh the reference tables from ``geo_service/reference``."""
+    """Upgrade the schema, then refresh the reference tables from ``geo_service/reference``
+    and give every data table its data-changed trigger."""
     from geo_service.noise import sync_reference
+    from geo_service.schema import sync_triggers
 
     command.upgrade(alembic_config(url), revision)
     engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as conn:
         sync_reference(conn)
+        sync_triggers(conn)
     engine.dispose()
 
 

@@ -42,8 +42,9 @@ from sqlalchemy import Engine, text
 from tqdm import tqdm
 
 from geo_service.landuse import parse_parcel_code
-from geo_service.models import ACOUSTIC_CLASSES, SITE_KINDS, SITE_STATUSES
 from layers import LAYERS
+from layers.communities import ACOUSTIC_CLASSES
+from layers.sites import SITE_KINDS, SITE_STATUSES
 
 DISTRICT_YAML = Path(__file__).resolve().parent.parent / "data" / "demo" / "district.yaml"
 USE_ARROW = importlib.util.find_spec("pyarrow") is not None

@@ -855,7 +855,7 @@ def _finish_target(
 
 
 def _generated(layer: Layer) -> set[str]:
-    return {f.name for f in layer.fields if f.derived and f.name == "area_m2"}
+    return {f.name for f in layer.fields if f.computed}
 
 
 def _load_references(conn: Connection, layer: Layer, frame: gpd.GeoDataFrame) -> dict[str, dict]:
@@ -907,6 +907,8 @@ def _write_links(
 ) -> None:
     """A site's parcel list: replace the links of every imported site."""
     ref = next(r for r in layer.references if r.many)
+    assert ref.link is not None
+    link, owner = ref.link.table, ref.link.owner_column
     found = lookups[ref.field]
     codes = frame[layer.natural_key[0]].tolist()
     ids = dict(
@@ -919,15 +921,15 @@ def _write_links(
         ).all()
     )
     pairs = [
-        {"s": ids[c], "p": found[k]}
+        {"owner": ids[c], "target": found[k]}
         for c, cell in zip(codes, frame[ref.field], strict=True)
         for k in cell
     ]
-    conn.execute(
-        text("DELETE FROM site_parcels WHERE site_id = ANY(:ids)"), {"ids": list(ids.values())}
-    )
+    conn.execute(text(f"DELETE FROM {link} WHERE {owner} = ANY(:ids)"), {"ids": list(ids.values())})
     if pairs:
-        conn.execute(text("INSERT INTO site_parcels (site_id, parcel_id) VALUES (:s, :p)"), pairs)
+        conn.execute(
+            text(f"INSERT INTO {link} ({owner}, {ref.column}) VALUES (:owner, :target)"), pairs
+        )
 
 
 def _delete_all(conn: Connection, layer: Layer) -> int:

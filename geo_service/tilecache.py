@@ -5,9 +5,10 @@ zoom back out), and a tile of the same rows is the same bytes. Each server proce
 the tiles it built, least recently used out first, within ``ServerSettings.tile_cache_mb``.
 
 What makes this safe is knowing when the data changes: every statement that writes a table
-the tiles read sends ``NOTIFY geo_service_data`` (migration 0005), which PostgreSQL
-delivers when the writing transaction commits. A thread per process LISTENs and, on each
-notification, starts a new generation: every tile built before it is dropped. While that
+the tiles read sends ``NOTIFY geo_service_data`` (``geo_service.schema.sync_triggers``),
+which PostgreSQL delivers when the writing transaction commits. A thread per process
+LISTENs and, on each notification, starts a new generation: every tile built before it is
+dropped. While that
 thread is not connected (the database restarting, say) nothing is cached or served from
 the cache, because a change could go unheard.
 
@@ -27,8 +28,10 @@ from collections.abc import Hashable
 import psycopg2
 from sqlalchemy.engine import make_url
 
+from geo_service.schema import NOTIFY_CHANNEL
+
 LOG = logging.getLogger(__name__)
-CHANNEL = "geo_service_data"
+CHANNEL = NOTIFY_CHANNEL
 
 
 class TileCache:

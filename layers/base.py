@@ -1,7 +1,11 @@
-"""What a spatial layer is: its fields, which of them are personal, its id, its style.
+"""What a spatial layer is: its fields, which of them are personal, its id, its style, and
+how it is stored.
 
-The import, the exports, the API and the maps read layers from here, so adding a layer
-means adding one module to this package and one line to ``layers/__init__.py``.
+This is the one declaration of a layer: the table (``geo_service.schema`` derives the
+SQLAlchemy ``Table`` from it, and a test holds the migrations to it), the query builder
+(``geo_service.query``) and through it the API, the OGC API, the maps, search, exports and
+imports all read layers from here. Adding a layer means one module in this package, one
+line in ``layers/__init__.py`` and one generated migration.
 """
 
 from __future__ import annotations
@@ -9,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from sqlalchemy.types import TypeEngine
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -37,9 +43,36 @@ class Field:
     derived: bool = False
     choices: tuple[str, ...] | None = None
     aliases: tuple[str, ...] = ()
+    # How it is stored (geo_service.schema): the column type (by default from ``kind``),
+    # a server default (SQL), a CHECK on its values (SQL), the SQL of a generated column.
+    # A column is NOT NULL when the field is required, has a default or is generated,
+    # unless ``nullable`` says otherwise.
+    sql: TypeEngine | None = None
+    default: str | None = None
+    check: str | None = None
+    computed: str | None = None
+    unique: bool = False
+    index: bool = False
+    nullable: bool | None = None
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
+
+    @property
+    def is_nullable(self) -> bool:
+        if self.nullable is not None:
+            return self.nullable
+        return not (self.required or self.default is not None or self.computed)
+
+
+@dataclass(frozen=True)
+class Link:
+    """The table that links a layer's rows to several rows of another (``site_parcels``):
+    its name and the column that holds the owner's id (the other one is the reference's
+    ``column``)."""
+
+    table: str
+    owner_column: str
 
 
 @dataclass(frozen=True)
@@ -48,6 +81,8 @@ class Reference:
 
     E.g. a household's ``building`` column holds the building's address; the import
     resolves it to ``building_id`` and reports rows whose building does not exist.
+    With a ``link`` the cell holds several keys, separated by ';' (a site's parcels), and
+    the ids go to the link table instead of a column of the layer.
     """
 
     field: str
@@ -55,7 +90,23 @@ class Reference:
     key: str
     column: str
     required: bool = True
-    many: bool = False  # several keys in one cell, separated by ';' (a site's parcels)
+    link: Link | None = None
+    # What deleting the referenced row does (a foreign key's ON DELETE).
+    on_delete: str = "RESTRICT"
+
+    @property
+    def many(self) -> bool:
+        return self.link is not None
+
+
+@dataclass(frozen=True)
+class Search:
+    """How the search box finds a layer's features: the fields it matches, the one it shows
+    as the label and the ones (first not empty) it shows beside it."""
+
+    keys: tuple[str, ...]
+    label: str
+    detail: tuple[str, ...] = ()
 
 
 # A layer's own checks and derivations on an imported frame (already in EPSG:4326):
@@ -90,6 +141,13 @@ class Layer:
     reach: str | None = None
     # A stored EPSG:3857 copy of the geometry (migration 0007) the tiles draw from.
     mercator: str | None = None
+    search: Search | None = None
+    # Storage (geo_service.schema): the geometry column's type (POINT, MULTIPOLYGON;
+    # GEOMETRY for several kinds, then checked against ``geometry_types``), whether row ids
+    # need 64 bits, and table CHECKs (name, SQL) that span fields.
+    geometry: str = "GEOMETRY"
+    big_ids: bool = False
+    checks: tuple[tuple[str, str], ...] = ()
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en
@@ -107,6 +165,14 @@ class Layer:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    @property
+    def sensitive_fields(self) -> tuple[Field, ...]:
+        return tuple(f for f in self.fields if f.sensitive)
+
+    def reference(self, field_name: str) -> Reference | None:
+        """The reference a field is, if it is one."""
+        return next((r for r in self.references if r.field == field_name), None)
 
     @property
     def stored_columns(self) -> tuple[str, ...]:

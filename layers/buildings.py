@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from layers.base import Field, Layer, Reference
+from sqlalchemy import SmallInteger
+
+from layers.base import Field, Layer, Reference, Search
 
 LAYER = Layer(
     id="buildings",
@@ -16,11 +18,21 @@ LAYER = Layer(
     natural_key=("address",),
     fields=(
         Field("address", "地址", "Address", required=True, aliases=("地址",)),
-        Field("community", "所属社区", "Community", aliases=("所属社区", "社区")),
-        Field("floors", "层数", "Floors", kind="int", aliases=("层数",)),
+        Field("community", "所属社区", "Community", aliases=("所属社区", "社区"), index=True),
+        Field(
+            "floors",
+            "层数",
+            "Floors",
+            kind="int",
+            aliases=("层数",),
+            sql=SmallInteger(),
+            check="floors IS NULL OR floors BETWEEN 1 AND 200",
+        ),
         Field("households_count", "户数", "Households", kind="int", aliases=("户数",)),
     ),
     references=(Reference("community", "communities", "name", "community_id", required=False),),
+    geometry="MULTIPOLYGON",
+    search=Search(keys=("address",), label="address", detail=("community",)),
     popup_fields=("address", "community", "floors", "households_count"),
     style={"color": "#7f7f7f", "weight": 1, "fillOpacity": 0.4},
 )

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from geo_service.models import ACOUSTIC_CLASSES
-from layers.base import Field, Layer
+from sqlalchemy import String
+
+from layers.base import Field, Layer, Search
+
+# GB 3096-2008 receiving-zone classes (their limits: geo_service/reference/noise.yaml).
+ACOUSTIC_CLASSES = ("0", "1", "2", "3", "4a", "4b")
 
 LAYER = Layer(
     id="communities",
@@ -25,8 +29,12 @@ LAYER = Layer(
             "Acoustic class (GB 3096)",
             choices=ACOUSTIC_CLASSES,
             aliases=("声环境功能区",),
+            sql=String(2),
+            default="'2'",
         ),
     ),
+    geometry="MULTIPOLYGON",
+    search=Search(keys=("name",), label="name", detail=("street_office",)),
     popup_fields=("name", "street_office", "district", "acoustic_class"),
     style={"color": "#1f77b4", "weight": 2, "fillOpacity": 0.08},
 )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import SmallInteger, String
+
 from layers.base import Field, Layer, Reference
 
 LAYER = Layer(
@@ -15,24 +17,44 @@ LAYER = Layer(
     natural_key=("building_id", "unit_label"),
     fields=(
         Field("building", "楼栋地址", "Building", required=True, aliases=("楼栋地址", "楼栋")),
-        Field("unit_label", "单元户号", "Unit", required=True, aliases=("单元户号", "户号")),
-        Field("residents", "常住人数", "Residents", kind="int", aliases=("常住人数",)),
-        Field("contact_name", "联系人", "Contact name", personal=True, aliases=("联系人",)),
-        Field("phone", "联系电话", "Phone", personal=True, aliases=("联系电话", "电话")),
-        Field("elderly", "老人", "Elderly resident", kind="bool", personal=True, sensitive=True),
-        Field("infant", "婴幼儿", "Infant", kind="bool", personal=True, sensitive=True),
         Field(
-            "disabled", "残障人士", "Disabled resident", kind="bool", personal=True, sensitive=True
+            "unit_label",
+            "单元户号",
+            "Unit",
+            required=True,
+            aliases=("单元户号", "户号"),
+            sql=String(32),
         ),
         Field(
-            "night_shift",
-            "夜班工作者",
-            "Night-shift worker",
-            kind="bool",
+            "residents",
+            "常住人数",
+            "Residents",
+            kind="int",
+            aliases=("常住人数",),
+            sql=SmallInteger(),
+            check="residents IS NULL OR residents BETWEEN 0 AND 50",
+        ),
+        Field("contact_name", "联系人", "Contact name", personal=True, aliases=("联系人",)),
+        Field(
+            "phone",
+            "联系电话",
+            "Phone",
             personal=True,
-            sensitive=True,
+            aliases=("联系电话", "电话"),
+            sql=String(32),
+        ),
+        *(
+            Field(name, zh, en, kind="bool", personal=True, sensitive=True, default="false")
+            for name, zh, en in (
+                ("elderly", "老人", "Elderly resident"),
+                ("infant", "婴幼儿", "Infant"),
+                ("disabled", "残障人士", "Disabled resident"),
+                ("night_shift", "夜班工作者", "Night-shift worker"),
+            )
         ),
     ),
+    geometry="POINT",
+    big_ids=True,
     references=(Reference("building", "buildings", "address", "building_id"),),
     popup_fields=("building", "unit_label", "residents"),
     style={"color": "#ff7f0e", "radius": 3},

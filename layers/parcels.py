@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import geopandas as gpd
+from sqlalchemy import ARRAY, Float, String
 
 from geo_service.errors import InvalidParcelCode, RowProblem
 from geo_service.landuse import parse_parcel_code
-from layers.base import Field, Layer
+from layers.base import Field, Layer, Search
 
 
 def prepare(frame: gpd.GeoDataFrame) -> list[RowProblem]:
@@ -44,16 +45,50 @@ LAYER = Layer(
     natural_key=("code",),
     fields=(
         Field(
-            "code", "地块编码", "Parcel code", required=True, aliases=("地块编码", "parcel_code")
+            "code",
+            "地块编码",
+            "Parcel code",
+            required=True,
+            aliases=("地块编码", "parcel_code"),
+            sql=String(64),
         ),
         Field("name", "名称", "Name", aliases=("名称",)),
-        Field("unit_code", "规划单元", "Planning unit", derived=True),
-        Field("land_use", "用地性质代码", "Land-use classes", kind="str_list", derived=True),
-        Field("parcel_index", "地块序号", "Parcel index", derived=True),
-        Field("land_use_zh", "用地性质", "Land use (Chinese)", derived=True),
-        Field("land_use_en", "用地性质（英文）", "Land use", derived=True),
-        Field("area_m2", "面积（平方米）", "Area (m²)", kind="float", derived=True),
+        # Parsed from the code by ``prepare``: every row has them.
+        Field(
+            "unit_code",
+            "规划单元",
+            "Planning unit",
+            derived=True,
+            sql=String(32),
+            nullable=False,
+            index=True,
+        ),
+        Field(
+            "land_use",
+            "用地性质代码",
+            "Land-use classes",
+            kind="str_list",
+            derived=True,
+            sql=ARRAY(String(8)),
+            nullable=False,
+        ),
+        Field(
+            "parcel_index", "地块序号", "Parcel index", derived=True, sql=String(8), nullable=False
+        ),
+        Field("land_use_zh", "用地性质", "Land use (Chinese)", derived=True, nullable=False),
+        Field("land_use_en", "用地性质（英文）", "Land use", derived=True, nullable=False),
+        Field(
+            "area_m2",
+            "面积（平方米）",
+            "Area (m²)",
+            kind="float",
+            derived=True,
+            sql=Float(),
+            computed="ST_Area(geography(geom))",
+        ),
     ),
+    geometry="MULTIPOLYGON",
+    search=Search(keys=("code", "name"), label="code", detail=("land_use_zh", "name")),
     popup_fields=("code", "name", "land_use_zh", "area_m2"),
     style={"color": "#666666", "weight": 1, "fillOpacity": 0.5, "fill_by": "land_use"},
     prepare=prepare,

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from geo_service.models import SITE_KINDS, SITE_STATUSES
-from layers.base import Field, Layer, Reference
+from sqlalchemy import SmallInteger, String
+
+from layers.base import Field, Layer, Link, Reference, Search
+
+SITE_KINDS = ("resettlement_housing", "road", "metro", "school", "other")
+SITE_STATUSES = ("planned", "under_construction", "completed", "suspended")
 
 LAYER = Layer(
     id="sites",
@@ -15,16 +19,47 @@ LAYER = Layer(
     feature_id="code",
     natural_key=("code",),
     fields=(
-        Field("code", "工地编号", "Site code", required=True, aliases=("工地编号",)),
+        Field(
+            "code", "工地编号", "Site code", required=True, aliases=("工地编号",), sql=String(64)
+        ),
         Field("name", "项目名称", "Name", required=True, aliases=("项目名称", "名称")),
-        Field("kind", "类型", "Kind", choices=SITE_KINDS, aliases=("类型",)),
-        Field("status", "状态", "Status", choices=SITE_STATUSES, aliases=("状态",)),
-        Field("progress_pct", "形象进度（%）", "Progress (%)", kind="int"),
+        Field(
+            "kind",
+            "类型",
+            "Kind",
+            choices=SITE_KINDS,
+            aliases=("类型",),
+            sql=String(32),
+            default="'other'",
+        ),
+        Field(
+            "status",
+            "状态",
+            "Status",
+            choices=SITE_STATUSES,
+            aliases=("状态",),
+            sql=String(32),
+            default="'planned'",
+        ),
+        Field(
+            "progress_pct",
+            "形象进度（%）",
+            "Progress (%)",
+            kind="int",
+            sql=SmallInteger(),
+            check="progress_pct BETWEEN 0 AND 100",
+        ),
         Field("start_date", "开工日期", "Start date", kind="date"),
         Field("end_date", "竣工日期", "End date", kind="date"),
         Field("work_hours_start", "施工开始时间", "Work hours from", kind="time"),
         Field("work_hours_end", "施工结束时间", "Work hours to", kind="time"),
-        Field("night_work_permitted", "夜间施工许可", "Night work permitted", kind="bool"),
+        Field(
+            "night_work_permitted",
+            "夜间施工许可",
+            "Night work permitted",
+            kind="bool",
+            default="false",
+        ),
         Field("owner", "建设单位", "Owner"),
         Field("survey", "勘察单位", "Survey"),
         Field("design", "设计单位", "Design"),
@@ -34,8 +69,22 @@ LAYER = Layer(
         Field("description", "说明", "Description"),
         Field("parcels", "关联地块", "Parcels", kind="str_list"),
     ),
-    references=(Reference("parcels", "parcels", "code", "parcel_id", required=False, many=True),),
+    references=(
+        Reference(
+            "parcels",
+            "parcels",
+            "code",
+            "parcel_id",
+            required=False,
+            link=Link("site_parcels", "site_id"),
+            on_delete="CASCADE",
+        ),
+    ),
     temporal=("start_date", "end_date"),
+    checks=(
+        ("ck_sites_dates", "end_date IS NULL OR start_date IS NULL OR end_date >= start_date"),
+    ),
+    search=Search(keys=("code", "name"), label="name", detail=("code",)),
     popup_fields=("code", "name", "kind", "status", "progress_pct", "contractor"),
     style={
         "color": "#d62728",

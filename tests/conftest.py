@@ -13,19 +13,7 @@ import pytest
 from sqlalchemy import Connection, Engine, text
 
 from geo_service.database import fresh_database, make_engine
-
-TABLES = (
-    "households",
-    "buildings",
-    "communities",
-    "site_parcels",
-    "sites",
-    "parcels",
-    "token_sites",
-    "api_tokens",
-    "user_sites",
-    "users",
-)
+from geo_service.schema import resettable_tables
 
 
 @pytest.fixture(scope="session")
@@ -44,9 +32,14 @@ def engine(database_url: str) -> Iterator[Engine]:
 def db(engine: Engine) -> Engine:
     """The test database, emptied before the test."""
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        clear_audit_log(conn)
+        empty_database(conn)
     return engine
+
+
+def empty_database(conn: Connection) -> None:
+    """Every table but the reference data, the audit log included."""
+    conn.execute(text(f"TRUNCATE {', '.join(resettable_tables())} RESTART IDENTITY CASCADE"))
+    clear_audit_log(conn)
 
 
 def clear_audit_log(conn: Connection) -> None:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
+from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from geo_service.models import Base
+from geo_service.schema import metadata
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -24,6 +25,8 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             include_object=_include_object,
             compare_type=True,
+            # Generated revisions import geoalchemy2 for their geometry columns.
+            render_item=alembic_helpers.render_item,
         )
         with context.begin_transaction():
             context.run_migrations()

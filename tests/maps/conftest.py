@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from geo_service.devserver import running_server
 from tests.accounts import issue_token
-from tests.conftest import TABLES, clear_audit_log
+from tests.conftest import empty_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -36,8 +36,7 @@ def demo_db(engine: Engine) -> Engine:
     from geo_service.demo import load_demo
 
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        clear_audit_log(conn)
+        empty_database(conn)
     load_demo(engine)
     return engine
 

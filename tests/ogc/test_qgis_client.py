@@ -19,7 +19,7 @@ from sqlalchemy import Engine, text
 from geo_service.devserver import running_server
 from tests.accounts import issue_token, make_user
 from tests.api.conftest import SEED
-from tests.conftest import TABLES, clear_audit_log
+from tests.conftest import empty_database
 from tests.ogc.conftest import HOUSEHOLDS
 
 CLIENT = Path(__file__).resolve().parents[1] / "clients" / "qgis_client.py"
@@ -37,8 +37,7 @@ def district_for_qgis(engine: Engine) -> Engine:
     Module-scoped, so that QGIS starts once for all the checks below.
     """
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        clear_audit_log(conn)
+        empty_database(conn)
         conn.exec_driver_sql(SEED)
         conn.exec_driver_sql(HOUSEHOLDS)
         conn.exec_driver_sql(

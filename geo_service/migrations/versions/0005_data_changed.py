@@ -16,45 +16,26 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from geo_service.schema import NOTIFY_CHANNEL, sync_triggers
+
 revision: str = "0005"
 down_revision: str | Sequence[str] | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-CHANNEL = "geo_service_data"
-# Every table a layer, a tile or the impact views read (not the accounts or the audit log).
-TABLES = (
-    "parcels",
-    "sites",
-    "site_parcels",
-    "communities",
-    "buildings",
-    "households",
-    "site_impact_settings",
-    "site_equipment",
-    "equipment_types",
-    "acoustic_limits",
-    "impact_model",
-)
 
 
 def upgrade() -> None:
     op.execute(f"""
         CREATE FUNCTION notify_data_changed() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            PERFORM pg_notify('{CHANNEL}', TG_TABLE_NAME);
+            PERFORM pg_notify('{NOTIFY_CHANNEL}', TG_TABLE_NAME);
             RETURN NULL;
         END $$
     """)
-    for table in TABLES:
-        op.execute(
-            f"CREATE TRIGGER {table}_data_changed "
-            f"AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON {table} "
-            "FOR EACH STATEMENT EXECUTE FUNCTION notify_data_changed()"
-        )
+    # One trigger per data table, from the schema's list; ``migrate()`` adds the triggers of
+    # tables that later revisions create.
+    sync_triggers(op.get_bind())
 
 
 def downgrade() -> None:
-    for table in TABLES:
-        op.execute(f"DROP TRIGGER {table}_data_changed ON {table}")
-    op.execute("DROP FUNCTION notify_data_changed()")
+    op.execute("DROP FUNCTION notify_data_changed() CASCADE")  # and every trigger calling it
