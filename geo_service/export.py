@@ -14,6 +14,7 @@ import shapely
 from sqlalchemy import Engine
 
 from geo_service.errors import UnsupportedFile
+from geo_service.query import LayerQuery, quote
 from layers import get_layer
 from layers.base import Layer
 
@@ -21,32 +22,14 @@ FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".csv": "
 
 
 def layer_query(layer: Layer, include_personal: bool = False) -> str:
-    """SELECT of a layer's feature id, fields (references as natural keys) and geometry."""
-    refs = {r.field: r for r in layer.references}
-    columns = [f"m.{layer.feature_id}" if layer.feature_id == "id" else "m.id"]
-    joins = []
-    for n, fld in enumerate(layer.fields):
-        if fld.personal and not include_personal:
-            continue
-        ref = refs.get(fld.name)
-        if ref is None:
-            columns.append(f"m.{fld.name}")
-        elif ref.many:
-            target = get_layer(ref.layer)
-            columns.append(
-                f"(SELECT string_agg(t.{ref.key}, ';' ORDER BY t.{ref.key}) "
-                f"FROM site_parcels l JOIN {target.table} t ON t.id = l.{ref.column} "
-                f"WHERE l.site_id = m.id) AS {fld.name}"
-            )
-        else:
-            target = get_layer(ref.layer)
-            joins.append(f"LEFT JOIN {target.table} r{n} ON r{n}.id = m.{ref.column}")
-            columns.append(f"r{n}.{ref.key} AS {fld.name}")
-    columns.append("m.geom")
-    return f"SELECT {', '.join(columns)} FROM {layer.table} m {' '.join(joins)} ORDER BY m.id"
+    """SELECT of a layer's row id, fields (references as natural keys) and geometry."""
+    query = LayerQuery(layer, personal=include_personal)
+    columns = ", ".join(f"{query.expr(f.name)} AS {quote(f.name)}" for f in query.fields)
+    return f"SELECT m.id, {columns}, m.geom FROM {query.source} ORDER BY m.id"
 
 
 def read_layer(engine: Engine, layer_id: str, include_personal: bool = False) -> gpd.GeoDataFrame:
+    """The layer as a frame; many-valued references as lists."""
     layer = get_layer(layer_id)
     with engine.connect() as conn:
         return gpd.read_postgis(layer_query(layer, include_personal), conn, geom_col="geom")
@@ -62,7 +45,9 @@ def export_layer(engine: Engine, layer_id: str, path: Path, include_personal: bo
     frame = read_layer(engine, layer_id, include_personal)
     for column in frame.columns:
         if frame[column].map(lambda v: isinstance(v, list)).any():
-            frame[column] = frame[column].map(lambda v: ";".join(v) if isinstance(v, list) else v)
+            frame[column] = frame[column].map(
+                lambda v: ";".join(v) or None if isinstance(v, list) else v
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     if driver == "CSV":
         table = frame.drop(columns="geom")

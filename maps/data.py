@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from geo_service.errors import NotFound
+from geo_service.query import public
 
 _EMPTY = '{"type":"FeatureCollection","features":[]}'
 
@@ -27,20 +28,32 @@ FROM ({sql}) f"""),
     return body or _EMPTY
 
 
-def _feature(fid: str, geom: str, props: str) -> str:
-    return (
-        f"json_build_object('type', 'Feature', 'id', {fid}, "
-        f"'geometry', ST_AsGeoJSON({geom}, 6)::json, 'properties', json_build_object({props}))"
-    )
-
-
-_SITE_PROPS = """'code', s.code, 'name', s.name, 'kind', s.kind, 'status', s.status,
-'progress_pct', s.progress_pct, 'start_date', s.start_date, 'end_date', s.end_date,
-'work_hours_start', s.work_hours_start, 'work_hours_end', s.work_hours_end,
-'owner', s.owner, 'contractor', s.contractor, 'supervisor', s.supervisor,
-'liaison_officer', s.liaison_officer,
-'parcels', ARRAY(SELECT p.code FROM site_parcels sp JOIN parcels p ON p.id = sp.parcel_id
-                 WHERE sp.site_id = s.id ORDER BY p.code)"""
+# What the maps show of each layer (the popups and labels read these properties).
+_SITES = public("sites")
+_SITE_FIELDS = (
+    "code", "name", "kind", "status", "progress_pct", "start_date", "end_date",
+    "work_hours_start", "work_hours_end", "owner", "contractor", "supervisor",
+    "liaison_officer", "parcels",
+)  # fmt: skip
+_PARCELS = public("parcels")
+_ZONES = public("impact_zones")
+_COMMUNITIES = public("communities")
+_BUILDINGS = public("buildings")
+_HOUSEHOLDS = public("households")
+# A household on a site's map: its public fields and its predicted impact (``hi``).
+_HOUSEHOLD_ITEMS = (
+    "building",
+    "unit_label",
+    "residents",
+    ("distance_m", "round(hi.distance_m::numeric, 1)"),
+    ("band", "hi.band"),
+    ("leq_day", "round(hi.leq_day::numeric, 1)"),
+    ("leq_night", "round(hi.leq_night::numeric, 1)"),
+    ("limit_day", "hi.limit_day"),
+    ("limit_night", "hi.limit_night"),
+    ("exceed_day", "round(greatest(hi.leq_day - hi.limit_day, 0)::numeric, 1)"),
+    ("exceed_night", "round(greatest(hi.leq_night - hi.limit_night, 0)::numeric, 1)"),
+)
 
 
 def sites(conn: Connection, site_id: int | None = None) -> str:
@@ -50,21 +63,15 @@ def sites(conn: Connection, site_id: int | None = None) -> str:
     load (2 s with a million households); the site's own map and the API give it.
     """
     affected = (
-        ",\n'affected', (SELECT count(*) FROM household_impacts hi WHERE hi.site_id = s.id)"
+        [("affected", "(SELECT count(*) FROM household_impacts hi WHERE hi.site_id = m.id)")]
         if site_id is not None
-        else ""
+        else []
     )
     return _collection(
         conn,
-        f"""SELECT {
-            _feature(
-                "s.code",
-                "s.geom",
-                _SITE_PROPS + affected,
-            )
-        }
-            AS f FROM sites s WHERE CAST(:site AS integer) IS NULL OR s.id = :site
-            ORDER BY s.code""",
+        f"""SELECT {_SITES.feature_json([*_SITE_FIELDS, *affected], digits=6)}
+            AS f FROM {_SITES.source} WHERE CAST(:site AS integer) IS NULL OR m.id = :site
+            ORDER BY m.code""",
         {"site": site_id},
     )
 
@@ -120,68 +127,49 @@ WHERE s.id = :site"""),
         parcels=_collection(
             conn,
             f"""SELECT {
-                _feature(
-                    "p.code",
-                    "p.geom",
-                    "'code', p.code, 'name', p.name, 'land_use_zh', p.land_use_zh, "
-                    "'land_use_en', p.land_use_en, 'area_m2', round(ST_Area(geography(p.geom)))",
+                _PARCELS.feature_json(
+                    ["code", "name", "land_use_zh", "land_use_en", ("area_m2", "round(m.area_m2)")],
+                    digits=6,
                 )
             }
-                AS f FROM parcels p JOIN site_parcels sp ON sp.parcel_id = p.id
-                WHERE sp.site_id = :site ORDER BY p.code""",
+                AS f FROM {_PARCELS.source} WHERE m.code = ANY(
+                  SELECT unnest({_SITES.expr("parcels")}) FROM sites m WHERE m.id = :site)
+                ORDER BY m.code""",
             p,
         ),
         zones=_collection(
             conn,
-            f"""SELECT {
-                _feature(
-                    "z.id",
-                    "z.geom",
-                    "'site_code', z.site_code, 'kind', z.kind, 'band', z.band, "
-                    "'inner_m', z.inner_m, 'outer_m', z.outer_m, "
-                    "'acoustic_class', z.acoustic_class, 'limit_dba', z.limit_dba",
-                )
-            }
-                AS f FROM impact_zones z WHERE z.site_id = :site
-                ORDER BY z.kind, z.band DESC NULLS LAST, z.outer_m DESC""",
+            f"""SELECT {_ZONES.feature_json(_ZONES.field_names, digits=6)}
+                AS f FROM {_ZONES.source} WHERE m.site_id = :site
+                ORDER BY m.kind, m.band DESC NULLS LAST, m.outer_m DESC""",
             p,
         ),
         households=_collection(
             conn,
-            f"""SELECT {
-                _feature(
-                    "hi.household_id",
-                    "h.geom",
-                    "'building', b.address, 'unit_label', h.unit_label, 'residents', h.residents, "
-                    "'distance_m', round(hi.distance_m::numeric, 1), 'band', hi.band, "
-                    "'leq_day', round(hi.leq_day::numeric, 1), "
-                    "'leq_night', round(hi.leq_night::numeric, 1), "
-                    "'limit_day', hi.limit_day, 'limit_night', hi.limit_night, "
-                    "'exceed_day', round(greatest(hi.leq_day - hi.limit_day, 0)::numeric, 1), "
-                    "'exceed_night', round(greatest(hi.leq_night - hi.limit_night, 0)::numeric, 1)",
-                )
-            }
-                AS f FROM household_impacts hi
-                JOIN households h ON h.id = hi.household_id
-                JOIN buildings b ON b.id = hi.building_id
+            f"""SELECT {_HOUSEHOLDS.feature_json(_HOUSEHOLD_ITEMS, digits=6)}
+                AS f FROM {_HOUSEHOLDS.source} JOIN household_impacts hi ON hi.household_id = m.id
                 WHERE hi.site_id = :site ORDER BY hi.distance_m DESC""",
             p,
         ),
         communities=_collection(
             conn,
             f"""SELECT {
-                _feature(
-                    "c.id",
-                    "c.geom",
-                    "'name', c.name, 'street_office', c.street_office, "
-                    "'acoustic_class', c.acoustic_class, 'affected', a.n, 'residents', a.r",
+                _COMMUNITIES.feature_json(
+                    [
+                        "name",
+                        "street_office",
+                        "acoustic_class",
+                        ("affected", "a.n"),
+                        ("residents", "a.r"),
+                    ],
+                    digits=6,
                 )
             }
-                AS f FROM communities c JOIN (
+                AS f FROM {_COMMUNITIES.source} JOIN (
                   SELECT hi.community_id, count(*) AS n, sum(h.residents) AS r
                   FROM household_impacts hi JOIN households h ON h.id = hi.household_id
-                  WHERE hi.site_id = :site GROUP BY hi.community_id) a ON a.community_id = c.id
-                ORDER BY c.name""",
+                  WHERE hi.site_id = :site GROUP BY hi.community_id) a ON a.community_id = m.id
+                ORDER BY m.name""",
             p,
         ),
         bbox=(row[3], row[4], row[5], row[6]),
@@ -215,63 +203,58 @@ def community_bundle(conn: Connection, community_id: int) -> CommunityBundle:
         name=row[1],
         community=_collection(
             conn,
-            f"""SELECT {
-                _feature(
-                    "c.id",
-                    "c.geom",
-                    "'name', c.name, 'street_office', c.street_office, 'district', c.district, "
-                    "'acoustic_class', c.acoustic_class",
-                )
-            } AS f FROM communities c WHERE c.id = :c""",
+            f"""SELECT {_COMMUNITIES.feature_json(_COMMUNITIES.field_names, digits=6)}
+                AS f FROM {_COMMUNITIES.source} WHERE m.id = :c""",
             p,
         ),
         sites=_collection(
             conn,
             f"""SELECT {
-                _feature(
-                    "s.code",
-                    "s.geom",
-                    _SITE_PROPS
-                    + ''',
-                'affected', (SELECT count(*) FROM household_impacts hi
-                             WHERE hi.site_id = s.id AND hi.community_id = :c)''',
+                _SITES.feature_json(
+                    [
+                        *_SITE_FIELDS,
+                        (
+                            "affected",
+                            "(SELECT count(*) FROM household_impacts hi "
+                            "WHERE hi.site_id = m.id AND hi.community_id = :c)",
+                        ),
+                    ],
+                    digits=6,
                 )
             }
-                AS f FROM sites s WHERE s.id IN ({affecting}) ORDER BY s.code""",
+                AS f FROM {_SITES.source} WHERE m.id IN ({affecting}) ORDER BY m.code""",
             p,
         ),
         zones=_collection(
             conn,
             f"""SELECT {
-                _feature(
-                    "z.id",
-                    "z.geom",
-                    "'site_code', z.site_code, 'kind', z.kind, 'band', z.band, "
-                    "'outer_m', z.outer_m, 'limit_dba', z.limit_dba",
-                )
+                _ZONES.feature_json(["site_code", "kind", "band", "outer_m", "limit_dba"], digits=6)
             }
-                AS f FROM impact_zones z WHERE z.site_id IN ({affecting}) AND z.kind = 'band'
-                ORDER BY z.band DESC""",
+                AS f FROM {_ZONES.source} WHERE m.site_id IN ({affecting}) AND m.kind = 'band'
+                ORDER BY m.band DESC""",
             p,
         ),
         buildings=_collection(
             conn,
             f"""SELECT {
-                _feature(
-                    "b.id",
-                    "b.geom",
-                    "'address', b.address, 'floors', b.floors, "
-                    "'households_count', b.households_count, 'affected', coalesce(a.n, 0), "
-                    "'max_exceed', a.e",
+                _BUILDINGS.feature_json(
+                    [
+                        "address",
+                        "floors",
+                        "households_count",
+                        ("affected", "coalesce(a.n, 0)"),
+                        ("max_exceed", "a.e"),
+                    ],
+                    digits=6,
                 )
             }
-                AS f FROM buildings b LEFT JOIN (
+                AS f FROM {_BUILDINGS.source_for("")} LEFT JOIN (
                   SELECT hi.building_id, count(DISTINCT hi.household_id) AS n,
                          round(max(greatest(hi.leq_day - hi.limit_day,
                                             hi.leq_night - hi.limit_night, 0))::numeric, 1) AS e
                   FROM household_impacts hi WHERE hi.community_id = :c
-                  GROUP BY hi.building_id) a ON a.building_id = b.id
-                WHERE b.community_id = :c ORDER BY b.address""",
+                  GROUP BY hi.building_id) a ON a.building_id = m.id
+                WHERE m.community_id = :c ORDER BY m.address""",
             p,
         ),
         bbox=(row[2], row[3], row[4], row[5]),

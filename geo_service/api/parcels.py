@@ -10,37 +10,20 @@ from sqlalchemy import text
 from geo_service.api import GeoJSONResponse
 from geo_service.api.deps import EngineDep, require_signed_in
 from geo_service.errors import NotFound
+from geo_service.query import public
 
 # Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
 router = APIRouter(
     prefix="/api/parcels", tags=["parcels"], dependencies=[Depends(require_signed_in)]
 )
 
-# The parcel code is the feature id (stable, as the contract requires).
-_ONE_PARCEL = text("""
-SELECT json_build_object(
-    'type', 'Feature',
-    'id', p.code,
-    'geometry', ST_AsGeoJSON(p.geom)::json,
-    'properties', json_build_object(
-        'code', p.code,
-        'name', p.name,
-        'unit_code', p.unit_code,
-        'land_use', p.land_use,
-        'parcel_index', p.parcel_index,
-        'land_use_zh', p.land_use_zh,
-        'land_use_en', p.land_use_en,
-        'area_m2', p.area_m2,
-        'sites', ARRAY(
-            SELECT s.code
-            FROM site_parcels sp JOIN sites s ON s.id = sp.site_id
-            WHERE sp.parcel_id = p.id
-            ORDER BY s.code
-        )
-    )
-)::text
-FROM parcels p
-WHERE p.code = :code
+# The parcel code is the feature id (stable, as the contract requires); the sites built on
+# the parcel follow its fields.
+_PARCELS = public("parcels")
+_ONE_PARCEL = text(f"""
+SELECT {_PARCELS.feature_json([*_PARCELS.field_names, *_PARCELS.referrers().items()])}::text
+FROM {_PARCELS.source}
+WHERE m.code = :code
 """)
 
 

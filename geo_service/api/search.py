@@ -14,6 +14,9 @@ from sqlalchemy import text
 from geo_service.access import Permission
 from geo_service.api.deps import EngineDep, require_permission
 from geo_service.errors import InvalidQuery
+from geo_service.query import LayerQuery
+from layers import LAYERS
+from layers.base import Layer
 
 router = APIRouter(
     prefix="/api",
@@ -23,51 +26,33 @@ router = APIRouter(
 
 MAX_RESULTS = 50
 
-# One branch per searchable layer: (layer, id, label, detail, geometry, searched text).
-_BRANCHES = (
-    (
-        "parcels",
-        "p.code",
-        "p.code",
-        "coalesce(p.land_use_zh, p.name)",
-        "p.geom",
-        "p.code",
-        "parcels p",
-    ),
-    (
-        "parcels",
-        "p.code",
-        "p.code",
-        "coalesce(p.land_use_zh, p.name)",
-        "p.geom",
-        "p.name",
-        "parcels p",
-    ),
-    ("sites", "s.code", "s.name", "s.code", "s.geom", "s.code", "sites s"),
-    ("sites", "s.code", "s.name", "s.code", "s.geom", "s.name", "sites s"),
-    ("communities", "c.id::text", "c.name", "c.street_office", "c.geom", "c.name", "communities c"),
-    (
-        "buildings",
-        "b.id::text",
-        "b.address",
-        "c.name",
-        "b.geom",
-        "b.address",
-        "buildings b LEFT JOIN communities c ON c.id = b.community_id",
-    ),
-)
 
-
-def _branch(layer: str, fid: str, label: str, detail: str, geom: str, key: str, source: str) -> str:
-    return f"""
-(SELECT '{layer}' AS layer, {fid} AS id, {label} AS label, {detail} AS detail, {geom} AS geom,
+def _branches(layer: Layer) -> list[str]:
+    """One ranked branch per key the layer's ``search`` declares (a parcel by its code and
+    by its name), each bounded by ``:limit``."""
+    assert layer.search is not None
+    query = LayerQuery(layer)
+    label = query.expr(layer.search.label)
+    detail = [query.expr(name) for name in layer.search.detail]
+    detail_sql = f"coalesce({', '.join(detail)})" if detail else "NULL::text"
+    branches = []
+    for key_name in layer.search.keys:
+        key = query.expr(key_name)
+        used = " ".join([label, detail_sql, key])
+        branches.append(f"""
+(SELECT '{layer.id}' AS layer, {query.fid}::text AS id, {label} AS label,
+        {detail_sql} AS detail, m.geom AS geom,
         {key} ILIKE :prefix AS prefix, length({key}) AS len
- FROM {source} WHERE {key} ILIKE :pattern ORDER BY {key} ILIKE :prefix DESC, length({key})
- LIMIT :limit)"""
+ FROM {query.source_for(used)} WHERE {key} ILIKE :pattern
+ ORDER BY {key} ILIKE :prefix DESC, length({key}) LIMIT :limit)""")
+    return branches
 
 
-_SEARCH = text(f"""
-WITH hits AS ({" UNION ALL ".join(_branch(*b) for b in _BRANCHES)}),
+def _search_sql() -> str:
+    """Every searchable layer's branches, best match per feature, the best ``:limit``."""
+    branches = [b for layer in LAYERS.values() if layer.search for b in _branches(layer)]
+    return f"""
+WITH hits AS ({" UNION ALL ".join(branches)}),
 best AS (
     SELECT DISTINCT ON (layer, id) * FROM hits ORDER BY layer, id, prefix DESC
 ),
@@ -89,7 +74,7 @@ SELECT json_build_object(
     ) ORDER BY prefix DESC, len, label), '[]'::json)
 )::text
 FROM ranked
-""")
+"""
 
 
 def _like_escaped(q: str) -> str:
@@ -109,7 +94,7 @@ def search(
     escaped = _like_escaped(term)
     with engine.connect() as conn:
         body = conn.execute(
-            _SEARCH,
+            text(_search_sql()),  # per request: the layers registered now
             {"q": term, "pattern": f"%{escaped}%", "prefix": f"{escaped}%", "limit": limit},
         ).scalar_one()
     return Response(body, media_type="application/json")

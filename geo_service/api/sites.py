@@ -11,61 +11,31 @@ from sqlalchemy import text
 from geo_service.api import GeoJSONResponse
 from geo_service.api.deps import EngineDep, require_signed_in
 from geo_service.errors import NotFound
+from geo_service.query import public
 
 # Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
 router = APIRouter(prefix="/api/sites", tags=["sites"], dependencies=[Depends(require_signed_in)])
 
-# One site as a GeoJSON Feature (alias ``s`` for sites). Its id is the site code, the
+# One site as a GeoJSON Feature (alias ``m`` for sites). Its id is the site code, the
 # stable feature id of the ``sites`` layer; the numeric id is a property.
-_SITE_FEATURE = """
-json_build_object(
-    'type', 'Feature',
-    'id', s.code,
-    'geometry', ST_AsGeoJSON(s.geom)::json,
-    'properties', json_build_object(
-        'id', s.id,
-        'code', s.code,
-        'name', s.name,
-        'kind', s.kind,
-        'status', s.status,
-        'progress_pct', s.progress_pct,
-        'start_date', s.start_date,
-        'end_date', s.end_date,
-        'work_hours_start', s.work_hours_start,
-        'work_hours_end', s.work_hours_end,
-        'night_work_permitted', s.night_work_permitted,
-        'owner', s.owner,
-        'survey', s.survey,
-        'design', s.design,
-        'contractor', s.contractor,
-        'supervisor', s.supervisor,
-        'liaison_officer', s.liaison_officer,
-        'description', s.description,
-        'parcels', ARRAY(
-            SELECT p.code
-            FROM site_parcels sp JOIN parcels p ON p.id = sp.parcel_id
-            WHERE sp.site_id = s.id
-            ORDER BY p.code
-        )
-    )
-)
-"""
+_SITES = public("sites")
+_SITE_FEATURE = _SITES.feature_json([("id", "m.id"), *_SITES.field_names])
 
 _ALL_SITES = text(f"""
 SELECT json_build_object(
     'type', 'FeatureCollection',
-    'features', coalesce(json_agg({_SITE_FEATURE} ORDER BY s.code), '[]'::json)
+    'features', coalesce(json_agg({_SITE_FEATURE} ORDER BY m.code), '[]'::json)
 )::text
-FROM sites s
+FROM {_SITES.source}
 """)
 
 # A reference is a site code, or a numeric id; a code wins when both match, since codes
 # are the stable ids and row ids change when data is imported again.
 _ONE_SITE = text(f"""
 SELECT {_SITE_FEATURE}::text
-FROM sites s
-WHERE s.code = :ref OR s.id = :id
-ORDER BY s.code = :ref DESC
+FROM {_SITES.source}
+WHERE m.code = :ref OR m.id = :id
+ORDER BY m.code = :ref DESC
 LIMIT 1
 """)
 

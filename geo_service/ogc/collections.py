@@ -1,10 +1,11 @@
-"""A layer as SQL: its public fields, queryables, extent, and GeoJSON pages built in PostGIS.
+"""A layer as the OGC API serves it: queryables, extent, and GeoJSON pages built in PostGIS.
 
 Only public fields are ever selected here (a household's contacts and vulnerability flags
-never reach the OGC API, whoever asks). Identifiers come from the layer registry and are
-quoted; every value a client sends is a bound parameter. A page of features is assembled
-by PostgreSQL (``ST_AsGeoJSON`` and ``json_build_object`` per feature, ``string_agg`` per
-page), so Python moves one string per page, never a dict per feature.
+never reach the OGC API, whoever asks): a ``Collection`` is a ``geo_service.query``
+builder without ``personal``. Every value a client sends is a bound parameter. A page of
+features is assembled by PostgreSQL (``ST_AsGeoJSON`` and ``json_build_object`` per
+feature, ``string_agg`` per page), so Python moves one string per page, never a dict per
+feature.
 """
 
 from __future__ import annotations
@@ -17,8 +18,7 @@ from sqlalchemy import Connection, text
 
 from geo_service.errors import InvalidQuery
 from geo_service.ogc.crs import CRS84, STORAGE_SRID, OutputCRS
-from layers import get_layer
-from layers.base import Field, Layer
+from geo_service.query import LayerQuery, Where, quote
 
 # Above this many rows (the planner's estimate) numberMatched is not counted exactly.
 EXACT_COUNT_LIMIT = 200_000
@@ -34,132 +34,19 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
 }
 
 
-def quote(identifier: str) -> str:
-    """A quoted SQL identifier (names come from the registry; quoted all the same)."""
-    return '"' + identifier.replace('"', '""') + '"'
-
-
-@dataclass
-class Where:
-    """SQL conditions and their bound parameters, numbered so parts never collide."""
-
-    clauses: list[str] = field(default_factory=list)
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def bind(self, value: Any) -> str:
-        name = f"p{len(self.params)}"
-        self.params[name] = value
-        return f":{name}"
-
-    def add(self, clause: str) -> None:
-        self.clauses.append(clause)
-
-    def sql(self) -> str:
-        return " AND ".join(f"({c})" for c in self.clauses) if self.clauses else "TRUE"
-
-
 @dataclass(frozen=True)
-class Collection:
-    """One layer as the OGC API serves it."""
-
-    layer: Layer
+class Collection(LayerQuery):
+    """One layer as the OGC API serves it: its public fields only."""
 
     @property
     def id(self) -> str:
         return self.layer.id
-
-    @property
-    def fields(self) -> tuple[Field, ...]:
-        return self.layer.public_fields
-
-    def field(self, name: str) -> Field:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise InvalidQuery(
-            f"{self.id} has no property {name!r}; its properties are: "
-            + ", ".join(f.name for f in self.fields)
-        )
-
-    @property
-    def fid(self) -> str:
-        return f"m.{quote(self.layer.feature_id)}"
-
-    @property
-    def fid_is_integer(self) -> bool:
-        return self.layer.feature_id == "id" and not self.layer.computed
-
-    def _reference_sql(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-        """Each property's SQL expression, and the joins they need: alias -> (table, column
-        of ``m`` holding the joined row's id)."""
-        exprs: dict[str, str] = {}
-        joins: dict[str, tuple[str, str]] = {}
-        refs = {r.field: r for r in self.layer.references}
-        for n, fld in enumerate(self.fields):
-            ref = refs.get(fld.name)
-            if ref is None:
-                exprs[fld.name] = f"m.{quote(fld.name)}"
-                continue
-            target = get_layer(ref.layer)
-            if ref.many:
-                # The link table is named <layer singular>_<target> (site_parcels).
-                owner = self.layer.id.removesuffix("s")
-                link = quote(f"{owner}_{ref.layer}")
-                exprs[fld.name] = (
-                    f"ARRAY(SELECT t.{quote(ref.key)} FROM {link} l "
-                    f"JOIN {quote(target.table)} t ON t.id = l.{quote(ref.column)} "
-                    f"WHERE l.{quote(owner + '_id')} = m.id ORDER BY 1)"
-                )
-            else:
-                alias = f"r{n}"
-                joins[alias] = (quote(target.table), quote(ref.column))
-                exprs[fld.name] = f"{alias}.{quote(ref.key)}"
-        return exprs, joins
 
     def box_filter(self, box: str) -> str:
         """SQL: the feature's geometry meets the box ``box`` (an SQL expression) by its
         bounding box, testing a computed layer's cheap ``reach`` first."""
         hit = f"m.geom && {box}"
         return f"m.{quote(self.layer.reach)} && {box} AND {hit}" if self.layer.reach else hit
-
-    def narrow_select(self, columns: str, where: str) -> str:
-        """``columns`` of a CTE ``m`` of the rows matching ``where``, joined to only the
-        rows they refer to.
-
-        For a tile: its 1,700 households name some 50 buildings, and joining those beats
-        the planner's choice of hashing all 25,000 (or a parallel worker, slower still).
-        """
-        joins = " ".join(
-            f"LEFT JOIN (SELECT * FROM {table} WHERE id IN (SELECT {column} FROM m)) "
-            f"{alias} ON {alias}.id = m.{column}"
-            for alias, (table, column) in self._reference_sql()[1].items()
-        )
-        return (
-            f"WITH m AS MATERIALIZED (SELECT * FROM {quote(self.layer.table)} m WHERE {where}) "
-            f"SELECT {columns} FROM m {joins}"
-        )
-
-    def expr(self, name: str) -> str:
-        self.field(name)
-        return self._reference_sql()[0][name]
-
-    @property
-    def source(self) -> str:
-        """``FROM`` the layer's table with the joins its reference fields need."""
-        return self.source_for(None)
-
-    def source_for(self, sql: str | None) -> str:
-        """``FROM`` the table with only the joins ``sql`` mentions (all when None).
-
-        An unneeded join, even one PostgreSQL removes, keeps the planner from reading the
-        ids of a page from the primary key alone (an index-only scan).
-        """
-        used = [
-            f"LEFT JOIN {table} {alias} ON {alias}.id = m.{column}"
-            for alias, (table, column) in self._reference_sql()[1].items()
-            if sql is None or f"{alias}." in sql
-        ]
-        return f"{quote(self.layer.table)} m " + " ".join(used)
 
     # -- metadata ------------------------------------------------------------------------------
     def schema(self) -> dict[str, Any]:
@@ -396,4 +283,4 @@ def property_condition(col: Collection, where: Where, name: str, raw: str) -> No
         where.add(f"{expr} = {where.bind(value)}")
 
 
-__all__ = ["CRS84", "Collection", "Page", "Where"]
+__all__ = ["CRS84", "Collection", "Page", "Where", "quote"]
