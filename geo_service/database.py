@@ -1,10 +1,8 @@
-"""Engine, sessions and migrations: the one place that knows how to reach PostGIS."""
+"""Engine and migrations: the one place that knows how to reach PostGIS."""
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from types import ModuleType
@@ -12,7 +10,6 @@ from types import ModuleType
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from geo_service.cluster import EmbeddedCluster
@@ -62,14 +59,6 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
         pool_pre_ping=True,
         connect_args={"connect_timeout": 5},
     )
-
-
-@contextmanager
-def session_scope(engine: Engine) -> Iterator[Session]:
-    """One transaction: committed when the block ends, rolled back if it raises."""
-    factory = sessionmaker(engine, expire_on_commit=False)
-    with factory.begin() as session:
-        yield session
 
 
 def migration_module(filename: str) -> ModuleType:
