@@ -1,0 +1,86 @@
+"""A site's impact settings (bands, kinds, active phase) and planned equipment, checked
+before they are stored: the views read them on the next query."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo_service import noise
+from geo_service.errors import InvalidImpactSettings
+
+MAX_BANDS_M = 5000.0
+
+
+def set_settings(
+    conn: Connection,
+    site_id: int,
+    *,
+    bands_m: list[float] | None = None,
+    kinds: list[str] | None = None,
+    active_phase: str | None = None,
+) -> None:
+    """Store a site's bands, impact kinds and active phase after checking them."""
+    if bands_m is not None:
+        if not bands_m or any(not math.isfinite(b) or b <= 0 or b > MAX_BANDS_M for b in bands_m):
+            raise InvalidImpactSettings(
+                f"bands must be 1-10 distances above 0 and at most {MAX_BANDS_M:.0f} m; "
+                f"got {bands_m}"
+            )
+        if sorted(set(bands_m)) != list(bands_m) or len(bands_m) > 10:
+            raise InvalidImpactSettings(
+                f"bands must be increasing outer distances, e.g. [50, 200, 500]; got {bands_m}"
+            )
+    allowed = noise.model()["default_kinds"]
+    if kinds is not None and (not kinds or any(k not in allowed for k in kinds)):
+        raise InvalidImpactSettings(
+            f"impact kinds must be some of {', '.join(allowed)}; got {kinds}"
+        )
+    conn.execute(
+        text("""
+INSERT INTO site_impact_settings (site_id, bands_m, kinds, active_phase, updated_at)
+VALUES (:s, :bands, :kinds, :phase, now())
+ON CONFLICT (site_id) DO UPDATE SET bands_m = EXCLUDED.bands_m, kinds = EXCLUDED.kinds,
+    active_phase = EXCLUDED.active_phase, updated_at = now()"""),
+        {"s": site_id, "bands": bands_m, "kinds": kinds, "phase": active_phase},
+    )
+
+
+def set_equipment(conn: Connection, site_id: int, lines: list[dict[str, Any]]) -> None:
+    """Replace a site's planned equipment (all phases) after checking every line."""
+    types = noise.equipment_types()
+    for n, line in enumerate(lines, 1):
+        code = line.get("equipment")
+        if code not in types:
+            raise InvalidImpactSettings(
+                f"equipment line {n}: unknown equipment {code!r}; known: {', '.join(types)}"
+            )
+        count = line.get("count", 1)
+        if not isinstance(count, int) or not 1 <= count <= 1000:
+            raise InvalidImpactSettings(f"equipment line {n}: count must be 1-1000, got {count!r}")
+        attenuation = line.get("attenuation_db", 0.0)
+        if not isinstance(attenuation, int | float) or not 0 <= attenuation <= 40:
+            raise InvalidImpactSettings(
+                f"equipment line {n}: attenuation_db must be 0-40 dB, got {attenuation!r}"
+            )
+    conn.execute(text("DELETE FROM site_equipment WHERE site_id = :s"), {"s": site_id})
+    if lines:
+        conn.execute(
+            text(
+                "INSERT INTO site_equipment (site_id, phase, equipment_code, count, night_work, "
+                "attenuation_db) VALUES (:s, :phase, :code, :count, :night, :att)"
+            ),
+            [
+                {
+                    "s": site_id,
+                    "phase": str(line.get("phase") or "main"),
+                    "code": line["equipment"],
+                    "count": line.get("count", 1),
+                    "night": bool(line.get("night_work", False)),
+                    "att": float(line.get("attenuation_db", 0.0)),
+                }
+                for line in lines
+            ],
+        )
