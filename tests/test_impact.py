@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from geo_service import impact
 from geo_service.errors import InvalidImpactSettings
 from geo_service.ingest import import_frame
+from layers import get_layer
 
 GEOD = pyproj.Geod(ellps="WGS84")
 # The site: a 100 m x 100 m-ish square; its south-west corner is the anchor.
@@ -267,6 +268,21 @@ def test_aggregates_by_band_community_and_building(area: Engine) -> None:
     assert summary["parameters"]["equipment"][0]["leq_at_reference_dba"] == pytest.approx(
         77.0, abs=0.05
     )
+
+
+@pytest.mark.parametrize(
+    "flag", [f.name for f in get_layer("households").fields if f.sensitive and f.kind == "bool"]
+)
+def test_every_sensitive_flag_of_the_layer_makes_a_household_vulnerable(
+    area: Engine, flag: str
+) -> None:
+    _households(area, {"flagged": _at(225, 20), "other": _at(225, 30)})
+    with area.begin() as conn:
+        conn.execute(text(f"UPDATE households SET {flag} = (unit_label = 'flagged')"))
+    with area.connect() as conn:
+        summary = impact.site_impact(conn, impact.resolve_site(conn, "S1"))
+    assert summary["totals"]["households"] == 2
+    assert summary["totals"]["vulnerable_households"] == 1
 
 
 def test_impact_zones_rings_and_contours(area: Engine) -> None:

@@ -18,15 +18,22 @@ from layers import get_layer
 
 Sort = Literal["distance", "address"]
 
+
+def _household_column(name: str) -> tuple[str, str, str]:
+    """A list column that is a households field, labelled as the layer labels it."""
+    field = get_layer("households").field(name)
+    return (name, field.label_zh, field.label_en)
+
+
 # Columns of the household list, in order, with their labels. Personal columns come from the
 # households layer and are added only for a reader entitled to them.
 LIST_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("household_id", "住户编号", "Household id"),
     ("site_code", "工地编号", "Site"),
     ("community", "社区", "Community"),
-    ("building", "楼栋地址", "Building"),
-    ("unit_label", "单元户号", "Unit"),
-    ("residents", "常住人数", "Residents"),
+    _household_column("building"),
+    _household_column("unit_label"),
+    _household_column("residents"),
     ("distance_m", "距离（米）", "Distance (m)"),
     ("band", "影响圈层", "Band"),
     ("band_outer_m", "圈层外缘（米）", "Band outer edge (m)"),

@@ -9,8 +9,21 @@ from sqlalchemy import Connection, text
 from geo_service import noise
 from geo_service.errors import NotFound
 from geo_service.impact.sites import SiteRef
+from layers import get_layer
 
-_VULNERABLE = "(h.elderly OR h.infant OR h.disabled OR h.night_shift)"
+
+def _vulnerable() -> str:
+    """SQL: the household ``h`` has a sensitive flag set (elderly, infant, ...).
+
+    The flags are the households layer's sensitive yes/no fields, so a new one counts here
+    without an edit.
+    """
+    fields = get_layer("households").fields
+    flags = [f"h.{f.name}" for f in fields if f.sensitive and f.kind == "bool"]
+    return f"({' OR '.join(flags) or 'false'})"
+
+
+_VULNERABLE = _vulnerable()
 _AGGREGATES = f"""
        count(*) AS households,
        coalesce(sum(h.residents), 0) AS residents,
