@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
-from pathlib import Path
-from types import ModuleType
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, make_url, text
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
 from geo_service.cluster import EmbeddedCluster
@@ -61,40 +62,69 @@ def make_engine(url: str, pool_size: int = 10) -> Engine:
     )
 
 
-def migration_module(filename: str) -> ModuleType:
-    """A revision's module by its file name (``0003_impact.py`` is not an importable name),
-    for a later revision that restores or extends what it created."""
-    path = Path(str(resources.files("geo_service") / "migrations" / "versions" / filename))
-    spec = importlib.util.spec_from_file_location(f"geo_service_migration_{path.stem}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_MIGRATIONS = str(resources.files("geo_service") / "migrations")
 
 
 def alembic_config(url: str) -> Config:
     cfg = Config()
-    cfg.set_main_option("script_location", str(resources.files("geo_service") / "migrations"))
+    cfg.set_main_option("script_location", _MIGRATIONS)
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 
 def migrate(url: str, revision: str = "heads") -> None:
-    """Upgrade the schema, then refresh the reference tables from ``geo_service/reference``
-    and give every data table its data-changed trigger."""
+    """Upgrade the schema, create the impact views from their files, then refresh the
+    reference tables from ``geo_service/reference`` and give every data table its
+    data-changed trigger."""
     from geo_service.noise import sync_reference
     from geo_service.schema import sync_triggers
 
-    command.upgrade(alembic_config(url), revision)
     engine = create_engine(url, poolclass=NullPool)
-    with engine.begin() as conn:
-        sync_reference(conn)
-        sync_triggers(conn)
-    engine.dispose()
+    try:
+        with _views_set_aside(engine):
+            command.upgrade(alembic_config(url), revision)
+        with engine.begin() as conn:
+            sync_reference(conn)
+            sync_triggers(conn)
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str) -> None:
-    command.downgrade(alembic_config(url), revision)
+    """Downgrade the schema; the impact views it still supports are created again."""
+    engine = create_engine(url, poolclass=NullPool)
+    try:
+        with _views_set_aside(engine):
+            command.downgrade(alembic_config(url), revision)
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def _views_set_aside(engine: Engine) -> Iterator[None]:
+    """Alembic runs without the impact views; afterwards they are created as their files
+    define them (``geo_service.impact.views``), for the revision the database is then at.
+
+    A view pins the columns it reads (ALTER COLUMN ... TYPE and DROP COLUMN refuse while one
+    does), so without them a migration may change any table; and they hold no data to lose.
+    They are created again when a migration fails too, so the database is not left without
+    them.
+    """
+    from geo_service.impact.views import apply_views, drop_views
+
+    with engine.begin() as conn:
+        drop_views(conn)
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            apply_views(conn, applied_revisions(conn))
+
+
+def applied_revisions(conn: Connection) -> set[str]:
+    """The revisions the database is at or past (none before its first migration)."""
+    heads = MigrationContext.configure(conn).get_current_heads()
+    return {r.revision for r in ScriptDirectory(_MIGRATIONS).iterate_revisions(heads, "base")}
 
 
 def server_versions(engine: Engine) -> dict[str, str]:

@@ -1,8 +1,9 @@
 """The noise and vibration model's facts and formulas, read from ``reference/``.
 
-The database views (migrations 0003 and 0004) do the per-household arithmetic in SQL; this module
-holds the same formulas for explanations (each equipment line's contribution) and keeps the
-reference tables in the database equal to the files, so the files stay the one source.
+The impact views (``geo_service/impact/sql/``) do the per-household arithmetic in SQL; this
+module holds the same formulas for explanations (each equipment line's contribution), tested
+equal to the views on the same inputs, and keeps the reference tables in the database equal
+to the files, so the files stay the one source.
 """
 
 from __future__ import annotations

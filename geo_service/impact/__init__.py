@@ -1,13 +1,15 @@
 """The impact model: who each site affects and how badly, and the settings that drive it.
 
-The arithmetic lives in the database views of migrations 0003 and 0004 (``household_impacts``,
-``site_impact``, ``impact_zones``), computed from the current rows on every query: a change
-of a site's geometry, bands or equipment, or of the households, shows in the next answer.
+The arithmetic lives in database views (``household_impacts``, ``site_impact``,
+``impact_zones``), one readable file each in ``sql/``, computed from the current rows on
+every query: a change of a site's geometry, bands or equipment, or of the households, shows
+in the next answer.
 Bands are inclusive at their outer edge: a household exactly 50 m away is in the 0-50 m band,
 and a household counts as affected when its geodesic distance is at most the outer band.
 
 What belongs here, by concern:
 
+- ``sql/`` and ``views``: the views, and how every migrate makes the database hold them;
 - ``households``: a site's household list (columns, labels, rows, JSON written by PostgreSQL);
 - ``summary``: a site's and a community's aggregates, households of several sites, the
   prediction's inputs;
@@ -16,7 +18,8 @@ What belongs here, by concern:
 - ``sites``: a site by code or id.
 
 The noise model's facts are data in ``geo_service/reference/``, its formulas in
-``geo_service.noise``. Callers import from this package, not from its modules.
+``geo_service.noise``. Callers import the queries from this package, not from its modules
+(``geo_service.database`` alone uses ``views``, to apply them).
 """
 
 from geo_service.impact.households import (
