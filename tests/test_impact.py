@@ -16,7 +16,7 @@ from shapely.geometry import LineString, Point, box
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import IntegrityError
 
-from geo_service import impact
+from geo_service import impact, noise
 from geo_service.errors import InvalidImpactSettings
 from geo_service.ingest import import_frame
 from layers import get_layer
@@ -230,6 +230,56 @@ def test_vibration_screening_distances_from_fta(area: Engine) -> None:
         params = impact.site_parameters(conn, impact.resolve_site(conn, "S1").id)
     assert params["vibration_damage_distance_m"] == pytest.approx(damage_m, abs=0.1)
     assert params["vibration_annoyance_distance_m"] == pytest.approx(annoyance_m, abs=0.1)
+
+
+def test_the_python_formulas_give_the_views_figures(area: Engine) -> None:
+    """``noise``'s formulas, which explain a prediction, are the views' on the same inputs."""
+    _households(
+        area,
+        {
+            "inside": Point((W + E) / 2, (S + N) / 2),  # distance 0: counts as the minimum
+            "near": _at(225, 0.6),
+            "mid": _at(200, 37.5),
+            "far": _at(250, 420.0),
+        },
+    )
+    lines = [
+        {"equipment": "excavator", "count": 2, "night_work": False, "attenuation_db": 0.0},
+        {"equipment": "generator", "count": 1, "night_work": True, "attenuation_db": 5.0},
+        {"equipment": "impact_pile_driver", "count": 1, "night_work": False, "attenuation_db": 2.5},
+    ]
+    _equip(area, "S1", [*lines, {"equipment": "crane", "phase": "later"}])
+    kinds = noise.equipment_types()
+    leq = [
+        noise.leq_at_reference(kinds[x["equipment"]], x["count"], x["attenuation_db"])
+        for x in lines
+    ]
+    day = noise.energy_sum(leq)
+    night = noise.energy_sum(level for level, x in zip(leq, lines, strict=True) if x["night_work"])
+    vib = noise.model()["vibration"]
+    ppv = [kinds[x["equipment"]].ppv_25ft_in_s for x in lines]
+    damage = max(noise.vibration_distance_m(p, vib["damage_ppv_in_s"]) for p in ppv if p)
+    annoyance = max(noise.vibration_distance_m(p, vib["annoyance_ppv_in_s"]) for p in ppv if p)
+    with area.connect() as conn:
+        site = conn.execute(text("SELECT * FROM site_impact WHERE code = 'S1'")).one()
+        households = conn.execute(text("SELECT * FROM household_impacts")).all()
+    assert site.phase == "main"  # the loudest phase by day
+    assert site.l_ref_day == pytest.approx(day, abs=1e-9)
+    assert site.l_ref_night == pytest.approx(night, abs=1e-9)
+    assert (site.vib_damage_m, site.vib_annoyance_m) == pytest.approx((damage, annoyance))
+    assert len(households) == 4
+    assert {r.vib_annoyance_risk for r in households} == {True, False}  # both sides tested
+    for row in households:
+        assert row.leq_day == pytest.approx(noise.level_at(day, row.distance_m), abs=1e-9)
+        assert row.leq_night == pytest.approx(noise.level_at(night, row.distance_m), abs=1e-9)
+        assert row.vib_damage_risk == (row.distance_m <= damage)
+        assert row.vib_annoyance_risk == (row.distance_m <= annoyance)
+    with area.begin() as conn:  # no night work: no night level in Python or SQL
+        impact.set_settings(conn, site.site_id, active_phase="later")
+    with area.connect() as conn:
+        later = conn.execute(text("SELECT * FROM site_impact WHERE code = 'S1'")).one()
+    assert later.l_ref_night is None and noise.energy_sum([]) is None
+    assert later.l_ref_day == pytest.approx(noise.leq_at_reference(kinds["crane"]), abs=1e-9)
 
 
 def test_results_follow_changes_of_geometry_bands_equipment_and_households(area: Engine) -> None:
