@@ -1,7 +1,7 @@
 """Impact zones: distance bands and noise-limit zones around each site (a database view).
 
-Computed by the service (``impact_zones`` view, migration 0003), never imported; served
-read-only as a collection and in the map tiles.
+Computed by the service (the view of ``geo_service/impact/sql/impact_zones.sql``), never
+imported; served read-only as a collection and in the map tiles.
 """
 
 from __future__ import annotations

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
@@ -10,7 +9,7 @@ from sqlalchemy import text
 
 from geo_service.api import GeoJSONResponse
 from geo_service.api.deps import EngineDep, require_signed_in
-from geo_service.errors import NotFound
+from geo_service.impact import resolve_site
 from geo_service.query import public
 
 # Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
@@ -29,25 +28,7 @@ SELECT json_build_object(
 FROM {_SITES.source}
 """)
 
-# A reference is a site code, or a numeric id; a code wins when both match, since codes
-# are the stable ids and row ids change when data is imported again.
-_ONE_SITE = text(f"""
-SELECT {_SITE_FEATURE}::text
-FROM {_SITES.source}
-WHERE m.code = :ref OR m.id = :id
-ORDER BY m.code = :ref DESC
-LIMIT 1
-""")
-
-_ROW_ID = re.compile(r"[0-9]{1,10}")
-_MAX_ROW_ID = 2**31 - 1  # sites.id is an integer column
-
-
-def _row_id(ref: str) -> int | None:
-    """The numeric id a reference may be; None when it cannot be one (so no SQL error)."""
-    if _ROW_ID.fullmatch(ref) and int(ref) <= _MAX_ROW_ID:
-        return int(ref)
-    return None
+_ONE_SITE = text(f"SELECT {_SITE_FEATURE}::text FROM {_SITES.source} WHERE m.id = :id")
 
 
 @router.get(
@@ -78,7 +59,6 @@ def get_site(
 ) -> GeoJSONResponse:
     """One site by code or numeric id, so links from lists and from people both work."""
     with engine.connect() as conn:
-        feature = conn.execute(_ONE_SITE, {"ref": ref, "id": _row_id(ref)}).scalar_one_or_none()
-    if feature is None:
-        raise NotFound(f"no site has the id or code {ref!r}")
+        site = resolve_site(conn, ref)
+        feature = conn.execute(_ONE_SITE, {"id": site.id}).scalar_one()
     return GeoJSONResponse(feature)
