@@ -476,7 +476,7 @@ def test_bulk_load_restores_indexes_and_constraints(
     community: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The bulk path (constraints dropped and rebuilt) leaves the schema as it found it."""
-    monkeypatch.setattr("geo_service.ingest.BULK_INDEX_ROWS", 1)
+    monkeypatch.setattr("geo_service.ingest.write.BULK_INDEX_ROWS", 1)
     frame = _frame(
         {"building": ["新工社区1幢"] * 3, "unit_label": ["1-1-101", "1-1-102", "1-1-103"]},
         [Point(LON, LAT)] * 3,

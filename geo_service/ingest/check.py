@@ -1,0 +1,235 @@
+"""The row checks: columns named as the layer does, fields coerced to their kinds, duplicate
+natural keys and references to other layers, each problem reported by row.
+
+Geometry checks are in ``geometry``; ``check_batch`` runs both on one batch.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from sqlalchemy import Connection, text
+
+from geo_service.errors import (
+    ImportRejected,
+    MissingCRS,
+    RowProblem,
+)
+from geo_service.ingest.geometry import check_geometry
+from geo_service.ingest.report import ImportReport
+from geo_service.settings import ImportSettings
+from layers import get_layer
+from layers.base import Field, Layer
+
+_TRUE = {"true", "t", "1", "yes", "y", "是", "有"}
+_FALSE = {"false", "f", "0", "no", "n", "否", "无", ""}
+
+
+def frame_for(layer: Layer, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Number the rows and name the columns as the layer does; refuse an empty file."""
+    if frame.crs is None:
+        raise MissingCRS("the data has no coordinate reference system")
+    frame = frame.reset_index(drop=True)
+    frame["_row"] = np.arange(1, len(frame) + 1)
+    frame, ignored = _map_columns(frame, layer)
+    if len(frame) == 0:
+        raise ImportRejected(layer.id, summary="the file holds no rows")
+    return frame, ignored
+
+
+def check_batch(
+    batch: gpd.GeoDataFrame,
+    layer: Layer,
+    settings: ImportSettings,
+    on_invalid: str,
+    lookups: dict[str, dict],
+    problems: list[RowProblem],
+    report: ImportReport,
+) -> gpd.GeoDataFrame:
+    """Check and coerce a batch of rows; add its problems and repairs to the lists."""
+    geoms, repaired = check_geometry(batch, layer, settings, on_invalid, problems)
+    report.repaired += repaired
+    batch = gpd.GeoDataFrame(batch.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
+    for fld in layer.fields:
+        if not fld.derived:
+            _check_field(batch, fld, problems)
+    if layer.prepare is not None:
+        problems += layer.prepare(batch)
+    _apply_references(layer, batch, lookups, problems)
+    return batch
+
+
+def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """Rename Chinese or alternative headers to field names; refuse a missing required one.
+
+    Shapefiles cut column names to 10 characters; a cut name that only one field can have
+    come from is taken as that field.
+    """
+    rename: dict[str, str] = {}
+    known = {f.name for f in layer.fields if not f.derived}
+    cuts = Counter(name[:10] for name in known)
+    for column in frame.columns:
+        key = str(column).strip()
+        for fld in layer.fields:
+            if fld.derived:
+                continue
+            shapefile_cut = len(fld.name) > 10 and cuts[fld.name[:10]] == 1
+            if (
+                key.lower() == fld.name
+                or key in fld.aliases
+                or key == fld.label_zh
+                or (shapefile_cut and key.lower() == fld.name[:10])
+            ):
+                rename[column] = fld.name
+    frame = frame.rename(columns=rename)
+    geometry_name = frame.geometry.name
+    if geometry_name != "geometry":
+        frame = frame.rename_geometry("geometry")
+    ignored = [
+        str(c)
+        for c in frame.columns
+        if c not in known and c not in ("geometry", "_row", "_geom_error")
+    ]
+    missing = [f.name for f in layer.fields if f.required and f.name not in frame.columns]
+    if missing:
+        raise ImportRejected(
+            layer.id,
+            summary=f"the file has no column {', '.join(repr(m) for m in missing)} (required for "
+            f"{layer.id}); its columns are: {', '.join(str(c) for c in frame.columns)}",
+        )
+    return frame.drop(columns=ignored), ignored
+
+
+def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]) -> None:
+    """Coerce one column to its kind in place; report cells that do not fit.
+
+    Columns that already have the right type (numbers and booleans from a GeoPackage) skip
+    the text path; text stays in pandas' string dtype, so a million cells cost little.
+    """
+    if fld.name not in frame.columns:
+        frame[fld.name] = None
+    raw = frame[fld.name]
+    rows = frame["_row"]
+    typed = (fld.kind == "bool" and raw.dtype == bool) or (
+        fld.kind in ("int", "float") and pd.api.types.is_numeric_dtype(raw.dtype)
+    )
+    as_text = raw if typed else raw.astype("string").str.strip()
+    blank = raw.isna() if typed else (raw.isna() | (as_text == "")).fillna(True)
+
+    def report(mask: pd.Series, message: str) -> None:
+        for r, v in zip(rows[mask], raw[mask], strict=True):
+            problems.append(RowProblem(int(r), fld.name, message.format(value=v)))
+
+    if fld.required:
+        report(blank, "is required but empty")
+    if fld.kind == "str":
+        value = as_text.where(~blank)
+        if fld.choices:
+            report(
+                ~blank & ~value.isin(fld.choices),
+                f"{{value!r}} is not one of {', '.join(fld.choices)}",
+            )
+    elif fld.kind in ("int", "float"):
+        number = pd.to_numeric(as_text.where(~blank), errors="coerce").astype(float)
+        report(~blank & number.isna(), "{value!r} is not a number")
+        value = number
+        if fld.kind == "int":
+            report(number.notna() & (number != number.round()), "{value!r} is not a whole number")
+            value = number.round().astype("Int64")
+    elif fld.kind == "bool":
+        if typed:
+            value = raw
+        else:
+            lowered = as_text.str.lower().fillna("")
+            report(
+                ~lowered.isin(_TRUE | _FALSE), "{value!r} is not yes/no (true/false, 1/0, 是/否)"
+            )
+            value = lowered.isin(_TRUE)
+    elif fld.kind == "date":
+        parsed = pd.to_datetime(as_text.where(~blank), errors="coerce", format="ISO8601")
+        report(~blank & parsed.isna(), "{value!r} is not a date (YYYY-MM-DD)")
+        value = parsed.dt.date.astype(object).where(parsed.notna(), None)
+    elif fld.kind == "time":
+        parsed = pd.to_datetime(as_text.where(~blank), errors="coerce", format="mixed")
+        ok = as_text.str.fullmatch(r"\d{1,2}:\d{2}(:\d{2})?").fillna(False)
+        report(~blank & (parsed.isna() | ~ok), "{value!r} is not a time of day (HH:MM)")
+        value = parsed.dt.time.astype(object).where(parsed.notna() & ok, None)
+    elif fld.kind == "str_list":
+        texts = as_text.fillna("").astype(object)
+        value = pd.Series(
+            [[p.strip() for p in s.replace(",", ";").split(";") if p.strip()] for s in texts],
+            index=texts.index,
+            dtype=object,
+        )
+    else:  # pragma: no cover - the Field type lists every kind
+        raise AssertionError(fld.kind)
+    frame[fld.name] = value
+
+
+def check_duplicates(frame: gpd.GeoDataFrame, layer: Layer, problems: list[RowProblem]) -> None:
+    """A natural key may appear once in a file."""
+    ref_of = {r.column: r.field for r in layer.references}
+    keys = [ref_of.get(k, k) for k in layer.natural_key]
+    if any(k not in frame.columns for k in keys):
+        return
+    values = frame[keys].astype("string").apply(lambda c: c.str.strip()).replace("", pd.NA)
+    dup = values.duplicated(keep=False) & values.notna().all(axis=1)
+    if not dup.any():
+        return
+    rows = frame["_row"][dup]
+    first = rows.groupby([values[k][dup] for k in keys], sort=False).transform("min")
+    for row, first_row, *values in zip(rows, first, *(values[k][dup] for k in keys), strict=True):
+        if row != first_row:
+            key = "/".join(str(v) for v in values)
+            problems.append(
+                RowProblem(
+                    int(row), "/".join(keys), f"duplicate {key!r}: also in row {int(first_row)}"
+                )
+            )
+
+
+def load_references(conn: Connection, layer: Layer, frame: gpd.GeoDataFrame) -> dict[str, dict]:
+    """Fetch the ids of every key the file names, once, before the batches."""
+    lookups: dict[str, dict] = {}
+    for ref in layer.references:
+        target = get_layer(ref.layer)
+        cells = frame[ref.field] if ref.field in frame.columns else pd.Series([], dtype=object)
+        if ref.many:
+            cells = cells.astype("string").str.replace(",", ";").str.split(";").explode()
+        wanted = cells.dropna().astype(str).str.strip().unique().tolist()
+        lookups[ref.field] = dict(
+            conn.execute(
+                text(f"SELECT {ref.key}, id FROM {target.table} WHERE {ref.key} = ANY(:keys)"),
+                {"keys": wanted},
+            ).all()
+        )
+    return lookups
+
+
+def _apply_references(
+    layer: Layer, batch: gpd.GeoDataFrame, lookups: dict[str, dict], problems: list[RowProblem]
+) -> None:
+    """Turn natural keys of other layers into ids; report the rows whose target is missing."""
+    for ref in layer.references:
+        target = get_layer(ref.layer)
+        found = lookups[ref.field]
+        cells = batch[ref.field]
+        keys = cells.explode() if ref.many else cells
+        # A hash index maps a million keys to positions in C; -1 marks a key not found.
+        codes = pd.Index(list(found), dtype=object).get_indexer(keys.astype(object))
+        missing = keys[(codes < 0) & keys.notna().to_numpy()]
+        for index, value in missing.items():
+            problems.append(
+                RowProblem(
+                    int(batch.at[index, "_row"]),
+                    ref.field,
+                    f"no {target.id} with {ref.key} {value!r} (import {target.id} first)",
+                )
+            )
+        if not ref.many:
+            ids = pd.array(np.array([*found.values(), 0])[codes], dtype="Int64")
+            ids[codes < 0] = pd.NA
+            batch[ref.column] = ids

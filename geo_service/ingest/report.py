@@ -1,0 +1,56 @@
+"""What an import did, as the CLI prints it and the API answers it.
+
+Only the report belongs here, so the checks and the writer can fill it in without
+depending on the pipeline that creates it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from geo_service.errors import (
+    RowProblem,
+)
+
+
+@dataclass
+class ImportReport:
+    """What an import did; ``repaired`` lists geometries that were fixed, by row."""
+
+    layer: str
+    mode: str
+    source: str
+    rows: int
+    inserted: int = 0
+    updated: int = 0
+    deleted: int = 0
+    repaired: list[RowProblem] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.layer}: {self.rows} row(s) from {self.source} ({self.mode}): "
+            f"{self.inserted} inserted, {self.updated} updated, {self.deleted} deleted "
+            f"in {self.seconds:.1f} s"
+        ]
+        if self.repaired:
+            lines.append(f"{len(self.repaired)} invalid geometr(y/ies) repaired:")
+            lines += [f"  {p}" for p in self.repaired[:20]]
+        if self.ignored_columns:
+            lines.append(f"ignored columns: {', '.join(self.ignored_columns)}")
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict:
+        return {
+            "layer": self.layer,
+            "mode": self.mode,
+            "source": self.source,
+            "rows": self.rows,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "deleted": self.deleted,
+            "repaired": [p.__dict__ for p in self.repaired],
+            "ignored_columns": self.ignored_columns,
+            "seconds": round(self.seconds, 3),
+        }
