@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from geo_service import impact, noise
 from geo_service.errors import InvalidImpactSettings
 from geo_service.ingest import import_frame
+from geo_service.settings import ImportSettings
 from layers import get_layer
 
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -45,6 +46,7 @@ def area(db: Engine) -> Engine:
         _frame(
             {"name": ["试验社区"], "acoustic_class": ["2"]}, [box(120.19, 30.24, 120.21, 30.26)]
         ),
+        settings=ImportSettings(),
     )
     import_frame(
         db,
@@ -53,6 +55,7 @@ def area(db: Engine) -> Engine:
             {"address": ["试验1幢"], "community": ["试验社区"]},
             [box(120.195, 30.245, 120.196, 30.246)],
         ),
+        settings=ImportSettings(),
     )
     import_frame(
         db,
@@ -61,6 +64,7 @@ def area(db: Engine) -> Engine:
             {"code": ["S1"], "name": ["试验工地"], "kind": ["resettlement_housing"]},
             [box(W, S, E, N)],
         ),
+        settings=ImportSettings(),
     )
     return db
 
@@ -73,6 +77,7 @@ def _households(engine: Engine, points: dict[str, Point]) -> None:
             {"building": ["试验1幢"] * len(points), "unit_label": list(points)},
             list(points.values()),
         ),
+        settings=ImportSettings(),
     )
 
 
@@ -179,6 +184,7 @@ def test_road_site_given_as_a_line(area: Engine) -> None:
             {"code": ["ROAD"], "name": ["道路"], "kind": ["road"]},
             [LineString([(120.19, 30.2550), (120.19, 30.2600)])],
         ),
+        settings=ImportSettings(),
     )
     x, y, _ = GEOD.fwd(120.19, 30.2575, 90, 80.0)
     _households(area, {"r": Point(x, y)})
@@ -192,6 +198,7 @@ def test_site_with_no_households_around(area: Engine) -> None:
         area,
         "sites",
         _frame({"code": ["FAR"], "name": ["远处"]}, [box(121.0, 31.0, 121.001, 31.001)]),
+        settings=ImportSettings(),
     )
     _households(area, {"1": _at(225, 10)})
     with area.connect() as conn:
@@ -206,6 +213,7 @@ def test_two_overlapping_sites_combine_by_energy(area: Engine) -> None:
         area,
         "sites",
         _frame({"code": ["S2"], "name": ["第二工地"]}, [box(W - 0.0005, S - 0.0005, W, S)]),
+        settings=ImportSettings(),
     )
     _households(area, {"both": _at(225, 100)})
     _equip(area, "S1", [{"equipment": "excavator"}])

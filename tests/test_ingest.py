@@ -102,6 +102,7 @@ def community(db: Engine) -> Engine:
             },
             [box(120.19, 30.24, 120.20, 30.25)],
         ),
+        settings=ImportSettings(),
     )
     import_frame(
         db,
@@ -110,6 +111,7 @@ def community(db: Engine) -> Engine:
             {"address": ["新工社区1幢"], "community": ["新工社区"], "floors": [6]},
             [box(120.1910, 30.2410, 120.1915, 30.2412)],
         ),
+        settings=ImportSettings(),
     )
     return db
 
@@ -139,7 +141,7 @@ def test_csv_in_gauss_kruger_zone_with_prefix_lands_on_the_check_point(
     csv.write_text(
         f"building,unit_label,x,y\n新工社区1幢,1-1-101,{E_4528},{N_4528}\n", encoding="utf-8"
     )
-    import_file(community, "households", csv, crs="EPSG:4528")
+    import_file(community, "households", csv, crs="EPSG:4528", settings=ImportSettings())
     assert _geodesic_m(community, "households", "true", LON, LAT) < 0.01
 
 
@@ -147,7 +149,7 @@ def test_geopackage_in_epsg_4549_imports_to_the_right_place(db: Engine, tmp_path
     frame = _parcels(["XC1003-R21-02"]).to_crs("EPSG:4549")
     path = tmp_path / "parcels.gpkg"
     frame.to_file(path, driver="GPKG")
-    import_file(db, "parcels", path)
+    import_file(db, "parcels", path, settings=ImportSettings())
     centre = _parcels(["XC1003-R21-02"]).geometry[0].centroid
     with db.connect() as conn:
         stored = conn.execute(
@@ -173,7 +175,7 @@ def test_zipped_shapefile_in_cgcs2000_imports_to_the_right_place(
     with zipfile.ZipFile(archive, "w") as z:
         for part in folder.iterdir():
             z.write(part, part.name)
-    import_file(community, "households", archive)
+    import_file(community, "households", archive, settings=ImportSettings())
     assert _geodesic_m(community, "households", "true", LON, LAT) < 0.01
 
 
@@ -184,9 +186,9 @@ def test_file_without_crs_is_refused_unless_crs_is_given(community: Engine, tmp_
     )
     before = _snapshot(community)
     with pytest.raises(MissingCRS, match="does not declare its coordinate reference system"):
-        import_file(community, "households", csv)
+        import_file(community, "households", csv, settings=ImportSettings())
     assert _snapshot(community) == before
-    import_file(community, "households", csv, crs="EPSG:4490")
+    import_file(community, "households", csv, crs="EPSG:4490", settings=ImportSettings())
     assert count_rows(community, "households") == 1
 
 
@@ -196,7 +198,7 @@ def test_unknown_crs_is_named(community: Engine, tmp_path: Path) -> None:
         f"building,unit_label,lon,lat\n新工社区1幢,1-1-101,{LON},{LAT}\n", encoding="utf-8"
     )
     with pytest.raises(UnknownCRS, match="EPSG:99999"):
-        import_file(community, "households", csv, crs="EPSG:99999")
+        import_file(community, "households", csv, crs="EPSG:99999", settings=ImportSettings())
 
 
 def test_500_m_geodesic_buffer_is_right_to_half_a_metre_anywhere(engine: Engine) -> None:
@@ -224,7 +226,7 @@ def test_500_m_geodesic_buffer_is_right_to_half_a_metre_anywhere(engine: Engine)
 def _rejected(engine: Engine, layer: str, frame: gpd.GeoDataFrame, **kwargs: str) -> str:
     before = _snapshot(engine)
     with pytest.raises(ImportRejected) as caught:
-        import_frame(engine, layer, frame, **kwargs)
+        import_frame(engine, layer, frame, settings=ImportSettings(), **kwargs)
     assert _snapshot(engine) == before
     return str(caught.value)
 
@@ -234,7 +236,7 @@ def test_invalid_polygon_is_repaired_and_reported(db: Engine) -> None:
     frame = _frame(
         {"code": ["XC1003-R21-02", "XC1003-R21-03"]}, [box(120.18, 30.30, 120.181, 30.301), bowtie]
     )
-    report = import_frame(db, "parcels", frame)
+    report = import_frame(db, "parcels", frame, settings=ImportSettings())
     assert [p.row for p in report.repaired] == [2]
     assert "Self-intersection" in report.repaired[0].message
     with db.connect() as conn:
@@ -333,7 +335,7 @@ def test_broken_wkt_in_csv_names_the_row(db: Engine, tmp_path: Path) -> None:
     )
     before = _snapshot(db)
     with pytest.raises(ImportRejected, match="row 2: geometry: WKT could not be parsed"):
-        import_file(db, "parcels", csv, crs="EPSG:4326")
+        import_file(db, "parcels", csv, crs="EPSG:4326", settings=ImportSettings())
     assert _snapshot(db) == before
 
 
@@ -342,7 +344,7 @@ def test_unsupported_file_type(db: Engine, tmp_path: Path) -> None:
     path = tmp_path / "parcels.xls"
     path.write_bytes(b"not a table")
     with pytest.raises(UnsupportedFile, match=r"unsupported file type \.xls"):
-        import_file(db, "parcels", path)
+        import_file(db, "parcels", path, settings=ImportSettings())
 
 
 def test_zip_with_path_traversal_is_refused(db: Engine, tmp_path: Path) -> None:
@@ -350,7 +352,7 @@ def test_zip_with_path_traversal_is_refused(db: Engine, tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("../../etc/parcels.shp", b"x")
     with pytest.raises(UnsupportedFile, match="points outside the archive"):
-        import_file(db, "parcels", archive)
+        import_file(db, "parcels", archive, settings=ImportSettings())
 
 
 def test_zip_bomb_is_refused(db: Engine, tmp_path: Path) -> None:
@@ -358,7 +360,7 @@ def test_zip_bomb_is_refused(db: Engine, tmp_path: Path) -> None:
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as z:
         z.writestr("parcels.shp", b"\0" * (20 * 2**20))
     with pytest.raises(UploadTooLarge, match="expands over 1000x"):
-        import_file(db, "parcels", archive)
+        import_file(db, "parcels", archive, settings=ImportSettings())
 
 
 def test_oversized_file_is_refused(db: Engine, tmp_path: Path) -> None:
@@ -370,16 +372,16 @@ def test_oversized_file_is_refused(db: Engine, tmp_path: Path) -> None:
 
 # -- modes ------------------------------------------------------------------------------------
 def test_append_refuses_rows_already_stored(db: Engine) -> None:
-    import_frame(db, "parcels", _parcels(["XC1003-R21-02"]))
+    import_frame(db, "parcels", _parcels(["XC1003-R21-02"]), settings=ImportSettings())
     message = _rejected(db, "parcels", _parcels(["XC1003-R21-03", "XC1003-R21-02"]))
     assert "row 2: code: already stored; import with mode upsert" in message
 
 
 def test_upsert_updates_by_natural_key_and_inserts_the_rest(db: Engine) -> None:
-    import_frame(db, "parcels", _parcels(["XC1003-R21-02"]))
+    import_frame(db, "parcels", _parcels(["XC1003-R21-02"]), settings=ImportSettings())
     frame = _parcels(["XC1003-R21-03", "XC1003-R21-02"])
     frame["name"] = ["新", "改名"]
-    report = import_frame(db, "parcels", frame, mode="upsert")
+    report = import_frame(db, "parcels", frame, mode="upsert", settings=ImportSettings())
     assert (report.inserted, report.updated) == (1, 1)
     with db.connect() as conn:
         assert (
@@ -389,8 +391,12 @@ def test_upsert_updates_by_natural_key_and_inserts_the_rest(db: Engine) -> None:
 
 
 def test_replace_swaps_the_whole_layer(db: Engine) -> None:
-    import_frame(db, "parcels", _parcels(["XC1003-R21-02", "XC1003-R21-03"]))
-    report = import_frame(db, "parcels", _parcels(["SC0403-R21-03"]), mode="replace")
+    import_frame(
+        db, "parcels", _parcels(["XC1003-R21-02", "XC1003-R21-03"]), settings=ImportSettings()
+    )
+    report = import_frame(
+        db, "parcels", _parcels(["SC0403-R21-03"]), mode="replace", settings=ImportSettings()
+    )
     assert (report.deleted, report.inserted) == (2, 1)
     with db.connect() as conn:
         assert conn.execute(text("SELECT array_agg(code) FROM parcels")).scalar_one() == [
@@ -403,6 +409,7 @@ def test_replace_refuses_a_layer_others_still_reference(community: Engine) -> No
         community,
         "households",
         _frame({"building": ["新工社区1幢"], "unit_label": ["1-1-101"]}, [Point(LON, LAT)]),
+        settings=ImportSettings(),
     )
     frame = _frame({"address": ["新楼"]}, [box(120.1910, 30.2410, 120.1915, 30.2412)])
     message = _rejected(community, "buildings", frame, mode="replace")
@@ -410,7 +417,9 @@ def test_replace_refuses_a_layer_others_still_reference(community: Engine) -> No
 
 
 def test_site_links_parcels_and_takes_a_line_corridor(db: Engine) -> None:
-    import_frame(db, "parcels", _parcels(["XC1003-R21-02", "XC1003-S1-01"]))
+    import_frame(
+        db, "parcels", _parcels(["XC1003-R21-02", "XC1003-S1-01"]), settings=ImportSettings()
+    )
     sites = _frame(
         {
             "code": ["QT-01", "HF-01"],
@@ -426,7 +435,7 @@ def test_site_links_parcels_and_takes_a_line_corridor(db: Engine) -> None:
             box(120.19, 30.30, 120.191, 30.301),
         ],
     )
-    import_frame(db, "sites", sites)
+    import_frame(db, "sites", sites, settings=ImportSettings())
     with db.connect() as conn:
         rows = conn.execute(
             text(
@@ -501,7 +510,7 @@ def test_bulk_load_restores_indexes_and_constraints(
             )
 
     before = schema()
-    assert import_frame(community, "households", frame).inserted == 3
+    assert import_frame(community, "households", frame, settings=ImportSettings()).inserted == 3
     assert schema() == before
     # The restored unique constraint still holds.
     message = _rejected(community, "households", frame.iloc[:1])
@@ -511,7 +520,7 @@ def test_bulk_load_restores_indexes_and_constraints(
 def test_optional_columns_may_be_absent(db: Engine) -> None:
     """A file with only the required columns imports; the rest are stored empty."""
     frame = _frame({"name": ["只有名称社区"]}, [box(120.19, 30.24, 120.20, 30.25)])
-    assert import_frame(db, "communities", frame).inserted == 1
+    assert import_frame(db, "communities", frame, settings=ImportSettings()).inserted == 1
     with db.connect() as conn:
         row = conn.execute(text("SELECT street_office, acoustic_class FROM communities")).one()
     assert row == (None, "2")

@@ -27,7 +27,7 @@ from geo_service.database import alembic_config
 from geo_service.export import export_layer
 from geo_service.ingest import import_file
 from geo_service.main import create_app
-from geo_service.settings import DatabaseSettings
+from geo_service.settings import DatabaseSettings, ImportSettings
 from layers.base import Field, Layer, Search
 from tests.accounts import bearer, issue_token
 
@@ -106,7 +106,7 @@ def test_a_new_layer_is_one_declaration_and_one_generated_migration(
     # Import, all or nothing, through the pipeline every layer uses.
     source = tmp_path / "barriers.geojson"
     source.write_text(json.dumps(BARRIERS, ensure_ascii=False), encoding="utf-8")
-    report = import_file(db, "noise_barriers", source)
+    report = import_file(db, "noise_barriers", source, settings=ImportSettings())
     assert report.inserted == 2
 
     app = create_app(DatabaseSettings(database_url=db.url.render_as_string(False)))

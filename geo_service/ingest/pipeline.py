@@ -38,16 +38,18 @@ def import_file(
     layer_id: str,
     path: Path,
     *,
+    settings: ImportSettings,
     mode: str = "append",
     crs: str | None = None,
     on_invalid: str = "repair",
-    settings: ImportSettings | None = None,
     progress: Progress | None = None,
     source: str | None = None,
     principal: Principal | None = None,
 ) -> ImportReport:
-    """Import one file into a layer; raises ``ImportRejected`` and writes nothing on any problem."""
-    settings = settings or ImportSettings()
+    """Import one file into a layer; raises ``ImportRejected`` and writes nothing on any problem.
+
+    ``settings`` come from the caller (the CLI, the API route), which reads them at its edge.
+    """
     progress = progress or NoProgress()
     layer = get_layer(layer_id)
     _check_mode(mode, on_invalid)
@@ -76,6 +78,7 @@ def import_frame(
     *,
     mode: str = "append",
     on_invalid: str = "repair",
+    # Optional only until the demo loader passes its own; then required as in import_file.
     settings: ImportSettings | None = None,
     progress: Progress | None = None,
     source: str = "frame",

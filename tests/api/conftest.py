@@ -20,7 +20,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from geo_service.ingest import import_frame
 from geo_service.main import create_app
-from geo_service.settings import DatabaseSettings
+from geo_service.settings import DatabaseSettings, ImportSettings
 from tests.accounts import bearer, issue_token
 
 SEED = """
@@ -78,6 +78,7 @@ def homes(district: Engine) -> Engine:
             geometry=[box(120.1565, 30.2685, 120.1575, 30.2690)],
             crs="EPSG:4326",
         ),
+        settings=ImportSettings(),
     )
     import_frame(
         district,
@@ -94,6 +95,7 @@ def homes(district: Engine) -> Engine:
             geometry=[Point(120.1570, 30.2688), Point(120.1572, 30.2687), Point(120.1574, 30.2686)],
             crs="EPSG:4326",
         ),
+        settings=ImportSettings(),
     )
     with district.begin() as conn:
         conn.execute(

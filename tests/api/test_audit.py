@@ -17,6 +17,7 @@ from geo_service.access import anonymous as nobody
 from geo_service.access import local_operator
 from geo_service.audit import AuditAction
 from geo_service.ingest import import_frame
+from geo_service.settings import ImportSettings
 from tests.accounts import PASSWORD, make_user
 from tests.api.test_auth import PARCELS
 
@@ -87,7 +88,7 @@ def test_an_import_from_code_is_recorded_as_the_local_account(db: Engine) -> Non
     frame = gpd.GeoDataFrame(
         {"code": ["XC1003-R21-02"]}, geometry=[box(120.19, 30.3, 120.191, 30.301)], crs=4326
     )
-    import_frame(db, "parcels", frame)
+    import_frame(db, "parcels", frame, settings=ImportSettings())
 
     (row,) = _rows(db, "import")
     assert row["actor"] == local_operator().actor and row["actor"].startswith("local:")
