@@ -13,11 +13,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 
-from geo_service.errors import (
-    ImportRejected,
-    MissingCRS,
-    RowProblem,
-)
+from geo_service.errors import ImportRejected, MissingCRS, RowProblem
 from geo_service.ingest.geometry import check_geometry
 from geo_service.ingest.report import ImportReport
 from geo_service.settings import ImportSettings

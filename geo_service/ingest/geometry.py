@@ -11,9 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo_service.errors import (
-    RowProblem,
-)
+from geo_service.errors import RowProblem
 from geo_service.settings import ImportSettings
 from layers.base import Layer
 

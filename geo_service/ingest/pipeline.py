@@ -17,10 +17,7 @@ from sqlalchemy import Engine
 from geo_service import audit
 from geo_service.access import Principal, local_operator
 from geo_service.audit import AuditAction
-from geo_service.errors import (
-    ImportRejected,
-    RowProblem,
-)
+from geo_service.errors import ImportRejected, RowProblem
 from geo_service.ingest.check import check_batch, check_duplicates, frame_for, load_references
 from geo_service.ingest.progress import NoProgress, Progress
 from geo_service.ingest.read import read_file

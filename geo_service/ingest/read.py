@@ -17,12 +17,7 @@ import pyogrio
 import pyproj
 import shapely
 
-from geo_service.errors import (
-    MissingCRS,
-    UnknownCRS,
-    UnsupportedFile,
-    UploadTooLarge,
-)
+from geo_service.errors import MissingCRS, UnknownCRS, UnsupportedFile, UploadTooLarge
 from geo_service.settings import ImportSettings
 
 SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp", ".csv")

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from geo_service.errors import (
-    RowProblem,
-)
+from geo_service.errors import RowProblem
 
 
 @dataclass

@@ -18,10 +18,7 @@ import pandas as pd
 import shapely
 from sqlalchemy import Connection, text
 
-from geo_service.errors import (
-    ImportRejected,
-    RowProblem,
-)
+from geo_service.errors import ImportRejected, RowProblem
 from geo_service.ingest.progress import Progress
 from geo_service.ingest.report import ImportReport
 from layers.base import Layer
