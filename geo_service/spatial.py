@@ -20,8 +20,3 @@ def within_metres(near: str, target: str, metres: str) -> str:
         f"({near} && expand_metres({target}, {metres}) "
         f"AND ST_DWithin(geography({near}), geography({target}), {metres}))"
     )
-
-
-def distance_metres(a: str, b: str) -> str:
-    """SQL for the geodesic distance in metres (0 when one geometry contains the other)."""
-    return f"ST_Distance(geography({a}), geography({b}))"

@@ -42,7 +42,7 @@ def is_aggregate(col: Collection, z: int) -> bool:
     return z < AGGREGATE_BELOW_ZOOM.get(col.id, -1)
 
 
-def _layer_sql(col: Collection, z: int, n: int) -> str:
+def _layer_sql(col: Collection, z: int) -> str:
     """SQL for one MVT layer of the tile (bound parameters :xmin.. in 3857, :lon0.. in 4326)."""
     bbox4326 = "ST_MakeEnvelope(:lon0, :lat0, :lon1, :lat1, 4326)"
     env = "ST_MakeEnvelope(:xmin, :ymin, :xmax, :ymax, 3857)"
@@ -97,7 +97,7 @@ def tile(conn: Connection, cols: list[Collection], z: int, x: int, y: int) -> by
         "lon1": ll.right + margin_x,
         "lat1": ll.top + margin_y,
     }
-    parts = [f"({_layer_sql(col, z, n)})" for n, col in enumerate(cols)]
+    parts = [f"({_layer_sql(col, z)})" for col in cols]
     sql = "SELECT " + " || ".join(f"coalesce({p}, ''::bytea)" for p in parts)
     # A tile is a few milliseconds of work; starting a parallel worker alone costs about
     # ten, and the planner, pricing ST_AsMVTGeom high, would often start one.
