@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -119,11 +121,22 @@ def _safe(url: str) -> str:
 
 
 # -- data -----------------------------------------------------------------------------------
-@main.command("demo")
+@main.group("demo", cls=_Group, invoke_without_command=True)
 @click.option("--if-empty", is_flag=True, help="Load only into an empty database.")
 @click.option("--serve/--no-serve", default=False, help="Start the server after loading.")
-def demo(if_empty: bool, serve: bool) -> None:
-    """Load the demo district (a Hangzhou renewal area), replacing what is stored."""
+@click.pass_context
+def demo(ctx: click.Context, if_empty: bool, serve: bool) -> None:
+    """Load the demo district (a Hangzhou renewal area), replacing what is stored.
+
+    The subcommands write the demo's files instead and leave the database alone.
+    """
+    if ctx.invoked_subcommand is not None:
+        if if_empty or serve:
+            command = ctx.invoked_subcommand
+            raise click.UsageError(
+                f"--if-empty and --serve are for loading the demo, not for demo {command}"
+            )
+        return
     from geo_service.demo import load_demo
 
     url = _prepared_url(DatabaseSettings())
@@ -133,6 +146,47 @@ def demo(if_empty: bool, serve: bool) -> None:
     _announce_demo_admin(engine)
     if serve:
         _serve(ServerSettings())
+
+
+def _list_written(write: Callable[[], dict[str, Path]]) -> None:
+    """Run a writer of layer files, then name each file with its size and the time taken."""
+    started = time.perf_counter()
+    for layer, path in write().items():
+        click.echo(f"{layer:12s} {path}  {path.stat().st_size / 1e6:.1f} MB")
+    click.echo(f"done in {time.perf_counter() - started:.1f} s")
+
+
+_OUTDIR = click.argument("outdir", type=click.Path(path_type=Path))
+
+
+@demo.command("city")
+@_OUTDIR
+@click.option("--households", type=int, default=1_000_000, show_default=True)
+@click.option("--sites", type=int, default=120, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+def demo_city(outdir: Path, households: int, sites: int, seed: int) -> None:
+    """Write the city-scale benchmark data set (greater Hangzhou) as city_<layer>.gpkg."""
+    from geo_service.demo import write_city
+
+    _list_written(lambda: write_city(outdir, households, seed, sites))
+
+
+@demo.command("files")
+@_OUTDIR
+def demo_files(outdir: Path) -> None:
+    """Write the demo district into OUTDIR, one GeoPackage per layer."""
+    from geo_service.demo import write_demo_files
+
+    _list_written(lambda: write_demo_files(outdir))
+
+
+@demo.command("samples")
+@_OUTDIR
+def demo_samples(outdir: Path) -> None:
+    """Write the small sample import files of data/samples into OUTDIR."""
+    from geo_service.demo import write_samples
+
+    _list_written(lambda: write_samples(outdir))
 
 
 def _announce_demo_admin(engine: Engine) -> None:

@@ -15,12 +15,9 @@ Every resident is fictional and looks it: contact names read ``示例-王某`` a
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import importlib.util
 import math
-import sys
-import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -1059,35 +1056,3 @@ def write_city(
     finally:
         bar.close()
     return written
-
-
-# -- command line -------------------------------------------------------------------------------
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m geo_service.demo city OUTDIR`` or ``... files OUTDIR``."""
-    parser = argparse.ArgumentParser(prog="python -m geo_service.demo", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    city = sub.add_parser("city", help="write the city-scale benchmark GeoPackages")
-    city.add_argument("outdir", type=Path)
-    city.add_argument("--households", type=int, default=1_000_000)
-    city.add_argument("--sites", type=int, default=120)
-    city.add_argument("--seed", type=int, default=7)
-    files = sub.add_parser("files", help="write the demo district, one GeoPackage per layer")
-    files.add_argument("outdir", type=Path)
-    samples = sub.add_parser("samples", help="write small sample import files (data/samples)")
-    samples.add_argument("outdir", type=Path)
-    args = parser.parse_args(argv)
-    started = time.perf_counter()
-    if args.command == "city":
-        paths = write_city(args.outdir, args.households, args.seed, args.sites)
-    elif args.command == "samples":
-        paths = write_samples(args.outdir)
-    else:
-        paths = write_demo_files(args.outdir)
-    for layer, p in paths.items():
-        print(f"{layer:12s} {p}  {p.stat().st_size / 1e6:.1f} MB")
-    print(f"done in {time.perf_counter() - started:.1f} s")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -12,8 +12,10 @@ import numpy as np
 import pyogrio
 import pytest
 import shapely
+from click.testing import CliRunner
 from geopandas.testing import assert_geodataframe_equal
 
+from geo_service.cli import main
 from geo_service.demo import build_demo_district, import_columns, write_city, write_demo_files
 from geo_service.landuse import parse_parcel_code
 from layers import LAYERS
@@ -258,3 +260,38 @@ def test_write_city_is_deterministic(tmp_path: Path) -> None:
         assert_geodataframe_equal(
             gpd.read_file(one[layer], engine="pyogrio"), gpd.read_file(two[layer], engine="pyogrio")
         )
+
+
+def test_geo_service_demo_city_writes_and_lists_the_files(tmp_path: Path) -> None:
+    """``geo-service demo city DIR``: the benchmarks' data set, each file named with its size."""
+    args = ["demo", "city", str(tmp_path), "--households", "2000", "--sites", "3"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    for layer in LAYERS:
+        assert f"{tmp_path / f'city_{layer}.gpkg'}  " in result.output, layer
+    assert pyogrio.read_info(tmp_path / "city_households.gpkg")["features"] == 2_000
+    assert "done in " in result.output
+
+
+def test_geo_service_demo_samples_and_files(tmp_path: Path) -> None:
+    samples = CliRunner().invoke(main, ["demo", "samples", str(tmp_path / "samples")])
+    assert samples.exit_code == 0, samples.output
+    assert {p.name for p in (tmp_path / "samples").iterdir()} == {
+        "parcels_epsg4549.gpkg",
+        "communities.geojson",
+        "buildings_epsg4490.zip",
+        "households_lonlat.csv",
+        "sites.geojson",
+    }
+    files = CliRunner().invoke(main, ["demo", "files", str(tmp_path / "files")])
+    assert files.exit_code == 0, files.output
+    assert sorted(p.name for p in (tmp_path / "files").iterdir()) == sorted(
+        f"{layer}.gpkg" for layer in LAYERS
+    )
+
+
+def test_geo_service_demo_refuses_load_options_with_a_file_command(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["demo", "--if-empty", "city", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "--if-empty and --serve are for loading the demo, not for demo city" in result.output
+    assert not (tmp_path / "out").exists()
