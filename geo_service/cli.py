@@ -553,21 +553,20 @@ def token_revoke(prefix: str) -> None:
 @click.option("--basemap", default="none", show_default=True, help="none, osm, tianditu, amap")
 def map_(site: str, output: Path, lang: str, basemap: str) -> None:
     """Write SITE's map as one self-contained HTML file (to share or print offline)."""
+    from geo_service import impact
     from geo_service.settings import MapSettings
-    from maps import assets, builders, data
+    from maps import assets, builders, pages
 
     try:
         base = builders.basemap(basemap, MapSettings())
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--basemap") from None
-    from geo_service import impact
-
-    engine = _engine()
-    with engine.connect() as conn:
-        bundle = data.site_bundle(conn, impact.resolve_site(conn, site).id)
-    html = assets.inline(assets.render_page(builders.site_map(bundle, lang, base)))
+    with _engine().connect() as conn:
+        ref = impact.resolve_site(conn, site)
+        page = pages.site_page(conn, ref.id, lang, base)
+    html = assets.inline(page)
     output.write_text(html, encoding="utf-8")
-    click.echo(f"wrote the map of {bundle.code} to {output} ({len(html) // 1024} KiB)")
+    click.echo(f"wrote the map of {ref.code} to {output} ({len(html) // 1024} KiB)")
 
 
 @main.command("serve")

@@ -125,3 +125,24 @@ def test_impact_command_writes_lists_and_audits_personal_exports(
         ).scalar_one()
     assert audited == 1
     assert runner.invoke(main, ["impact", "NOPE", "-o", str(one)]).exit_code == 2
+
+
+def test_map_command_writes_one_self_contained_page(cli_env: Engine, tmp_path: Path) -> None:
+    """``geo-service map`` takes a site's code or id and names the site by its code."""
+    from sqlalchemy import text
+
+    from geo_service.demo import load_demo
+
+    load_demo(cli_env)
+    with cli_env.connect() as conn:
+        site_id = conn.execute(text("SELECT id FROM sites WHERE code = 'WJ-01'")).scalar_one()
+    out = tmp_path / "site.html"
+    result = CliRunner().invoke(main, ["map", str(site_id), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert f"wrote the map of WJ-01 to {out}" in result.output
+    html = out.read_text(encoding="utf-8")
+    assert "WJ-01" in html and 'src="/' not in html and 'href="/static' not in html
+    unknown = CliRunner().invoke(main, ["map", "NOPE", "-o", str(out)])
+    assert unknown.exit_code == 2 and "no site has the id or code 'NOPE'" in unknown.output
+    bad = CliRunner().invoke(main, ["map", "WJ-01", "-o", str(out), "--basemap", "bing"])
+    assert bad.exit_code == 2 and "--basemap" in bad.output
