@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from functools import cached_property
 from pathlib import Path
 
 import click
@@ -17,6 +18,7 @@ from geo_service.settings import (
     AuthSettings,
     DatabaseSettings,
     ImportSettings,
+    MapSettings,
     ServerSettings,
     require_safe_secret,
 )
@@ -48,15 +50,46 @@ def _prepared_url(settings: DatabaseSettings) -> str:
     return database_url(settings)
 
 
-def _engine() -> Engine:
+class CliSettings:
+    """The settings of one command, read from the environment once, by the ``main`` group.
+
+    Commands receive this object (``ctx.obj``) instead of reading the environment
+    themselves, as ``create_app`` receives its settings. Each part is read when a command
+    first needs it, so a command never fails on a setting it does not use.
+    """
+
+    @cached_property
+    def database(self) -> DatabaseSettings:
+        return DatabaseSettings()
+
+    @cached_property
+    def server(self) -> ServerSettings:
+        return ServerSettings()
+
+    @cached_property
+    def auth(self) -> AuthSettings:
+        return AuthSettings()
+
+    @cached_property
+    def imports(self) -> ImportSettings:
+        return ImportSettings()
+
+    @cached_property
+    def maps(self) -> MapSettings:
+        return MapSettings()
+
+
+def _engine(settings: DatabaseSettings) -> Engine:
     """An engine on the configured database (the embedded one started if need be)."""
-    return make_engine(_prepared_url(DatabaseSettings()))
+    return make_engine(_prepared_url(settings))
 
 
 @click.group(cls=_Group)
 @click.version_option(package_name="geo-service")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Site-impact service: parcels, sites and the households they affect."""
+    ctx.ensure_object(CliSettings)
 
 
 # -- database -------------------------------------------------------------------------------
@@ -66,9 +99,10 @@ def db() -> None:
 
 
 @db.command("up")
-def db_up() -> None:
+@click.pass_obj
+def db_up(cli: CliSettings) -> None:
     """Create and start the embedded cluster if needed, then run the migrations."""
-    settings = DatabaseSettings()
+    settings = cli.database
     if settings.database_url:
         click.echo("GEO_SERVICE_DATABASE_URL is set: migrating that database only")
     url = _prepared_url(settings)
@@ -77,11 +111,12 @@ def db_up() -> None:
 
 
 @db.command("status")
-def db_status() -> None:
+@click.pass_obj
+def db_status(cli: CliSettings) -> None:
     """Say whether the database runs, where, and which versions it has."""
     from geo_service.database import server_versions
 
-    settings = DatabaseSettings()
+    settings = cli.database
     if not settings.database_url:
         status = embedded_cluster(settings).status(settings.embedded_database)
         click.echo(f"embedded cluster: {status.data_dir}")
@@ -103,9 +138,10 @@ def db_status() -> None:
 
 
 @db.command("down")
-def db_down() -> None:
+@click.pass_obj
+def db_down(cli: CliSettings) -> None:
     """Stop the embedded cluster (its data stays)."""
-    settings = DatabaseSettings()
+    settings = cli.database
     if settings.database_url:
         click.echo("GEO_SERVICE_DATABASE_URL is set: nothing embedded to stop")
         return
@@ -139,13 +175,14 @@ def demo(ctx: click.Context, if_empty: bool, serve: bool) -> None:
         return
     from geo_service.demo import load_demo
 
-    url = _prepared_url(DatabaseSettings())
+    cli: CliSettings = ctx.obj
+    url = _prepared_url(cli.database)
     migrate(url)
     engine = make_engine(url)
     load_demo(engine, progress=True, if_empty=if_empty)
-    _announce_demo_admin(engine)
+    _announce_demo_admin(engine, cli)
     if serve:
-        _serve(ServerSettings())
+        _serve(cli.server)
 
 
 def _list_written(write: Callable[[], dict[str, Path]]) -> None:
@@ -189,13 +226,17 @@ def demo_samples(outdir: Path) -> None:
     _list_written(lambda: write_samples(outdir))
 
 
-def _announce_demo_admin(engine: Engine) -> None:
-    """Development only: make sure a demo admin exists and say how to sign in."""
+def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) -> None:
+    """Development only: make sure a demo admin exists and say how to sign in.
+
+    Settings from the environment unless given, as ``create_app`` takes them.
+    """
     from geo_service.auth import ensure_demo_admin
 
-    if ServerSettings().environment != "development":
+    settings = settings or CliSettings()
+    if settings.server.environment != "development":
         return
-    home = DatabaseSettings().home
+    home = settings.database.home
     user, password = ensure_demo_admin(engine, home)
     kept = home / "admin-password"
     if password:
@@ -222,19 +263,21 @@ def _announce_demo_admin(engine: Engine) -> None:
     show_default=True,
     help="Repair invalid geometries (and report them) or refuse.",
 )
-def import_(layer: str, path: Path, mode: str, crs: str | None, on_invalid: str) -> None:
+@click.pass_obj
+def import_(
+    cli: CliSettings, layer: str, path: Path, mode: str, crs: str | None, on_invalid: str
+) -> None:
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing."""
     from geo_service.ingest import TqdmProgress, import_file
 
-    url = _prepared_url(DatabaseSettings())
     report = import_file(
-        make_engine(url),
+        _engine(cli.database),
         layer,
         path,
         mode=mode,
         crs=crs,
         on_invalid=on_invalid,
-        settings=ImportSettings(),
+        settings=cli.imports,
         progress=TqdmProgress(),
     )
     click.echo(report.summary())
@@ -249,12 +292,12 @@ def import_(layer: str, path: Path, mode: str, crs: str | None, on_invalid: str)
     type=click.Path(dir_okay=False, path_type=Path),
     help="Output file; .geojson, .gpkg or .csv decides the format.",
 )
-def export(layer: str, output: Path) -> None:
+@click.pass_obj
+def export(cli: CliSettings, layer: str, output: Path) -> None:
     """Write LAYER to a file (public fields only)."""
     from geo_service.export import export_layer
 
-    url = _prepared_url(DatabaseSettings())
-    count = export_layer(make_engine(url), layer, output)
+    count = export_layer(_engine(cli.database), layer, output)
     click.echo(f"wrote {count} {layer} to {output}")
 
 
@@ -288,7 +331,9 @@ def export(layer: str, output: Path) -> None:
     is_flag=True,
     help="Add contact and vulnerability fields (audited as an export).",
 )
+@click.pass_obj
 def impact_(
+    cli: CliSettings,
     site: str | None,
     all_sites: bool,
     fmt: str,
@@ -302,12 +347,11 @@ def impact_(
     from tqdm import tqdm
 
     from geo_service import impact
-    from geo_service.access import local_operator
     from geo_service.impact_export import export_file
 
     if bool(site) == all_sites:
         raise click.UsageError("give one SITE, or --all")
-    engine = _engine()
+    engine = _engine(cli.database)
     personal = impact.personal_columns() if include_personal else ()
     operator = local_operator()
     with engine.begin() as conn:
@@ -346,14 +390,16 @@ def user() -> None:
     is_flag=True,
     help="Read the password from standard input; otherwise one is generated and shown once.",
 )
-def user_create(username: str, role: str, sites: str | None, password_stdin: bool) -> None:
+@click.pass_obj
+def user_create(
+    cli: CliSettings, username: str, role: str, sites: str | None, password_stdin: bool
+) -> None:
     """Create USERNAME with a role (and, for a liaison officer, their sites)."""
     from geo_service.auth import create_user, new_password, parse_site_codes
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
     codes = parse_site_codes(sites)
-    engine = _engine()
-    with engine.begin() as conn:
+    with _engine(cli.database).begin() as conn:
         create_user(conn, username, role, password=password, sites=codes, by=local_operator())
     scope = f"{role}; sites {', '.join(codes)}" if codes else role
     click.echo(f"created user {username} ({scope})")
@@ -369,11 +415,12 @@ def _table(header: list[str], rows: list[list[str]]) -> None:
 
 
 @user.command("list")
-def user_list() -> None:
+@click.pass_obj
+def user_list(cli: CliSettings) -> None:
     """Every user: role, whether active, whether they have a password, sites, tokens."""
     from geo_service.auth import list_users
 
-    with _engine().connect() as conn:
+    with _engine(cli.database).connect() as conn:
         users = list_users(conn)
     _table(
         ["user", "role", "active", "password", "sites", "tokens", "created"],
@@ -394,22 +441,24 @@ def user_list() -> None:
 
 @user.command("deactivate")
 @click.argument("username")
-def user_deactivate(username: str) -> None:
+@click.pass_obj
+def user_deactivate(cli: CliSettings, username: str) -> None:
     """Stop USERNAME: sign-in, sessions and their tokens are refused (kept for the audit)."""
     from geo_service.auth import set_user_active
 
-    with _engine().begin() as conn:
+    with _engine(cli.database).begin() as conn:
         name = set_user_active(conn, username, False, by=local_operator())
     click.echo(f"deactivated {name}; their sessions and tokens no longer work")
 
 
 @user.command("activate")
 @click.argument("username")
-def user_activate(username: str) -> None:
+@click.pass_obj
+def user_activate(cli: CliSettings, username: str) -> None:
     """Let a deactivated USERNAME back in (their unexpired tokens work again)."""
     from geo_service.auth import set_user_active
 
-    with _engine().begin() as conn:
+    with _engine(cli.database).begin() as conn:
         name = set_user_active(conn, username, True, by=local_operator())
     click.echo(f"activated {name}")
 
@@ -421,12 +470,13 @@ def user_activate(username: str) -> None:
     is_flag=True,
     help="Read the password from standard input; otherwise one is generated and shown once.",
 )
-def user_password(username: str, password_stdin: bool) -> None:
+@click.pass_obj
+def user_password(cli: CliSettings, username: str, password_stdin: bool) -> None:
     """Set a new password for USERNAME (a reset); it signs them out of every browser."""
     from geo_service.auth import new_password, set_user_password
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
-    with _engine().begin() as conn:
+    with _engine(cli.database).begin() as conn:
         name = set_user_password(conn, username, password, by=local_operator())
     click.echo(f"new password for {name}; their browser sessions have ended")
     if not password_stdin:
@@ -436,11 +486,12 @@ def user_password(username: str, password_stdin: bool) -> None:
 @user.command("role")
 @click.argument("username")
 @click.argument("role", type=click.Choice(list(ROLES)))
-def user_role(username: str, role: str) -> None:
+@click.pass_obj
+def user_role(cli: CliSettings, username: str, role: str) -> None:
     """Give USERNAME another ROLE (a role without sites drops their site assignments)."""
     from geo_service.auth import set_user_role
 
-    with _engine().begin() as conn:
+    with _engine(cli.database).begin() as conn:
         name, dropped = set_user_role(conn, username, role, by=local_operator())
     click.echo(f"{name} is now {role}")
     if dropped:
@@ -464,7 +515,9 @@ def token() -> None:
     help="30d, 12h, 8w or a date (2027-01-01); default GEO_SERVICE_DEFAULT_TOKEN_DAYS (90).",
 )
 @click.option("--label", default=None, help="What it is for, e.g. 'QGIS, planning office'.")
+@click.pass_obj
 def token_create(
+    cli: CliSettings,
     role: str | None,
     username: str | None,
     sites: str | None,
@@ -476,12 +529,10 @@ def token_create(
 
     from geo_service.auth import create_token, parse_expiry, parse_site_codes
 
-    settings = AuthSettings()
     expires_at = parse_expiry(
-        expires, now=dt.datetime.now(dt.UTC), default_days=settings.default_token_days
+        expires, now=dt.datetime.now(dt.UTC), default_days=cli.auth.default_token_days
     )
-    engine = _engine()
-    with engine.begin() as conn:
+    with _engine(cli.database).begin() as conn:
         issued = create_token(
             conn,
             role,
@@ -503,11 +554,12 @@ def token_create(
 
 @token.command("list")
 @click.option("--all", "ended", is_flag=True, help="Also the expired and revoked ones.")
-def token_list(ended: bool) -> None:
+@click.pass_obj
+def token_list(cli: CliSettings, ended: bool) -> None:
     """Tokens by prefix, role, user, sites, label and expiry (never the secrets)."""
     from geo_service.auth import list_tokens
 
-    with _engine().connect() as conn:
+    with _engine(cli.database).connect() as conn:
         tokens = list_tokens(conn, ended=ended)
     _table(
         ["prefix", "role", "user", "sites", "label", "expires", "state", "created by"],
@@ -529,12 +581,12 @@ def token_list(ended: bool) -> None:
 
 @token.command("revoke")
 @click.argument("prefix")
-def token_revoke(prefix: str) -> None:
+@click.pass_obj
+def token_revoke(cli: CliSettings, prefix: str) -> None:
     """Stop the token whose first characters (as token create showed them) are PREFIX."""
     from geo_service.auth import revoke_token
 
-    engine = _engine()
-    with engine.begin() as conn:
+    with _engine(cli.database).begin() as conn:
         revoke_token(conn, prefix, by=local_operator())
     click.echo(f"revoked {prefix}")
 
@@ -551,17 +603,17 @@ def token_revoke(prefix: str) -> None:
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--basemap", default="none", show_default=True, help="none, osm, tianditu, amap")
-def map_(site: str, output: Path, lang: str, basemap: str) -> None:
+@click.pass_obj
+def map_(cli: CliSettings, site: str, output: Path, lang: str, basemap: str) -> None:
     """Write SITE's map as one self-contained HTML file (to share or print offline)."""
     from geo_service import impact
-    from geo_service.settings import MapSettings
     from maps import assets, builders, pages
 
     try:
-        base = builders.basemap(basemap, MapSettings())
+        base = builders.basemap(basemap, cli.maps)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--basemap") from None
-    with _engine().connect() as conn:
+    with _engine(cli.database).connect() as conn:
         ref = impact.resolve_site(conn, site)
         page = pages.site_page(conn, ref.id, lang, base)
     html = assets.inline(page)
@@ -572,17 +624,14 @@ def map_(site: str, output: Path, lang: str, basemap: str) -> None:
 @main.command("serve")
 @click.option("--host", default=None, help="Interface to listen on (default from settings).")
 @click.option("--port", default=None, type=int, help="Port (default from settings).")
-def serve(host: str | None, port: int | None) -> None:
+@click.pass_obj
+def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
     """Start the web service (maps, API, OGC API)."""
-    settings = ServerSettings()
-    if host:
-        settings.host = host
-    if port:
-        settings.port = port
+    given = {"host": host, "port": port}
+    settings = cli.server.model_copy(update={k: v for k, v in given.items() if v})
     # Refuse a default session key before anything starts (one line, exit 2).
-    require_safe_secret(settings.environment, AuthSettings().secret_key.get_secret_value())
-    url = _prepared_url(DatabaseSettings())
-    migrate(url)
+    require_safe_secret(settings.environment, cli.auth.secret_key.get_secret_value())
+    migrate(_prepared_url(cli.database))
     _serve(settings)
 
 

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from shapely.geometry import box
 from sqlalchemy import Engine
 
-from geo_service.cli import main
+from geo_service.cli import CliSettings, main
+from geo_service.settings import DatabaseSettings
 from tests.conftest import count_rows
 
 
@@ -146,3 +147,16 @@ def test_map_command_writes_one_self_contained_page(cli_env: Engine, tmp_path: P
     assert unknown.exit_code == 2 and "no site has the id or code 'NOPE'" in unknown.output
     bad = CliRunner().invoke(main, ["map", "WJ-01", "-o", str(out), "--basemap", "bing"])
     assert bad.exit_code == 2 and "--basemap" in bad.output
+
+
+def test_commands_use_the_settings_they_are_given(
+    db: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings are read once at the edge: a command given them never reads the environment."""
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
+    given = CliSettings()
+    given.database = DatabaseSettings(database_url=database_url)
+    path = _parcels_file(tmp_path, ["XC1003-R21-02"])
+    result = CliRunner().invoke(main, ["import", "parcels", str(path)], obj=given)
+    assert result.exit_code == 0, result.output
+    assert count_rows(db, "parcels") == 1
