@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
-from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 import click
+from pydantic_settings import BaseSettings
 from sqlalchemy import Engine
 
 from geo_service.access import ROLES, local_operator
@@ -22,6 +23,8 @@ from geo_service.settings import (
     ServerSettings,
     require_safe_secret,
 )
+
+_S = TypeVar("_S", bound=BaseSettings)
 
 
 def _fail(exc: GeoServiceError) -> None:
@@ -54,34 +57,23 @@ class CliSettings:
     """The settings of one command, read from the environment once, by the ``main`` group.
 
     Commands receive this object (``ctx.obj``) instead of reading the environment
-    themselves, as ``create_app`` receives its settings. Each part is read when a command
-    first needs it, so a command never fails on a setting it does not use.
+    themselves, as ``create_app`` receives its settings; tests may give theirs. Each kind is
+    read when a command first asks for it, so a command never fails on a setting it does not
+    use.
     """
 
-    @cached_property
-    def database(self) -> DatabaseSettings:
-        return DatabaseSettings()
+    def __init__(self, *given: BaseSettings) -> None:
+        self._read: dict[type[BaseSettings], BaseSettings] = {type(s): s for s in given}
 
-    @cached_property
-    def server(self) -> ServerSettings:
-        return ServerSettings()
-
-    @cached_property
-    def auth(self) -> AuthSettings:
-        return AuthSettings()
-
-    @cached_property
-    def imports(self) -> ImportSettings:
-        return ImportSettings()
-
-    @cached_property
-    def maps(self) -> MapSettings:
-        return MapSettings()
+    def get(self, kind: type[_S]) -> _S:
+        if kind not in self._read:
+            self._read[kind] = kind()
+        return self._read[kind]  # type: ignore[return-value]  # keyed by its own type
 
 
-def _engine(settings: DatabaseSettings) -> Engine:
+def _engine(cli: CliSettings) -> Engine:
     """An engine on the configured database (the embedded one started if need be)."""
-    return make_engine(_prepared_url(settings))
+    return make_engine(_prepared_url(cli.get(DatabaseSettings)))
 
 
 @click.group(cls=_Group)
@@ -102,7 +94,7 @@ def db() -> None:
 @click.pass_obj
 def db_up(cli: CliSettings) -> None:
     """Create and start the embedded cluster if needed, then run the migrations."""
-    settings = cli.database
+    settings = cli.get(DatabaseSettings)
     if settings.database_url:
         click.echo("GEO_SERVICE_DATABASE_URL is set: migrating that database only")
     url = _prepared_url(settings)
@@ -116,7 +108,7 @@ def db_status(cli: CliSettings) -> None:
     """Say whether the database runs, where, and which versions it has."""
     from geo_service.database import server_versions
 
-    settings = cli.database
+    settings = cli.get(DatabaseSettings)
     if not settings.database_url:
         status = embedded_cluster(settings).status(settings.embedded_database)
         click.echo(f"embedded cluster: {status.data_dir}")
@@ -141,7 +133,7 @@ def db_status(cli: CliSettings) -> None:
 @click.pass_obj
 def db_down(cli: CliSettings) -> None:
     """Stop the embedded cluster (its data stays)."""
-    settings = cli.database
+    settings = cli.get(DatabaseSettings)
     if settings.database_url:
         click.echo("GEO_SERVICE_DATABASE_URL is set: nothing embedded to stop")
         return
@@ -176,13 +168,13 @@ def demo(ctx: click.Context, if_empty: bool, serve: bool) -> None:
     from geo_service.demo import load_demo
 
     cli: CliSettings = ctx.obj
-    url = _prepared_url(cli.database)
+    url = _prepared_url(cli.get(DatabaseSettings))
     migrate(url)
     engine = make_engine(url)
     load_demo(engine, progress=True, if_empty=if_empty)
     _announce_demo_admin(engine, cli)
     if serve:
-        _serve(cli.server)
+        _serve(cli.get(ServerSettings))
 
 
 def _list_written(write: Callable[[], dict[str, Path]]) -> None:
@@ -234,9 +226,9 @@ def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) ->
     from geo_service.auth import ensure_demo_admin
 
     settings = settings or CliSettings()
-    if settings.server.environment != "development":
+    if settings.get(ServerSettings).environment != "development":
         return
-    home = settings.database.home
+    home = settings.get(DatabaseSettings).home
     user, password = ensure_demo_admin(engine, home)
     kept = home / "admin-password"
     if password:
@@ -271,13 +263,13 @@ def import_(
     from geo_service.ingest import TqdmProgress, import_file
 
     report = import_file(
-        _engine(cli.database),
+        _engine(cli),
         layer,
         path,
         mode=mode,
         crs=crs,
         on_invalid=on_invalid,
-        settings=cli.imports,
+        settings=cli.get(ImportSettings),
         progress=TqdmProgress(),
     )
     click.echo(report.summary())
@@ -297,7 +289,7 @@ def export(cli: CliSettings, layer: str, output: Path) -> None:
     """Write LAYER to a file (public fields only)."""
     from geo_service.export import export_layer
 
-    count = export_layer(_engine(cli.database), layer, output)
+    count = export_layer(_engine(cli), layer, output)
     click.echo(f"wrote {count} {layer} to {output}")
 
 
@@ -351,7 +343,7 @@ def impact_(
 
     if bool(site) == all_sites:
         raise click.UsageError("give one SITE, or --all")
-    engine = _engine(cli.database)
+    engine = _engine(cli)
     personal = impact.personal_columns() if include_personal else ()
     operator = local_operator()
     with engine.begin() as conn:
@@ -399,7 +391,7 @@ def user_create(
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
     codes = parse_site_codes(sites)
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         create_user(conn, username, role, password=password, sites=codes, by=local_operator())
     scope = f"{role}; sites {', '.join(codes)}" if codes else role
     click.echo(f"created user {username} ({scope})")
@@ -420,7 +412,7 @@ def user_list(cli: CliSettings) -> None:
     """Every user: role, whether active, whether they have a password, sites, tokens."""
     from geo_service.auth import list_users
 
-    with _engine(cli.database).connect() as conn:
+    with _engine(cli).connect() as conn:
         users = list_users(conn)
     _table(
         ["user", "role", "active", "password", "sites", "tokens", "created"],
@@ -446,7 +438,7 @@ def user_deactivate(cli: CliSettings, username: str) -> None:
     """Stop USERNAME: sign-in, sessions and their tokens are refused (kept for the audit)."""
     from geo_service.auth import set_user_active
 
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         name = set_user_active(conn, username, False, by=local_operator())
     click.echo(f"deactivated {name}; their sessions and tokens no longer work")
 
@@ -458,7 +450,7 @@ def user_activate(cli: CliSettings, username: str) -> None:
     """Let a deactivated USERNAME back in (their unexpired tokens work again)."""
     from geo_service.auth import set_user_active
 
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         name = set_user_active(conn, username, True, by=local_operator())
     click.echo(f"activated {name}")
 
@@ -476,7 +468,7 @@ def user_password(cli: CliSettings, username: str, password_stdin: bool) -> None
     from geo_service.auth import new_password, set_user_password
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         name = set_user_password(conn, username, password, by=local_operator())
     click.echo(f"new password for {name}; their browser sessions have ended")
     if not password_stdin:
@@ -491,7 +483,7 @@ def user_role(cli: CliSettings, username: str, role: str) -> None:
     """Give USERNAME another ROLE (a role without sites drops their site assignments)."""
     from geo_service.auth import set_user_role
 
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         name, dropped = set_user_role(conn, username, role, by=local_operator())
     click.echo(f"{name} is now {role}")
     if dropped:
@@ -530,9 +522,9 @@ def token_create(
     from geo_service.auth import create_token, parse_expiry, parse_site_codes
 
     expires_at = parse_expiry(
-        expires, now=dt.datetime.now(dt.UTC), default_days=cli.auth.default_token_days
+        expires, now=dt.datetime.now(dt.UTC), default_days=cli.get(AuthSettings).default_token_days
     )
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         issued = create_token(
             conn,
             role,
@@ -559,7 +551,7 @@ def token_list(cli: CliSettings, ended: bool) -> None:
     """Tokens by prefix, role, user, sites, label and expiry (never the secrets)."""
     from geo_service.auth import list_tokens
 
-    with _engine(cli.database).connect() as conn:
+    with _engine(cli).connect() as conn:
         tokens = list_tokens(conn, ended=ended)
     _table(
         ["prefix", "role", "user", "sites", "label", "expires", "state", "created by"],
@@ -586,7 +578,7 @@ def token_revoke(cli: CliSettings, prefix: str) -> None:
     """Stop the token whose first characters (as token create showed them) are PREFIX."""
     from geo_service.auth import revoke_token
 
-    with _engine(cli.database).begin() as conn:
+    with _engine(cli).begin() as conn:
         revoke_token(conn, prefix, by=local_operator())
     click.echo(f"revoked {prefix}")
 
@@ -610,10 +602,10 @@ def map_(cli: CliSettings, site: str, output: Path, lang: str, basemap: str) -> 
     from maps import assets, builders, pages
 
     try:
-        base = builders.basemap(basemap, cli.maps)
+        base = builders.basemap(basemap, cli.get(MapSettings))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--basemap") from None
-    with _engine(cli.database).connect() as conn:
+    with _engine(cli).connect() as conn:
         ref = impact.resolve_site(conn, site)
         page = pages.site_page(conn, ref.id, lang, base)
     html = assets.inline(page)
@@ -628,10 +620,10 @@ def map_(cli: CliSettings, site: str, output: Path, lang: str, basemap: str) -> 
 def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
     """Start the web service (maps, API, OGC API)."""
     given = {"host": host, "port": port}
-    settings = cli.server.model_copy(update={k: v for k, v in given.items() if v})
+    settings = cli.get(ServerSettings).model_copy(update={k: v for k, v in given.items() if v})
     # Refuse a default session key before anything starts (one line, exit 2).
-    require_safe_secret(settings.environment, cli.auth.secret_key.get_secret_value())
-    migrate(_prepared_url(cli.database))
+    require_safe_secret(settings.environment, cli.get(AuthSettings).secret_key.get_secret_value())
+    migrate(_prepared_url(cli.get(DatabaseSettings)))
     _serve(settings)
 
 

@@ -154,8 +154,7 @@ def test_commands_use_the_settings_they_are_given(
 ) -> None:
     """Settings are read once at the edge: a command given them never reads the environment."""
     monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", "postgresql://nobody@127.0.0.1:9/nowhere")
-    given = CliSettings()
-    given.database = DatabaseSettings(database_url=database_url)
+    given = CliSettings(DatabaseSettings(database_url=database_url))
     path = _parcels_file(tmp_path, ["XC1003-R21-02"])
     result = CliRunner().invoke(main, ["import", "parcels", str(path)], obj=given)
     assert result.exit_code == 0, result.output
