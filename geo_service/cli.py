@@ -373,30 +373,45 @@ def user() -> None:
     """Users who sign in (browser, or Basic auth) and the sites liaison officers look after."""
 
 
-@user.command("create")
-@click.argument("username")
-@click.option("--role", required=True, type=click.Choice(list(ROLES)), help="What they may do.")
-@click.option("--sites", default=None, help="Site codes, comma-separated (liaison officers).")
-@click.option(
+_PASSWORD_STDIN = click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from standard input; otherwise one is generated and shown once.",
 )
+
+
+def _password(from_stdin: bool) -> str:
+    """The password typed into standard input, or a generated one (shown after the change)."""
+    from geo_service.auth import new_password
+
+    return sys.stdin.readline().rstrip("\r\n") if from_stdin else new_password()
+
+
+def _show_generated(password: str, from_stdin: bool) -> None:
+    """Show a generated password once, after the change succeeded; never a typed one."""
+    if not from_stdin:
+        click.echo(f"password (shown once): {password}")
+
+
+@user.command("create")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)), help="What they may do.")
+@click.option("--sites", default=None, help="Site codes, comma-separated (liaison officers).")
+@_PASSWORD_STDIN
 @click.pass_obj
 def user_create(
     cli: CliSettings, username: str, role: str, sites: str | None, password_stdin: bool
 ) -> None:
     """Create USERNAME with a role (and, for a liaison officer, their sites)."""
-    from geo_service.auth import create_user, new_password, parse_site_codes
+    from geo_service.auth import create_user, parse_site_codes
 
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
+    password = _password(password_stdin)
     codes = parse_site_codes(sites)
     with _engine(cli).begin() as conn:
         create_user(conn, username, role, password=password, sites=codes, by=local_operator())
     scope = f"{role}; sites {', '.join(codes)}" if codes else role
     click.echo(f"created user {username} ({scope})")
-    if not password_stdin:
-        click.echo(f"password (shown once): {password}")
+    _show_generated(password, password_stdin)
 
 
 def _table(header: list[str], rows: list[list[str]]) -> None:
@@ -431,15 +446,20 @@ def user_list(cli: CliSettings) -> None:
     )
 
 
+def _set_active(cli: CliSettings, username: str, active: bool) -> str:
+    """Deactivate or activate a user, audited as the local operator; their stored name."""
+    from geo_service.auth import set_user_active
+
+    with _engine(cli).begin() as conn:
+        return set_user_active(conn, username, active, by=local_operator())
+
+
 @user.command("deactivate")
 @click.argument("username")
 @click.pass_obj
 def user_deactivate(cli: CliSettings, username: str) -> None:
     """Stop USERNAME: sign-in, sessions and their tokens are refused (kept for the audit)."""
-    from geo_service.auth import set_user_active
-
-    with _engine(cli).begin() as conn:
-        name = set_user_active(conn, username, False, by=local_operator())
+    name = _set_active(cli, username, False)
     click.echo(f"deactivated {name}; their sessions and tokens no longer work")
 
 
@@ -448,31 +468,22 @@ def user_deactivate(cli: CliSettings, username: str) -> None:
 @click.pass_obj
 def user_activate(cli: CliSettings, username: str) -> None:
     """Let a deactivated USERNAME back in (their unexpired tokens work again)."""
-    from geo_service.auth import set_user_active
-
-    with _engine(cli).begin() as conn:
-        name = set_user_active(conn, username, True, by=local_operator())
-    click.echo(f"activated {name}")
+    click.echo(f"activated {_set_active(cli, username, True)}")
 
 
 @user.command("password")
 @click.argument("username")
-@click.option(
-    "--password-stdin",
-    is_flag=True,
-    help="Read the password from standard input; otherwise one is generated and shown once.",
-)
+@_PASSWORD_STDIN
 @click.pass_obj
 def user_password(cli: CliSettings, username: str, password_stdin: bool) -> None:
     """Set a new password for USERNAME (a reset); it signs them out of every browser."""
-    from geo_service.auth import new_password, set_user_password
+    from geo_service.auth import set_user_password
 
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else new_password()
+    password = _password(password_stdin)
     with _engine(cli).begin() as conn:
         name = set_user_password(conn, username, password, by=local_operator())
     click.echo(f"new password for {name}; their browser sessions have ended")
-    if not password_stdin:
-        click.echo(f"password (shown once): {password}")
+    _show_generated(password, password_stdin)
 
 
 @user.command("role")
