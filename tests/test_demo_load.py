@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from geo_service import auth
 from geo_service.access import local_operator
+from geo_service.cli import main
 from geo_service.demo import build_demo_district, load_demo
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings
@@ -81,3 +85,19 @@ def test_demo_sites_have_equipment_and_predicted_levels(db: Engine) -> None:
     assert summary["parameters"]["equipment"], "the demo plans equipment for its sites"
     assert summary["totals"]["households"] > 0
     assert summary["totals"]["max_leq_day"] is not None
+
+
+def test_geo_service_demo_if_empty_loads_once_and_names_the_admin(
+    db: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``geo-service demo --if-empty``, as ``./dev serve`` and the container run it."""
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", database_url)
+    monkeypatch.setenv("GEO_SERVICE_HOME", str(tmp_path))
+    first = CliRunner().invoke(main, ["demo", "--if-empty"])
+    assert first.exit_code == 0, first.output
+    assert count_rows(db, "households") == len(build_demo_district()["households"])
+    password = (tmp_path / "admin-password").read_text().strip()
+    assert f"sign in at /login as admin, password {password}" in first.output
+    again = CliRunner().invoke(main, ["demo", "--if-empty"])
+    assert again.exit_code == 0, again.output
+    assert "the database already holds data; the demo district was not loaded" in again.output
