@@ -1,8 +1,8 @@
 """Who may see what: the roles and their permissions as data, and the principal of a request.
 
 Framework-free, so the API, the CLI and the analysis ask the same questions of the same
-object. A new endpoint declares what it needs in one line (``require_role("admin")`` or
-``require_permission(Permission.IMPORT_DATA)`` in ``geo_service.api.deps``) and a
+object. A new endpoint declares the permission it needs in one line
+(``require_permission(Permission.IMPORT_DATA)`` in ``geo_service.api.deps``) and a
 household-returning one asks ``personal_fields_for(principal, site_id)`` which personal
 fields it may show. What is personal is said once, by the layers (``Field.personal``).
 
@@ -27,7 +27,7 @@ from layers import COLLECTIONS, get_layer
 
 
 class Permission(StrEnum):
-    """What a role allows; endpoints ask for a permission (or a role), never test names."""
+    """What a role allows; endpoints ask for a permission, never for a role by name."""
 
     READ_PUBLIC_LAYERS = "read_public_layers"
     """Layers with no personal field (parcels, sites, communities, buildings), read only."""
@@ -43,6 +43,8 @@ class Permission(StrEnum):
     """Users, API tokens and site assignments."""
     READ_AUDIT = "read_audit"
     """The audit log."""
+    EDIT_IMPACT_SETTINGS = "edit_impact_settings"
+    """A site's distance bands, impact kinds, active phase and planned equipment."""
 
 
 @dataclass(frozen=True)
@@ -71,8 +73,8 @@ ROLES: dict[str, Role] = {
             "planner",
             "规划人员",
             "Planner",
-            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_ALL_LAYERS}),
-            "All maps, layers and aggregates; no personal fields.",
+            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_ALL_LAYERS, _P.EDIT_IMPACT_SETTINGS}),
+            "All maps, layers and aggregates, and the sites' impact settings; no personal fields.",
         ),
         Role(
             "liaison",
@@ -150,13 +152,6 @@ class Principal:
                 "sign in first: /login in a browser; tools send an API token "
                 "(Authorization: Bearer, X-API-Key, or Basic with the token as password)"
             )
-
-    def require(self, *roles: str) -> None:
-        """Refuse unless the principal has one of ``roles``; admins may do everything."""
-        self.require_signed_in()
-        if self.role not in roles and self.role != "admin":
-            wanted = " or ".join(roles)
-            raise Forbidden(f"this needs the {wanted} role; you are signed in as {self.role}")
 
     def require_permission(self, permission: Permission) -> None:
         self.require_signed_in()

@@ -81,13 +81,14 @@ def test_liaison_sees_nothing_of_other_sites_households() -> None:
         require_households(anonymous(), 1)
 
 
-def test_require_lets_admins_through_and_names_the_missing_role() -> None:
-    _as("admin").require("liaison")
-    _as("liaison").require("liaison", "planner")
-    with pytest.raises(Forbidden, match="needs the admin role; you are signed in as planner"):
-        _as("planner").require("admin")
+def test_admins_and_planners_edit_impact_settings_and_a_refusal_names_the_permission() -> None:
+    _as("admin").require_permission(Permission.EDIT_IMPACT_SETTINGS)
+    _as("planner").require_permission(Permission.EDIT_IMPACT_SETTINGS)
+    for role in ("liaison", "gis"):
+        with pytest.raises(Forbidden, match=f"the {role} role does not allow edit_impact_settings"):
+            _as(role).require_permission(Permission.EDIT_IMPACT_SETTINGS)
     with pytest.raises(NotAuthenticated, match="sign in"):
-        anonymous().require("gis")
+        anonymous().require_permission(Permission.EDIT_IMPACT_SETTINGS)
 
 
 def test_layers_by_role_and_the_anonymous_setting() -> None:

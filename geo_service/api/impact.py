@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from geo_service import audit, impact, noise, versions
-from geo_service.access import Permission, personal_fields_for, require_households
-from geo_service.api.deps import CurrentUser, EngineDep, IfMatch, Lang
+from geo_service.access import Permission, Principal, personal_fields_for, require_households
+from geo_service.api.deps import CurrentUser, EngineDep, IfMatch, Lang, require_permission
 from geo_service.audit import AuditAction
 from geo_service.impact_export import MEDIA_TYPES, export_file, json_page, metadata
 
 router = APIRouter(tags=["impact"])
+ImpactEditor = Annotated[Principal, Depends(require_permission(Permission.EDIT_IMPACT_SETTINGS))]
 SiteRefPath = Annotated[str, Path(description="The site code (e.g. HF-2024-01) or numeric id")]
 MAX_PAGE = 10_000
 
@@ -141,14 +142,13 @@ class EquipmentLine(BaseModel):
 @router.put("/api/sites/{ref}/impact-settings", summary="Set a site's bands, kinds and phase")
 def put_settings(
     engine: EngineDep,
-    principal: CurrentUser,
+    principal: ImpactEditor,
     ref: SiteRefPath,
     settings: Annotated[ImpactSettings, Body()],
     response: Response,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Results follow at once: the impact is computed from these on every request."""
-    principal.require("admin", "planner")
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
         versions.require_current(conn, site.id, if_match)
@@ -174,14 +174,13 @@ def put_settings(
 @router.put("/api/sites/{ref}/equipment", summary="Replace a site's planned equipment")
 def put_equipment(
     engine: EngineDep,
-    principal: CurrentUser,
+    principal: ImpactEditor,
     ref: SiteRefPath,
     lines: Annotated[list[EquipmentLine], Body(max_length=500)],
     response: Response,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
     """Every phase's equipment at once; unknown equipment is refused by name."""
-    principal.require("admin", "planner")
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
         versions.require_current(conn, site.id, if_match)
