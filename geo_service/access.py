@@ -1,8 +1,8 @@
 """Who may see what: the roles and their permissions as data, and the principal of a request.
 
 Framework-free, so the API, the CLI and the analysis ask the same questions of the same
-object. A new endpoint declares the permission it needs in one line
-(``require_permission(Permission.IMPORT_DATA)`` in ``geo_service.api.deps``) and a
+object. A new endpoint declares the permission it needs in its signature (an alias of
+``geo_service.api.deps``, e.g. ``principal: Importer`` for ``Permission.IMPORT_DATA``) and a
 household-returning one asks ``personal_fields_for(principal, site_id)`` which personal
 fields it may show. What is personal is said once, by the layers (``Field.personal``).
 

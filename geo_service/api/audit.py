@@ -8,18 +8,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
 from geo_service import audit
-from geo_service.access import Permission, Principal
-from geo_service.api.deps import EngineDep, require_permission
+from geo_service.api.deps import Auditor, EngineDep
 from geo_service.audit import AuditAction, AuditFilter
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
-
-Auditor = Annotated[Principal, Depends(require_permission(Permission.READ_AUDIT))]
 
 
 @router.get(

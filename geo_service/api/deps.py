@@ -1,8 +1,12 @@
 """Typed dependencies: one small function per parameter, used as ``Annotated`` aliases.
 
-Access: ``CurrentUser`` is whoever sent the request (maybe anonymous); an endpoint states
-what it needs in one line, e.g. ``dependencies=[Depends(require_role("admin"))]`` or a
-parameter ``principal: SignedIn``. The rules themselves live in ``geo_service.access``.
+Access: every endpoint declares what it requires in its signature, with one of the aliases
+of a ``Requirement`` below (``principal: Auditor``, ``_: SignedIn``; ``_: Public`` for an
+open one), built from a permission of the one table of roles, ``geo_service.access.ROLES``.
+A check that depends on the path (a liaison officer's own sites, a collection's layer) is
+made on the principal in the body, and the endpoint declares its base requirement still.
+``CurrentUser`` (whoever sent the request, maybe anonymous) is what the requirements ask;
+endpoints do not use it directly, so that a test finds a requirement on every route.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import binascii
 from base64 import b64decode
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from fastapi import Depends, Header, Query, Request
@@ -17,6 +22,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from fastapi.security import HTTPBasicCredentials as BasicCredentials
 from fastapi.security.utils import get_authorization_scheme_param
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from geo_service import auth
@@ -167,31 +173,74 @@ CurrentUser = Annotated[Principal, Depends(current_principal)]
 SessionUser = Annotated[Principal | None, Depends(session_user)]
 
 
-def require_signed_in(principal: CurrentUser) -> Principal:
-    """Any role; anonymous gets 401 (browsers: the sign-in page)."""
-    principal.require_signed_in()
-    return principal
+# -- what an endpoint requires ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Requirement:
+    """What an endpoint asks of its caller: a dependency in its signature that returns the
+    principal. A permission of the one table (``access.ROLES``), else any signed-in role,
+    else nobody in particular (``signed_in=False``: anonymous callers too).
 
+    Refusals: 401 when nobody is signed in (browsers are sent to the sign-in page), 403
+    naming the permission. ``then`` names a further check that depends on the path (which
+    site, which collection); the endpoint makes it on the principal, and the route table
+    (``requirement_of``) shows it.
+    """
 
-def require_role(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency that lets only these roles (and admins) through: 401 or 403 otherwise."""
+    permission: Permission | None = None
+    signed_in: bool = True
+    then: str = ""
 
-    def check(principal: CurrentUser) -> Principal:
-        principal.require(*roles)
+    async def __call__(self, principal: CurrentUser) -> Principal:
+        # On the event loop: a sync check would send every request (tiles too) to a thread.
+        if self.permission is not None:
+            principal.require_permission(self.permission)
+        elif self.signed_in:
+            principal.require_signed_in()
         return principal
 
-    return check
+    def __str__(self) -> str:
+        if self.permission is not None:
+            base = self.permission.value
+        else:
+            base = "signed in" if self.signed_in else "public"
+        return f"{base}, then {self.then}" if self.then else base
 
 
-def require_permission(permission: Permission) -> Callable[[Principal], Principal]:
-    """A dependency that lets through the roles that have this permission."""
-
-    def check(principal: CurrentUser) -> Principal:
-        principal.require_permission(permission)
-        return principal
-
-    return check
+async def public() -> None:
+    """Open to everyone, and reads no credentials: stale ones a browser or tool sends along
+    cannot lock anyone out of the sign-in form, the health check or the documentation."""
 
 
-SignedIn = Annotated[Principal, Depends(require_signed_in)]
-Admin = Annotated[Principal, Depends(require_role("admin"))]
+class PublicFiles(StaticFiles):
+    """Files anyone may fetch (vendored scripts, styles, fonts, icons; never data): a mount
+    declares that it is public by serving them with this class."""
+
+
+# One alias per requirement in use; an endpoint names one of them in its signature.
+Public = Annotated[None, Depends(public)]
+Visitor = Annotated[Principal, Depends(Requirement(signed_in=False))]
+"""Open, showing more to those signed in (the landing page's row counts)."""
+SignedIn = Annotated[Principal, Depends(Requirement())]
+HouseholdReader = Annotated[
+    Principal, Depends(Requirement(then="per site: access.require_households"))
+]
+"""Signed in; whether this site's households may be listed is checked once it is found."""
+CollectionReader = Annotated[
+    Principal, Depends(Requirement(signed_in=False, then="per layer: Principal.can_read_layer"))
+]
+"""Anyone; which collections and map layers they may read is decided per layer, 401 when
+none (anonymous callers read only the layers ``GEO_SERVICE_ANONYMOUS_LAYERS`` opens)."""
+PublicLayerReader = Annotated[Principal, Depends(Requirement(Permission.READ_PUBLIC_LAYERS))]
+AllLayersReader = Annotated[Principal, Depends(Requirement(Permission.READ_ALL_LAYERS))]
+Importer = Annotated[Principal, Depends(Requirement(Permission.IMPORT_DATA))]
+AccessManager = Annotated[Principal, Depends(Requirement(Permission.MANAGE_ACCESS))]
+Auditor = Annotated[Principal, Depends(Requirement(Permission.READ_AUDIT))]
+ImpactEditor = Annotated[Principal, Depends(Requirement(Permission.EDIT_IMPACT_SETTINGS))]
+
+
+def requirement_of(dependency: object) -> str | None:
+    """The requirement a dependency (or a mounted app) declares, as the route table reads
+    it; None for a dependency that is not one (an engine, a query parameter)."""
+    if dependency is public or isinstance(dependency, PublicFiles):
+        return "public"
+    return str(dependency) if isinstance(dependency, Requirement) else None

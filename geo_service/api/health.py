@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from geo_service.api.deps import EngineDep
+from geo_service.api.deps import EngineDep, Public
 from geo_service.database import server_versions
 
 router = APIRouter(tags=["health"])
@@ -39,7 +39,7 @@ class Health(BaseModel):
     summary="Service and database status",
     responses={503: {"description": "The database cannot be reached"}},
 )
-def healthz(request: Request, engine: EngineDep) -> Health:
+def healthz(request: Request, engine: EngineDep, _: Public) -> Health:
     """Query the database: a 503 (from the OperationalError handler) when it is down."""
     versions = server_versions(engine)
     cache = request.app.state.tile_cache

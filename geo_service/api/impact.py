@@ -5,23 +5,30 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
+from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
 
 from geo_service import audit, impact, noise, versions
-from geo_service.access import Permission, Principal, personal_fields_for, require_households
-from geo_service.api.deps import CurrentUser, EngineDep, IfMatch, Lang, require_permission
+from geo_service.access import personal_fields_for, require_households
+from geo_service.api.deps import (
+    AllLayersReader,
+    EngineDep,
+    HouseholdReader,
+    IfMatch,
+    ImpactEditor,
+    Lang,
+    SignedIn,
+)
 from geo_service.audit import AuditAction
 from geo_service.impact_export import MEDIA_TYPES, export_file, json_page, metadata
 
 router = APIRouter(tags=["impact"])
-ImpactEditor = Annotated[Principal, Depends(require_permission(Permission.EDIT_IMPACT_SETTINGS))]
 SiteRefPath = Annotated[str, Path(description="The site code (e.g. HF-2024-01) or numeric id")]
 MAX_PAGE = 10_000
 
 
 @router.get("/api/sites/{ref}/impact", summary="Who a site affects, how badly: the summary")
-def site_impact(engine: EngineDep, principal: CurrentUser, ref: SiteRefPath) -> dict[str, Any]:
+def site_impact(engine: EngineDep, principal: HouseholdReader, ref: SiteRefPath) -> dict[str, Any]:
     """Totals, by band, by community and by building, with the prediction's inputs."""
     with engine.connect() as conn:
         site = impact.resolve_site(conn, ref)
@@ -38,7 +45,7 @@ def site_impact(engine: EngineDep, principal: CurrentUser, ref: SiteRefPath) -> 
 )
 def site_households(
     engine: EngineDep,
-    principal: CurrentUser,
+    principal: HouseholdReader,
     ref: SiteRefPath,
     lang: Lang,
     format: Annotated[
@@ -106,18 +113,16 @@ def site_households(
     summary="Which sites affect a community, and how many of its households",
 )
 def community_exposure(
-    engine: EngineDep, principal: CurrentUser, community_id: Annotated[int, Path(ge=1)]
+    engine: EngineDep, _: AllLayersReader, community_id: Annotated[int, Path(ge=1)]
 ) -> dict[str, Any]:
     """Per site and band: households, residents, vulnerable households, levels; overlaps."""
-    principal.require_permission(Permission.READ_ALL_LAYERS)
     with engine.connect() as conn:
         return impact.community_exposure(conn, community_id)
 
 
 @router.get("/api/equipment-types", summary="Construction equipment the noise model knows")
-def equipment_types(principal: CurrentUser) -> list[dict[str, Any]]:
+def equipment_types(_: SignedIn) -> list[dict[str, Any]]:
     """FHWA RCNM reference levels and usage factors, FTA vibration references."""
-    principal.require_signed_in()
     return [vars(kind) for kind in noise.equipment_types().values()]
 
 

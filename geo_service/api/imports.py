@@ -15,15 +15,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
 from geo_service import audit
-from geo_service.access import Permission, Principal
-from geo_service.api.deps import EngineDep, require_permission
+from geo_service.access import Principal
+from geo_service.api.deps import EngineDep, Importer
 from geo_service.audit import AuditAction
 from geo_service.errors import ImportRejected, MalformedUpload, UnsupportedFile, UploadTooLarge
 from geo_service.ingest import SUFFIXES, import_file
@@ -61,7 +61,7 @@ _UPLOAD_BODY: dict[str, Any] = {
 async def import_layer(
     request: Request,
     engine: EngineDep,
-    principal: Annotated[Principal, Depends(require_permission(Permission.IMPORT_DATA))],
+    principal: Importer,
     layer: str,
     mode: Annotated[Literal["append", "replace", "upsert"], Query()] = "append",
     crs: Annotated[str | None, Query(description="CRS of a file that has none")] = None,

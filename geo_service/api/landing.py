@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, Engine, text
 
 from geo_service.access import Principal
-from geo_service.api.deps import CurrentUser, EngineDep, Lang
+from geo_service.api.deps import EngineDep, Lang, Visitor
 from layers import LAYERS, Layer
 
 router = APIRouter(tags=["landing"])
@@ -54,9 +54,7 @@ def layer_summaries(engine: Engine, principal: Principal) -> list[LayerSummary]:
 
 
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
-def landing(
-    request: Request, engine: EngineDep, lang: Lang, principal: CurrentUser
-) -> HTMLResponse:
+def landing(request: Request, engine: EngineDep, lang: Lang, principal: Visitor) -> HTMLResponse:
     """Where a planner or a GIS user starts: maps, API docs, OGC feeds and the layers."""
     return templates.TemplateResponse(
         request,

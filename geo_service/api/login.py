@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from geo_service import audit, auth
-from geo_service.api.deps import SESSION_COOKIE, EngineDep, Lang, Language, SessionUser
+from geo_service.api.deps import SESSION_COOKIE, EngineDep, Lang, Language, Public, SessionUser
 from geo_service.audit import AuditAction
 from geo_service.errors import NotAuthenticated, TooManyAttempts
 
@@ -62,7 +62,7 @@ def _form(
 
 @router.get("/login", response_class=HTMLResponse, include_in_schema=False)
 def login_page(
-    request: Request, principal: SessionUser, lang: Lang, next: str = "/"
+    request: Request, _: Public, principal: SessionUser, lang: Lang, next: str = "/"
 ) -> HTMLResponse:
     """The sign-in form; it says who is signed in already, if anyone is."""
     return _form(request, lang, safe_next(next), signed_in=principal and principal.username)
@@ -72,6 +72,7 @@ def login_page(
 def login(
     request: Request,
     engine: EngineDep,
+    _: Public,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1000)],
     next: Annotated[str, Form()] = "/",
@@ -118,7 +119,7 @@ def login(
 
 
 @router.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
-def logout(engine: EngineDep, principal: SessionUser) -> RedirectResponse:
+def logout(engine: EngineDep, _: Public, principal: SessionUser) -> RedirectResponse:
     """End the browser session (the cookie is dropped) and show the sign-in form."""
     if principal is not None:
         with engine.begin() as conn:

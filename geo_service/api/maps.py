@@ -13,8 +13,14 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from geo_service import impact
-from geo_service.access import Permission, Principal, require_households
-from geo_service.api.deps import EngineDep, Lang, SignedIn
+from geo_service.access import Principal, require_households
+from geo_service.api.deps import (
+    AllLayersReader,
+    EngineDep,
+    HouseholdReader,
+    Lang,
+    PublicLayerReader,
+)
 from geo_service.errors import InvalidQuery
 from geo_service.settings import MapSettings
 from maps import assets, builders, data
@@ -40,10 +46,13 @@ def _page(figure: object) -> HTMLResponse:
 
 @router.get("/overview", response_class=HTMLResponse, summary="Every site over the city")
 def overview(
-    request: Request, engine: EngineDep, principal: SignedIn, lang: Lang, basemap: Basemap = None
+    request: Request,
+    engine: EngineDep,
+    principal: PublicLayerReader,
+    lang: Lang,
+    basemap: Basemap = None,
 ) -> HTMLResponse:
     """Sites embedded; everything else from the vector tiles, so it stays small at any size."""
-    principal.require_permission(Permission.READ_PUBLIC_LAYERS)
     base = _basemap(request, basemap)
     with engine.connect() as conn:
         sites, bbox = data.sites(conn), data.extent(conn)
@@ -69,7 +78,7 @@ def site_page(
 def site(
     request: Request,
     engine: EngineDep,
-    principal: SignedIn,
+    principal: HouseholdReader,
     lang: Lang,
     ref: Annotated[str, Path(max_length=100)],
     basemap: Basemap = None,
@@ -85,12 +94,11 @@ def site(
 def community(
     request: Request,
     engine: EngineDep,
-    principal: SignedIn,
+    _: AllLayersReader,
     lang: Lang,
     community_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     basemap: Basemap = None,
 ) -> HTMLResponse:
-    principal.require_permission(Permission.READ_ALL_LAYERS)
     base = _basemap(request, basemap)
     with engine.connect() as conn:
         bundle = data.community_bundle(conn, community_id)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from sqlalchemy import text
 
 from geo_service.api import GeoJSONResponse
-from geo_service.api.deps import EngineDep, require_signed_in
+from geo_service.api.deps import EngineDep, SignedIn
 from geo_service.errors import NotFound
 from geo_service.query import public
 
-# Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
-router = APIRouter(
-    prefix="/api/parcels", tags=["parcels"], dependencies=[Depends(require_signed_in)]
-)
+router = APIRouter(prefix="/api/parcels", tags=["parcels"])
 
 # The parcel code is the feature id (stable, as the contract requires); the sites built on
 # the parcel follow its fields.
@@ -39,6 +36,7 @@ WHERE m.code = :code
 )
 def get_parcel(
     engine: EngineDep,
+    _: SignedIn,
     code: Annotated[str, Path(description="The parcel code, e.g. XC1003-R21-02")],
 ) -> GeoJSONResponse:
     """One parcel with its land use and the sites built on it."""

@@ -8,21 +8,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import text
 
-from geo_service.access import Permission
-from geo_service.api.deps import EngineDep, require_permission
+from geo_service.api.deps import EngineDep, PublicLayerReader
 from geo_service.errors import InvalidQuery
 from geo_service.query import LayerQuery
 from layers import LAYERS
 from layers.base import Layer
 
-router = APIRouter(
-    prefix="/api",
-    tags=["search"],
-    dependencies=[Depends(require_permission(Permission.READ_PUBLIC_LAYERS))],
-)
+router = APIRouter(prefix="/api", tags=["search"])
 
 MAX_RESULTS = 50
 
@@ -84,6 +79,7 @@ def _like_escaped(q: str) -> str:
 @router.get("/search", summary="Find parcels, sites, communities and buildings by name or code")
 def search(
     engine: EngineDep,
+    _: PublicLayerReader,
     q: Annotated[str, Query(description="Part of a code, name or address", max_length=100)],
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
 ) -> Response:

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Path, Response
 
 from geo_service import impact, versions
-from geo_service.api.deps import EngineDep, require_signed_in
+from geo_service.api.deps import EngineDep, SignedIn
 
-router = APIRouter(tags=["impact"], dependencies=[Depends(require_signed_in)])
+router = APIRouter(tags=["impact"])
 
 
 @router.get(
@@ -22,6 +22,7 @@ router = APIRouter(tags=["impact"], dependencies=[Depends(require_signed_in)])
 )
 def get_settings(
     engine: EngineDep,
+    _: SignedIn,
     response: Response,
     ref: Annotated[str, Path(description="The site code (e.g. HF-2024-01) or numeric id")],
 ) -> dict[str, Any]:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Path
 from sqlalchemy import text
 
 from geo_service.api import GeoJSONResponse
-from geo_service.api.deps import EngineDep, require_signed_in
+from geo_service.api.deps import EngineDep, SignedIn
 from geo_service.impact import resolve_site
 from geo_service.query import public
 
-# Any signed-in role; anonymous callers get 401 (browsers: the sign-in page).
-router = APIRouter(prefix="/api/sites", tags=["sites"], dependencies=[Depends(require_signed_in)])
+router = APIRouter(prefix="/api/sites", tags=["sites"])
 
 # One site as a GeoJSON Feature (alias ``m`` for sites). Its id is the site code, the
 # stable feature id of the ``sites`` layer; the numeric id is a property.
@@ -37,7 +36,7 @@ _ONE_SITE = text(f"SELECT {_SITE_FEATURE}::text FROM {_SITES.source} WHERE m.id 
     summary="All construction sites",
     responses={200: {"description": "A GeoJSON FeatureCollection of every site"}},
 )
-def list_sites(engine: EngineDep) -> GeoJSONResponse:
+def list_sites(engine: EngineDep, _: SignedIn) -> GeoJSONResponse:
     """Every site with its parties, work hours and linked parcels, in CRS84 (lon, lat)."""
     with engine.connect() as conn:
         collection = conn.execute(_ALL_SITES).scalar_one()
@@ -55,6 +54,7 @@ def list_sites(engine: EngineDep) -> GeoJSONResponse:
 )
 def get_site(
     engine: EngineDep,
+    _: SignedIn,
     ref: Annotated[str, Path(description="The site code (e.g. GD-2024-01) or its numeric id")],
 ) -> GeoJSONResponse:
     """One site by code or numeric id, so links from lists and from people both work."""

@@ -7,18 +7,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from geo_service import auth
-from geo_service.access import Permission
-from geo_service.api.deps import CurrentUser, EngineDep, require_permission
+from geo_service.api.deps import AccessManager, EngineDep
 
-router = APIRouter(
-    prefix="/api/users",
-    tags=["users"],
-    dependencies=[Depends(require_permission(Permission.MANAGE_ACCESS))],
-)
+router = APIRouter(prefix="/api/users", tags=["users"])
 
 Username = Annotated[str, Path(description="The user name", max_length=64)]
 
@@ -41,7 +36,7 @@ class UserSites(BaseModel):
 
 
 @router.get("/{username}/sites", response_model=UserSites, summary="A user's assigned sites")
-def get_user_sites(engine: EngineDep, username: Username) -> UserSites:
+def get_user_sites(engine: EngineDep, _: AccessManager, username: Username) -> UserSites:
     with engine.connect() as conn:
         found = auth.user_sites(conn, username)
     return UserSites(username=found.username, role=found.role, sites=found.sites)
@@ -56,7 +51,7 @@ def get_user_sites(engine: EngineDep, username: Username) -> UserSites:
 def put_user_sites(
     request: Request,
     engine: EngineDep,
-    principal: CurrentUser,
+    principal: AccessManager,
     username: Username,
     body: SiteAssignment,
 ) -> UserSites:

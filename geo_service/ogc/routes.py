@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 
 from geo_service.access import Principal
-from geo_service.api.deps import CurrentUser, EngineDep
+from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.errors import Forbidden, InvalidQuery, NotAuthenticated, NotFound
 from geo_service.ogc import params, tiles
 from geo_service.ogc.collections import (
@@ -188,7 +188,7 @@ def _maybe_html(request: Request, f: str | None, title: str, doc: dict) -> Respo
 
 # -- landing, conformance, OpenAPI -------------------------------------------------------------
 @router.get("", summary="OGC API landing page")
-def landing(request: Request, f: str | None = None) -> Response:
+def landing(request: Request, _: Public, f: str | None = None) -> Response:
     base = _base(request)
     doc = {
         "title": "Site-impact service: OGC API - Features and Tiles",
@@ -228,13 +228,13 @@ def landing(request: Request, f: str | None = None) -> Response:
 
 
 @router.get("/conformance", summary="Conformance classes implemented")
-def conformance(request: Request, f: str | None = None) -> Response:
+def conformance(request: Request, _: Public, f: str | None = None) -> Response:
     doc = {"conformsTo": CONFORMANCE}
     return _maybe_html(request, f, "Conformance", doc) or _json(request, doc)
 
 
 @router.get("/api", summary="OpenAPI 3 definition of the OGC API")
-def api(request: Request) -> Response:
+def api(request: Request, _: Public) -> Response:
     return _json(
         request,
         openapi_document(_base(request), list(COLLECTIONS)),
@@ -297,7 +297,7 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
 
 @router.get("/collections", summary="The collections you may read")
 def collections(
-    request: Request, principal: CurrentUser, engine: EngineDep, f: str | None = None
+    request: Request, principal: CollectionReader, engine: EngineDep, f: str | None = None
 ) -> Response:
     cols = _readable(principal)
     if not cols:
@@ -321,7 +321,7 @@ def collections(
 def collection(
     request: Request,
     collection_id: str,
-    principal: CurrentUser,
+    principal: CollectionReader,
     engine: EngineDep,
     f: str | None = None,
 ) -> Response:
@@ -331,14 +331,14 @@ def collection(
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Properties a filter may use")
-def queryables(request: Request, collection_id: str, principal: CurrentUser) -> Response:
+def queryables(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/queryables"}
     return _json(request, doc, "application/schema+json")
 
 
 @router.get("/collections/{collection_id}/schema", summary="The features' JSON Schema")
-def schema(request: Request, collection_id: str, principal: CurrentUser) -> Response:
+def schema(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/schema"}
     return _json(request, doc, "application/schema+json")
@@ -409,7 +409,7 @@ def _page_links(request: Request, fmt_type: str, page: Page, found: PageText) ->
 
 @router.get("/collections/{collection_id}/items", summary="Features, a page at a time")
 def items(
-    request: Request, collection_id: str, principal: CurrentUser, engine: EngineDep
+    request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
     col = _collection(principal, collection_id)
     q = request.query_params
@@ -508,7 +508,7 @@ def item(
     request: Request,
     collection_id: str,
     feature_id: str,
-    principal: CurrentUser,
+    principal: CollectionReader,
     engine: EngineDep,
 ) -> Response:
     col = _collection(principal, collection_id)
@@ -551,7 +551,9 @@ def _map_layers(principal: Principal) -> list[Collection]:
 
 
 @router.get("/collections/{collection_id}/tiles", summary="Tile sets of a collection")
-def collection_tilesets(request: Request, collection_id: str, principal: CurrentUser) -> Response:
+def collection_tilesets(
+    request: Request, collection_id: str, principal: CollectionReader
+) -> Response:
     col = _collection(principal, collection_id)
     url = f"{_base(request)}/collections/{col.id}/tiles/{tiles.TMS_ID}"
     return _json(
@@ -572,7 +574,7 @@ def collection_tilesets(request: Request, collection_id: str, principal: Current
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad", summary="Tile set metadata")
 def collection_tileset(
-    request: Request, collection_id: str, principal: CurrentUser, engine: EngineDep
+    request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
     col = _collection(principal, collection_id)
     with engine.connect() as conn:
@@ -582,7 +584,7 @@ def collection_tileset(
 
 @router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json")
 def collection_tilejson(
-    request: Request, collection_id: str, principal: CurrentUser, engine: EngineDep
+    request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
     col = _collection(principal, collection_id)
     with engine.connect() as conn:
@@ -598,7 +600,7 @@ async def collection_tile(
     z: str,
     x: str,
     y: str,
-    principal: CurrentUser,
+    principal: CollectionReader,
     engine: EngineDep,
 ) -> Response:
     col = _collection(principal, collection_id)
@@ -606,7 +608,7 @@ async def collection_tile(
 
 
 @router.get("/tiles/WebMercatorQuad", summary="The map tile set (several layers)")
-def map_tileset(request: Request, principal: CurrentUser) -> Response:
+def map_tileset(request: Request, principal: CollectionReader) -> Response:
     cols = _map_layers(principal)
     base = _base(request)
     url = f"{base}/tiles/{tiles.TMS_ID}"
@@ -634,7 +636,7 @@ def map_tileset(request: Request, principal: CurrentUser) -> Response:
 
 
 @router.get("/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the map tiles")
-def map_tilejson(request: Request, principal: CurrentUser) -> Response:
+def map_tilejson(request: Request, principal: CollectionReader) -> Response:
     cols = _map_layers(principal)
     url = f"{_base(request)}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
     return _json(request, tiles.tilejson(cols, url, None))
@@ -642,7 +644,7 @@ def map_tilejson(request: Request, principal: CurrentUser) -> Response:
 
 @router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="A map tile (several layers)")
 async def map_tile(
-    request: Request, z: str, x: str, y: str, principal: CurrentUser, engine: EngineDep
+    request: Request, z: str, x: str, y: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
     cols = _map_layers(principal)
     return await _tile(request, engine, cols, tiles.parse_tile(z, x, y))
@@ -673,7 +675,7 @@ def _build_tile(engine: Engine, cols: list[Collection], zxy: tuple[int, int, int
 
 
 @router.get("/tileMatrixSets/WebMercatorQuad", summary="The tile matrix set")
-def tile_matrix_set(request: Request) -> Response:
+def tile_matrix_set(request: Request, _: Public) -> Response:
     return _answer(request, tiles.TMS.model_dump_json(exclude_none=True), JSON)
 
 
