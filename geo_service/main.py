@@ -1,8 +1,8 @@
 """The composition root: lifespan, error handlers and routers, nothing else.
 
-Run with ``uvicorn geo_service.main:create_app --factory``. The API docs are served with
-Swagger UI and ReDoc assets from the ``fastapi-offline`` package, mounted under
-``/static/swagger``, so ``/docs`` works on a network without internet access.
+Run with ``uvicorn geo_service.main:create_app --factory``. Every route declares who may
+call it (``geo_service.api.deps``), the documentation (``geo_service.api.docs``) and the
+static assets included.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
-from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 
 import geo_service
 from geo_service.api import (
     audit,
+    docs,
     health,
     impact,
     imports,
@@ -31,6 +30,7 @@ from geo_service.api import (
     sites,
     users,
 )
+from geo_service.api.deps import PublicFiles
 from geo_service.auth import PrincipalCache
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
@@ -45,8 +45,6 @@ from geo_service.settings import (
 from geo_service.tilecache import ChangeListener, TileCache
 from maps.assets import STATIC_DIR as MAPS_STATIC_DIR
 from maps.assets import STATIC_URL as MAPS_ASSETS_URL
-
-DOCS_ASSETS_URL = "/static/swagger"
 
 
 def _lifespan(
@@ -86,18 +84,24 @@ def create_app(
     settings = settings or database_settings()
     auth, server = auth or AuthSettings(), server or ServerSettings()
     secret = session_secret(auth, server, settings.home)
-    app = FastAPIOffline(
+    app = FastAPI(
         title="Site-impact service 工地周边影响服务",
         description=geo_service.__doc__,
         version=geo_service.__version__,
         lifespan=_lifespan(settings, server),
-        static_url=DOCS_ASSETS_URL,
+        # Served by ``docs``, which declares them public like every other route.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)
+    # Swagger UI and ReDoc's scripts and styles, from the fastapi-offline package.
+    app.mount(docs.ASSETS_URL, PublicFiles(directory=docs.ASSETS_DIR), name="docs-static")
     for module in (
+        docs,
         landing,
         login,
         health,
@@ -113,7 +117,7 @@ def create_app(
     ):
         app.include_router(module.router)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
-    app.mount(MAPS_ASSETS_URL, StaticFiles(directory=MAPS_STATIC_DIR), name="maps-static")
+    app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)
     # GIS clients and web maps elsewhere read the feeds: any origin, credentials by header.
     app.add_middleware(

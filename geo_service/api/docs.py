@@ -1,0 +1,76 @@
+"""``/docs``, ``/redoc`` and ``/openapi.json``: the API described, open to everyone, offline.
+
+Swagger UI and ReDoc load their assets from the ``fastapi-offline`` package, served under
+``/static/swagger``, so the documentation works on a network without internet access. The
+routes are written here rather than left to the framework so that each declares in its
+signature that it is public, as every route of the service declares what it requires.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from geo_service.api.deps import Public
+
+ASSETS_URL = "/static/swagger"
+ASSETS_DIR = str(resources.files("fastapi_offline") / "static")
+OPENAPI_URL = "/openapi.json"
+OAUTH2_REDIRECT_URL = "/docs/oauth2-redirect"
+
+router = APIRouter(include_in_schema=False)
+
+
+def _root(request: Request) -> str:
+    """The path a reverse proxy serves the service under ('' when there is none)."""
+    return request.scope.get("root_path", "").rstrip("/")
+
+
+def _asset(request: Request, name: str) -> str:
+    return f"{_root(request)}{ASSETS_URL}/{name}"
+
+
+@router.get(OPENAPI_URL)
+async def openapi(request: Request, _: Public) -> JSONResponse:
+    """The OpenAPI document; behind a proxy's root path, that path is its first server."""
+    schema = request.app.openapi()
+    root = _root(request)
+    if root and root not in {s.get("url") for s in schema.get("servers", [])}:
+        schema = {**schema, "servers": [{"url": root}, *schema.get("servers", [])]}
+    return JSONResponse(schema)
+
+
+@router.get("/docs")
+async def swagger_ui(request: Request, _: Public) -> HTMLResponse:
+    return get_swagger_ui_html(
+        openapi_url=_root(request) + OPENAPI_URL,
+        title=request.app.title + " - Swagger UI",
+        oauth2_redirect_url=OAUTH2_REDIRECT_URL,
+        swagger_js_url=_asset(request, "swagger-ui-bundle.js"),
+        swagger_css_url=_asset(request, "swagger-ui.css"),
+        swagger_favicon_url=_asset(request, "favicon.png"),
+        swagger_ui_parameters=request.app.swagger_ui_parameters,
+    )
+
+
+@router.get(OAUTH2_REDIRECT_URL)
+async def swagger_ui_redirect(_: Public) -> HTMLResponse:
+    return get_swagger_ui_oauth2_redirect_html()
+
+
+@router.get("/redoc")
+async def redoc(request: Request, _: Public) -> HTMLResponse:
+    return get_redoc_html(
+        openapi_url=_root(request) + OPENAPI_URL,
+        title=request.app.title + " - ReDoc",
+        redoc_js_url=_asset(request, "redoc.standalone.js"),
+        redoc_favicon_url=_asset(request, "favicon.png"),
+        with_google_fonts=False,
+    )
