@@ -38,6 +38,8 @@ from geo_service.ogc.routes import router as ogc_router
 from geo_service.settings import (
     AuthSettings,
     DatabaseSettings,
+    ImportSettings,
+    MapSettings,
     ServerSettings,
     database_settings,
     session_secret,
@@ -75,8 +77,13 @@ def create_app(
     *,
     auth: AuthSettings | None = None,
     server: ServerSettings | None = None,
+    import_settings: ImportSettings | None = None,
+    map_settings: MapSettings | None = None,
 ) -> FastAPI:
     """The web application; settings from the environment unless given (tests give theirs).
+
+    They are read here, once, and reach the routers through ``app.state`` and the
+    dependencies of ``geo_service.api.deps``; no router reads the environment.
 
     Outside development it refuses to start (``InsecureConfiguration``) without a real
     ``GEO_SERVICE_SECRET_KEY``.
@@ -95,6 +102,8 @@ def create_app(
         redoc_url=None,
     )
     app.state.auth_settings, app.state.server_settings = auth, server
+    app.state.import_settings = import_settings or ImportSettings()
+    app.state.map_settings = map_settings or MapSettings()
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)

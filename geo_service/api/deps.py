@@ -29,7 +29,7 @@ from geo_service import auth
 from geo_service.access import Permission, Principal, anonymous
 from geo_service.auth import PrincipalCache
 from geo_service.errors import NotAuthenticated
-from geo_service.settings import AuthSettings
+from geo_service.settings import AuthSettings, ImportSettings, MapSettings
 
 Language = Literal["zh", "en"]
 
@@ -37,6 +37,16 @@ Language = Literal["zh", "en"]
 async def get_engine(request: Request) -> Engine:
     """The engine the lifespan created; routers never build their own."""
     return request.app.state.engine
+
+
+async def get_import_settings(request: Request) -> ImportSettings:
+    """The upload limits ``create_app`` was given: settings are read at the edge only."""
+    return request.app.state.import_settings
+
+
+async def get_map_settings(request: Request) -> MapSettings:
+    """The basemaps ``create_app`` was given."""
+    return request.app.state.map_settings
 
 
 def get_lang(
@@ -47,6 +57,8 @@ def get_lang(
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
+ImportSettingsDep = Annotated[ImportSettings, Depends(get_import_settings)]
+MapSettingsDep = Annotated[MapSettings, Depends(get_map_settings)]
 Lang = Annotated[Language, Depends(get_lang)]
 # The version (ETag) an edit is based on; a stale one gets 412 (``geo_service.versions``).
 IfMatch = Annotated[

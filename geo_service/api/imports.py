@@ -23,7 +23,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from geo_service import audit
 from geo_service.access import Principal
-from geo_service.api.deps import EngineDep, Importer
+from geo_service.api.deps import EngineDep, Importer, ImportSettingsDep
 from geo_service.audit import AuditAction
 from geo_service.errors import ImportRejected, MalformedUpload, UnsupportedFile, UploadTooLarge
 from geo_service.ingest import SUFFIXES, import_file
@@ -62,6 +62,7 @@ async def import_layer(
     request: Request,
     engine: EngineDep,
     principal: Importer,
+    settings: ImportSettingsDep,
     layer: str,
     mode: Annotated[Literal["append", "replace", "upsert"], Query()] = "append",
     crs: Annotated[str | None, Query(description="CRS of a file that has none")] = None,
@@ -69,7 +70,6 @@ async def import_layer(
 ) -> dict:
     """Import a file into a layer, all or nothing; the answer lists repaired rows."""
     get_layer(layer)
-    settings = ImportSettings()
     limit = settings.max_upload_mb * 2**20
     declared = request.headers.get("content-length") or "0"
     if not declared.isdigit():

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
 
 from geo_service import impact
@@ -19,6 +19,7 @@ from geo_service.api.deps import (
     EngineDep,
     HouseholdReader,
     Lang,
+    MapSettingsDep,
     PublicLayerReader,
 )
 from geo_service.errors import InvalidQuery
@@ -32,8 +33,7 @@ Basemap = Annotated[
 ]
 
 
-def _basemap(request: Request, name: str | None) -> builders.Basemap | None:
-    settings: MapSettings = getattr(request.app.state, "map_settings", None) or MapSettings()
+def _basemap(settings: MapSettings, name: str | None) -> builders.Basemap | None:
     try:
         return builders.basemap(name, settings)
     except ValueError as exc:
@@ -46,14 +46,14 @@ def _page(figure: object) -> HTMLResponse:
 
 @router.get("/overview", response_class=HTMLResponse, summary="Every site over the city")
 def overview(
-    request: Request,
     engine: EngineDep,
+    settings: MapSettingsDep,
     principal: PublicLayerReader,
     lang: Lang,
     basemap: Basemap = None,
 ) -> HTMLResponse:
     """Sites embedded; everything else from the vector tiles, so it stays small at any size."""
-    base = _basemap(request, basemap)
+    base = _basemap(settings, basemap)
     with engine.connect() as conn:
         sites, bbox = data.sites(conn), data.extent(conn)
     return _page(
@@ -76,14 +76,14 @@ def site_page(
 
 @router.get("/sites/{ref}", response_class=HTMLResponse, summary="One site and whom it affects")
 def site(
-    request: Request,
     engine: EngineDep,
+    settings: MapSettingsDep,
     principal: HouseholdReader,
     lang: Lang,
     ref: Annotated[str, Path(max_length=100)],
     basemap: Basemap = None,
 ) -> HTMLResponse:
-    return HTMLResponse(site_page(engine, principal, ref, lang, _basemap(request, basemap)))
+    return HTMLResponse(site_page(engine, principal, ref, lang, _basemap(settings, basemap)))
 
 
 @router.get(
@@ -92,14 +92,14 @@ def site(
     summary="One community and the sites affecting it",
 )
 def community(
-    request: Request,
     engine: EngineDep,
+    settings: MapSettingsDep,
     _: AllLayersReader,
     lang: Lang,
     community_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     basemap: Basemap = None,
 ) -> HTMLResponse:
-    base = _basemap(request, basemap)
+    base = _basemap(settings, basemap)
     with engine.connect() as conn:
         bundle = data.community_bundle(conn, community_id)
     return _page(builders.community_map(bundle, lang, base))

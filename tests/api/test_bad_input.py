@@ -17,6 +17,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from geo_service.settings import ImportSettings
+
 NOT_COUNTED = {"audit_log", "spatial_ref_sys"}
 
 
@@ -240,10 +242,8 @@ def test_not_a_zip_is_refused(client: TestClient, unchanged: None) -> None:
     assert "not a valid zip" in answer.json()["detail"]
 
 
-def test_oversize_upload_gets_413(
-    client: TestClient, unchanged: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("GEO_SERVICE_IMPORT_MAX_UPLOAD_MB", "1")
+def test_oversize_upload_gets_413(client: TestClient, unchanged: None, app: FastAPI) -> None:
+    app.state.import_settings = ImportSettings(max_upload_mb=1)
     answer = _upload(client, "big.geojson", b" " * (3 * 2**20))
     assert answer.status_code == 413, answer.text
     assert (

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from tests.accounts import bearer, issue_token
 from tests.conftest import count_rows
 
 PARCELS = {
@@ -82,9 +84,13 @@ def test_bad_file_names(client: TestClient, name: str, status: int, says: str) -
     assert says in answer.json()["detail"]
 
 
-def test_oversized_upload_gets_413(client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GEO_SERVICE_IMPORT_MAX_UPLOAD_MB", "1")
-    answer = _upload(client, "parcels", "big.geojson", b" " * (3 * 2**20))
+def test_oversized_upload_gets_413(
+    client_for: Callable[[str], TestClient], district: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEO_SERVICE_IMPORT_MAX_UPLOAD_MB", "1")  # read when the app is made
+    with client_for(district.url.render_as_string(hide_password=False)) as limited:
+        limited.headers.update(bearer(issue_token(district, "admin")))
+        answer = _upload(limited, "parcels", "big.geojson", b" " * (3 * 2**20))
     assert answer.status_code == 413
     assert (
         "limit of 1 MiB" in answer.json()["detail"]
