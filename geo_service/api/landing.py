@@ -6,20 +6,17 @@ Everything the page needs is inline, so it works on a network with no internet a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
 from sqlalchemy import Connection, Engine, text
 
 from geo_service.access import Principal
 from geo_service.api.deps import EngineDep, Lang, Visitor
+from geo_service.api.pages import templates
 from layers import LAYERS, Layer
 
 router = APIRouter(tags=["landing"])
-
-templates = Jinja2Templates(directory=str(resources.files("geo_service") / "templates"))
 
 
 @dataclass(frozen=True)

@@ -8,21 +8,18 @@ Tools do not sign in here: they send an API token with every request.
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 
 from geo_service import audit, auth
 from geo_service.api.deps import SESSION_COOKIE, EngineDep, Lang, Language, Public, SessionUser
+from geo_service.api.pages import templates
 from geo_service.audit import AuditAction
 from geo_service.errors import NotAuthenticated, TooManyAttempts
 
 router = APIRouter(tags=["sign-in"])
-
-templates = Jinja2Templates(directory=str(resources.files("geo_service") / "templates"))
 
 
 def safe_next(target: str | None) -> str:
