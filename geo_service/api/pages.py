@@ -9,6 +9,9 @@ from typing import Any
 from fastapi.templating import Jinja2Templates
 
 templates = Jinja2Templates(directory=str(resources.files("geo_service") / "templates"))
+# ``tojson`` (the OGC pages' map data) in the order the database wrote it, UTF-8 as the rest
+# of the page: escaped Chinese would take twice the bytes.
+templates.env.policies["json.dumps_kwargs"] = {"ensure_ascii": False}
 
 
 def render(name: str, **context: Any) -> str:

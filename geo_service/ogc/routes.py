@@ -2,14 +2,13 @@
 
 Thin: parameters are parsed by ``params``, SQL is built by ``collections``, ``filters`` and
 ``tiles``; this module checks who may read what and shapes the answers (links, headers,
-ETag and 304).
+ETag and 304). Pages for people come from the ``ogc_*.html`` templates.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-import html
 import io
 import json
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from sqlalchemy import Engine
 
 from geo_service.access import Principal
 from geo_service.api.deps import CollectionReader, EngineDep, Public
+from geo_service.api.pages import render
 from geo_service.errors import Forbidden, InvalidQuery, NotAuthenticated, NotFound
 from geo_service.ogc import params, tiles
 from geo_service.ogc.collections import (
@@ -47,6 +47,7 @@ router = APIRouter(prefix="/ogc", tags=["OGC API"])
 GEOJSON = "application/geo+json"
 JSON = "application/json"
 MVT = "application/vnd.mapbox-vector-tile"
+HTML = "text/html; charset=utf-8"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -126,64 +127,36 @@ def _json(request: Request, doc: Any, media_type: str = JSON) -> Response:
     return _answer(request, json.dumps(doc, ensure_ascii=False), media_type)
 
 
-def _html_page(title: str, body: str, features: str | None = None) -> str:
-    """A page for a person; with ``features`` (GeoJSON features in CRS84) a map of them,
-    drawn by the vendored Leaflet on a blank background: nothing loads from outside."""
-    head = ""
+def _html(
+    request: Request,
+    template: str,
+    title: str,
+    *,
+    features: list[dict] | None = None,
+    media_type: str = HTML,
+    volatile: str = "",
+    **context: Any,
+) -> Response:
+    """A page for a person, from its template; with ``features`` (GeoJSON features in CRS84)
+    a map of them, for which the page names the vendored Leaflet."""
+    assets: dict[str, list[str | None]] = {}
     if features is not None:
-        head = (
-            f"<link rel='stylesheet' href='{local_url('leaflet_css')}'>"
-            f"<script src='{local_url('leaflet')}'></script>"
-        )
-        data = ('{"type":"FeatureCollection","features":[' + features + "]}").replace("</", "<\\/")
-        body = (
-            "<div id='map' style='height:420px;border:1px solid #ccc;margin:1em 0'></div>"
-            f"<script>{_FEATURE_MAP.replace('DATA', data)}</script>" + body
-        )
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title><style>body{{font-family:sans-serif;margin:2em}}"
-        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}</style>"
-        f"{head}</head><body><h1>{html.escape(title)}</h1>{body}</body></html>"
-    )
-
-
-# The features of an HTML page on a map: polygons and lines outlined, points as dots, each
-# with its id in a tooltip.
-_FEATURE_MAP = """
-var data = DATA;
-var map = L.map('map', {attributionControl: false});
-var layer = L.geoJSON(data, {
-  pointToLayer: function (f, ll) { return L.circleMarker(ll, {radius: 4}); },
-  onEachFeature: function (f, l) { l.bindTooltip(String(f.id)); }
-}).addTo(map);
-if (data.features.length) { map.fitBounds(layer.getBounds(), {maxZoom: 18}); }
-else { map.setView([30.27, 120.16], 12); }
-window.featureLayer = layer;
-"""
-
-
-def _links_html(links: list[dict]) -> str:
-    items = "".join(
-        f"<li><a href='{html.escape(link['href'])}'>{html.escape(link.get('title') or link['rel'])}"
-        f"</a> ({html.escape(link.get('type', ''))})</li>"
-        for link in links
-    )
-    return f"<ul>{items}</ul>"
+        assets = {"stylesheets": [local_url("leaflet_css")], "scripts": [local_url("leaflet")]}
+    page = render(template, lang="en", title=title, features=features, **assets, **context)
+    return _answer(request, page, media_type, volatile=volatile)
 
 
 def _maybe_html(request: Request, f: str | None, title: str, doc: dict) -> Response | None:
     if params.parse_format(f, request.headers.get("accept", "")) != "html":
         return None
-    body = (
-        _links_html(doc.get("links", []))
-        + "<pre>"
-        + html.escape(
-            json.dumps({k: v for k, v in doc.items() if k != "links"}, ensure_ascii=False, indent=1)
-        )
-        + "</pre>"
+    rest = {k: v for k, v in doc.items() if k != "links"}
+    return _html(
+        request,
+        "ogc_document.html",
+        title,
+        links=doc.get("links", []),
+        document=json.dumps(rest, ensure_ascii=False, indent=1),
     )
-    return _answer(request, _html_page(title, body), "text/html; charset=utf-8")
 
 
 # -- landing, conformance, OpenAPI -------------------------------------------------------------
@@ -308,12 +281,14 @@ def collections(
         "collections": [_collection_doc(c, base, engine) for c in cols],
     }
     if params.parse_format(f, request.headers.get("accept", "")) == "html":
-        rows = "".join(
-            f"<li><a href='{base}/collections/{c['id']}/items?f=html'>{html.escape(c['title'])}"
-            f"</a>: {html.escape(c['description'])}</li>"
-            for c in doc["collections"]
+        return _html(
+            request,
+            "ogc_collections.html",
+            "Collections",
+            media_type="text/html",
+            base=base,
+            collections=doc["collections"],
         )
-        return _answer(request, _html_page("Collections", f"<ul>{rows}</ul>"), "text/html")
     return _json(request, doc)
 
 
@@ -458,47 +433,27 @@ def items(
         "links": _page_links(request, fmt_type, page, found),
     }
     if fmt == "html":
-        return _answer(
-            request,
-            _items_html(col, head, found.features, crs.uri == CRS84),
-            "text/html; charset=utf-8",
-            volatile=stamp,
-        )
+        return _items_html(request, col, head, found.features, crs.uri == CRS84, stamp)
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
     body = prefix + ',"features":[' + found.features + "]}"
     return _answer(request, body, GEOJSON, headers, volatile=stamp)
 
 
-def _cell(value: Any) -> str:
-    """A property as a person reads it: lists joined, nothing for null."""
-    if value is None:
-        return ""
-    if isinstance(value, list):
-        return html.escape(", ".join(str(v) for v in value))
-    return html.escape(str(value))
-
-
-def _items_html(col: Collection, head: dict, features: str, crs_is_lon_lat: bool) -> str:
-    feats = json.loads("[" + features + "]")
-    names = list(feats[0]["properties"]) if feats else [f.name for f in col.fields]
-    rows = "".join(
-        f"<tr><td>{html.escape(str(ft['id']))}</td>"
-        + "".join(f"<td>{_cell(ft['properties'].get(n))}</td>" for n in names)
-        + "</tr>"
-        for ft in feats
-    )
-    table = (
-        "<table><tr><th>id</th>"
-        + "".join(f"<th>{html.escape(n)}</th>" for n in names)
-        + f"</tr>{rows}</table>"
-    )
-    counts = f"<p>{head['numberReturned']} features shown"
-    if "numberMatched" in head:
-        counts += f" of {head['numberMatched']}"
-    return _html_page(
+def _items_html(
+    request: Request, col: Collection, head: dict, features: str, lon_lat: bool, stamp: str
+) -> Response:
+    """The page as a table, on a map when its coordinates are lon/lat."""
+    rows = json.loads("[" + features + "]")
+    names = list(rows[0]["properties"]) if rows else [f.name for f in col.fields]
+    return _html(
+        request,
+        "ogc_items.html",
         col.layer.title_en,
-        counts + "</p>" + _links_html(head["links"]) + table,
-        features if crs_is_lon_lat else None,
+        features=rows if lon_lat else None,
+        volatile=stamp,
+        head=head,
+        names=names,
+        rows=rows,
     )
 
 
@@ -525,16 +480,14 @@ def item(
     fmt = params.parse_format(request.query_params.get("f"), request.headers.get("accept", ""))
     if fmt == "html":
         feature = json.loads(body)
-        rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{_cell(v)}</td></tr>"
-            for k, v in feature["properties"].items()
-        )
-        page = _html_page(
+        return _html(
+            request,
+            "ogc_feature.html",
             f"{col.layer.title_en} {feature_id}",
-            _links_html(links) + f"<table>{rows}</table>",
-            body if crs.uri == CRS84 else None,
+            features=[feature] if crs.uri == CRS84 else None,
+            links=links,
+            properties=feature["properties"],
         )
-        return _answer(request, page, "text/html; charset=utf-8")
     if fmt not in ("json",):
         raise InvalidQuery(f"f={fmt}: one feature is given as json or html")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from pyproj import Transformer
 from shapely.geometry import box as shp_box
 from shapely.geometry import shape
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 BASE = "/ogc"
 QGIS_NEEDS = [
@@ -498,3 +498,22 @@ def test_impact_zones_by_box_are_exactly_those_that_meet_the_box(
     assert sorted(f["id"] for f in got["features"]) == expected
     if box[0] == 120.1615:
         assert "AZF-2024-01:day:2" in expected
+
+
+def test_html_pages_escape_what_the_data_holds(client: TestClient, district: Engine) -> None:
+    """A name that is markup stays text in the table and data in the map's script."""
+    name = "</script><b>西溪</b>"
+    with district.begin() as conn:
+        conn.execute(
+            text("UPDATE sites SET name = :name WHERE code = 'AZF-2024-01'"), {"name": name}
+        )
+
+    for url in (
+        f"{BASE}/collections/sites/items?f=html",
+        f"{BASE}/collections/sites/items/AZF-2024-01?f=html",
+    ):
+        page = client.get(url).text
+        assert "<b>" not in page, url
+        assert page.count("</script>") == page.count("<script"), url  # none closed early
+        assert "<td>&lt;/script&gt;&lt;b&gt;西溪&lt;/b&gt;</td>" in page
+        assert '"name": "\\u003c/script\\u003e\\u003cb\\u003e西溪\\u003c/b\\u003e"' in page
