@@ -24,7 +24,7 @@ from geo_service.api.deps import (
 )
 from geo_service.errors import InvalidQuery
 from geo_service.settings import MapSettings
-from maps import assets, builders, data
+from maps import assets, builders, data, pages
 
 router = APIRouter(prefix="/maps", tags=["maps"])
 
@@ -63,15 +63,14 @@ def overview(
     )
 
 
-def site_page(
+def _site_page(
     engine: EngineDep, principal: Principal, ref: str, lang: str, base: builders.Basemap | None
 ) -> str:
-    """The site map's HTML (the CLI writes it to a file, inlined)."""
+    """The site map's HTML, for a reader who may see the site's households."""
     with engine.connect() as conn:
         site = impact.resolve_site(conn, ref)
         require_households(principal, site.id)
-        bundle = data.site_bundle(conn, site.id)
-    return assets.render_page(builders.site_map(bundle, lang, base))
+        return pages.site_page(conn, site.id, lang, base)
 
 
 @router.get("/sites/{ref}", response_class=HTMLResponse, summary="One site and whom it affects")
@@ -83,7 +82,7 @@ def site(
     ref: Annotated[str, Path(max_length=100)],
     basemap: Basemap = None,
 ) -> HTMLResponse:
-    return HTMLResponse(site_page(engine, principal, ref, lang, _basemap(settings, basemap)))
+    return HTMLResponse(_site_page(engine, principal, ref, lang, _basemap(settings, basemap)))
 
 
 @router.get(
