@@ -108,6 +108,20 @@ def db_up(cli: CliSettings) -> None:
     click.echo(f"database ready: {_safe(url)}")
 
 
+@db.command("revision")
+@click.option("-m", "--message", required=True, help="What it does, e.g. 'noise barriers'.")
+@click.pass_obj
+def db_revision(cli: CliSettings, message: str) -> None:
+    """Write a migration for what the declarations in layers/ add (alembic --autogenerate)."""
+    from alembic import command
+
+    from geo_service.database import alembic_config
+
+    url = _prepared_url(cli.get(DatabaseSettings))
+    script = command.revision(alembic_config(url), message=message, autogenerate=True)
+    click.echo(f"wrote {getattr(script, 'path', script)}; review it, then: geo-service db up")
+
+
 @db.command("status")
 @click.pass_obj
 def db_status(cli: CliSettings) -> None:
