@@ -22,7 +22,7 @@ from typing import Any
 
 from geo_service.errors import InvalidQuery
 from layers import COLLECTIONS, LAYERS, get_layer
-from layers.base import Field, Layer, Reference
+from layers.base import Field, Layer
 
 # The row of the layer's own table is ``m`` in every query built here.
 ROW = "m"
@@ -55,12 +55,10 @@ class Where:
         return " AND ".join(f"({c})" for c in self.clauses) if self.clauses else "TRUE"
 
 
-def _linked_keys(ref: Reference, owner_column: str, target_column: str, target: Layer) -> str:
-    """The sorted keys of the rows a link table pairs with ``m``."""
-    assert ref.link is not None
-    link = quote(ref.link.table)
+def _linked_keys(link: str, owner_column: str, target: Layer, target_column: str, key: str) -> str:
+    """The sorted ``key`` of the ``target`` rows that the table ``link`` pairs with ``m``."""
     return (
-        f"ARRAY(SELECT t.{quote(ref.key)} FROM {link} l "
+        f"ARRAY(SELECT t.{quote(key)} FROM {quote(link)} l "
         f"JOIN {quote(target.table)} t ON t.id = l.{quote(target_column)} "
         f"WHERE l.{quote(owner_column)} = {ROW}.id ORDER BY 1)"
     )
@@ -107,8 +105,9 @@ class LayerQuery:
             if ref is None:
                 exprs[fld.name] = f"{ROW}.{quote(fld.name)}"
             elif ref.link is not None:
-                target = get_layer(ref.layer)
-                exprs[fld.name] = _linked_keys(ref, ref.link.owner_column, ref.column, target)
+                exprs[fld.name] = _linked_keys(
+                    ref.link.table, ref.link.owner_column, get_layer(ref.layer), ref.column, ref.key
+                )
             else:
                 alias = f"r{n}"
                 joins[alias] = (quote(get_layer(ref.layer).table), quote(ref.column))
@@ -127,8 +126,13 @@ class LayerQuery:
         for other in LAYERS.values():
             for ref in other.references:
                 if ref.link is not None and ref.layer == self.layer.id:
-                    back = Reference(ref.field, other.id, other.natural_key[0], "", link=ref.link)
-                    found[other.id] = _linked_keys(back, ref.column, ref.link.owner_column, other)
+                    found[other.id] = _linked_keys(
+                        ref.link.table,
+                        ref.column,
+                        other,
+                        ref.link.owner_column,
+                        other.natural_key[0],
+                    )
         return found
 
     @property

@@ -45,7 +45,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
 from layers import LAYERS
-from layers.base import Field, Layer
+from layers.base import Field, Layer, Reference
 
 SRID = 4326
 MERCATOR_SRID = 3857
@@ -74,15 +74,13 @@ def _column_type(fld: Field) -> TypeEngine:
 
 
 def _field_column(table: str, fld: Field) -> tuple[Column, list[CheckConstraint]]:
-    extra = {"server_default": text(fld.default)} if fld.default is not None else {}
     if fld.computed:
-        extra = {}
+        generated: tuple = (Computed(fld.computed, persisted=True),)
+        default = None
+    else:
+        generated, default = (), None if fld.default is None else text(fld.default)
     column = Column(
-        fld.name,
-        _column_type(fld),
-        *([Computed(fld.computed, persisted=True)] if fld.computed else []),
-        nullable=fld.is_nullable,
-        **extra,
+        fld.name, _column_type(fld), *generated, nullable=fld.is_nullable, server_default=default
     )
     checks = []
     if fld.choices:
@@ -101,9 +99,7 @@ def _timestamps() -> list[Column]:
     ]
 
 
-def _reference_column(layer: Layer, fld: Field) -> Column:
-    ref = layer.reference(fld.name)
-    assert ref is not None and not ref.many
+def _reference_column(ref: Reference) -> Column:
     target = LAYERS[ref.layer]
     return Column(
         ref.column,
@@ -127,7 +123,7 @@ def layer_table(layer: Layer, metadata: MetaData) -> Table:
         if ref is not None and ref.many:
             continue
         if ref is not None:
-            column = _reference_column(layer, fld)
+            column = _reference_column(ref)
         else:
             column, checks = _field_column(layer.table, fld)
             constraints += checks
@@ -159,8 +155,7 @@ def layer_table(layer: Layer, metadata: MetaData) -> Table:
             UniqueConstraint(*key_columns(layer), name=f"uq_{layer.table}_natural_key")
         )
     indexes.append(Index(f"ix_{layer.table}_geom", "geom", postgresql_using="gist"))
-    table = Table(layer.table, metadata, *columns, *constraints, *indexes)
-    return table
+    return Table(layer.table, metadata, *columns, *constraints, *indexes)
 
 
 def key_columns(layer: Layer) -> tuple[str, ...]:
@@ -198,6 +193,10 @@ def link_tables(layer: Layer, metadata: MetaData) -> list[Table]:
     return tables
 
 
+# Accounts and the audit log: not data the maps or feeds read (``data_tables``).
+ACCOUNT = {"account": True}
+
+
 def _access_tables(metadata: MetaData) -> None:
     """Users, their site assignments, API tokens (migration 0002)."""
     users = Table(
@@ -211,6 +210,7 @@ def _access_tables(metadata: MetaData) -> None:
         Column("role", String(32), nullable=False),
         Column("active", Boolean, nullable=False, server_default=text("true")),
         *_timestamps(),
+        info=ACCOUNT,
     )
     Index("uq_users_username", func.lower(users.c.username), unique=True)
     # Site assignments by site code, the stable feature id: they survive a re-import of
@@ -220,6 +220,7 @@ def _access_tables(metadata: MetaData) -> None:
         metadata,
         Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
         Column("site_code", String(64), primary_key=True),
+        info=ACCOUNT,
     )
     # Only the SHA-256 of a token's secret is stored.
     Table(
@@ -235,12 +236,14 @@ def _access_tables(metadata: MetaData) -> None:
         Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         Column("expires_at", DateTime(timezone=True), nullable=False),
         Column("revoked_at", DateTime(timezone=True)),
+        info=ACCOUNT,
     )
     Table(
         "token_sites",
         metadata,
         Column("token_id", ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True),
         Column("site_code", String(64), primary_key=True),
+        info=ACCOUNT,
     )
 
 
@@ -264,7 +267,7 @@ def _audit_table(metadata: MetaData) -> None:
         Index("ix_audit_log_at", "at"),
         Index("ix_audit_log_actor_at", "actor", "at"),
         Index("ix_audit_log_action_at", "action", "at"),
-        info={"append_only": True},
+        info={**ACCOUNT, "append_only": True},
     )
     # What the sign-in rate limit asks on every failed attempt (geo_service.auth).
     failed = text("action = 'login_failed'")
@@ -377,8 +380,7 @@ metadata = build_metadata(LAYERS.values())
 def data_tables() -> tuple[str, ...]:
     """The tables the maps, feeds and impact views read (not the accounts or the audit
     log): every layer's and link table, and the impact settings and reference data."""
-    account = {"users", "user_sites", "api_tokens", "token_sites", "audit_log"}
-    return tuple(t.name for t in metadata.sorted_tables if t.name not in account)
+    return tuple(t.name for t in metadata.sorted_tables if not t.info.get("account"))
 
 
 def resettable_tables() -> tuple[str, ...]:
@@ -402,9 +404,11 @@ def sync_triggers(conn: Connection) -> None:
     function): a new layer's table is watched without a list to extend."""
     if conn.execute(text("SELECT to_regproc('notify_data_changed')")).scalar() is None:
         return
-    for table in data_tables():
-        if conn.execute(text("SELECT to_regclass(:t)"), {"t": table}).scalar() is None:
-            continue
+    existing = conn.execute(
+        text("SELECT t FROM unnest(CAST(:tables AS text[])) t WHERE to_regclass(t) IS NOT NULL"),
+        {"tables": list(data_tables())},
+    ).scalars()
+    for table in existing.all():
         conn.execute(
             text(
                 f'CREATE OR REPLACE TRIGGER "{table}_data_changed" '

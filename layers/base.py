@@ -51,7 +51,6 @@ class Field:
     default: str | None = None
     check: str | None = None
     computed: str | None = None
-    unique: bool = False
     index: bool = False
     nullable: bool | None = None
 
@@ -142,10 +141,8 @@ class Layer:
     # A stored EPSG:3857 copy of the geometry (migration 0007) the tiles draw from.
     mercator: str | None = None
     search: Search | None = None
-    # Storage (geo_service.schema): the geometry column's type (POINT, MULTIPOLYGON;
-    # GEOMETRY for several kinds, then checked against ``geometry_types``), whether row ids
-    # need 64 bits, and table CHECKs (name, SQL) that span fields.
-    geometry: str = "GEOMETRY"
+    # Storage (geo_service.schema): whether row ids need 64 bits, and table CHECKs
+    # (name, SQL) that span fields.
     big_ids: bool = False
     checks: tuple[tuple[str, str], ...] = ()
 
@@ -165,6 +162,13 @@ class Layer:
             if f.name == name:
                 return f
         raise KeyError(name)
+
+    @property
+    def geometry(self) -> str:
+        """The geometry column's type: the one kind the layer holds (POINT, MULTIPOLYGON),
+        or GEOMETRY for several, which the table then checks against ``geometry_types``."""
+        kinds = {t.upper() for t in self.geometry_types}
+        return kinds.pop() if len(kinds) == 1 else "GEOMETRY"
 
     @property
     def sensitive_fields(self) -> tuple[Field, ...]:

@@ -31,7 +31,6 @@ LAYER = Layer(
         Field("households_count", "户数", "Households", kind="int", aliases=("户数",)),
     ),
     references=(Reference("community", "communities", "name", "community_id", required=False),),
-    geometry="MULTIPOLYGON",
     search=Search(keys=("address",), label="address", detail=("community",)),
     popup_fields=("address", "community", "floors", "households_count"),
     style={"color": "#7f7f7f", "weight": 1, "fillOpacity": 0.4},

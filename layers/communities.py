@@ -33,7 +33,6 @@ LAYER = Layer(
             default="'2'",
         ),
     ),
-    geometry="MULTIPOLYGON",
     search=Search(keys=("name",), label="name", detail=("street_office",)),
     popup_fields=("name", "street_office", "district", "acoustic_class"),
     style={"color": "#1f77b4", "weight": 2, "fillOpacity": 0.08},

@@ -53,7 +53,6 @@ LAYER = Layer(
             )
         ),
     ),
-    geometry="POINT",
     big_ids=True,
     references=(Reference("building", "buildings", "address", "building_id"),),
     popup_fields=("building", "unit_label", "residents"),

@@ -36,6 +36,9 @@ _SITE_FIELDS = (
     "liaison_officer", "parcels",
 )  # fmt: skip
 _PARCELS = public("parcels")
+# A site's parcels, through the link table its ``parcels`` reference declares.
+_SITE_PARCELS = _SITES.layer.reference("parcels")
+assert _SITE_PARCELS is not None and _SITE_PARCELS.link is not None
 _ZONES = public("impact_zones")
 _COMMUNITIES = public("communities")
 _BUILDINGS = public("buildings")
@@ -132,9 +135,9 @@ WHERE s.id = :site"""),
                     digits=6,
                 )
             }
-                AS f FROM {_PARCELS.source} WHERE m.code = ANY(
-                  SELECT unnest({_SITES.expr("parcels")}) FROM sites m WHERE m.id = :site)
-                ORDER BY m.code""",
+                AS f FROM {_PARCELS.source}
+                JOIN {_SITE_PARCELS.link.table} l ON l.{_SITE_PARCELS.column} = m.id
+                WHERE l.{_SITE_PARCELS.link.owner_column} = :site ORDER BY m.code""",
             p,
         ),
         zones=_collection(

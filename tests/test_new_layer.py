@@ -38,7 +38,6 @@ LAYER = Layer(
     description="Noise barriers along the works, with their height.",
     table="noise_barriers",
     geometry_types=("LineString",),
-    geometry="LINESTRING",
     feature_id="id",
     natural_key=("name",),
     fields=(

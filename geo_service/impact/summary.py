@@ -18,8 +18,8 @@ def _vulnerable() -> str:
     The flags are the households layer's sensitive yes/no fields, so a new one counts here
     without an edit.
     """
-    fields = get_layer("households").fields
-    flags = [f"h.{f.name}" for f in fields if f.sensitive and f.kind == "bool"]
+    sensitive = get_layer("households").sensitive_fields
+    flags = [f"h.{f.name}" for f in sensitive if f.kind == "bool"]
     return f"({' OR '.join(flags) or 'false'})"
 
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from geo_service.access import Principal
 from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.api.pages import render
-from geo_service.errors import Forbidden, InvalidQuery, NotAuthenticated, NotFound
+from geo_service.errors import Forbidden, InvalidQuery, NotFound
 from geo_service.ogc import params, tiles
 from geo_service.ogc.collections import (
     Collection,
@@ -632,4 +632,4 @@ def tile_matrix_set(request: Request, _: Public) -> Response:
     return _answer(request, tiles.TMS.model_dump_json(exclude_none=True), JSON)
 
 
-__all__ = ["NotAuthenticated", "router"]
+__all__ = ["router"]
