@@ -19,7 +19,13 @@ from pydantic_settings import BaseSettings
 from sqlalchemy import Engine
 
 from geo_service.access import ROLES, local_operator
-from geo_service.database import database_url, embedded_cluster, make_engine, migrate
+from geo_service.database import (
+    database_url,
+    embedded_cluster,
+    make_engine,
+    migrate,
+    owner_url,
+)
 from geo_service.errors import GeoServiceError
 from geo_service.settings import (
     AuthSettings,
@@ -49,14 +55,14 @@ class _Group(click.Group):
             return None
 
 
-def _prepared_url(settings: DatabaseSettings) -> str:
-    """The database URL, starting the embedded cluster first when that is the one in use."""
+def _prepared_url(settings: DatabaseSettings, *, owner: bool = False) -> str:
+    """The service's database URL (or the tables' owner's, for the migrations), starting
+    the embedded cluster first when that is the one in use."""
     if not settings.database_url:
         cluster = embedded_cluster(settings)
-        if not cluster.is_running():
-            cluster.up()
+        cluster.up()
         cluster.create_database(settings.embedded_database)
-    return database_url(settings)
+    return owner_url(settings) if owner else database_url(settings)
 
 
 class CliSettings:
@@ -103,7 +109,7 @@ def db_up(cli: CliSettings) -> None:
     settings = cli.get(DatabaseSettings)
     if settings.database_url:
         click.echo("GEO_SERVICE_DATABASE_URL is set: migrating that database only")
-    url = _prepared_url(settings)
+    url = _prepared_url(settings, owner=True)
     migrate(url)
     click.echo(f"database ready: {_safe(url)}")
 
@@ -117,7 +123,7 @@ def db_revision(cli: CliSettings, message: str) -> None:
 
     from geo_service.database import alembic_config
 
-    url = _prepared_url(cli.get(DatabaseSettings))
+    url = _prepared_url(cli.get(DatabaseSettings), owner=True)
     script = command.revision(alembic_config(url), message=message, autogenerate=True)
     click.echo(f"wrote {getattr(script, 'path', script)}; review it, then: geo-service db up")
 
@@ -188,7 +194,7 @@ def demo(ctx: click.Context, if_empty: bool, serve: bool) -> None:
     from geo_service.demo import load_demo
 
     cli: CliSettings = ctx.obj
-    url = _prepared_url(cli.get(DatabaseSettings))
+    url = _prepared_url(cli.get(DatabaseSettings), owner=True)
     migrate(url)
     engine = make_engine(url)
     load_demo(engine, progress=True, if_empty=if_empty)
@@ -654,7 +660,7 @@ def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
     settings = cli.get(ServerSettings).model_copy(update={k: v for k, v in given.items() if v})
     # Refuse a default session key before anything starts (one line, exit 2).
     require_safe_secret(settings.environment, cli.get(AuthSettings).secret_key.get_secret_value())
-    migrate(_prepared_url(cli.get(DatabaseSettings)))
+    migrate(_prepared_url(cli.get(DatabaseSettings), owner=True))
     _serve(settings)
 
 

@@ -4,6 +4,14 @@ A newcomer should get a real PostGIS with one command and no system set-up, with
 touching a system PostgreSQL: the cluster lives in a git-ignored folder of the checkout,
 listens on 127.0.0.1 on its own port and on a socket in its own folder. PostgreSQL
 refuses to run as root, so under root the server runs as the ``postgres`` system user.
+
+It trusts no one on the machine: every connection, over TCP or the socket, authenticates
+with a SCRAM password; the passwords are generated and kept in the home folder, readable
+by their owner only (mode 0600), and the socket's folder is the server user's alone. Two
+roles: ``geo_service`` owns the databases and runs the migrations, and the service connects
+as ``geo_service_app``, which owns no table and so cannot disable the audit log's triggers
+(``geo_service.grants``). A cluster made by an older version (which trusted local users) is
+given its passwords the next time it starts.
 """
 
 from __future__ import annotations
@@ -18,10 +26,22 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import URL
 
 from geo_service.errors import ClusterError, PostgisMissing
+from geo_service.grants import SERVICE_ROLE
+from geo_service.settings import kept_secret
 
-SUPERUSER = "geo_service"
+OWNER = "geo_service"
+# Every connection authenticates: no "trust", no "peer" (another OS user is not us).
+_HBA = """\
+# Written by geo-service (geo_service/cluster.py): every connection needs its password.
+local   all  all                scram-sha-256
+host    all  all  127.0.0.1/32  scram-sha-256
+host    all  all  ::1/128       scram-sha-256
+"""
 _TUNING = {
     # A development cluster: generous memory for index builds, little WAL for bulk loads.
     "shared_buffers": "1GB",
@@ -98,6 +118,7 @@ class EmbeddedCluster:
         self.socket_dir = self.home / "run"
         self.log_file = self.home / "postgres.log"
         self.state_file = self.home / "cluster.json"
+        self.hba_file = self.data_dir / "pg_hba.conf"
         self.preferred_port = preferred_port
         self.bindir = _bindir()
 
@@ -119,11 +140,23 @@ class EmbeddedCluster:
             return None
         return int(json.loads(self.state_file.read_text())["port"])
 
-    def url(self, database: str) -> str:
+    def password(self, role: str) -> str:
+        """The role's generated password, kept in ``<home>/db-<role>-password`` (0600)."""
+        return kept_secret(self.home / f"db-{role}-password")
+
+    def url(self, database: str, role: str = SERVICE_ROLE) -> str:
+        """The URL for ``role``: the service's by default, the owner's for migrations."""
         port = self.port
         if port is None:
             raise ClusterError("the embedded database is not set up; run: geo-service db up")
-        return f"postgresql+psycopg2://{SUPERUSER}@127.0.0.1:{port}/{database}"
+        return URL.create(
+            "postgresql+psycopg2",
+            username=role,
+            password=self.password(role),
+            host="127.0.0.1",
+            port=port,
+            database=database,
+        ).render_as_string(hide_password=False)
 
     def is_running(self) -> bool:
         if not self.initialised:
@@ -172,8 +205,14 @@ class EmbeddedCluster:
         self.home.mkdir(parents=True, exist_ok=True)
         if not self.initialised:
             self._initdb()
-        if self.is_running():
-            return
+        if not self.is_running():
+            self._start()
+        # An older cluster's socket folder may be open to all: the server user's alone.
+        self._run(["chmod", "700", self.socket_dir])
+        self._require_passwords()
+        self._ensure_service_role()
+
+    def _start(self) -> None:
         self._clear_stale_pid()
         port = self._choose_port()
         self._write_conf(port)
@@ -207,18 +246,52 @@ class EmbeddedCluster:
         return True
 
     def create_database(self, name: str) -> None:
-        import psycopg2
         from psycopg2 import sql
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres")
+        with self._admin() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    @contextlib.contextmanager
+    def _admin(self, password: str | None = None) -> Any:
+        """A cursor of the owner on the ``postgres`` database, autocommitting."""
+        import psycopg2
+
+        conn = psycopg2.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=OWNER,
+            password=self.password(OWNER) if password is None else password,
+            dbname="postgres",
+        )
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
-                cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-                if cur.fetchone() is None:
-                    cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                yield cur
         finally:
             conn.close()
+
+    def _require_passwords(self) -> None:
+        """Make sure the server asks every client for its password; a cluster that still
+        trusts local users (made by an older version) gets the owner's password first."""
+        if self._run(["cat", self.hba_file]).stdout == _HBA:
+            return
+        with self._admin(password="") as cur:  # still trusted: the last time it is
+            cur.execute(f"ALTER ROLE {OWNER} PASSWORD %s", (self.password(OWNER),))
+        self._write_owned(self.hba_file, _HBA)
+        self._run([self.bindir / "pg_ctl", "reload", "-D", self.data_dir])
+
+    def _ensure_service_role(self) -> None:
+        """The service's login role: no superuser, owns nothing; its password kept like
+        the owner's (set again each start, so the file is always the truth)."""
+        with self._admin() as cur:
+            cur.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (SERVICE_ROLE,))
+            verb = "ALTER" if cur.fetchone() else "CREATE"
+            cur.execute(
+                f"{verb} ROLE {SERVICE_ROLE} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD %s",
+                (self.password(SERVICE_ROLE),),
+            )
 
     # -- internals -------------------------------------------------------------------------
     def _owner(self) -> pwd.struct_passwd | None:
@@ -247,25 +320,34 @@ class EmbeddedCluster:
         owner = self._owner()
         for folder in (self.data_dir, self.socket_dir):
             folder.mkdir(parents=True, exist_ok=True)
+            folder.chmod(0o700)
             if owner is not None:
                 os.chown(folder, owner.pw_uid, owner.pw_gid)
-        self.data_dir.chmod(0o700)
         if owner is not None:
             self.log_file.touch()
             os.chown(self.log_file, owner.pw_uid, owner.pw_gid)
-        self._run(
-            [
-                self.bindir / "initdb",
-                "-D",
-                self.data_dir,
-                "-U",
-                SUPERUSER,
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ]
-        )
+        # initdb reads the owner's password from a file the server user can read: one in
+        # the socket folder (its own, mode 0700), removed at once.
+        pwfile = self.socket_dir / "initdb-password"
+        self._write_owned(pwfile, self.password(OWNER) + "\n")
+        try:
+            self._run(
+                [
+                    self.bindir / "initdb",
+                    "-D",
+                    self.data_dir,
+                    "-U",
+                    OWNER,
+                    f"--pwfile={pwfile}",
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_owned(self.hba_file, _HBA)
 
     def _clear_stale_pid(self) -> None:
         """Remove a postmaster.pid left by a crash or reboot, so start does not refuse."""
@@ -293,13 +375,16 @@ class EmbeddedCluster:
             "unix_socket_directories": f"'{self.socket_dir}'",
         }
         conf = "".join(f"{k} = {v}\n" for k, v in settings.items())
-        target = self.data_dir / "geo_service.conf"
-        self._run(["sh", "-c", f"cat > '{target}' <<'EOF'\n{conf}EOF"])
+        self._write_owned(self.data_dir / "geo_service.conf", conf)
         main_conf = self.data_dir / "postgresql.conf"
         include = "include_if_exists = 'geo_service.conf'"
         text = self._run(["cat", main_conf]).stdout
         if include not in text:
             self._run(["sh", "-c", f"echo \"{include}\" >> '{main_conf}'"])
+
+    def _write_owned(self, path: Path, content: str) -> None:
+        """Write a file as the server user, readable by it alone."""
+        self._run(["sh", "-c", f"umask 077 && cat > '{path}' <<'EOF'\n{content}EOF"])
 
     def _wait_ready(self, port: int, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout

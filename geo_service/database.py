@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.pool import NullPool
 
-from geo_service.cluster import EmbeddedCluster
+from geo_service.cluster import OWNER, EmbeddedCluster
 from geo_service.settings import DatabaseSettings
 
 
@@ -21,18 +21,31 @@ def embedded_cluster(settings: DatabaseSettings) -> EmbeddedCluster:
     return EmbeddedCluster(settings.home, settings.embedded_port)
 
 
+def _driver(url: str) -> str:
+    if url.startswith("postgresql://"):
+        return "postgresql+psycopg2://" + url.removeprefix("postgresql://")
+    return url
+
+
 def database_url(settings: DatabaseSettings) -> str:
-    """The configured URL, or the embedded cluster's when none is set."""
+    """Where the service connects: the configured URL, or the embedded cluster's service
+    role (which owns no table) when none is set."""
     if settings.database_url:
-        url = settings.database_url
-        if url.startswith("postgresql://"):
-            url = "postgresql+psycopg2://" + url.removeprefix("postgresql://")
-        return url
+        return _driver(settings.database_url)
     return embedded_cluster(settings).url(settings.embedded_database)
 
 
+def owner_url(settings: DatabaseSettings) -> str:
+    """Where the migrations connect: the tables' owner."""
+    explicit = settings.database_owner_url or settings.database_url
+    if explicit:
+        return _driver(explicit)
+    return embedded_cluster(settings).url(settings.embedded_database, role=OWNER)
+
+
 def fresh_database(name: str, explicit_url: str | None = None) -> str:
-    """Drop and create a scratch database (tests, benchmarks), migrated; return its URL.
+    """Drop and create a scratch database (tests, benchmarks), migrated; return its URL
+    (the owner's: tests and benchmarks set up and empty tables).
 
     It lives in the embedded cluster (started if needed) unless ``explicit_url`` names one.
     """
@@ -41,7 +54,7 @@ def fresh_database(name: str, explicit_url: str | None = None) -> str:
     else:
         cluster = embedded_cluster(DatabaseSettings())
         cluster.up()
-        url = make_url(cluster.url(name))
+        url = make_url(cluster.url(name, role=OWNER))
     admin = make_engine(url.set(database="postgres").render_as_string(False), pool_size=1)
     with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
@@ -74,8 +87,9 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str, revision: str = "heads") -> None:
     """Upgrade the schema, create the impact views from their files, then refresh the
-    reference tables from ``geo_service/reference`` and give every data table its
-    data-changed trigger."""
+    reference tables from ``geo_service/reference``, give every data table its
+    data-changed trigger and the service role its privileges."""
+    from geo_service.grants import sync_grants
     from geo_service.noise import sync_reference
     from geo_service.schema import sync_triggers
 
@@ -86,6 +100,7 @@ def migrate(url: str, revision: str = "heads") -> None:
         with engine.begin() as conn:
             sync_reference(conn)
             sync_triggers(conn)
+            sync_grants(conn)
     finally:
         engine.dispose()
 

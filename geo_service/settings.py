@@ -7,6 +7,7 @@ and passed inward.
 
 from __future__ import annotations
 
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -34,7 +35,11 @@ class DatabaseSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix=_PREFIX, extra="ignore")
 
+    # The service's connection: a role that owns no table (``geo_service.grants``).
     database_url: str | None = None
+    # The tables' owner, for the migrations (``geo-service db up``, ``serve``, ``demo``);
+    # unset, the migrations use ``database_url`` too.
+    database_owner_url: str | None = None
     home: Path = Field(default_factory=_default_home)
     embedded_port: int = 54329
     embedded_database: str = "geo_service"
@@ -154,11 +159,16 @@ def session_secret(auth: AuthSettings, server: ServerSettings, home: Path) -> st
     require_safe_secret(server.environment, secret)
     if secret:
         return secret
-    path = home / "secret-key"
+    return kept_secret(home / "secret-key")
+
+
+def kept_secret(path: Path) -> str:
+    """A generated secret kept in a file that only its owner may read (made on first use)."""
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(secrets.token_urlsafe(48))
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(secrets.token_urlsafe(48))
     return path.read_text().strip()
 
 

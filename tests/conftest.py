@@ -10,15 +10,26 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, make_url, text
 
-from geo_service.database import fresh_database, make_engine
+from geo_service.database import embedded_cluster, fresh_database, make_engine
 from geo_service.schema import resettable_tables
+from geo_service.settings import DatabaseSettings
 
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
     return fresh_database("geo_service_test", os.environ.get("GEO_SERVICE_TEST_DATABASE_URL"))
+
+
+@pytest.fixture(scope="session")
+def service_database_url(database_url: str) -> str:
+    """The test database as the service's own role sees it (it owns no table): the URL the
+    app under test connects with, as ``./dev serve`` does. With an explicit test database,
+    ``GEO_SERVICE_TEST_SERVICE_DATABASE_URL`` names that role's URL."""
+    if os.environ.get("GEO_SERVICE_TEST_DATABASE_URL"):
+        return os.environ.get("GEO_SERVICE_TEST_SERVICE_DATABASE_URL", database_url)
+    return embedded_cluster(DatabaseSettings()).url(make_url(database_url).database or "")
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
-from geo_service.cluster import EmbeddedCluster
+from geo_service.cluster import OWNER, EmbeddedCluster
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import build_demo_district, load_demo
 from geo_service.devserver import running_server
@@ -45,7 +45,7 @@ def cluster() -> Iterator[EmbeddedCluster]:
 @pytest.fixture(scope="module")
 def fault_url(cluster: EmbeddedCluster) -> str:
     """A migrated database holding the demo district, in the fault cluster."""
-    url = fresh_database("faults", cluster.url("faults"))
+    url = fresh_database("faults", cluster.url("faults", role=OWNER))
     engine = make_engine(url, pool_size=1)
     load_demo(engine)
     engine.dispose()

@@ -63,7 +63,8 @@ def open_target(
         if c not in _generated(layer) and (c in derived or from_refs.get(c, c) in present)
     ] + ["geom"]
     if empty and mode != "upsert":
-        restore = _suspend_checks(conn, table) if rows >= BULK_INDEX_ROWS else []
+        bulk = rows >= BULK_INDEX_ROWS and _owns(conn, table)
+        restore = _suspend_checks(conn, table) if bulk else []
         return _Target(table, columns, staging=False, restore=restore)
     conn.execute(
         text(
@@ -92,7 +93,8 @@ def finish_target(
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
             for statement in target.restore:
                 conn.execute(text(statement))
-        conn.execute(text(f"ANALYZE {table}"))
+        # As the owner, whichever role imports (``geo_service.grants``).
+        conn.execute(text("SELECT service_analyze(CAST(:t AS regclass))"), {"t": table})
         return
     key = ", ".join(layer.natural_key)
     cols = ", ".join(target.columns[:-1])
@@ -190,6 +192,20 @@ def _delete_all(conn: Connection, layer: Layer) -> int:
                 f"replace or empty {referrer} first, or import with mode upsert",
             ) from None
         raise
+
+
+def _owns(conn: Connection, table: str) -> bool:
+    """Whether this connection may drop the table's indexes: the service's own role owns
+    no table, so its large imports keep them (slower, never refused)."""
+    return bool(
+        conn.execute(
+            text(
+                "SELECT pg_has_role(current_user, relowner, 'USAGE') FROM pg_class "
+                "WHERE oid = CAST(:t AS regclass)"
+            ),
+            {"t": table},
+        ).scalar_one()
+    )
 
 
 def _suspend_checks(conn: Connection, table: str) -> list[str]:

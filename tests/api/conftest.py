@@ -119,9 +119,9 @@ def client_for() -> Callable[[str], TestClient]:
 
 
 @pytest.fixture
-def app(district: Engine) -> FastAPI:
-    """The app on the seeded test database."""
-    return create_app(DatabaseSettings(database_url=district.url.render_as_string(False)))
+def app(district: Engine, service_database_url: str) -> FastAPI:
+    """The app on the seeded test database, connected as the service's own role."""
+    return create_app(DatabaseSettings(database_url=service_database_url))
 
 
 @pytest.fixture

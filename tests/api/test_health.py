@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import make_url
 
 TOKEN = {"Authorization": "Bearer gst_any-token"}
 
 
-def test_healthz_reports_versions_and_the_database(client: TestClient, engine: Engine) -> None:
+def test_healthz_reports_versions_and_the_database(
+    client: TestClient, service_database_url: str
+) -> None:
     response = client.get("/healthz")
 
     assert response.status_code == 200
@@ -21,7 +23,7 @@ def test_healthz_reports_versions_and_the_database(client: TestClient, engine: E
     assert re.match(r"\d+\.\d+", health["postgresql"])
     assert re.match(r"3\.\d+", health["postgis"])
     assert health["schema_revision"] not in ("", "None")
-    assert health["database"] == engine.url.render_as_string(hide_password=True)
+    assert health["database"] == make_url(service_database_url).render_as_string(hide_password=True)
     cache = health["tile_cache"]
     assert cache["limit_megabytes"] == 128 and cache["tiles"] == 0
 
