@@ -45,6 +45,9 @@ class Permission(StrEnum):
     """The audit log."""
     EDIT_IMPACT_SETTINGS = "edit_impact_settings"
     """A site's distance bands, impact kinds, active phase and planned equipment."""
+    WIDEN_PERSONAL_SCOPE = "widen_personal_scope"
+    """Move a site's outer band out, which adds households (with their contacts) to the
+    personal-data scope of the site's liaison officers."""
 
 
 @dataclass(frozen=True)

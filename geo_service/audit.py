@@ -42,6 +42,7 @@ class AuditAction(StrEnum):
     ASSIGN_SITES = "assign_sites"
     READ_AUDIT = "read_audit"
     CHANGE = "change"
+    WIDEN_PERSONAL_SCOPE = "widen_personal_scope"
 
 
 _INSERT = text("""

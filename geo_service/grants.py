@@ -9,8 +9,8 @@ production a DBA creates it (``CREATE ROLE geo_service_app NOLOGIN``, then a log
 ``IN ROLE geo_service_app``), and ``geo-service db up`` grants it what is below.
 
 The privileges follow from the tables' kinds in ``geo_service.schema``: rows of data and
-accounts may change, the reference data is read-only (``migrate()`` syncs it), the audit
-log takes inserts and nothing else.
+accounts may change, the reference data (``migrate()`` syncs it) and the disclosure key are
+read-only, the audit log takes inserts and nothing else.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def table_privileges(info: dict) -> str:
     """The privileges of the service role on a table of this kind."""
     if info.get("append_only"):
         return "SELECT, INSERT"
-    if info.get("reference"):
+    if info.get("reference") or info.get("secret"):
         return "SELECT"
     if info.get("account"):
         return "SELECT, INSERT, UPDATE, DELETE"

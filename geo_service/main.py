@@ -37,6 +37,7 @@ from geo_service.errors import add_exception_handlers
 from geo_service.ogc.routes import router as ogc_router
 from geo_service.settings import (
     AuthSettings,
+    BandRules,
     DatabaseSettings,
     ImportSettings,
     MapSettings,
@@ -79,6 +80,7 @@ def create_app(
     server: ServerSettings | None = None,
     import_settings: ImportSettings | None = None,
     map_settings: MapSettings | None = None,
+    band_rules: BandRules | None = None,
 ) -> FastAPI:
     """The web application; settings from the environment unless given (tests give theirs).
 
@@ -104,6 +106,7 @@ def create_app(
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.import_settings = import_settings or ImportSettings()
     app.state.map_settings = map_settings or MapSettings()
+    app.state.band_rules = band_rules or BandRules()
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)

@@ -362,6 +362,19 @@ def _impact_tables(metadata: MetaData) -> None:
     )
 
 
+def _secret_tables(metadata: MetaData) -> None:
+    """The key that perturbs counts of sensitive attributes (``geo_service.impact.disclosure``),
+    made at random by migration 0009: the service reads it, nothing writes or empties it."""
+    Table(
+        "disclosure_key",
+        metadata,
+        Column("id", Boolean, primary_key=True, server_default=text("true")),
+        Column("salt", Text, nullable=False, server_default=text("(gen_random_uuid())::text")),
+        CheckConstraint("id", name="ck_disclosure_key_one_row"),
+        info={"secret": True},
+    )
+
+
 def build_metadata(layers: Iterable[Layer]) -> MetaData:
     """The whole schema for these stored layers (in dependency order)."""
     metadata = MetaData()
@@ -370,6 +383,7 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
         link_tables(layer, metadata)
     _access_tables(metadata)
     _audit_table(metadata)
+    _secret_tables(metadata)
     _impact_tables(metadata)
     return metadata
 
@@ -380,16 +394,20 @@ metadata = build_metadata(LAYERS.values())
 def data_tables() -> tuple[str, ...]:
     """The tables the maps, feeds and impact views read (not the accounts or the audit
     log): every layer's and link table, and the impact settings and reference data."""
-    return tuple(t.name for t in metadata.sorted_tables if not t.info.get("account"))
+    return tuple(
+        t.name
+        for t in metadata.sorted_tables
+        if not (t.info.get("account") or t.info.get("secret"))
+    )
 
 
 def resettable_tables() -> tuple[str, ...]:
     """What a test (or a demo reload) may empty: all but the reference data synced from
-    ``geo_service/reference`` and the append-only audit log."""
+    ``geo_service/reference``, the append-only audit log and the disclosure key."""
     return tuple(
         t.name
         for t in reversed(metadata.sorted_tables)
-        if not (t.info.get("reference") or t.info.get("append_only"))
+        if not (t.info.get("reference") or t.info.get("append_only") or t.info.get("secret"))
     )
 
 

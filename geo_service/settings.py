@@ -104,6 +104,22 @@ class AuthSettings(BaseSettings):
     credential_cache_seconds: float = 10.0
 
 
+class BandRules(BaseSettings):
+    """How far a site's bands may reach, and how finely a role that may not see the
+    households' personal fields may draw them (``GEO_SERVICE_IMPACT_...``).
+
+    The outer band is the site's liaison officers' personal-data scope, so it has a cap, and
+    widening it is an administrator's act. Band edges on a grid of ``band_step_m`` keep a
+    planner from drawing bands around single households (README: counts of sensitive
+    attributes).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "IMPACT_", extra="ignore")
+
+    band_step_m: float = Field(50.0, gt=0, le=1000)
+    max_outer_band_m: float = Field(1000.0, gt=0, le=5000)
+
+
 class MapSettings(BaseSettings):
     """Basemaps of the interactive maps (``GEO_SERVICE_MAP_...``).
 

@@ -204,7 +204,7 @@ def test_site_with_no_households_around(area: Engine) -> None:
     with area.connect() as conn:
         ref = impact.resolve_site(conn, "FAR")
         assert impact.affected_households(conn, ref.id) == []
-        summary = impact.site_impact(conn, ref)
+        summary = impact.site_impact(conn, ref, exact=True)
     assert summary["totals"]["households"] == 0 and summary["by_band"] == []
 
 
@@ -316,7 +316,7 @@ def test_aggregates_by_band_community_and_building(area: Engine) -> None:
         conn.execute(text("UPDATE households SET residents = 3, elderly = (unit_label = 'a')"))
     _equip(area, "S1", [{"equipment": "excavator"}])
     with area.connect() as conn:
-        summary = impact.site_impact(conn, impact.resolve_site(conn, "S1"))
+        summary = impact.site_impact(conn, impact.resolve_site(conn, "S1"), exact=True)
     assert summary["totals"]["households"] == 3 and summary["totals"]["residents"] == 9
     assert summary["totals"]["vulnerable_households"] == 1
     by_band = {r["band"]: r for r in summary["by_band"]}
@@ -338,7 +338,7 @@ def test_every_sensitive_flag_of_the_layer_makes_a_household_vulnerable(
     with area.begin() as conn:
         conn.execute(text(f"UPDATE households SET {flag} = (unit_label = 'flagged')"))
     with area.connect() as conn:
-        summary = impact.site_impact(conn, impact.resolve_site(conn, "S1"))
+        summary = impact.site_impact(conn, impact.resolve_site(conn, "S1"), exact=True)
     assert summary["totals"]["households"] == 2
     assert summary["totals"]["vulnerable_households"] == 1
 

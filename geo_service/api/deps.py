@@ -29,7 +29,7 @@ from geo_service import auth
 from geo_service.access import Permission, Principal, anonymous
 from geo_service.auth import PrincipalCache
 from geo_service.errors import NotAuthenticated
-from geo_service.settings import AuthSettings, ImportSettings, MapSettings
+from geo_service.settings import AuthSettings, BandRules, ImportSettings, MapSettings
 
 Language = Literal["zh", "en"]
 
@@ -42,6 +42,11 @@ async def get_engine(request: Request) -> Engine:
 async def get_import_settings(request: Request) -> ImportSettings:
     """The upload limits ``create_app`` was given: settings are read at the edge only."""
     return request.app.state.import_settings
+
+
+async def get_band_rules(request: Request) -> BandRules:
+    """The band limits ``create_app`` was given."""
+    return request.app.state.band_rules
 
 
 async def get_map_settings(request: Request) -> MapSettings:
@@ -59,6 +64,7 @@ def get_lang(
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ImportSettingsDep = Annotated[ImportSettings, Depends(get_import_settings)]
 MapSettingsDep = Annotated[MapSettings, Depends(get_map_settings)]
+BandRulesDep = Annotated[BandRules, Depends(get_band_rules)]
 Lang = Annotated[Language, Depends(get_lang)]
 # The version (ETag) an edit is based on; a stale one gets 412 (``geo_service.versions``).
 IfMatch = Annotated[

@@ -7,11 +7,13 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Connection
 
 from geo_service import audit, impact, noise, versions
-from geo_service.access import personal_fields_for, require_households
+from geo_service.access import Principal, personal_fields_for, require_households
 from geo_service.api.deps import (
     AllLayersReader,
+    BandRulesDep,
     EngineDep,
     HouseholdReader,
     IfMatch,
@@ -21,6 +23,7 @@ from geo_service.api.deps import (
 )
 from geo_service.audit import AuditAction
 from geo_service.impact_export import MEDIA_TYPES, export_file, json_page, metadata
+from layers import get_layer
 
 router = APIRouter(tags=["impact"])
 SiteRefPath = Annotated[str, Path(description="The site code (e.g. HF-2024-01) or numeric id")]
@@ -29,12 +32,19 @@ MAX_PAGE = 10_000
 
 @router.get("/api/sites/{ref}/impact", summary="Who a site affects, how badly: the summary")
 def site_impact(engine: EngineDep, principal: HouseholdReader, ref: SiteRefPath) -> dict[str, Any]:
-    """Totals, by band, by community and by building, with the prediction's inputs."""
-    with engine.connect() as conn:
+    """Totals, by band, by community and by building, with the prediction's inputs.
+
+    Counts of sensitive fields are exact (and their read audited) only for a reader who may
+    see those fields; anyone else gets them protected (README: counts of sensitive
+    attributes)."""
+    with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
         require_households(principal, site.id)
-        summary = impact.site_impact(conn, site)
+        exact = principal.can_read_personal(site.id)
+        summary = impact.site_impact(conn, site, exact=exact)
         summary["multi_site_households"] = len(impact.multi_site_households(conn, site.id))
+        if exact:
+            _audit_sensitive_counts(conn, principal, [site.code])
     return summary
 
 
@@ -113,11 +123,33 @@ def site_households(
     summary="Which sites affect a community, and how many of its households",
 )
 def community_exposure(
-    engine: EngineDep, _: AllLayersReader, community_id: Annotated[int, Path(ge=1)]
+    engine: EngineDep, principal: AllLayersReader, community_id: Annotated[int, Path(ge=1)]
 ) -> dict[str, Any]:
-    """Per site and band: households, residents, vulnerable households, levels; overlaps."""
-    with engine.connect() as conn:
-        return impact.community_exposure(conn, community_id)
+    """Per site and band: households, residents, vulnerable households, levels; overlaps.
+
+    Counts of sensitive fields are exact only for the sites whose personal fields the reader
+    may see (audited); elsewhere they are protected."""
+    with engine.begin() as conn:
+        exposure = impact.community_exposure(conn, community_id, exact=principal.can_read_personal)
+        exact = {
+            r["site_code"] for r in exposure["by_site"] if principal.can_read_personal(r["site_id"])
+        }
+        if exact:
+            _audit_sensitive_counts(conn, principal, sorted(exact))
+        return exposure
+
+
+def _audit_sensitive_counts(conn: Connection, principal: Principal, codes: list[str]) -> None:
+    """Exact counts of sensitive fields are a read of those fields, audited as one."""
+    fields = [f.name for f in get_layer("households").sensitive_fields]
+    for code in codes:
+        audit.record(
+            conn,
+            principal,
+            AuditAction.READ_PERSONAL,
+            target=f"site:{code}",
+            detail={"aggregate": "counts", "fields": fields},
+        )
 
 
 @router.get("/api/equipment-types", summary="Construction equipment the noise model knows")
@@ -129,8 +161,8 @@ def equipment_types(_: SignedIn) -> list[dict[str, Any]]:
 class ImpactSettings(BaseModel):
     """A site's distance bands, impact kinds and the phase whose equipment is predicted."""
 
-    bands_m: list[float] | None = Field(None, examples=[[50, 200, 500]])
-    kinds: list[str] | None = Field(None, examples=[["noise", "dust", "vibration"]])
+    bands_m: list[float] | None = Field(None, max_length=10, examples=[[50, 200, 500]])
+    kinds: list[str] | None = Field(None, max_length=10, examples=[["noise", "dust", "vibration"]])
     active_phase: str | None = Field(None, max_length=100, examples=["foundation"])
 
 
@@ -148,15 +180,27 @@ class EquipmentLine(BaseModel):
 def put_settings(
     engine: EngineDep,
     principal: ImpactEditor,
+    rules: BandRulesDep,
     ref: SiteRefPath,
     settings: Annotated[ImpactSettings, Body()],
     response: Response,
     if_match: IfMatch = None,
 ) -> dict[str, Any]:
-    """Results follow at once: the impact is computed from these on every request."""
+    """Results follow at once: the impact is computed from these on every request.
+
+    Bands are checked against the band rules (``impact.check_band_edit``); moving the outer
+    band out is an administrator's act, audited with the households it adds."""
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
         versions.require_current(conn, site.id, if_match)
+        before = impact.count_affected(conn, site.id)
+        widens = settings.bands_m is not None and impact.check_band_edit(
+            principal,
+            site.id,
+            impact.site_parameters(conn, site.id)["bands_m"],
+            settings.bands_m,
+            rules,
+        )
         impact.set_settings(
             conn,
             site.id,
@@ -172,6 +216,15 @@ def put_settings(
             record_count=1,
             detail={"impact_settings": settings.model_dump()},
         )
+        if widens:
+            audit.record(
+                conn,
+                principal,
+                AuditAction.WIDEN_PERSONAL_SCOPE,
+                target=f"site:{site.code}",
+                record_count=impact.count_affected(conn, site.id) - before,
+                detail={"households_before": before, "bands_m": settings.bands_m},
+            )
         response.headers["ETag"] = versions.site_etag(conn, site.id)
         return impact.site_parameters(conn, site.id)
 

@@ -35,7 +35,12 @@ from geo_service.impact.households import (
     personal_columns,
     rounded,
 )
-from geo_service.impact.settings import MAX_BANDS_M, set_equipment, set_settings
+from geo_service.impact.settings import (
+    MAX_BANDS_M,
+    check_band_edit,
+    set_equipment,
+    set_settings,
+)
 from geo_service.impact.sites import SiteRef, resolve_site
 from geo_service.impact.summary import (
     community_exposure,
@@ -52,6 +57,7 @@ __all__ = [
     "Sort",
     "affected_households",
     "affected_households_json",
+    "check_band_edit",
     "community_exposure",
     "count_affected",
     "households_json_query",

@@ -9,9 +9,47 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo_service import noise
-from geo_service.errors import InvalidImpactSettings
+from geo_service.access import Permission, Principal
+from geo_service.errors import Forbidden, InvalidImpactSettings
+from geo_service.settings import BandRules
 
 MAX_BANDS_M = 5000.0
+
+
+def check_band_edit(
+    principal: Principal, site_id: int, current: list[float], bands_m: list[float], rules: BandRules
+) -> bool:
+    """Refuse bands that would let this editor isolate households or widen the liaison
+    officers' personal-data scope without the right to; return whether the edit widens it.
+
+    - the outer band never passes ``rules.max_outer_band_m``;
+    - an editor who may not see the site's personal fields draws edges on the
+      ``rules.band_step_m`` grid (so no band is narrower than a step);
+    - moving the outer band out needs ``Permission.WIDEN_PERSONAL_SCOPE`` (administrators).
+    """
+    outer = bands_m[-1] if bands_m else 0.0
+    if outer > rules.max_outer_band_m:
+        raise InvalidImpactSettings(
+            f"the outer band may reach at most {rules.max_outer_band_m:g} m "
+            f"(GEO_SERVICE_IMPACT_MAX_OUTER_BAND_M); got {outer:g} m"
+        )
+    step = rules.band_step_m
+    if not principal.can_read_personal(site_id):
+        off = [b for b in bands_m if not math.isclose(b / step, round(b / step), abs_tol=1e-9)]
+        if off:
+            raise InvalidImpactSettings(
+                f"band edges must be multiples of {step:g} m for a role that may not see the "
+                f"households' personal fields, so that no band isolates a few households; "
+                f"got {', '.join(f'{b:g}' for b in off)} m"
+            )
+    widens = outer > current[-1]
+    if widens and not principal.has(Permission.WIDEN_PERSONAL_SCOPE):
+        raise Forbidden(
+            f"moving the outer band from {current[-1]:g} m to {outer:g} m adds households, "
+            "with their contacts, to what this site's liaison officers may read; "
+            "an administrator must make this change"
+        )
+    return widens
 
 
 def set_settings(

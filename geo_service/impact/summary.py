@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Connection, text
 
 from geo_service import noise
 from geo_service.errors import NotFound
+from geo_service.impact.disclosure import CELL_KEY, protect
 from geo_service.impact.sites import SiteRef
 from layers import get_layer
 
@@ -24,8 +26,12 @@ def _vulnerable() -> str:
 
 
 _VULNERABLE = _vulnerable()
+# Counts of sensitive fields: perturbed for readers who may not see those fields.
+SENSITIVE_COUNTS = ("vulnerable_households",)
+# Every query of these joins the households ``h`` and ``CROSS JOIN disclosure_key dk``.
 _AGGREGATES = f"""
        count(*) AS households,
+       {CELL_KEY} AS cell_key,
        coalesce(sum(h.residents), 0) AS residents,
        count(*) FILTER (WHERE {_VULNERABLE}) AS vulnerable_households,
        round(max(hi.leq_day)::numeric, 1)::float8 AS max_leq_day,
@@ -102,10 +108,12 @@ def _r(value: float | None, digits: int = 1) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def site_impact(conn: Connection, site: SiteRef) -> dict[str, Any]:
+def site_impact(conn: Connection, site: SiteRef, *, exact: bool) -> dict[str, Any]:
     """Summary and aggregates of one site: totals, by band, by community and by building.
 
-    One pass over the site's households (GROUPING SETS), not one query per table.
+    One pass over the site's households (GROUPING SETS), not one query per table. The
+    counts of sensitive fields are exact only for a reader who may see those fields
+    (``exact``); anyone else gets them protected (``geo_service.impact.disclosure``).
     """
     sql = f"""
 SELECT GROUPING(hi.band) AS g_band, GROUPING(hi.community_id) AS g_community,
@@ -114,6 +122,7 @@ SELECT GROUPING(hi.band) AS g_band, GROUPING(hi.community_id) AS g_community,
        hi.building_address AS building, hi.band, hi.band_outer_m, {_AGGREGATES}
 FROM household_impacts hi
 JOIN households h ON h.id = hi.household_id
+CROSS JOIN disclosure_key dk
 WHERE hi.site_id = :site_id
 GROUP BY GROUPING SETS (
     (),
@@ -124,7 +133,7 @@ ORDER BY community NULLS LAST, building, hi.band"""
     totals: dict[str, Any] | None = None
     groups: dict[str, list[dict[str, Any]]] = {"band": [], "community": [], "building": []}
     for row in conn.execute(text(sql), {"site_id": site.id}):
-        record = dict(row._mapping)
+        record = protect(dict(row._mapping), SENSITIVE_COUNTS, exact)
         flags = (record.pop("g_band"), record.pop("g_community"), record.pop("g_building"))
         if flags[0]:
             totals = {k: v for k, v in record.items() if k not in _GROUP_KEYS}
@@ -143,15 +152,10 @@ ORDER BY community NULLS LAST, building, hi.band"""
             }
         )
     if totals is None:  # no household: the empty grouping set still answers, with zeros
-        totals = dict(
-            conn.execute(
-                text(f"""
+        empty = f"""
 SELECT {_AGGREGATES} FROM household_impacts hi JOIN households h ON h.id = hi.household_id
-WHERE false""")
-            )
-            .one()
-            ._mapping
-        )
+CROSS JOIN disclosure_key dk WHERE false"""
+        totals = protect(dict(conn.execute(text(empty)).one()._mapping), SENSITIVE_COUNTS, exact)
     return {
         "site": {"id": site.id, "code": site.code, "name": site.name},
         "parameters": site_parameters(conn, site.id),
@@ -212,8 +216,13 @@ ORDER BY combined_leq_day DESC NULLS LAST, b.address, h.unit_label"""
     return [dict(r._mapping) for r in rows]
 
 
-def community_exposure(conn: Connection, community_id: int) -> dict[str, Any]:
-    """Which sites affect a community, how many of its households in each band, and overlaps."""
+def community_exposure(
+    conn: Connection, community_id: int, *, exact: Callable[[int], bool]
+) -> dict[str, Any]:
+    """Which sites affect a community, how many of its households in each band, and overlaps.
+
+    The counts of sensitive fields are exact for the sites where ``exact(site_id)``.
+    """
     community = conn.execute(
         text(
             "SELECT id, name, street_office, district, acoustic_class "
@@ -230,6 +239,7 @@ SELECT s.id AS site_id, s.code AS site_code, s.name AS site_name, hi.band, hi.ba
 FROM household_impacts hi
 JOIN sites s ON s.id = hi.site_id
 JOIN households h ON h.id = hi.household_id
+CROSS JOIN disclosure_key dk
 WHERE hi.community_id = :c
 GROUP BY s.id, s.code, s.name, hi.band, hi.band_outer_m
 ORDER BY s.code, hi.band"""),
@@ -245,6 +255,6 @@ ORDER BY s.code, hi.band"""),
     return {
         "community": dict(community._mapping),
         "households": households,
-        "by_site": [dict(r._mapping) for r in by_site],
+        "by_site": [protect(dict(r._mapping), SENSITIVE_COUNTS, exact(r.site_id)) for r in by_site],
         "multi_site_households": multi_site_households(conn, community_id=community_id),
     }

@@ -39,13 +39,13 @@ def test_second_edit_with_the_same_etag_gets_412_and_the_first_survives(
     etag = wang.get(SETTINGS).headers["ETag"]
     assert li.get(SETTINGS).headers["ETag"] == etag
 
-    first = wang.put(SETTINGS, json={"bands_m": [80, 250]}, headers={"If-Match": etag})
+    first = wang.put(SETTINGS, json={"bands_m": [100, 250]}, headers={"If-Match": etag})
     second = li.put(SETTINGS, json={"bands_m": [30, 60]}, headers={"If-Match": etag})
 
     assert first.status_code == 200
     assert second.status_code == 412
     assert "changed since you read them" in second.json()["detail"]
-    assert client.get(SETTINGS).json()["bands_m"] == [80, 250]
+    assert client.get(SETTINGS).json()["bands_m"] == [100, 250]
     stale_equipment = li.put(EQUIPMENT, json=[{"equipment": "crane"}], headers={"If-Match": etag})
     assert stale_equipment.status_code == 412
     assert client.get(SETTINGS).json()["equipment"] == wang.get(SETTINGS).json()["equipment"]
@@ -63,7 +63,7 @@ def test_concurrent_edits_with_the_same_etag_one_wins(
     def edit(i: int) -> None:
         start.wait()
         answer = editors[i].put(
-            SETTINGS, json={"bands_m": [10.0 * (i + 1), 500]}, headers={"If-Match": etag}
+            SETTINGS, json={"bands_m": [50.0 * (i + 1), 500]}, headers={"If-Match": etag}
         )
         answers[i] = answer.status_code
 
@@ -75,7 +75,7 @@ def test_concurrent_edits_with_the_same_etag_one_wins(
 
     winners = [i for i, status in answers.items() if status == 200]
     assert len(winners) == 1 and sorted(answers.values()) == [200, 412, 412, 412]
-    assert client.get(SETTINGS).json()["bands_m"] == [10.0 * (winners[0] + 1), 500]
+    assert client.get(SETTINGS).json()["bands_m"] == [50.0 * (winners[0] + 1), 500]
 
 
 def test_if_match_star_overwrites_and_a_missing_one_is_refused(client: TestClient) -> None:
