@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, OperationalError, ProgrammingError
+from sqlalchemy.exc import DataError, InternalError, OperationalError, ProgrammingError
 
 
 class GeoServiceError(Exception):
@@ -217,13 +217,17 @@ def add_exception_handlers(app: FastAPI) -> None:
             },
         )
 
-    async def handle_schema_missing(_: Request, exc: Exception) -> JSONResponse:
+    async def handle_schema_missing(request: Request, exc: Exception) -> Response:
         # A database that was never migrated (or is older than the code) lacks a table or
-        # column: say how to fix it. Any other programming error is a bug: a plain 500.
+        # column: say how to fix it. Values of the wrong type for an operator come from the
+        # request (a filter), never from a missing schema: a 400. Any other programming
+        # error is a bug: a plain 500.
         assert isinstance(exc, ProgrammingError)
+        reason = str(exc.orig).strip().splitlines()[0]
+        if reason.startswith("operator does not exist"):
+            return await handle(request, InvalidQuery(f"a value has the wrong type: {reason}"))
         if getattr(exc.orig, "pgcode", None) not in _SCHEMA_MISSING:
             raise exc
-        reason = str(exc.orig).strip().splitlines()[0]
         return JSONResponse(
             status_code=503,
             content={
@@ -247,7 +251,19 @@ def add_exception_handlers(app: FastAPI) -> None:
         reason = (str(exc.orig or exc).strip().splitlines() or ["invalid value"])[0]
         return await handle(request, InvalidText(f"a value in the request is invalid: {reason}"))
 
+    async def handle_postgis_input(request: Request, exc: Exception) -> Response:
+        # PostGIS reports input it cannot use (coordinates outside a projection's domain, a
+        # geometry it cannot parse) as an internal error; those come from the request. Any
+        # other internal error is a bug: a plain 500.
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+        if not reason.startswith(_POSTGIS_INPUT):
+            raise exc
+        return await handle(
+            request, InvalidQuery(f"a geometry or coordinate is unusable: {reason}")
+        )
+
     app.add_exception_handler(GeoServiceError, handle)
+    app.add_exception_handler(InternalError, handle_postgis_input)
     app.add_exception_handler(ValueError, handle_nul)
     app.add_exception_handler(DataError, handle_bad_value)
     app.add_exception_handler(OperationalError, handle_database_down)
@@ -261,6 +277,9 @@ def _is_browser_page(request: Request) -> bool:
 
 
 _NUL_REFUSED = "A string literal cannot contain NUL (0x00) characters"
+
+# The first words of PostGIS's errors about input (SQLSTATE XX000, like its real bugs).
+_POSTGIS_INPUT = ("transform: ", "parse error - invalid geometry", "Invalid GeoJSON")
 
 # SQLSTATEs of a schema older than the code: undefined table, column, function (PostGIS).
 _SCHEMA_MISSING = {"42P01", "42703", "42883"}

@@ -77,6 +77,8 @@ class ServerSettings(BaseSettings):
     # Memory each server process may keep built vector tiles in, until their data changes
     # (``geo_service.tilecache``); 0 turns the cache off.
     tile_cache_mb: int = 128
+    # Largest JSON or form body (imports have ``ImportSettings.max_upload_mb``).
+    max_body_kb: int = 256
 
 
 class AuthSettings(BaseSettings):

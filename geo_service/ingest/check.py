@@ -11,7 +11,7 @@ from collections import Counter
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, text
+from sqlalchemy import BigInteger, Connection, Integer, SmallInteger, text
 
 from geo_service.errors import ImportRejected, MissingCRS, RowProblem
 from geo_service.ingest.geometry import check_geometry
@@ -99,6 +99,15 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
     return frame.drop(columns=ignored), ignored
 
 
+# What each integer column type holds, so an out-of-range number is a row problem, not a
+# database error.
+_INT_RANGES = {
+    SmallInteger: (-(2**15), 2**15 - 1),
+    Integer: (-(2**31), 2**31 - 1),
+    BigInteger: (-(2**63), 2**63 - 1),
+}
+
+
 def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]) -> None:
     """Coerce one column to its kind in place; report cells that do not fit.
 
@@ -123,6 +132,13 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
         report(blank, "is required but empty")
     if fld.kind == "str":
         value = as_text.where(~blank)
+        longest = getattr(fld.sql, "length", None)
+        if longest:  # the value itself is not repeated: it may be personal
+            lengths = value.str.len()
+            for r, n in zip(rows[lengths > longest], lengths[lengths > longest], strict=True):
+                problems.append(
+                    RowProblem(int(r), fld.name, f"is {n} characters long; at most {longest}")
+                )
         if fld.choices:
             report(
                 ~blank & ~value.isin(fld.choices),
@@ -134,6 +150,9 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
         value = number
         if fld.kind == "int":
             report(number.notna() & (number != number.round()), "{value!r} is not a whole number")
+            low, high = _INT_RANGES.get(type(fld.sql), _INT_RANGES[Integer])
+            outside = number.notna() & ~number.between(low, high)
+            report(outside, f"{{value!r}} is not between {low} and {high}")
             value = number.round().astype("Int64")
     elif fld.kind == "bool":
         if typed:

@@ -222,7 +222,7 @@ def features_json(conn: Connection, col: Collection, page: Page, separator: str 
 def feature_json(conn: Connection, col: Collection, fid: str, crs: OutputCRS) -> str | None:
     where = Where()
     if col.fid_is_integer:
-        if not fid.isdigit():
+        if not (fid.isascii() and fid.isdigit()):  # "²".isdigit() too, but int() refuses it
             return None
         where.add(f"{col.fid} = {where.bind(int(fid))}")
     else:

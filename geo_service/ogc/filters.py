@@ -39,6 +39,8 @@ _SPATIAL = {
     ast.GeometryOverlaps: "ST_Overlaps",
     ast.GeometryEquals: "ST_Equals",
 }
+_SPATIAL_NAMES = ("S_INTERSECTS", "S_DISJOINT", "S_CONTAINS", "S_WITHIN", "S_TOUCHES",
+                  "S_CROSSES", "S_OVERLAPS", "S_EQUALS")  # fmt: skip
 _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
 
 
@@ -94,6 +96,7 @@ class _Translator:
         if isinstance(node, ast.Not):
             return f"NOT ({self.sql(node.sub_node)})"
         if type(node) in _COMPARISON:
+            self._check_types(node.lhs, [node.rhs])
             return f"({self.sql(node.lhs)} {_COMPARISON[type(node)]} {self.sql(node.rhs)})"
         if isinstance(node, ast.Like):
             op = "ILIKE" if node.nocase else "LIKE"
@@ -103,12 +106,14 @@ class _Translator:
             neg = "NOT " if node.not_ else ""
             return f"({self.sql(node.lhs)}::text {neg}{op} {self.where.bind(pattern)})"
         if isinstance(node, ast.In):
+            self._check_types(node.lhs, list(node.sub_nodes))
             items = ", ".join(self.sql(v) for v in node.sub_nodes)
             neg = "NOT " if node.not_ else ""
             return f"({self.sql(node.lhs)} {neg}IN ({items}))"
         if isinstance(node, ast.IsNull):
             return f"({self.sql(node.lhs)} IS {'NOT ' if node.not_ else ''}NULL)"
         if isinstance(node, ast.Between):
+            self._check_types(node.lhs, [node.low, node.high])
             neg = "NOT " if node.not_ else ""
             low, high = self.sql(node.low), self.sql(node.high)
             return f"({self.sql(node.lhs)} {neg}BETWEEN {low} AND {high})"
@@ -138,6 +143,25 @@ class _Translator:
         name = type(node).__name__
         raise InvalidQuery(f"filter uses {name}, which this service does not support")
 
+    def _check_types(self, lhs: Any, others: list[Any]) -> None:
+        """Refuse a comparison PostgreSQL could not make (a geometry with ``=``, a text
+        property with a number): the filter is at fault, so a 400 that says how to write it."""
+        for attr, other in [(lhs, o) for o in others] + [(o, lhs) for o in others]:
+            if not isinstance(attr, ast.Attribute):
+                continue
+            if attr.name in GEOMETRY_NAMES:
+                raise InvalidQuery(
+                    f"filter: {attr.name} can only be tested with a spatial function "
+                    f"({', '.join(_SPATIAL_NAMES)}), not compared"
+                )
+            kind = self.col.field(attr.name).kind
+            number = isinstance(other, int | float) and not isinstance(other, bool)
+            if kind in ("str", "str_list") and number:
+                raise InvalidQuery(
+                    f"filter: {attr.name} is text; compare it with a string in quotes, "
+                    f"e.g. {attr.name} = '{other}'"
+                )
+
     def _attribute(self, name: str) -> str:
         if name in GEOMETRY_NAMES:
             return "m.geom"
@@ -151,12 +175,47 @@ class _Translator:
         return geom
 
     def _geometry(self, geojson: dict) -> str:
+        _check_geometry(geojson)
         bound = self.where.bind(json.dumps(geojson))
         return self._from_filter_crs(f"ST_SetSRID(ST_GeomFromGeoJSON({bound}), {self.crs.srid})")
 
     def _envelope(self, *coords: float) -> str:
         b = [self.where.bind(float(c)) for c in coords]
         return self._from_filter_crs(f"ST_MakeEnvelope({', '.join(b)}, {self.crs.srid})")
+
+
+def _check_geometry(geojson: dict) -> None:
+    """A filter's geometry must be valid: PostGIS would otherwise close an open ring or
+    answer for a self-crossing polygon as if it meant something."""
+    import shapely
+    import shapely.validation
+    from shapely.geometry import shape
+
+    rings = _rings(geojson)
+    for ring in rings:
+        if len(ring) < 4 or list(ring[0]) != list(ring[-1]):
+            raise InvalidQuery(
+                "filter: a polygon ring must be closed (its last point the same as its first) "
+                f"and have at least 4 points; got {len(ring)} points"
+            )
+    try:
+        geometry = shape(geojson)
+    except (ValueError, TypeError, AttributeError, shapely.errors.GEOSException) as exc:
+        raise InvalidQuery(f"filter: the geometry cannot be read: {exc}") from None
+    if not geometry.is_valid:
+        reason = shapely.validation.explain_validity(geometry)
+        raise InvalidQuery(f"filter: the geometry is invalid: {reason}")
+
+
+def _rings(geojson: dict) -> list[list]:
+    kind, coords = geojson.get("type"), geojson.get("coordinates") or []
+    if kind == "Polygon":
+        return list(coords)
+    if kind == "MultiPolygon":
+        return [ring for polygon in coords for ring in polygon]
+    if kind == "GeometryCollection":
+        return [r for g in geojson.get("geometries", []) for r in _rings(g)]
+    return []
 
 
 def filter_condition(col: Collection, where: Where, node: ast.Node, filter_crs: OutputCRS) -> None:

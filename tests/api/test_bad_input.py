@@ -323,3 +323,68 @@ def test_dates_postgresql_cannot_take_are_still_answered(
 ) -> None:
     answer = client.get("/api/audit", params={"since": since, "until": since})
     assert answer.status_code in (200, 400), answer.text
+
+
+ITEMS = "/ogc/collections/{}/items?"
+ISSUE_11_REQUESTS = {
+    "filter on the geometry with a string": ITEMS.format("sites")
+    + "filter=geometry%20%3D%20%27x%27",
+    "a bbox out of a projected CRS's range": ITEMS.format("sites")
+    + "bbox=-1e12,-1e12,1e12,1e12&bbox-crs=http://www.opengis.net/def/crs/EPSG/0/4549",
+    "a superscript two as a feature id": "/ogc/collections/households/items/%C2%B2",
+    "a superscript two as a site": "/api/sites/%C2%B2/impact",
+    "a superscript two on the site map": "/maps/sites/%C2%B2",
+    "a text property compared with a number": ITEMS.format("households")
+    + "filter=unit_label%20%3D%205",
+    "a number property compared with text": ITEMS.format("households")
+    + "filter=residents%20%3D%20%27x%27",
+    "an unclosed ring": ITEMS.format("households")
+    + "filter=S_INTERSECTS(geometry,POLYGON((120 30,121 30,121 31,120 31)))",
+}
+
+
+@pytest.mark.parametrize("case", ISSUE_11_REQUESTS)
+def test_requests_that_were_server_errors_get_a_4xx_naming_the_problem(
+    client: TestClient, unchanged: None, case: str
+) -> None:
+    response = client.get(ISSUE_11_REQUESTS[case])
+    assert 400 <= response.status_code < 500, (case, response.status_code, response.text)
+    assert "db up" not in response.text
+
+
+def test_an_over_long_value_in_an_import_is_refused_by_row_and_audited(
+    client: TestClient, homes: Engine, unchanged: None
+) -> None:
+    """A 36-character phone: the row and field are named, nothing is written, the refusal
+    is audited, and the value never reaches the database (nor its log)."""
+    phone = "1" * 36
+    csv = f"building,unit_label,phone,lon,lat\n翠苑一区1幢,1-1-101,{phone},120.157,30.2688\n"
+    response = client.post(
+        "/api/imports/households?crs=EPSG:4326",
+        files={"file": ("h.csv", csv.encode(), "text/csv")},
+    )
+    assert response.status_code == 422, response.text
+    assert "phone" in response.text and phone not in response.text
+    assert "36 characters long; at most 32" in response.text
+    with homes.connect() as conn:
+        action = conn.execute(
+            text("SELECT action FROM audit_log ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert action == "import_rejected"
+
+
+def test_an_oversized_json_body_gets_413_and_nothing_is_audited(
+    client: TestClient, unchanged: None, district: Engine
+) -> None:
+    body = json.dumps({"bands_m": [50, 100], "kinds": ["noise"], "pad": "x" * 2_000_000})
+    with district.connect() as conn:
+        audited = conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one()
+    response = client.put(
+        "/api/sites/AZF-2024-01/impact-settings",
+        content=body,
+        headers={"Content-Type": "application/json", "If-Match": "*"},
+    )
+    assert response.status_code == 413, response.text
+    assert "JSON" in response.json()["detail"]
+    with district.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == audited
