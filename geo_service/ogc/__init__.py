@@ -2,6 +2,7 @@
 
 A flat package by concern, as tipg's: ``crs`` (the CRSs offered and their axis order),
 ``collections`` (a layer as SQL: fields, queryables, the GeoJSON page assembled in
-PostgreSQL), ``filters`` (CQL2 to SQL with bound parameters), ``params`` (one small parser
-per query parameter), ``tiles`` (MVT and tile set metadata), ``openapi`` and ``routes``.
+PostgreSQL), ``filters`` (CQL2 to SQL with bound parameters), ``params`` (the query
+parameters: one declaration and one small parser each), ``tiles`` (MVT and tile set
+metadata), ``openapi`` (the document, derived from ``params``) and ``routes``.
 """

@@ -46,7 +46,8 @@ def offered() -> list[OutputCRS]:
 
 
 def offered_uris() -> list[str]:
-    return [c.uri for c in offered()]
+    """The URIs of ``offered()``, without building the CRSs (the OpenAPI document lists them)."""
+    return [CRS84, *(_EPSG_URI.format(code) for code in OFFERED_EPSG)]
 
 
 def parse_crs(value: str | None, parameter: str = "crs") -> OutputCRS:

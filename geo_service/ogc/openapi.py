@@ -1,28 +1,70 @@
 """The OpenAPI 3 document of the OGC endpoints (``/ogc/api``, the landing's service-desc).
 
-GDAL and QGIS read ``components.parameters.limit`` (default and maximum) from here to size
-their pages, so the limits are stated once, in ``params``, and referenced by the items paths.
+The query parameters come from their declarations (``params.PARAMETERS``): each is stated
+once under ``components.parameters`` and referenced by the operations that take it. GDAL
+and QGIS read ``components.parameters.limit`` (default and maximum) from here to size their
+pages. Path parameters follow from the path templates, so none is left undeclared.
+
+A collection's own items path (``/collections/parcels/items``, with its queryables as
+parameters, which GDAL needs before it sends ``field=value``) is one more entry of
+``paths`` built by ``_operation`` with ``_query("items")`` plus those parameters.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from geo_service.ogc.crs import offered_uris
-from geo_service.ogc.params import DEFAULT_LIMIT, FILTER_LANGS, FORMATS, MAX_LIMIT
+from geo_service.ogc.params import PARAMETERS, Parameter, declared
+
+JSON = "application/json"
+GEOJSON = "application/geo+json"
+MVT = "application/vnd.mapbox-vector-tile"
+TILE = "/tiles/WebMercatorQuad/{tileMatrix}/{tileCol}/{tileRow}"
+# (path, operationId, media type of the answer), in the order of the routes.
+OPERATIONS = (
+    ("/", "landing", JSON),
+    ("/conformance", "conformance", JSON),
+    ("/collections", "collections", JSON),
+    ("/collections/{collectionId}", "collection", JSON),
+    ("/collections/{collectionId}/items", "items", GEOJSON),
+    ("/collections/{collectionId}/items/{featureId}", "item", GEOJSON),
+    ("/collections/{collectionId}/queryables", "queryables", "application/schema+json"),
+    ("/collections/{collectionId}" + TILE, "collectionTile", MVT),
+    (TILE, "mapTile", MVT),
+)
 
 
-def _param(name: str, description: str, schema: dict, style: str | None = None) -> dict:
-    p: dict[str, Any] = {
-        "name": name,
+def _component(p: Parameter) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "name": p.name,
         "in": "query",
         "required": False,
-        "description": description,
-        "schema": schema,
+        "description": p.description,
+        "schema": p.schema,
     }
-    if style:
-        p |= {"style": style, "explode": False}
-    return p
+    if p.schema.get("type") == "array":  # comma-separated, as OGC API - Features has it
+        doc |= {"style": "form", "explode": False}
+    return doc
+
+
+def _path_parameters(path: str, collection_ids: list[str]) -> list[dict[str, Any]]:
+    """One declaration per ``{name}`` of the path template (OpenAPI requires each)."""
+    schemas = {
+        "collectionId": {"type": "string", "enum": collection_ids},
+        "featureId": {"type": "string"},
+        "tileMatrix": {"type": "string"},
+        "tileCol": {"type": "integer", "minimum": 0},
+        "tileRow": {"type": "integer", "minimum": 0},
+    }
+    return [
+        {"name": name, "in": "path", "required": True, "schema": schemas[name]}
+        for name in re.findall(r"\{(\w+)\}", path)
+    ]
+
+
+def _query(operation_id: str) -> list[dict[str, str]]:
+    return [{"$ref": f"#/components/parameters/{p.name}"} for p in declared(operation_id)]
 
 
 def _ok(media: str) -> dict:
@@ -34,170 +76,22 @@ def _ok(media: str) -> dict:
     }
 
 
+def _operation(operation_id: str, media: str, parameters: list[dict]) -> dict[str, Any]:
+    get: dict[str, Any] = {"operationId": operation_id, "responses": _ok(media)}
+    if parameters:
+        get["parameters"] = parameters
+    return {"get": get}
+
+
 def openapi_document(base: str, collection_ids: list[str]) -> dict[str, Any]:
-    ref = lambda name: {"$ref": f"#/components/parameters/{name}"}  # noqa: E731
-    collection_id = {
-        "name": "collectionId",
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "enum": collection_ids},
+    paths = {
+        path: _operation(op, media, _path_parameters(path, collection_ids) + _query(op))
+        for path, op, media in OPERATIONS
     }
-    items_params = [
-        collection_id,
-        *(
-            ref(n)
-            for n in (
-                "limit",
-                "offset",
-                "after",
-                "bbox",
-                "datetime",
-                "bbox-crs",
-                "crs",
-                "sortby",
-                "properties",
-                "filter",
-                "filter-lang",
-                "filter-crs",
-                "f",
-            )
-        ),
-    ]
     return {
         "openapi": "3.0.3",
         "info": {"title": "Site-impact service: OGC API - Features and Tiles", "version": "1.0"},
         "servers": [{"url": base}],
-        "paths": {
-            "/": {"get": {"operationId": "landing", "responses": _ok("application/json")}},
-            "/conformance": {
-                "get": {"operationId": "conformance", "responses": _ok("application/json")}
-            },
-            "/collections": {
-                "get": {"operationId": "collections", "responses": _ok("application/json")}
-            },
-            "/collections/{collectionId}": {
-                "get": {
-                    "operationId": "collection",
-                    "parameters": [collection_id],
-                    "responses": _ok("application/json"),
-                }
-            },
-            "/collections/{collectionId}/items": {
-                "get": {
-                    "operationId": "items",
-                    "parameters": items_params,
-                    "responses": _ok("application/geo+json"),
-                }
-            },
-            "/collections/{collectionId}/items/{featureId}": {
-                "get": {
-                    "operationId": "item",
-                    "parameters": [
-                        collection_id,
-                        {
-                            "name": "featureId",
-                            "in": "path",
-                            "required": True,
-                            "schema": {"type": "string"},
-                        },
-                        ref("crs"),
-                    ],
-                    "responses": _ok("application/geo+json"),
-                }
-            },
-            "/collections/{collectionId}/queryables": {
-                "get": {
-                    "operationId": "queryables",
-                    "parameters": [collection_id],
-                    "responses": _ok("application/schema+json"),
-                }
-            },
-            "/collections/{collectionId}/tiles/WebMercatorQuad/{tileMatrix}/{tileCol}/{tileRow}": {
-                "get": {
-                    "operationId": "collectionTile",
-                    "parameters": [collection_id],
-                    "responses": _ok("application/vnd.mapbox-vector-tile"),
-                }
-            },
-            "/tiles/WebMercatorQuad/{tileMatrix}/{tileCol}/{tileRow}": {
-                "get": {
-                    "operationId": "mapTile",
-                    "responses": _ok("application/vnd.mapbox-vector-tile"),
-                }
-            },
-        },
-        "components": {
-            "parameters": {
-                "limit": _param(
-                    "limit",
-                    f"Features per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT}.",
-                    {
-                        "type": "integer",
-                        "minimum": 1,
-                        "maximum": MAX_LIMIT,
-                        "default": DEFAULT_LIMIT,
-                    },
-                ),
-                "offset": _param(
-                    "offset", "Features to skip.", {"type": "integer", "minimum": 0, "default": 0}
-                ),
-                "after": _param(
-                    "after",
-                    "The cursor a next link carries: the features after this feature id, in "
-                    "id order (offset then only numbers the page). Not with sortby.",
-                    {"type": "string"},
-                ),
-                "datetime": _param(
-                    "datetime",
-                    "Features whose dates overlap a date, a time, or an interval start/end "
-                    "('..' for an open end), e.g. 2025-01-01/2025-06-30. Collections with "
-                    "time: sites (start_date to end_date; a missing date leaves that end open).",
-                    {"type": "string"},
-                ),
-                "bbox": _param(
-                    "bbox",
-                    "minx,miny,maxx,maxy in bbox-crs (default CRS84).",
-                    {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
-                    style="form",
-                ),
-                "bbox-crs": _param(
-                    "bbox-crs",
-                    "CRS of bbox.",
-                    {"type": "string", "format": "uri", "enum": offered_uris()},
-                ),
-                "crs": _param(
-                    "crs",
-                    "CRS of the answer (Content-Crs says which).",
-                    {"type": "string", "format": "uri", "enum": offered_uris()},
-                ),
-                "sortby": _param(
-                    "sortby",
-                    "+field or -field, comma-separated.",
-                    {"type": "array", "items": {"type": "string"}},
-                    style="form",
-                ),
-                "properties": _param(
-                    "properties",
-                    "Properties to return.",
-                    {"type": "array", "items": {"type": "string"}},
-                    style="form",
-                ),
-                "filter": _param("filter", "A CQL2 filter on the queryables.", {"type": "string"}),
-                "filter-lang": _param(
-                    "filter-lang",
-                    "cql2-text (default) or cql2-json.",
-                    {"type": "string", "enum": list(FILTER_LANGS), "default": "cql2-text"},
-                ),
-                "filter-crs": _param(
-                    "filter-crs",
-                    "CRS of geometries in the filter.",
-                    {"type": "string", "format": "uri", "enum": offered_uris()},
-                ),
-                "f": _param(
-                    "f",
-                    "Format of the answer.",
-                    {"type": "string", "enum": list(FORMATS), "default": "json"},
-                ),
-            },
-        },
+        "paths": paths,
+        "components": {"parameters": {p.name: _component(p) for p in PARAMETERS}},
     }

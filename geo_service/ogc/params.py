@@ -1,41 +1,33 @@
-"""One small parser per OGC query parameter, each returning a parsed value or a 400.
+"""The OGC query parameters: one small parser each, and one declaration each (``PARAMETERS``).
 
 Parameters are read as strings and parsed here (not by FastAPI's validation, whose 422
 would not say what OGC clients expect): a bad bbox, CRS, limit or sortby is a 400 whose
 message names the parameter and the values it takes.
+
+``PARAMETERS``, at the end, says of each parameter where it applies (the operations of
+``/ogc/api``), its schema, its description and its parser; the OpenAPI document
+(``openapi``) and the names that are not property filters (``RESERVED``) are read from it,
+so a new parameter is one row there and one parser here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from geo_service.errors import InvalidQuery
 from geo_service.ogc.collections import Collection, Where, quote
-from geo_service.ogc.crs import STORAGE_SRID, OutputCRS, parse_crs
+from geo_service.ogc.crs import STORAGE_SRID, OutputCRS, offered_uris, parse_crs
+from geo_service.ogc.filters import parse_filter
 from layers import COLLECTIONS
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 FORMATS = ("json", "html", "csv", "geojsonseq")
 FILTER_LANGS = ("cql2-text", "cql2-json")
-# Parameters with a meaning of their own; any other name is a property filter.
-RESERVED = {
-    "f",
-    "limit",
-    "offset",
-    "bbox",
-    "bbox-crs",
-    "crs",
-    "sortby",
-    "properties",
-    "filter",
-    "filter-lang",
-    "filter-crs",
-    "datetime",
-    "lang",
-    "after",
-}
 
 
 def parse_int(name: str, raw: str | None, default: int, low: int, high: int) -> int:
@@ -56,6 +48,10 @@ def parse_limit(raw: str | None) -> int:
 
 def parse_offset(raw: str | None) -> int:
     return parse_int("offset", raw, 0, 0, 2**62)
+
+
+# The layers with dates, which ``datetime`` filters.
+_TIMED = [layer for layer in COLLECTIONS.values() if layer.temporal]
 
 
 def _day(raw: str) -> dt.date:
@@ -79,8 +75,8 @@ def datetime_condition(col: Collection, where: Where, raw: str | None) -> None:
         return
     temporal = col.layer.temporal
     if temporal is None:
-        with_time = [c.id for c in COLLECTIONS.values() if c.temporal]
-        raise InvalidQuery(f"datetime: {col.id} has no time; it applies to {', '.join(with_time)}")
+        with_time = ", ".join(layer.id for layer in _TIMED)
+        raise InvalidQuery(f"datetime: {col.id} has no time; it applies to {with_time}")
     parts = raw.split("/")
     if len(parts) > 2 or raw == "" or (len(parts) == 1 and parts[0] == ".."):
         raise InvalidQuery(
@@ -189,3 +185,116 @@ def parse_filter_lang(raw: str | None) -> str:
 
 def parse_output_crs(raw: str | None) -> OutputCRS:
     return parse_crs(raw, "crs")
+
+
+def parse_filter_crs(raw: str | None) -> OutputCRS:
+    return parse_crs(raw, "filter-crs")
+
+
+# -- the declarations ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Parameter:
+    """One OGC query parameter, as the OpenAPI document states it and as a route reads it.
+
+    ``operations`` are the operationIds of ``/ogc/api`` that take it; a schema of type
+    ``array`` is a comma-separated list. ``parser`` is the function above that the routes
+    call on it (None: accepted and ignored).
+    """
+
+    name: str
+    operations: tuple[str, ...]
+    schema: dict[str, Any]
+    description: str
+    parser: Callable[..., object] | None
+
+
+ITEMS = ("items",)
+# Every operation that answers a document a person may ask for as a page.
+DOCUMENTS = ("landing", "conformance", "collections", "collection", "items", "item")
+_CRS = {"type": "string", "format": "uri", "enum": offered_uris()}
+_TEXT = {"type": "string"}
+_NAMES = {"type": "array", "items": _TEXT}
+_WITH_TIME = ", ".join(f"{layer.id} ({' to '.join(layer.temporal)})" for layer in _TIMED)
+
+PARAMETERS = (
+    Parameter(
+        "limit",
+        ITEMS,
+        {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        f"Features per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT}.",
+        parse_limit,
+    ),
+    Parameter(
+        "offset",
+        ITEMS,
+        {"type": "integer", "minimum": 0, "default": 0},
+        "Features to skip.",
+        parse_offset,
+    ),
+    Parameter(
+        "after",
+        ITEMS,
+        _TEXT,
+        "The cursor a next link carries: the features after this feature id, in id order "
+        "(offset then only numbers the page). Not with sortby.",
+        parse_after,
+    ),
+    Parameter(
+        "bbox",
+        ITEMS,
+        {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
+        "minx,miny,maxx,maxy in bbox-crs (default CRS84).",
+        bbox_condition,
+    ),
+    Parameter("bbox-crs", ITEMS, _CRS, "CRS of bbox.", bbox_condition),
+    Parameter(
+        "datetime",
+        ITEMS,
+        _TEXT,
+        "Features whose dates overlap a date, a time, or an interval start/end ('..' for an "
+        f"open end), e.g. 2025-01-01/2025-06-30. Collections with time: {_WITH_TIME}; a "
+        "missing date leaves that end open.",
+        datetime_condition,
+    ),
+    Parameter(
+        "crs",
+        ("items", "item"),
+        _CRS,
+        "CRS of the answer (Content-Crs says which).",
+        parse_output_crs,
+    ),
+    Parameter("sortby", ITEMS, _NAMES, "+field or -field, comma-separated.", parse_sortby),
+    Parameter("properties", ITEMS, _NAMES, "Properties to return.", parse_properties),
+    Parameter("filter", ITEMS, _TEXT, "A CQL2 filter on the queryables.", parse_filter),
+    Parameter(
+        "filter-lang",
+        ITEMS,
+        {"type": "string", "enum": list(FILTER_LANGS), "default": FILTER_LANGS[0]},
+        f"{FILTER_LANGS[0]} (default) or {' or '.join(FILTER_LANGS[1:])}.",
+        parse_filter_lang,
+    ),
+    Parameter("filter-crs", ITEMS, _CRS, "CRS of geometries in the filter.", parse_filter_crs),
+    Parameter(
+        "f",
+        DOCUMENTS,
+        {"type": "string", "enum": list(FORMATS), "default": "json"},
+        "Format of the answer.",
+        parse_format,
+    ),
+    Parameter(
+        "lang",
+        ITEMS,
+        _TEXT,
+        "Accepted for the clients that send it; it changes nothing.",
+        None,
+    ),
+)
+
+
+def declared(operation: str) -> list[Parameter]:
+    """The query parameters an operation of ``/ogc/api`` takes, in the table's order."""
+    return [p for p in PARAMETERS if operation in p.operations]
+
+
+# Parameters with a meaning of their own; any other name on items is a property filter.
+RESERVED = frozenset(p.name for p in declared("items"))

@@ -35,7 +35,7 @@ from geo_service.ogc.collections import (
     number_matched,
     property_condition,
 )
-from geo_service.ogc.crs import CRS84, offered_uris, parse_crs
+from geo_service.ogc.crs import CRS84, offered_uris
 from geo_service.ogc.filters import filter_condition, parse_filter
 from geo_service.ogc.openapi import openapi_document
 from geo_service.tilecache import TileCache
@@ -339,7 +339,7 @@ def _where(request: Request, col: Collection) -> Where:
     if q.get("filter"):
         lang = params.parse_filter_lang(q.get("filter-lang"))
         node = parse_filter(q["filter"], lang)
-        filter_crs = parse_crs(q.get("filter-crs"), "filter-crs")
+        filter_crs = params.parse_filter_crs(q.get("filter-crs"))
         filter_condition(col, where, node, filter_crs)
     elif q.get("filter-lang"):
         params.parse_filter_lang(q.get("filter-lang"))
