@@ -36,6 +36,7 @@ from geo_service.auth import PrincipalCache
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
 from geo_service.ogc.routes import router as ogc_router
+from geo_service.ogc.tile_routes import router as ogc_tile_router
 from geo_service.settings import (
     AuthSettings,
     BandRules,
@@ -132,6 +133,7 @@ def create_app(
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
     app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)
+    app.include_router(ogc_tile_router)
     # GIS clients and web maps elsewhere read the feeds: any origin, credentials by header.
     app.add_middleware(
         CORSMiddleware,

@@ -2,7 +2,9 @@
 
 Parameters are read as strings and parsed here (not by FastAPI's validation, whose 422
 would not say what OGC clients expect): a bad bbox, CRS, limit or sortby is a 400 whose
-message names the parameter and the values it takes.
+message names the parameter and the values it takes. ``where`` turns an items request into
+its conditions; ``page_links`` writes the paging parameters back into the next and prev
+links, beside ``parse_after``, which reads the cursor they carry.
 
 ``PARAMETERS``, at the end, says of each parameter where it applies (the operations of
 ``/ogc/api``), its schema, its description and its parser; the OpenAPI document
@@ -18,10 +20,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.datastructures import URL, QueryParams
+
 from geo_service.errors import InvalidQuery
-from geo_service.ogc.collections import Collection, Where, quote
+from geo_service.ogc.collections import (
+    Collection,
+    Page,
+    PageText,
+    Where,
+    property_condition,
+    quote,
+)
 from geo_service.ogc.crs import STORAGE_SRID, OutputCRS, offered_uris, parse_crs
-from geo_service.ogc.filters import parse_filter
+from geo_service.ogc.filters import filter_condition, parse_filter
 from layers import COLLECTIONS
 
 DEFAULT_LIMIT = 100
@@ -189,6 +200,53 @@ def parse_output_crs(raw: str | None) -> OutputCRS:
 
 def parse_filter_crs(raw: str | None) -> OutputCRS:
     return parse_crs(raw, "filter-crs")
+
+
+# -- an items request's conditions and its paging links ----------------------------------------
+def where(col: Collection, query: QueryParams) -> Where:
+    """What an items request selects: bbox, datetime, ``field=value`` and a CQL2 filter."""
+    out = Where()
+    bbox_condition(col, out, query.get("bbox"), query.get("bbox-crs"))
+    datetime_condition(col, out, query.get("datetime"))
+    for name, value in query.multi_items():
+        if name not in RESERVED:
+            _field_condition(col, out, name, value)
+    lang = parse_filter_lang(query.get("filter-lang"))
+    if query.get("filter"):
+        node = parse_filter(query["filter"], lang)
+        filter_condition(col, out, node, parse_filter_crs(query.get("filter-crs")))
+    return out
+
+
+def _field_condition(col: Collection, out: Where, name: str, value: str) -> None:
+    """``field=value`` on a queryable; any other name is refused, with the names it may be."""
+    try:
+        col.field(name)
+    except InvalidQuery:
+        raise InvalidQuery(
+            f"unknown parameter {name!r}: not an OGC parameter nor a queryable of "
+            f"{col.id} ({', '.join(f.name for f in col.fields)})"
+        ) from None
+    property_condition(col, out, name, value)
+
+
+def page_links(url: URL, media_type: str, page: Page, found: PageText) -> list[dict[str, str]]:
+    """self, next and prev; next carries a cursor (``after``, read by ``parse_after``) when
+    the page is in id order, so a client reading a whole collection never makes the server
+    count past an offset."""
+    links = [{"rel": "self", "type": media_type, "href": str(url)}]
+    url = url.remove_query_params("after")
+    offset, limit = page.offset, page.limit
+    if found.more:
+        following = {"offset": offset + limit, "limit": limit}
+        if not page.sortby and found.last_fid is not None:
+            following["after"] = found.last_fid
+        href = url.include_query_params(**following)
+        links.append({"rel": "next", "type": media_type, "href": str(href)})
+    if offset > 0:
+        href = url.include_query_params(offset=max(0, offset - limit), limit=limit)
+        links.append({"rel": "prev", "type": media_type, "href": str(href)})
+    return links
 
 
 # -- the declarations ---------------------------------------------------------------------------

@@ -1,52 +1,50 @@
-"""The OGC API router: landing, conformance, collections, items, queryables, tiles.
+"""The OGC API - Features router: landing, conformance, OpenAPI, collections, items, queryables.
 
-Thin: parameters are parsed by ``params``, SQL is built by ``collections``, ``filters`` and
-``tiles``; this module checks who may read what and shapes the answers (links, headers,
-ETag and 304). Pages for people come from the ``ogc_*.html`` templates.
+Thin: parameters are parsed by ``params``, SQL is built by ``collections`` and ``filters``;
+this module shapes the documents (links, headers, paging), and ``answers`` checks who may
+read what and answers with an ETag and 304. The tiles are ``tile_routes``'. Pages for people
+come from the ``ogc_*.html`` templates.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlalchemy import Engine
 
-from geo_service.access import Principal
 from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.api.pages import render
-from geo_service.errors import Forbidden, InvalidQuery, NotFound
-from geo_service.ogc import params, tiles
+from geo_service.errors import InvalidQuery, NotFound
+from geo_service.ogc import params
+from geo_service.ogc.answers import JSON
+from geo_service.ogc.answers import answer as _answer
+from geo_service.ogc.answers import base_url as _base
+from geo_service.ogc.answers import json_answer as _json
+from geo_service.ogc.answers import readable as _readable
+from geo_service.ogc.answers import readable_collection as _collection
 from geo_service.ogc.collections import (
     Collection,
     Page,
     PageText,
-    Where,
     feature_json,
     feature_rows,
     features_json,
     number_matched,
-    property_condition,
 )
 from geo_service.ogc.crs import CRS84, offered_uris
-from geo_service.ogc.filters import filter_condition, parse_filter
 from geo_service.ogc.openapi import openapi_document
-from geo_service.tilecache import TileCache
 from layers import COLLECTIONS
 from maps.assets import local_url
 
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
 GEOJSON = "application/geo+json"
-JSON = "application/json"
-MVT = "application/vnd.mapbox-vector-tile"
 HTML = "text/html; charset=utf-8"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
@@ -74,59 +72,9 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
-# Answers depend on who asks, so caches keep them per user and revalidate with the ETag.
-CACHE_CONTROL = "private, max-age=60"
 
 
 # -- helpers ----------------------------------------------------------------------------------
-def _base(request: Request) -> str:
-    return str(request.base_url).rstrip("/") + "/ogc"
-
-
-def _readable(principal: Principal) -> list[Collection]:
-    return [
-        Collection(layer) for lid, layer in COLLECTIONS.items() if principal.can_read_layer(lid)
-    ]
-
-
-def _collection(principal: Principal, collection_id: str) -> Collection:
-    """The collection if this principal may read it: 401 to ask for sign-in, 403, 404."""
-    if collection_id not in COLLECTIONS:
-        raise NotFound(
-            f"no collection {collection_id!r}; collections are: {', '.join(COLLECTIONS)}"
-        )
-    if not principal.can_read_layer(collection_id):
-        principal.require_signed_in()
-        raise Forbidden(f"the {principal.role} role may not read {collection_id}")
-    return Collection(COLLECTIONS[collection_id])
-
-
-def _answer(
-    request: Request,
-    body: bytes | str,
-    media_type: str,
-    headers: dict[str, str] | None = None,
-    *,
-    volatile: str = "",
-) -> Response:
-    """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them.
-
-    ``volatile`` is a part of the body that changes without the data changing (a page's
-    timeStamp); it is left out of the hash so that the ETag names the data.
-    """
-    data = body.encode() if isinstance(body, str) else body
-    stable = data.replace(volatile.encode(), b"") if volatile else data
-    etag = '"' + hashlib.blake2b(stable, digest_size=16).hexdigest() + '"'
-    common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
-    if etag in request.headers.get("if-none-match", ""):
-        return Response(status_code=304, headers=common)
-    return Response(data, media_type=media_type, headers={**common, **(headers or {})})
-
-
-def _json(request: Request, doc: Any, media_type: str = JSON) -> Response:
-    return _answer(request, json.dumps(doc, ensure_ascii=False), media_type)
-
-
 def _html(
     request: Request,
     template: str,
@@ -320,66 +268,16 @@ def schema(request: Request, collection_id: str, principal: CollectionReader) ->
 
 
 # -- items ------------------------------------------------------------------------------------
-def _where(request: Request, col: Collection) -> Where:
-    q = request.query_params
-    where = Where()
-    params.bbox_condition(col, where, q.get("bbox"), q.get("bbox-crs"))
-    params.datetime_condition(col, where, q.get("datetime"))
-    for name, value in q.multi_items():
-        if name in params.RESERVED:
-            continue
-        try:
-            col.field(name)
-        except InvalidQuery:
-            raise InvalidQuery(
-                f"unknown parameter {name!r}: not an OGC parameter nor a queryable of "
-                f"{col.id} ({', '.join(f.name for f in col.fields)})"
-            ) from None
-        property_condition(col, where, name, value)
-    if q.get("filter"):
-        lang = params.parse_filter_lang(q.get("filter-lang"))
-        node = parse_filter(q["filter"], lang)
-        filter_crs = params.parse_filter_crs(q.get("filter-crs"))
-        filter_condition(col, where, node, filter_crs)
-    elif q.get("filter-lang"):
-        params.parse_filter_lang(q.get("filter-lang"))
-    return where
-
-
 def _page_links(request: Request, fmt_type: str, page: Page, found: PageText) -> list:
-    """self, next and prev; next carries a cursor (``after``) when the page is in id order,
-    so a client reading a whole collection never makes the server count past an offset."""
+    """The paging links (``params.page_links``) and the page in the other format."""
     url = request.url.remove_query_params("after")
-    links = [{"rel": "self", "type": fmt_type, "href": str(request.url)}]
-    offset, limit = page.offset, page.limit
-    if found.more:
-        following = {"offset": offset + limit, "limit": limit}
-        if not page.sortby and found.last_fid is not None:
-            following["after"] = found.last_fid
-        links.append(
-            {
-                "rel": "next",
-                "type": fmt_type,
-                "href": str(url.include_query_params(**following)),
-            }
-        )
-    if offset > 0:
-        links.append(
-            {
-                "rel": "prev",
-                "type": fmt_type,
-                "href": str(url.include_query_params(offset=max(0, offset - limit), limit=limit)),
-            }
-        )
     alt = "text/html" if fmt_type != "text/html" else GEOJSON
-    links.append(
-        {
-            "rel": "alternate",
-            "type": alt,
-            "href": str(url.include_query_params(f="html" if alt == "text/html" else "json")),
-        }
-    )
-    return links
+    alternate = {
+        "rel": "alternate",
+        "type": alt,
+        "href": str(url.include_query_params(f="html" if alt == "text/html" else "json")),
+    }
+    return [*params.page_links(request.url, fmt_type, page, found), alternate]
 
 
 @router.get("/collections/{collection_id}/items", summary="Features, a page at a time")
@@ -393,7 +291,7 @@ def items(
     page = Page(
         limit=params.parse_limit(q.get("limit")),
         offset=params.parse_offset(q.get("offset")),
-        where=_where(request, col),
+        where=params.where(col, q),
         sortby=params.parse_sortby(col, q.get("sortby")),
         properties=params.parse_properties(col, q.get("properties")),
         crs=crs,
@@ -492,144 +390,6 @@ def item(
         raise InvalidQuery(f"f={fmt}: one feature is given as json or html")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"
     return _answer(request, body, GEOJSON, {"Content-Crs": f"<{crs.uri}>"})
-
-
-# -- tiles ------------------------------------------------------------------------------------
-def _map_layers(principal: Principal) -> list[Collection]:
-    cols = [Collection(COLLECTIONS[c]) for c in tiles.MAP_LAYERS if principal.can_read_layer(c)]
-    if not cols:
-        principal.require_signed_in()
-        raise Forbidden(f"the {principal.role} role may not read the map layers")
-    return cols
-
-
-@router.get("/collections/{collection_id}/tiles", summary="Tile sets of a collection")
-def collection_tilesets(
-    request: Request, collection_id: str, principal: CollectionReader
-) -> Response:
-    col = _collection(principal, collection_id)
-    url = f"{_base(request)}/collections/{col.id}/tiles/{tiles.TMS_ID}"
-    return _json(
-        request,
-        {
-            "tilesets": [
-                {
-                    "title": col.layer.title_en,
-                    "dataType": "vector",
-                    "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-                    "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
-                    "links": [{"rel": "self", "type": JSON, "href": url}],
-                }
-            ]
-        },
-    )
-
-
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", summary="Tile set metadata")
-def collection_tileset(
-    request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
-) -> Response:
-    col = _collection(principal, collection_id)
-    with engine.connect() as conn:
-        extent = col.extent(conn)
-    return _json(request, tiles.tileset(col, _base(request), extent))
-
-
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json")
-def collection_tilejson(
-    request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
-) -> Response:
-    col = _collection(principal, collection_id)
-    with engine.connect() as conn:
-        extent = col.extent(conn)
-    url = f"{_base(request)}/collections/{col.id}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
-    return _json(request, tiles.tilejson([col], url, extent))
-
-
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
-async def collection_tile(
-    request: Request,
-    collection_id: str,
-    z: str,
-    x: str,
-    y: str,
-    principal: CollectionReader,
-    engine: EngineDep,
-) -> Response:
-    col = _collection(principal, collection_id)
-    return await _tile(request, engine, [col], tiles.parse_tile(z, x, y))
-
-
-@router.get("/tiles/WebMercatorQuad", summary="The map tile set (several layers)")
-def map_tileset(request: Request, principal: CollectionReader) -> Response:
-    cols = _map_layers(principal)
-    base = _base(request)
-    url = f"{base}/tiles/{tiles.TMS_ID}"
-    doc = {
-        "title": "Map: " + ", ".join(c.id for c in cols),
-        "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
-        "layers": [
-            {"id": c.id, "dataType": "vector", "x-zoomContents": tiles.zoom_contents(c)}
-            for c in cols
-        ],
-        "links": [
-            {"rel": "self", "type": JSON, "href": url},
-            {
-                "rel": "item",
-                "type": MVT,
-                "templated": True,
-                "href": url + "/{tileMatrix}/{tileCol}/{tileRow}",
-            },
-            {"rel": "alternate", "type": JSON, "title": "TileJSON", "href": url + "/tilejson.json"},
-        ],
-    }
-    return _json(request, doc)
-
-
-@router.get("/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the map tiles")
-def map_tilejson(request: Request, principal: CollectionReader) -> Response:
-    cols = _map_layers(principal)
-    url = f"{_base(request)}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
-    return _json(request, tiles.tilejson(cols, url, None))
-
-
-@router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="A map tile (several layers)")
-async def map_tile(
-    request: Request, z: str, x: str, y: str, principal: CollectionReader, engine: EngineDep
-) -> Response:
-    cols = _map_layers(principal)
-    return await _tile(request, engine, cols, tiles.parse_tile(z, x, y))
-
-
-async def _tile(
-    request: Request, engine: Engine, cols: list[Collection], zxy: tuple[int, int, int]
-) -> Response:
-    """The tile from the cache, else built by PostGIS (and kept until its data changes).
-
-    Tiles hold public fields only, so one cached tile serves every reader of its layers.
-    A cached tile is answered on the event loop; only building one goes to a worker thread.
-    """
-    cache: TileCache = request.app.state.tile_cache
-    key = (tuple(c.id for c in cols), *zxy)
-    generation, data = cache.get(key)
-    state = "hit"
-    if data is None:
-        data = await run_in_threadpool(_build_tile, engine, cols, zxy)
-        cache.put(generation, key, data)
-        state = "miss" if cache.active else "off"
-    return _answer(request, data, MVT, {"X-Tile-Cache": state})
-
-
-def _build_tile(engine: Engine, cols: list[Collection], zxy: tuple[int, int, int]) -> bytes:
-    with engine.connect() as conn:
-        return tiles.tile(conn, cols, *zxy)
-
-
-@router.get("/tileMatrixSets/WebMercatorQuad", summary="The tile matrix set")
-def tile_matrix_set(request: Request, _: Public) -> Response:
-    return _answer(request, tiles.TMS.model_dump_json(exclude_none=True), JSON)
 
 
 __all__ = ["router"]

@@ -17,6 +17,8 @@ from geo_service.ogc.collections import Collection, quote
 
 TMS = morecantile.tms.get("WebMercatorQuad")
 TMS_ID = "WebMercatorQuad"
+TMS_URI = "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad"
+TILE_CRS = "http://www.opengis.net/def/crs/EPSG/0/3857"
 MIN_ZOOM, MAX_ZOOM = 0, 22
 EXTENT, BUFFER = 4096, 64
 # Layers drawn as a grid of counts below this zoom (points too many to draw one by one).
@@ -137,8 +139,8 @@ def tileset(col: Collection, base: str, extent: list[float] | None) -> dict[str,
     return {
         "title": f"{col.layer.title_en} vector tiles",
         "dataType": "vector",
-        "crs": "http://www.opengis.net/def/crs/EPSG/0/3857",
-        "tileMatrixSetURI": "http://www.opengis.net/def/tilematrixset/OGC/1.0/WebMercatorQuad",
+        "crs": TILE_CRS,
+        "tileMatrixSetURI": TMS_URI,
         "tileMatrixSetLimits": [
             {
                 "tileMatrix": str(z),
