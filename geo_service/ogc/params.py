@@ -33,7 +33,7 @@ from geo_service.ogc.collections import (
 )
 from geo_service.ogc.crs import STORAGE_SRID, OutputCRS, offered_uris, parse_crs
 from geo_service.ogc.filters import filter_condition, parse_filter
-from layers import COLLECTIONS
+from layers import COLLECTIONS, Layer
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
@@ -61,8 +61,10 @@ def parse_offset(raw: str | None) -> int:
     return parse_int("offset", raw, 0, 0, 2**62)
 
 
-# The layers with dates, which ``datetime`` filters.
-_TIMED = [layer for layer in COLLECTIONS.values() if layer.temporal]
+def _timed() -> list[Layer]:
+    """The collections with dates, which ``datetime`` filters; read at each call, so that a
+    layer registered later counts."""
+    return [layer for layer in COLLECTIONS.values() if layer.temporal]
 
 
 def _day(raw: str) -> dt.date:
@@ -86,7 +88,7 @@ def datetime_condition(col: Collection, where: Where, raw: str | None) -> None:
         return
     temporal = col.layer.temporal
     if temporal is None:
-        with_time = ", ".join(layer.id for layer in _TIMED)
+        with_time = ", ".join(layer.id for layer in _timed())
         raise InvalidQuery(f"datetime: {col.id} has no time; it applies to {with_time}")
     parts = raw.split("/")
     if len(parts) > 2 or raw == "" or (len(parts) == 1 and parts[0] == ".."):
@@ -272,7 +274,7 @@ DOCUMENTS = ("landing", "conformance", "collections", "collection", "items", "it
 _CRS = {"type": "string", "format": "uri", "enum": offered_uris()}
 _TEXT = {"type": "string"}
 _NAMES = {"type": "array", "items": _TEXT}
-_WITH_TIME = ", ".join(f"{layer.id} ({' to '.join(layer.temporal)})" for layer in _TIMED)
+_WITH_TIME = ", ".join(f"{layer.id} ({' to '.join(layer.temporal)})" for layer in _timed())
 
 PARAMETERS = (
     Parameter(
