@@ -32,6 +32,7 @@ from geo_service.api import (
 )
 from geo_service.api.bodies import BodyLimit
 from geo_service.api.deps import PublicFiles
+from geo_service.api.headers import SecurityHeaders
 from geo_service.auth import PrincipalCache
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
@@ -143,6 +144,7 @@ def create_app(
         expose_headers=["ETag", "Content-Crs"],
     )
     app.add_middleware(BodyLimit, max_bytes=server.max_body_kb * 1024)
+    app.add_middleware(SecurityHeaders, server=server, maps=app.state.map_settings)
     # Level 1: a 1.3 MiB household list compresses 11x in 4.5 ms; level 9 (the default)
     # gains 40 % more ratio for 27 ms on every large answer.
     app.add_middleware(GZipMiddleware, minimum_size=1000, compresslevel=1)

@@ -80,3 +80,15 @@ def test_unmigrated_database_is_503_saying_how_to_fix_it(
     assert health.json()["error"] == sites.json()["error"] == "SchemaNotMigrated"
     assert "geo-service db up" in health.json()["detail"]
     assert "api_tokens" in sites.json()["detail"]
+
+
+def test_healthz_shows_where_the_database_is_to_administrators_only(
+    client_for: Callable[[str], TestClient],
+    client_as: Callable[..., TestClient],
+    service_database_url: str,
+) -> None:
+    with client_for(service_database_url) as anonymous:
+        seen = anonymous.get("/healthz").json()
+    assert seen["status"] == "ok" and seen["database"] is None
+    assert "geo_service_app" not in str(seen) and "127.0.0.1" not in str(seen)
+    assert client_as("planner").get("/healthz").json()["database"] is None
