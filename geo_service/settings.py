@@ -7,8 +7,10 @@ and passed inward.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
@@ -69,8 +71,9 @@ class ServerSettings(BaseSettings):
     workers: int = 1
     # The addresses of reverse proxies whose X-Forwarded-For/-Proto are believed, so that
     # the audit log and the sign-in limit see the real client ("10.0.0.5,10.0.0.6" or "*").
-    # Uvicorn's default: a proxy on this machine. From anyone else the headers are ignored.
-    forwarded_allow_ips: str = "127.0.0.1"
+    # None by default: any local program could otherwise put any address into the audit
+    # log and dodge the per-address sign-in limit. Name the proxy when there is one.
+    forwarded_allow_ips: str = ""
     # "development" relaxes what a laptop needs (a generated session key, plain-HTTP
     # cookies, the demo admin); any other value (e.g. "production") requires real settings.
     environment: str = "development"
@@ -154,19 +157,36 @@ class MapSettings(BaseSettings):
 # Placeholders people copy from examples; as weak as no key at all.
 _PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "development", "dev", "insecure"}
 MIN_SECRET_LENGTH = 32
+MIN_SECRET_BITS = 100  # a 32-character hex key (128 random bits) estimates 122
+
+
+def entropy_bits(secret: str) -> float:
+    """The key's length times the Shannon entropy of its characters: a generous estimate
+    of how hard it is to guess ("a" * 40 is 0 bits, ``token_urlsafe(48)`` about 350)."""
+    counts = Counter(secret)
+    per_char = -sum(n / len(secret) * math.log2(n / len(secret)) for n in counts.values())
+    return len(secret) * per_char
+
+
+def _repeats(secret: str) -> bool:
+    """Whether the key is a shorter string over and over ("password" * 5)."""
+    return secret in (secret + secret)[1:-1]
 
 
 def require_safe_secret(environment: str, secret: str) -> None:
-    """Refuse a missing, placeholder or short session key outside development.
+    """Refuse a missing, placeholder, short or guessable session key outside development.
 
     Anyone who knows the key can forge a session cookie for any user, admins included.
     """
     if environment == "development":
         return
-    if secret.strip().lower() in _PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+    placeholder = secret.strip().lower() in _PLACEHOLDER_SECRETS
+    short = len(secret) < MIN_SECRET_LENGTH
+    if placeholder or short or _repeats(secret) or entropy_bits(secret) < MIN_SECRET_BITS:
         raise InsecureConfiguration(
             f"GEO_SERVICE_SECRET_KEY must be set to a random value of at least "
-            f"{MIN_SECRET_LENGTH} characters when GEO_SERVICE_ENVIRONMENT is {environment!r} "
+            f"{MIN_SECRET_LENGTH} characters (and {MIN_SECRET_BITS} bits: not one character "
+            "repeated, not a word) when GEO_SERVICE_ENVIRONMENT is {environment!r} "
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(48))')"
         )
 

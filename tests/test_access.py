@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from pathlib import Path
 
 import pytest
@@ -202,7 +203,9 @@ def test_assignments_survive_a_reimport_of_sites(sites: Engine) -> None:
 
 
 # -- the secret key ---------------------------------------------------------------------------
-@pytest.mark.parametrize("secret", ["", "changeme", "short-but-not-empty"])
+@pytest.mark.parametrize(
+    "secret", ["", "changeme", "short-but-not-empty", "a" * 40, "abab" * 12, "password" * 5]
+)
 def test_default_secret_refused_outside_development(secret: str, tmp_path: Path) -> None:
     with pytest.raises(InsecureConfiguration, match="GEO_SERVICE_SECRET_KEY"):
         create_app(
@@ -214,7 +217,7 @@ def test_default_secret_refused_outside_development(secret: str, tmp_path: Path)
 
 def test_real_secret_accepted_and_development_keeps_a_generated_one(tmp_path: Path) -> None:
     settings = DatabaseSettings(database_url="postgresql://x@127.0.0.1:1/x", home=tmp_path)
-    real = "k" * 48
+    real = secrets.token_urlsafe(48)
     app = create_app(
         settings,
         auth=AuthSettings(secret_key=real),

@@ -324,7 +324,8 @@ def test_account_changes_to_unknown_users_or_roles_exit_2(
 @pytest.mark.parametrize(
     ("trusted", "recorded"),
     [
-        (None, "203.0.113.9"),  # the default: a proxy on this machine is believed
+        (None, "127.0.0.1"),  # the default: no proxy is believed, the header is ignored
+        ("127.0.0.1", "203.0.113.9"),  # a proxy on this machine, named: believed
         ("10.9.9.9", "127.0.0.1"),  # only that proxy is: the header from here is ignored
     ],
 )
@@ -366,7 +367,7 @@ def test_serve_records_the_client_a_trusted_proxy_forwards_and_no_other(
         output = server.communicate(timeout=30)[0]
 
     assert refused.status_code == 401
-    believed = trusted or "127.0.0.1"
+    believed = trusted or "nobody"
     assert f"with 2 worker(s); X-Forwarded-For believed from {believed}" in output
     with db.connect() as conn:
         clients = conn.execute(
