@@ -80,6 +80,10 @@ class ServerSettings(BaseSettings):
     # Memory each server process may keep built vector tiles in, until their data changes
     # (``geo_service.tilecache``); 0 turns the cache off.
     tile_cache_mb: int = 128
+    # Host names the service answers to (``geo_service.api.hosts``); others get 400.
+    allowed_hosts: str = "localhost,127.0.0.1,::1,testserver"
+    # Where people and GIS tools reach it ("https://gis.example.cn"); links use it.
+    public_url: str = ""
     # Largest JSON or form body (imports have ``ImportSettings.max_upload_mb``).
     max_body_kb: int = 256
 

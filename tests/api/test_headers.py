@@ -51,3 +51,21 @@ def test_production_adds_hsts_and_the_configured_basemaps_may_load_tiles(
     assert headers["Strict-Transport-Security"].startswith("max-age=31536000")
     img = headers["Content-Security-Policy"].split("img-src")[1].split(";")[0]
     assert "https://*.tianditu.gov.cn" in img and "https://*.is.autonavi.com" in img
+
+
+def test_a_forged_host_is_refused_and_never_reaches_a_link(client: TestClient) -> None:
+    forged = client.get("/ogc/collections", headers={"Host": "evil.example"})
+    assert forged.status_code == 400
+    assert "evil.example" not in forged.text
+
+
+def test_links_are_built_on_the_public_url_whatever_the_host_header(
+    service_database_url: str,
+) -> None:
+    server = ServerSettings(public_url="https://gis.example.cn/geo")
+    app = create_app(DatabaseSettings(database_url=service_database_url), server=server)
+    with TestClient(app) as client:
+        landing = client.get("/ogc?f=json", headers={"Host": "evil.example"})
+    assert landing.status_code == 200
+    hrefs = [link["href"] for link in landing.json()["links"]]
+    assert hrefs and all(h.startswith("https://gis.example.cn/geo/") for h in hrefs), hrefs
