@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 
 from geo_service import auth
 from geo_service.access import Permission, Principal, anonymous
+from geo_service.api.csrf import require_same_origin
 from geo_service.auth import PrincipalCache
 from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings, BandRules, ImportSettings, MapSettings
@@ -169,6 +170,7 @@ async def session_user(request: Request, engine: EngineDep) -> Principal | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
+    require_same_origin(request)  # a cookie works for this service's own pages only
     settings: AuthSettings = request.app.state.auth_settings
     cache: PrincipalCache = request.app.state.principal_cache
     client = client_address(request)

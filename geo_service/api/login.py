@@ -14,6 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from geo_service import audit, auth
+from geo_service.api.csrf import require_same_origin
 from geo_service.api.deps import SESSION_COOKIE, EngineDep, Lang, Language, Public, SessionUser
 from geo_service.api.pages import templates
 from geo_service.audit import AuditAction
@@ -75,7 +76,11 @@ def login(
     next: Annotated[str, Form()] = "/",
     lang: Annotated[Language, Form()] = "zh",
 ) -> Response:
-    """Check the password (throttled, audited); on success set the cookie and go on."""
+    """Check the password (throttled, audited); on success set the cookie and go on.
+
+    Only from this service's own form: another site may not sign a person in (as the
+    attacker's account, whose work the person would then do)."""
+    require_same_origin(request)
     state = request.app.state
     target = safe_next(next)
     username = username.strip()

@@ -134,8 +134,9 @@ def client(app: FastAPI, district: Engine) -> Iterator[TestClient]:
 
 @pytest.fixture
 def anonymous(client: TestClient, app: FastAPI) -> TestClient:
-    """A client that sends no credentials (the app runs in ``client``'s lifespan)."""
-    return TestClient(app, follow_redirects=False)
+    """A client that sends no credentials (the app runs in ``client``'s lifespan), from the
+    service's own pages, as a browser says (``Sec-Fetch-Site``)."""
+    return TestClient(app, follow_redirects=False, headers={"Sec-Fetch-Site": "same-origin"})
 
 
 @pytest.fixture

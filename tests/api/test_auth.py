@@ -175,7 +175,12 @@ def test_failures_from_one_address_are_limited_across_names(
         assert _sign_in(anonymous, name, "guess-1234567").status_code == 401
 
     assert _sign_in(anonymous, "li", PASSWORD).status_code == 429
-    elsewhere = TestClient(app, client=("10.1.2.3", 5000), follow_redirects=False)
+    elsewhere = TestClient(
+        app,
+        client=("10.1.2.3", 5000),
+        follow_redirects=False,
+        headers={"Origin": "http://testserver"},
+    )
     assert _sign_in(elsewhere, "li", PASSWORD).status_code == 303
 
 
