@@ -24,6 +24,10 @@ if TYPE_CHECKING:
 FieldKind = Literal["str", "int", "float", "bool", "date", "time", "str_list"]
 
 
+# What a code that becomes a feature id (and so a URL path and a label) may hold.
+CODE = (r"[\w.\-/]+", "letters, digits, '.', '-', '/' and '_' only")
+
+
 @dataclass(frozen=True)
 class Field:
     """One attribute as users see it: in files, feeds and popups.
@@ -42,6 +46,9 @@ class Field:
     sensitive: bool = False
     derived: bool = False
     choices: tuple[str, ...] | None = None
+    # A regular expression every value must match whole (checked on import), with the
+    # words that say what it allows, e.g. for codes that become feature ids and URLs.
+    pattern: tuple[str, str] | None = None
     aliases: tuple[str, ...] = ()
     # How it is stored (geo_service.schema): the column type (by default from ``kind``),
     # a server default (SQL), a CHECK on its values (SQL), the SQL of a generated column.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import SmallInteger, String
 
-from layers.base import Field, Layer, Link, Reference, Search
+from layers.base import CODE, Field, Layer, Link, Reference, Search
 
 SITE_KINDS = ("resettlement_housing", "road", "metro", "school", "other")
 SITE_STATUSES = ("planned", "under_construction", "completed", "suspended")
@@ -20,7 +20,13 @@ LAYER = Layer(
     natural_key=("code",),
     fields=(
         Field(
-            "code", "工地编号", "Site code", required=True, aliases=("工地编号",), sql=String(64)
+            "code",
+            "工地编号",
+            "Site code",
+            required=True,
+            aliases=("工地编号",),
+            sql=String(64),
+            pattern=CODE,
         ),
         Field("name", "项目名称", "Name", required=True, aliases=("项目名称", "名称")),
         Field(

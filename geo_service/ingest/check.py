@@ -139,6 +139,10 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
                 problems.append(
                     RowProblem(int(r), fld.name, f"is {n} characters long; at most {longest}")
                 )
+        if fld.pattern:
+            regex, allowed = fld.pattern
+            bad = ~blank & ~value.str.fullmatch(regex).fillna(False).astype(bool)
+            report(bad, f"{{value!r}} may hold {allowed}")
         if fld.choices:
             report(
                 ~blank & ~value.isin(fld.choices),

@@ -388,3 +388,18 @@ def test_an_oversized_json_body_gets_413_and_nothing_is_audited(
     assert "JSON" in response.json()["detail"]
     with district.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM audit_log")).scalar_one() == audited
+
+
+def test_a_site_code_with_markup_is_refused_on_import(client: TestClient, unchanged: None) -> None:
+    feature = {
+        "type": "Feature",
+        "properties": {"code": '<img src=x onerror="alert(1)">', "name": "x", "kind": "road"},
+        "geometry": {"type": "LineString", "coordinates": [[120.16, 30.27], [120.17, 30.27]]},
+    }
+    body = json.dumps({"type": "FeatureCollection", "features": [feature]}).encode()
+    response = client.post(
+        "/api/imports/sites?crs=EPSG:4326",
+        files={"file": ("s.geojson", body, "application/geo+json")},
+    )
+    assert response.status_code == 422, response.text
+    assert "may hold letters, digits" in response.json()["problems"][0]["message"]

@@ -204,3 +204,30 @@ def test_ogc_html_pages_show_their_features_on_an_offline_map(page) -> None:
     assert "<th>contractor</th>" in single
     assert gk is not None and 'id="map"' not in gk.text() and "id='map'" not in gk.text()
     _clean(page)
+
+
+def test_markup_in_a_feature_id_stays_text_on_the_ogc_page(page, demo_db) -> None:
+    """Stored XSS of issue 11: a site code with markup ran script in the tooltip."""
+    code = '<img src=x onerror="window.pwned=1">'
+    with demo_db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO sites (code, name, kind, status, geom) SELECT :code, 'x', kind, "
+                "status, geom FROM sites WHERE code = 'HF-01'"
+            ),
+            {"code": code},
+        )
+    try:
+        page.goto(page.base + "/ogc/collections/sites/items?f=html", wait_until="load")
+        page.wait_for_function("window.featureLayer !== undefined")
+        shown = page.evaluate(
+            "window.featureLayer.getLayers().map(l => { l.openTooltip();"
+            " return l.getTooltip().getElement().textContent; })"
+        )
+        page.wait_for_timeout(300)
+        assert code in shown
+        assert page.evaluate("window.pwned") is None
+        assert page.locator(".leaflet-tooltip img").count() == 0
+    finally:
+        with demo_db.begin() as conn:
+            conn.execute(text("DELETE FROM sites WHERE code = :code"), {"code": code})
