@@ -27,6 +27,7 @@ from geo_service.database import (
     owner_url,
 )
 from geo_service.errors import GeoServiceError
+from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat
 from geo_service.settings import (
     AuthSettings,
     DatabaseSettings,
@@ -325,7 +326,7 @@ def export(cli: CliSettings, layer: str, output: Path) -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["csv", "xlsx", "geojson", "gpkg", "json"]),
+    type=click.Choice(HOUSEHOLD_LIST.names),
     default="csv",
     show_default=True,
 )
@@ -354,7 +355,7 @@ def impact_(
     cli: CliSettings,
     site: str | None,
     all_sites: bool,
-    fmt: str,
+    fmt: HouseholdListFormat,
     output: Path,
     sort: str,
     lang: str,

@@ -11,8 +11,11 @@ import datetime as dt
 import io
 import json
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -20,6 +23,7 @@ from sqlalchemy import Connection
 from geo_service import audit
 from geo_service.access import Principal
 from geo_service.audit import AuditAction
+from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat
 from geo_service.impact import (
     LIST_COLUMNS,
     SiteRef,
@@ -29,15 +33,6 @@ from geo_service.impact import (
     site_parameters,
 )
 from layers import get_layer
-
-Format = Literal["json", "csv", "xlsx", "geojson", "gpkg"]
-MEDIA_TYPES: dict[str, str] = {
-    "json": "application/json",
-    "csv": "text/csv; charset=utf-8",
-    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "geojson": "application/geo+json",
-    "gpkg": "application/geopackage+sqlite3",
-}
 
 
 def labels(personal: tuple[str, ...], lang: str) -> dict[str, str]:
@@ -83,7 +78,7 @@ def metadata(
 def filename(site: SiteRef, fmt: str, generated_at: str) -> str:
     stamp = generated_at.replace(":", "").replace("-", "")[:15]
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in site.code)
-    return f"{safe}-households-{stamp}.{fmt}"
+    return f"{safe}-households-{stamp}{HOUSEHOLD_LIST[fmt].extension}"
 
 
 def export_file(
@@ -92,7 +87,7 @@ def export_file(
     principal: Principal,
     *,
     personal: tuple[str, ...],
-    fmt: Format,
+    fmt: HouseholdListFormat,
     sort: Sort,
     lang: str,
     limit: int | None = None,
@@ -119,42 +114,37 @@ def export_file(
     return render(rows, meta, fmt, lang), filename(site, fmt, meta["generated_at"])
 
 
-def render(rows: list[dict[str, Any]], meta: dict[str, Any], fmt: Format, lang: str) -> bytes:
+@dataclass(frozen=True)
+class HouseholdFile:
+    """A list on its way into one format: its rows, metadata and column headers."""
+
+    rows: list[dict[str, Any]]
+    meta: dict[str, Any]
+    lang: str
+    names: dict[str, str]
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the rows hold (all of them for an empty list), in header order."""
+        return [c for c in self.names if not self.rows or c in self.rows[0]]
+
+    @cached_property
+    def table(self) -> pd.DataFrame:
+        """The rows as a frame, with the coordinates the spatial formats need."""
+        return pd.DataFrame(self.rows, columns=[*self.columns, "lon", "lat"])
+
+    @property
+    def headed(self) -> pd.DataFrame:
+        """The table a person reads: no coordinates, headers in the chosen language."""
+        return self.table[self.columns].rename(columns=self.names)
+
+
+def render(
+    rows: list[dict[str, Any]], meta: dict[str, Any], fmt: HouseholdListFormat, lang: str
+) -> bytes:
     """The list in one format, with its metadata inside the file."""
-    personal = tuple(meta["personal_fields"])
-    names = labels(personal, lang)
-    columns = [c for c in names if not rows or c in rows[0]]
-    if fmt == "json":
-        return json.dumps(
-            {"metadata": meta, "households": rows}, ensure_ascii=False, default=str
-        ).encode()
-    if fmt == "geojson":
-        features = [
-            {
-                "type": "Feature",
-                "id": row["household_id"],
-                "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
-                "properties": {c: row.get(c) for c in columns},
-            }
-            for row in rows
-        ]
-        return json.dumps(
-            {"type": "FeatureCollection", "metadata": meta, "features": features},
-            ensure_ascii=False,
-            default=str,
-        ).encode()
-    table = pd.DataFrame(rows, columns=[*columns, "lon", "lat"])
-    if fmt == "csv":
-        out = io.StringIO()
-        for key, value in _flat(meta).items():
-            out.write(f"# {key}: {value}\n")
-        table[columns].rename(columns=names).to_csv(out, index=False)
-        return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
-    if fmt == "xlsx":
-        return _xlsx(table[columns].rename(columns=names), meta, lang)
-    if fmt == "gpkg":
-        return _gpkg(table, columns, meta)
-    raise ValueError(fmt)
+    names = labels(tuple(meta["personal_fields"]), lang)
+    return WRITERS[fmt](HouseholdFile(rows, meta, lang, names))
 
 
 def json_page(meta: dict[str, Any], households: bytes) -> bytes:
@@ -171,30 +161,67 @@ def _flat(meta: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _xlsx(table: pd.DataFrame, meta: dict[str, Any], lang: str) -> bytes:
+def _json(file: HouseholdFile) -> bytes:
+    return json.dumps(
+        {"metadata": file.meta, "households": file.rows}, ensure_ascii=False, default=str
+    ).encode()
+
+
+def _geojson(file: HouseholdFile) -> bytes:
+    """Points in CRS84, the metadata beside the features (GIS tools ignore the member)."""
+    features = [
+        {
+            "type": "Feature",
+            "id": row["household_id"],
+            "geometry": {"type": "Point", "coordinates": [row["lon"], row["lat"]]},
+            "properties": {c: row.get(c) for c in file.columns},
+        }
+        for row in file.rows
+    ]
+    return json.dumps(
+        {"type": "FeatureCollection", "metadata": file.meta, "features": features},
+        ensure_ascii=False,
+        default=str,
+    ).encode()
+
+
+def _csv(file: HouseholdFile) -> bytes:
+    """The metadata as ``#`` lines above the header row."""
+    out = io.StringIO()
+    for key, value in _flat(file.meta).items():
+        out.write(f"# {key}: {value}\n")
+    file.headed.to_csv(out, index=False)
+    return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
+
+
+def _xlsx(file: HouseholdFile) -> bytes:
+    """The list on one sheet, the metadata on a second."""
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
-    sheet.title = "住户" if lang == "zh" else "Households"
+    sheet.title = "住户" if file.lang == "zh" else "Households"
+    table = file.headed
     sheet.append(list(table.columns))
     for record in table.itertuples(index=False):
         sheet.append([None if pd.isna(v) else v for v in record])
     sheet.freeze_panes = "A2"
-    info = book.create_sheet("参数" if lang == "zh" else "Parameters")
-    for key, value in _flat(meta).items():
+    info = book.create_sheet("参数" if file.lang == "zh" else "Parameters")
+    for key, value in _flat(file.meta).items():
         info.append([key, value])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _gpkg(table: pd.DataFrame, columns: list[str], meta: dict[str, Any]) -> bytes:
+def _gpkg(file: HouseholdFile) -> bytes:
+    """Points in EPSG:4326, the metadata as the layer's GDAL metadata."""
     import geopandas as gpd
     import shapely
 
+    table = file.table
     frame = gpd.GeoDataFrame(
-        table[columns],
+        table[file.columns],
         # float: an empty list has object columns, which shapely refuses.
         geometry=shapely.points(table["lon"].astype(float), table["lat"].astype(float)),
         crs="EPSG:4326",
@@ -202,6 +229,20 @@ def _gpkg(table: pd.DataFrame, columns: list[str], meta: dict[str, Any]) -> byte
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "households.gpkg"
         frame.to_file(
-            path, layer="households", driver="GPKG", engine="pyogrio", layer_metadata=_flat(meta)
+            path,
+            layer="households",
+            driver="GPKG",
+            engine="pyogrio",
+            layer_metadata=_flat(file.meta),
         )
         return path.read_bytes()
+
+
+# One writer per format ``formats.HOUSEHOLD_LIST`` offers.
+WRITERS: dict[str, Callable[[HouseholdFile], bytes]] = {
+    "json": _json,
+    "csv": _csv,
+    "xlsx": _xlsx,
+    "geojson": _geojson,
+    "gpkg": _gpkg,
+}

@@ -22,7 +22,8 @@ from geo_service.api.deps import (
     SignedIn,
 )
 from geo_service.audit import AuditAction
-from geo_service.impact_export import MEDIA_TYPES, export_file, json_page, metadata
+from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat
+from geo_service.impact_export import export_file, json_page, metadata
 from layers import get_layer
 
 router = APIRouter(tags=["impact"])
@@ -51,7 +52,7 @@ def site_impact(engine: EngineDep, principal: HouseholdReader, ref: SiteRefPath)
 @router.get(
     "/api/sites/{ref}/households",
     summary="The households a site affects: a paged list or a file",
-    responses={200: {"content": {m: {} for m in MEDIA_TYPES.values()}}},
+    responses={200: {"content": HOUSEHOLD_LIST.content()}},
 )
 def site_households(
     engine: EngineDep,
@@ -59,7 +60,7 @@ def site_households(
     ref: SiteRefPath,
     lang: Lang,
     format: Annotated[
-        Literal["json", "csv", "xlsx", "geojson", "gpkg"],
+        HouseholdListFormat,
         Query(description="json: a page; the others: a file of the whole list (or the page asked)"),
     ] = "json",
     sort: Annotated[
@@ -89,7 +90,7 @@ def site_households(
             )
             return Response(
                 body,
-                media_type=MEDIA_TYPES[format],
+                media_type=HOUSEHOLD_LIST[format].media_type,
                 headers={"Content-Disposition": f'attachment; filename="{name}"'},
             )
         # The hot path: PostgreSQL writes the rows' JSON, and counts them in the same pass.
@@ -115,7 +116,7 @@ def site_households(
                 detail={"format": format, "fields": list(personal), "offset": offset},
             )
     meta.update(limit=limit, offset=offset, returned=page.returned)
-    return Response(json_page(meta, page.households), media_type=MEDIA_TYPES["json"])
+    return Response(json_page(meta, page.households), media_type=HOUSEHOLD_LIST["json"].media_type)
 
 
 @router.get(

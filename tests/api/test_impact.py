@@ -15,6 +15,7 @@ from sqlalchemy import Engine, text
 
 from geo_service import auth
 from geo_service.access import local_operator
+from geo_service.formats import HOUSEHOLD_LIST
 
 SITE = "AZF-2024-01"
 PERSONAL = ("contact_name", "phone", "elderly", "infant", "disabled", "night_shift")
@@ -114,6 +115,15 @@ def test_exports_name_the_site_parameters_and_time(
         path.write_bytes(answer.content)
         frame = gpd.read_file(path)
         assert len(frame) == 3 and frame.crs.to_epsg() == 4326
+
+
+@pytest.mark.parametrize("fmt", HOUSEHOLD_LIST.names)
+def test_every_offered_format_comes_with_its_media_type(
+    client: TestClient, as_role: Callable, fmt: str
+) -> None:
+    answer = client.get(f"/api/sites/{SITE}/households?format={fmt}", headers=as_role("planner"))
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == HOUSEHOLD_LIST[fmt].media_type
 
 
 def test_english_headers(client: TestClient, as_role: Callable) -> None:
