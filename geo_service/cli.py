@@ -27,7 +27,7 @@ from geo_service.database import (
     owner_url,
 )
 from geo_service.errors import GeoServiceError
-from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat
+from geo_service.formats import HOUSEHOLD_LIST, LAYER_EXPORT, HouseholdListFormat
 from geo_service.settings import (
     AuthSettings,
     DatabaseSettings,
@@ -309,7 +309,7 @@ def import_(
     "--output",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Output file; .geojson, .gpkg or .csv decides the format.",
+    help=f"Output file; {LAYER_EXPORT.spoken_extensions()} decides the format.",
 )
 @click.pass_obj
 def export(cli: CliSettings, layer: str, output: Path) -> None:

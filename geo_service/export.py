@@ -7,6 +7,8 @@ are left out unless the caller is entitled to them and asks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,11 +16,10 @@ import shapely
 from sqlalchemy import Engine
 
 from geo_service.errors import UnsupportedFile
+from geo_service.formats import LAYER_EXPORT
 from geo_service.query import LayerQuery, quote
 from layers import get_layer
 from layers.base import Layer
-
-FORMATS = {".geojson": "GeoJSON", ".json": "GeoJSON", ".gpkg": "GPKG", ".csv": "CSV"}
 
 
 def layer_query(layer: Layer, include_personal: bool = False) -> str:
@@ -37,10 +38,10 @@ def read_layer(engine: Engine, layer_id: str, include_personal: bool = False) ->
 
 def export_layer(engine: Engine, layer_id: str, path: Path, include_personal: bool = False) -> int:
     """Write the layer to ``path`` in the format its suffix names; returns the row count."""
-    driver = FORMATS.get(path.suffix.lower())
-    if driver is None:
+    fmt = LAYER_EXPORT.named_by(path.suffix)
+    if fmt is None:
         raise UnsupportedFile(
-            f"cannot export to {path.name}: use a .geojson, .gpkg or .csv file name"
+            f"cannot export to {path.name}: use a {LAYER_EXPORT.spoken_extensions()} file name"
         )
     frame = read_layer(engine, layer_id, include_personal)
     for column in frame.columns:
@@ -49,10 +50,25 @@ def export_layer(engine: Engine, layer_id: str, path: Path, include_personal: bo
                 lambda v: ";".join(v) or None if isinstance(v, list) else v
             )
     path.parent.mkdir(parents=True, exist_ok=True)
-    if driver == "CSV":
-        table = frame.drop(columns="geom")
-        table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=8)
-        table.to_csv(path, index=False, encoding="utf-8-sig")
-    else:
-        frame.to_file(path, driver=driver, engine="pyogrio", layer=layer_id)
+    WRITERS[fmt](frame, path, layer_id)
     return len(frame)
+
+
+def _csv(frame: gpd.GeoDataFrame, path: Path, _layer_id: str) -> None:
+    """Geometry as WKT in a ``wkt`` column, which the import reads back; a BOM for Excel."""
+    table = frame.drop(columns="geom")
+    table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=8)
+    table.to_csv(path, index=False, encoding="utf-8-sig")
+
+
+def _gdal(driver: str, frame: gpd.GeoDataFrame, path: Path, layer_id: str) -> None:
+    """GeoJSON and GeoPackage: GDAL writes them, the layer named as the collection."""
+    frame.to_file(path, driver=driver, engine="pyogrio", layer=layer_id)
+
+
+# One writer per format ``formats.LAYER_EXPORT`` offers.
+WRITERS: dict[str, Callable[[gpd.GeoDataFrame, Path, str], None]] = {
+    "geojson": partial(_gdal, "GeoJSON"),
+    "gpkg": partial(_gdal, "GPKG"),
+    "csv": _csv,
+}
