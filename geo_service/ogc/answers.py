@@ -13,12 +13,13 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import Response
 
+from geo_service import formats
 from geo_service.access import Principal
 from geo_service.errors import Forbidden, NotFound
 from geo_service.ogc.collections import Collection
 from layers import COLLECTIONS
 
-JSON = "application/json"
+JSON = formats.JSON.media_type
 # Answers depend on who asks, so caches keep them per user and revalidate with the ETag.
 CACHE_CONTROL = "private, max-age=60"
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from starlette.datastructures import URL, QueryParams
 
+from geo_service import formats
 from geo_service.errors import InvalidQuery
 from geo_service.ogc.collections import (
     Collection,
@@ -37,7 +38,7 @@ from layers import COLLECTIONS, Layer
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
-FORMATS = ("json", "html", "csv", "geojsonseq")
+FORMATS = formats.OGC_ITEMS.names
 FILTER_LANGS = ("cql2-text", "cql2-json")
 
 
@@ -119,6 +120,7 @@ def parse_after(col: Collection, raw: str | None, sortby: list) -> object:
 
 
 def parse_format(raw: str | None, accept: str) -> str:
+    """``f``, else HTML for a browser (which asks for text/html, not json), else JSON."""
     if raw:
         if raw not in FORMATS:
             raise InvalidQuery(f"f={raw!r} is not offered; use one of: {', '.join(FORMATS)}")

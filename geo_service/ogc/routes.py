@@ -11,13 +11,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
+from geo_service import formats
 from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.api.pages import render
 from geo_service.errors import InvalidQuery, NotFound
@@ -44,8 +46,8 @@ from maps.assets import local_url
 
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
-GEOJSON = "application/geo+json"
-HTML = "text/html; charset=utf-8"
+GEOJSON = formats.GEOJSON.media_type
+HTML = formats.HTML.media_type
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -81,7 +83,6 @@ def _html(
     title: str,
     *,
     features: list[dict] | None = None,
-    media_type: str = HTML,
     volatile: str = "",
     **context: Any,
 ) -> Response:
@@ -91,7 +92,7 @@ def _html(
     if features is not None:
         assets = {"stylesheets": [local_url("leaflet_css")], "scripts": [local_url("leaflet")]}
     page = render(template, lang="en", title=title, features=features, **assets, **context)
-    return _answer(request, page, media_type, volatile=volatile)
+    return _answer(request, page, HTML, volatile=volatile)
 
 
 def _maybe_html(request: Request, f: str | None, title: str, doc: dict) -> Response | None:
@@ -233,7 +234,6 @@ def collections(
             request,
             "ogc_collections.html",
             "Collections",
-            media_type="text/html",
             base=base,
             collections=doc["collections"],
         )
@@ -268,16 +268,17 @@ def schema(request: Request, collection_id: str, principal: CollectionReader) ->
 
 
 # -- items ------------------------------------------------------------------------------------
-def _page_links(request: Request, fmt_type: str, page: Page, found: PageText) -> list:
-    """The paging links (``params.page_links``) and the page in the other format."""
+def _page_links(request: Request, fmt: str, page: Page, found: PageText) -> list:
+    """The paging links (``params.page_links``) and the page in the other format (json or
+    html: a person reading the table can fetch the data, a program can show it)."""
     url = request.url.remove_query_params("after")
-    alt = "text/html" if fmt_type != "text/html" else GEOJSON
+    other = "json" if fmt == "html" else "html"
     alternate = {
         "rel": "alternate",
-        "type": alt,
-        "href": str(url.include_query_params(f="html" if alt == "text/html" else "json")),
+        "type": formats.OGC_ITEMS[other].essence,
+        "href": str(url.include_query_params(f=other)),
     }
-    return [*params.page_links(request.url, fmt_type, page, found), alternate]
+    return [*params.page_links(request.url, formats.OGC_ITEMS[fmt].essence, page, found), alternate]
 
 
 @router.get("/collections/{collection_id}/items", summary="Features, a page at a time")
@@ -298,23 +299,13 @@ def items(
     )
     page.after = params.parse_after(col, q.get("after"), page.sortby)
     headers = {"Content-Crs": f"<{crs.uri}>"}
+    chosen = formats.OGC_ITEMS[fmt]
     with engine.connect() as conn:
-        if fmt == "csv":
-            names, rows = feature_rows(conn, col, page)
-            out = io.StringIO()
-            writer = csv.writer(out)
-            writer.writerow(names)
-            writer.writerows(
-                [";".join(v) if isinstance(v, list) else v for v in row] for row in rows
-            )
-            return _answer(request, out.getvalue(), "text/csv; charset=utf-8", headers)
-        sep = "\n\x1e" if fmt == "geojsonseq" else ","
-        found = features_json(conn, col, page, sep)
-        if fmt == "geojsonseq":
-            body = ("\x1e" + found.features + "\n") if found.features else ""
-            return _answer(request, body, "application/geo+json-seq", headers)
+        if fmt in _FEATURE_STREAMS:
+            body = _FEATURE_STREAMS[fmt](conn, col, page)
+            return _answer(request, body, chosen.media_type, headers)
+        found = features_json(conn, col, page, ",")
         matched, exact = number_matched(conn, col, page.where)
-    fmt_type = "text/html" if fmt == "html" else GEOJSON
     head: dict[str, Any] = {"type": "FeatureCollection"}
     if exact:
         head["numberMatched"] = matched
@@ -328,13 +319,37 @@ def items(
     head |= {
         "numberReturned": found.returned,
         "timeStamp": stamp,
-        "links": _page_links(request, fmt_type, page, found),
+        "links": _page_links(request, fmt, page, found),
     }
     if fmt == "html":
         return _items_html(request, col, head, found.features, crs.uri == CRS84, stamp)
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
     body = prefix + ',"features":[' + found.features + "]}"
-    return _answer(request, body, GEOJSON, headers, volatile=stamp)
+    return _answer(request, body, chosen.media_type, headers, volatile=stamp)
+
+
+def _items_csv(conn: Connection, col: Collection, page: Page) -> str:
+    """One row per feature, geometry as WKT; many-valued references joined by ``;``."""
+    names, rows = feature_rows(conn, col, page)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(names)
+    writer.writerows([";".join(v) if isinstance(v, list) else v for v in row] for row in rows)
+    return out.getvalue()
+
+
+def _items_seq(conn: Connection, col: Collection, page: Page) -> str:
+    """RFC 8142: each feature after a record separator, for clients that read as they go."""
+    found = features_json(conn, col, page, "\n\x1e")
+    return ("\x1e" + found.features + "\n") if found.features else ""
+
+
+# The item formats written as features alone, without the page's links and counts; the
+# other formats of ``formats.OGC_ITEMS`` (json, html) are a FeatureCollection page.
+_FEATURE_STREAMS: dict[str, Callable[[Connection, Collection, Page], str]] = {
+    "csv": _items_csv,
+    "geojsonseq": _items_seq,
+}
 
 
 def _items_html(
@@ -386,10 +401,12 @@ def item(
             links=links,
             properties=feature["properties"],
         )
-    if fmt not in ("json",):
-        raise InvalidQuery(f"f={fmt}: one feature is given as json or html")
+    if fmt not in formats.OGC_FEATURE:
+        raise InvalidQuery(f"f={fmt}: one feature is given as {formats.OGC_FEATURE.spoken()}")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"
-    return _answer(request, body, GEOJSON, {"Content-Crs": f"<{crs.uri}>"})
+    return _answer(
+        request, body, formats.OGC_FEATURE[fmt].media_type, {"Content-Crs": f"<{crs.uri}>"}
+    )
 
 
 __all__ = ["router"]

@@ -11,6 +11,8 @@ from shapely.geometry import box as shp_box
 from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
+from geo_service import formats
+
 BASE = "/ogc"
 QGIS_NEEDS = [
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
@@ -147,6 +149,22 @@ def test_crs_output(client: TestClient) -> None:
     north, east = gk["geometry"]["coordinates"][0][0][0]
     expected = Transformer.from_crs(4326, 4549).transform(30.266, 120.158)  # (N, E)
     assert (north, east) == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize("fmt", formats.OGC_ITEMS.names)
+def test_every_item_format_answers_with_its_media_type(client: TestClient, fmt: str) -> None:
+    answer = client.get(f"{BASE}/collections/parcels/items", params={"f": fmt})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == formats.OGC_ITEMS[fmt].media_type
+
+
+def test_one_feature_in_the_formats_offered_for_it(client: TestClient) -> None:
+    url = f"{BASE}/collections/parcels/items/XC1003-R21-02"
+    for fmt in formats.OGC_FEATURE.names:
+        answer = client.get(url, params={"f": fmt})
+        assert answer.headers["content-type"] == formats.OGC_FEATURE[fmt].media_type
+    refused = client.get(url, params={"f": "csv"})
+    assert refused.status_code == 400 and "json or html" in refused.text
 
 
 def test_formats_and_caching(client: TestClient) -> None:
