@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from fastapi.responses import Response
 
+from geo_service.formats import GEOJSON
+
 
 class GeoJSONResponse(Response):
     """A GeoJSON document (RFC 7946) passed through as the database wrote it."""
 
-    media_type = "application/geo+json"
+    media_type = GEOJSON.media_type
 
 
 __all__ = ["GeoJSONResponse"]

@@ -6,7 +6,7 @@ Reading the audit log is itself audited (``read_audit``, with the filter used).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.encoders import jsonable_encoder
@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from geo_service import audit
 from geo_service.api.deps import Auditor, EngineDep
 from geo_service.audit import AuditAction, AuditFilter
+from geo_service.formats import AUDIT_LOG, AuditLogFormat
 
 router = APIRouter(prefix="/api/audit", tags=["audit"])
 
@@ -25,7 +26,7 @@ router = APIRouter(prefix="/api/audit", tags=["audit"])
     responses={
         200: {
             "description": "A page of audit rows (JSON) or the rows as CSV",
-            "content": {"application/json": {}, "text/csv": {}},
+            "content": AUDIT_LOG.content(),
         }
     },
 )
@@ -38,7 +39,7 @@ def read_audit(
     until: Annotated[dt.datetime | None, Query(description="Before this time")] = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    format: Annotated[AuditLogFormat, Query()] = "json",
 ) -> Response:
     """Rows matching every filter given; ``total`` counts them all, ``next`` pages on."""
     wanted = AuditFilter(actor=actor, action=action, since=_utc(since), until=_utc(until))
@@ -56,7 +57,7 @@ def read_audit(
         # With a byte-order mark, Excel and WPS open the UTF-8 (Chinese names) correctly.
         return Response(
             "\ufeff" + audit.as_csv(rows),
-            media_type="text/csv; charset=utf-8",
+            media_type=AUDIT_LOG["csv"].media_type,
             headers={"Content-Disposition": 'attachment; filename="audit_log.csv"'},
         )
     more = offset + len(rows) < total
