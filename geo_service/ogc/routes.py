@@ -179,14 +179,7 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
         "storageCrs": CRS84,
         "links": [
             {"rel": "self", "type": JSON, "href": url},
-            {"rel": "items", "type": GEOJSON, "title": "Features", "href": url + "/items"},
-            {"rel": "items", "type": "text/html", "href": url + "/items?f=html"},
-            {"rel": "items", "type": "text/csv", "href": url + "/items?f=csv"},
-            {
-                "rel": "items",
-                "type": "application/geo+json-seq",
-                "href": url + "/items?f=geojsonseq",
-            },
+            *_items_links(url + "/items"),
             {
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 "type": "application/schema+json",
@@ -215,6 +208,18 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
     if extent:
         doc["extent"] = extent
     return doc
+
+
+def _items_links(items: str) -> list[dict[str, str]]:
+    """An items link per format offered; the default (json, GeoJSON) needs no ``f``."""
+    return [
+        {"rel": "items", "type": GEOJSON, "title": "Features", "href": items},
+        *(
+            {"rel": "items", "type": fmt.essence, "href": f"{items}?f={name}"}
+            for name, fmt in formats.OGC_ITEMS.formats.items()
+            if name != "json"
+        ),
+    ]
 
 
 @router.get("/collections", summary="The collections you may read")
