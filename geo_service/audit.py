@@ -6,7 +6,7 @@ triggers refuse UPDATE, DELETE and TRUNCATE (migration 0002), so the service can
 rewrite its own history.
 
 Failed sign-ins recorded here are also what the sign-in rate limit counts
-(``geo_service.auth``): one fact, one place, shared by every server process.
+(``geo_service.auth.throttle``): one fact, one place, shared by every server process.
 """
 
 from __future__ import annotations

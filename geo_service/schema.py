@@ -269,7 +269,7 @@ def _audit_table(metadata: MetaData) -> None:
         Index("ix_audit_log_action_at", "action", "at"),
         info={**ACCOUNT, "append_only": True},
     )
-    # What the sign-in rate limit asks on every failed attempt (geo_service.auth).
+    # What the sign-in rate limit asks on every failed attempt (geo_service.auth.throttle).
     failed = text("action = 'login_failed'")
     Index(
         "ix_audit_log_failed_actor", func.lower(audit.c.actor), audit.c.at, postgresql_where=failed
