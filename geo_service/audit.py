@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo_service.access import Principal
+from geo_service.formats import spreadsheet_text
 
 
 class AuditAction(StrEnum):
@@ -135,7 +136,9 @@ def as_csv(rows: Sequence[dict[str, Any]]) -> str:
     for row in rows:
         writer.writerow(
             [
-                row["at"].isoformat() if c == "at" else _cell(row[c], json_text=c == "detail")
+                row["at"].isoformat()
+                if c == "at"
+                else spreadsheet_text(_cell(row[c], json_text=c == "detail"))
                 for c in COLUMNS
             ]
         )

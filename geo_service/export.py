@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import Engine
 
 from geo_service.errors import UnsupportedFile
-from geo_service.formats import LAYER_EXPORT
+from geo_service.formats import LAYER_EXPORT, spreadsheet_frame
 from geo_service.query import LayerQuery, quote
 from layers import get_layer
 from layers.base import Layer
@@ -58,7 +58,7 @@ def _csv(frame: gpd.GeoDataFrame, path: Path, _layer_id: str) -> None:
     """Geometry as WKT in a ``wkt`` column, which the import reads back; a BOM for Excel."""
     table = frame.drop(columns="geom")
     table["wkt"] = shapely.to_wkt(frame.geometry.to_numpy(), rounding_precision=8)
-    table.to_csv(path, index=False, encoding="utf-8-sig")
+    spreadsheet_frame(table).to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def _gdal(driver: str, frame: gpd.GeoDataFrame, path: Path, layer_id: str) -> None:

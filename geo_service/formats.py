@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,31 @@ GPKG = OutputFormat("gpkg", "application/geopackage+sqlite3", (".gpkg",), "GeoPa
 FORMATS: dict[str, OutputFormat] = {
     f.name: f for f in (JSON, GEOJSON, GEOJSONSEQ, HTML, CSV, XLSX, GPKG)
 }
+
+
+# A text cell starting with one of these is run as a formula by Excel, WPS and LibreOffice
+# (OWASP, "CSV Injection"): ``=HYPERLINK(...)`` in an imported name would become a live link.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value: object) -> object:
+    """A value safe in a spreadsheet cell: text that would start a formula gets a leading
+    ``'`` (shown as text, never run); numbers, stored as numbers, are left alone."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def spreadsheet_frame(frame: Any) -> Any:
+    """A copy of a pandas frame with every text cell made ``spreadsheet_text``."""
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    safe = frame.copy()
+    for column in safe.columns:
+        kind = safe[column].dtype
+        if not (is_numeric_dtype(kind) or is_bool_dtype(kind)):  # text, whatever its dtype
+            safe[column] = safe[column].map(spreadsheet_text)
+    return safe
 
 
 def either(words: list[str]) -> str:

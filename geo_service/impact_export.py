@@ -23,7 +23,7 @@ from sqlalchemy import Connection
 from geo_service import audit
 from geo_service.access import Principal
 from geo_service.audit import AuditAction
-from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat
+from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat, spreadsheet_frame
 from geo_service.impact import (
     LIST_COLUMNS,
     SiteRef,
@@ -190,7 +190,7 @@ def _csv(file: HouseholdFile) -> bytes:
     out = io.StringIO()
     for key, value in _flat(file.meta).items():
         out.write(f"# {key}: {value}\n")
-    file.headed.to_csv(out, index=False)
+    spreadsheet_frame(file.headed).to_csv(out, index=False)
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
@@ -201,7 +201,7 @@ def _xlsx(file: HouseholdFile) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = "住户" if file.lang == "zh" else "Households"
-    table = file.headed
+    table = spreadsheet_frame(file.headed)
     sheet.append(list(table.columns))
     for record in table.itertuples(index=False):
         sheet.append([None if pd.isna(v) else v for v in record])

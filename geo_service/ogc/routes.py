@@ -339,7 +339,10 @@ def _items_csv(conn: Connection, col: Collection, page: Page) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(names)
-    writer.writerows([";".join(v) if isinstance(v, list) else v for v in row] for row in rows)
+    writer.writerows(
+        [formats.spreadsheet_text(";".join(v) if isinstance(v, list) else v) for v in row]
+        for row in rows
+    )
     return out.getvalue()
 
 
