@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import Engine, text
 
 from geo_service import auth
 from geo_service.api.deps import SESSION_COOKIE
+from geo_service.errors import NotAuthenticated, TooManyAttempts
 from geo_service.settings import AuthSettings
 from tests.accounts import PASSWORD, bearer, expire_token, issue_token, make_user
 
@@ -472,3 +474,29 @@ def test_reassigning_a_liaisons_sites_applies_at_once_despite_the_cache(
     assert moved.status_code == 200, moved.text
     assert before.status_code == 403
     assert after.status_code == 200
+
+
+def test_concurrent_wrong_passwords_cannot_race_past_the_limit(district: Engine) -> None:
+    """Issue 11: 40 wrong passwords at once for one name got 23 checked instead of 5. The
+    check and the record are now one locked step per name and address."""
+    make_user(district, "target", "admin")
+    settings = AuthSettings()
+    start = threading.Barrier(40)
+    outcomes: list[str] = []
+
+    def attempt(n: int) -> None:
+        start.wait()
+        try:
+            auth.sign_in(district, "target", f"guess-{n}", client=f"10.0.0.{n}", settings=settings)
+        except TooManyAttempts:
+            outcomes.append("throttled")
+        except NotAuthenticated:
+            outcomes.append("checked")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert outcomes.count("checked") == settings.login_max_failures_per_user
+    assert outcomes.count("throttled") == 40 - settings.login_max_failures_per_user
