@@ -1,0 +1,33 @@
+"""One community's map: its outline, the sites that affect it and its buildings, embedded.
+
+Buildings show how many of their households are affected and the worst exceedance, never
+who lives there.
+"""
+
+from __future__ import annotations
+
+import folium
+
+from maps.builders.basemaps import Basemap
+from maps.builders.frame import embedded, embedded_sites, finish, new_map
+from maps.builders.popups import site_link
+from maps.data import CommunityBundle
+
+_BUILDING_FACTS = ("address", "floors", "households_count", "affected", "max_exceed")
+
+
+def community_map(bundle: CommunityBundle, lang: str, base: Basemap | None = None) -> folium.Map:
+    """One community: its outline, the sites affecting it, its buildings by affected count."""
+    m = new_map(bundle.name, bundle.bbox, lang, base)
+    community = embedded("communities", bundle.community, lang)
+    buildings = embedded("buildings", bundle.buildings, lang, _BUILDING_FACTS)
+    zones = embedded("impact_zones", bundle.zones, lang)
+    sites = embedded_sites(bundle.sites, lang, link=site_link(lang))
+    return finish(
+        m,
+        lang,
+        (community, buildings, zones, sites),
+        {"group_sites": [zones, sites], "group_people": [community, buildings]},
+        ("status", "bands"),
+        (community, "communities"),
+    )

@@ -1,0 +1,48 @@
+"""The overview: the whole city, most of it from vector tiles so the page stays small.
+
+Only the sites are embedded (a city has hundreds, not millions); parcels, communities,
+buildings, impact zones and households come from ``/ogc/.../tiles/WebMercatorQuad/...``.
+"""
+
+from __future__ import annotations
+
+import folium
+
+from maps import labels
+from maps.builders.basemaps import Basemap
+from maps.builders.frame import embedded_sites, finish, new_map, tiled
+from maps.builders.popups import site_link
+from maps.data import Box
+
+
+def overview_map(
+    sites_geojson: str,
+    bbox: Box | None,
+    lang: str,
+    base: Basemap | None = None,
+    households: bool = True,
+) -> folium.Map:
+    """Sites embedded; parcels, communities, buildings, zones and households from tiles."""
+    m = new_map(labels.text("overview", lang), bbox, lang, base)
+    parcels = tiled("parcels", lang)
+    people = [tiled("communities", lang), tiled("buildings", lang, minZoom=14)]
+    zones = tiled("impact_zones", lang)
+    sites = embedded_sites(sites_geojson, lang, link=site_link(lang))
+    if households:
+        people.append(
+            tiled(
+                "households",
+                lang,
+                ("building", "unit_label", "residents", "count"),
+                name=labels.text("households_tiles", lang),
+                show=False,
+            )
+        )
+    return finish(
+        m,
+        lang,
+        (parcels, *people, zones, sites),
+        {"group_planning": [parcels], "group_sites": [zones, sites], "group_people": people},
+        ("land_use", "status", "kind", "bands"),
+        (sites, "sites"),
+    )
