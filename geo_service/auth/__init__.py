@@ -28,8 +28,8 @@ What belongs here, by concern:
 - ``users``: creating and changing users (role, password, activity, sites), the demo admin;
 - ``tokens``: issuing, listing and revoking API tokens, and the principal a token stands for;
 - ``throttle``: failed sign-ins as audit rows, and the rate limit that counts them;
-- ``sessions``: signing in (the form, HTTP Basic) and browser sessions, with what guards
-  them against forged requests;
+- ``sessions``: signing in (the form, HTTP Basic) and browser sessions (their guard
+  against requests forged by other sites is ``geo_service.api.csrf``);
 - ``cache``: ``PrincipalCache``.
 
 Who may do what is ``geo_service.access`` (roles, permissions, ``Principal``); this package

@@ -5,8 +5,9 @@ cookie signed with the secret key (``itsdangerous``); it holds the user name and
 fingerprint of the password hash, so changing a password ends every session.
 
 Belongs here: whatever decides that a request comes from a signed-in person, for the
-sign-in form (``/login``) and for the requests of a session: the password check, the
-cookie, and what guards them against requests forged by other sites.
+sign-in form (``/login``) and for the requests of a session: the password check and the
+cookie. Whether the browser sent the request from this service's own pages (CSRF, login
+CSRF) is read from HTTP headers at the edge, in ``geo_service.api.csrf``.
 """
 
 from __future__ import annotations
