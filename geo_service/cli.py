@@ -58,10 +58,15 @@ class _Group(click.Group):
 
 def _prepared_url(settings: DatabaseSettings, *, owner: bool = False) -> str:
     """The service's database URL (or the tables' owner's, for the migrations), starting
-    the embedded cluster first when that is the one in use."""
+    the embedded cluster first when that is the one in use.
+
+    The commands that migrate (``owner``) also bring an older cluster's passwords and roles
+    up to date (``EmbeddedCluster.up``); the data commands only start it when it is down.
+    """
     if not settings.database_url:
         cluster = embedded_cluster(settings)
-        cluster.up()
+        if owner or not cluster.is_running():
+            cluster.up()
         cluster.create_database(settings.embedded_database)
     return owner_url(settings) if owner else database_url(settings)
 

@@ -194,14 +194,10 @@ def put_settings(
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
         versions.require_current(conn, site.id, if_match)
-        before = impact.count_affected(conn, site.id)
         widens = settings.bands_m is not None and impact.check_band_edit(
-            principal,
-            site.id,
-            impact.site_parameters(conn, site.id)["bands_m"],
-            settings.bands_m,
-            rules,
+            principal, site.id, impact.current_bands(conn, site.id), settings.bands_m, rules
         )
+        before = impact.count_affected(conn, site.id) if widens else 0
         impact.set_settings(
             conn,
             site.id,

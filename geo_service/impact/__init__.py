@@ -38,6 +38,7 @@ from geo_service.impact.households import (
 from geo_service.impact.settings import (
     MAX_BANDS_M,
     check_band_edit,
+    current_bands,
     set_equipment,
     set_settings,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "check_band_edit",
     "community_exposure",
     "count_affected",
+    "current_bands",
     "households_json_query",
     "households_query",
     "list_columns",

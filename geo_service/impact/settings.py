@@ -16,6 +16,14 @@ from geo_service.settings import BandRules
 MAX_BANDS_M = 5000.0
 
 
+def current_bands(conn: Connection, site_id: int) -> list[float]:
+    """The bands the site's impact is computed with now (its own, or the model's default)."""
+    bands = conn.execute(
+        text("SELECT bands_m FROM site_impact WHERE site_id = :s"), {"s": site_id}
+    ).scalar_one()
+    return list(bands)
+
+
 def check_band_edit(
     principal: Principal, site_id: int, current: list[float], bands_m: list[float], rules: BandRules
 ) -> bool:

@@ -39,8 +39,8 @@ _SPATIAL = {
     ast.GeometryOverlaps: "ST_Overlaps",
     ast.GeometryEquals: "ST_Equals",
 }
-_SPATIAL_NAMES = ("S_INTERSECTS", "S_DISJOINT", "S_CONTAINS", "S_WITHIN", "S_TOUCHES",
-                  "S_CROSSES", "S_OVERLAPS", "S_EQUALS")  # fmt: skip
+# The CQL2 names of those functions, for messages: ST_Intersects is S_INTERSECTS.
+_SPATIAL_NAMES = tuple("S_" + function[3:].upper() for function in _SPATIAL.values())
 _ARITHMETIC = {ast.Add: "+", ast.Sub: "-", ast.Mul: "*", ast.Div: "/"}
 
 
