@@ -57,6 +57,7 @@ _LOCAL: dict[str, str | None] = {
     # ours
     "geo_service_maps_js": "maps.js",
     "geo_service_maps_css": "maps.css",
+    "geo_service_ogc_js": "ogc_map.js",
 }
 
 

@@ -18,7 +18,9 @@ from fastapi.openapi.docs import (
 )
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from geo_service.api.deps import Public
+from geo_service.api import headers
+from geo_service.api.deps import MapSettingsDep, Public
+from geo_service.settings import MapSettings
 
 ASSETS_URL = "/static/swagger"
 ASSETS_DIR = str(resources.files("fastapi_offline") / "static")
@@ -47,9 +49,15 @@ async def openapi(request: Request, _: Public) -> JSONResponse:
     return JSONResponse(schema)
 
 
+def _with_policy(page: HTMLResponse, maps: MapSettings) -> HTMLResponse:
+    """The page, allowed to run its own start-up script and no other (see ``headers``)."""
+    page.headers.update(headers.page_policy(maps, bytes(page.body).decode()))
+    return page
+
+
 @router.get("/docs")
-async def swagger_ui(request: Request, _: Public) -> HTMLResponse:
-    return get_swagger_ui_html(
+async def swagger_ui(request: Request, _: Public, maps: MapSettingsDep) -> HTMLResponse:
+    page = get_swagger_ui_html(
         openapi_url=_root(request) + OPENAPI_URL,
         title=request.app.title + " - Swagger UI",
         oauth2_redirect_url=OAUTH2_REDIRECT_URL,
@@ -58,19 +66,21 @@ async def swagger_ui(request: Request, _: Public) -> HTMLResponse:
         swagger_favicon_url=_asset(request, "favicon.png"),
         swagger_ui_parameters=request.app.swagger_ui_parameters,
     )
+    return _with_policy(page, maps)
 
 
 @router.get(OAUTH2_REDIRECT_URL)
-async def swagger_ui_redirect(_: Public) -> HTMLResponse:
-    return get_swagger_ui_oauth2_redirect_html()
+async def swagger_ui_redirect(_: Public, maps: MapSettingsDep) -> HTMLResponse:
+    return _with_policy(get_swagger_ui_oauth2_redirect_html(), maps)
 
 
 @router.get("/redoc")
-async def redoc(request: Request, _: Public) -> HTMLResponse:
-    return get_redoc_html(
+async def redoc(request: Request, _: Public, maps: MapSettingsDep) -> HTMLResponse:
+    page = get_redoc_html(
         openapi_url=_root(request) + OPENAPI_URL,
         title=request.app.title + " - ReDoc",
         redoc_js_url=_asset(request, "redoc.standalone.js"),
         redoc_favicon_url=_asset(request, "favicon.png"),
         with_google_fonts=False,
     )
+    return _with_policy(page, maps)

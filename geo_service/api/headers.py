@@ -2,9 +2,15 @@
 
 - ``Content-Security-Policy``: scripts, styles, fonts and data from this service only (the
   maps' Leaflet and plugins are vendored), images also from the configured basemaps' tile
-  servers, no plugins, no framing by other sites, forms posted here only. Inline scripts are
-  still allowed: the maps (folium) and the API docs write them. The map pages (``/maps/``)
-  also allow ``eval``: the vendored leaflet-measure compiles its templates at run time.
+  servers, no plugins, no framing by other sites, forms posted here only. No inline script
+  runs, except on the two kinds of page that cannot do without: the maps (folium writes
+  each map as inline script) and the API docs (Swagger UI and ReDoc start from one). Those
+  pages allow exactly the scripts they were rendered with, by hash (``page_policy``); a
+  script that markup injected into them is not among the hashes and does not run, nor does
+  any ``on...=`` handler. Hashes rather than nonces: a hash is the same for the same page,
+  so the pages keep their caching, and a page answered with 304 still matches its policy.
+  The map pages also allow ``eval``: the vendored leaflet-measure compiles its templates at
+  run time. Inline styles stay allowed (folium and Leaflet position everything with them).
 - ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY`` (for browsers without
   ``frame-ancestors``), ``Referrer-Policy: same-origin`` (a site code in a URL stays here).
 - ``Strict-Transport-Security`` outside development, where the service is behind HTTPS.
@@ -15,6 +21,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from urllib.parse import urlsplit
 
 from starlette.datastructures import MutableHeaders
@@ -38,9 +47,29 @@ def tile_origins(maps: MapSettings) -> list[str]:
     return origins
 
 
-def policy(maps: MapSettings, *, map_page: bool = False) -> str:
+# An inline script element: its attributes (without ``src``) and its text, as a browser reads
+# it (the text ends at the first ``</script``).
+_INLINE_SCRIPT = re.compile(r"<script\b((?:(?!\bsrc\s*=)[^>])*)>(.*?)</script", re.S | re.I)
+
+
+def script_hashes(html: str) -> list[str]:
+    """CSP sources for the inline scripts of a page the service rendered itself."""
+    found = []
+    for _, text in _INLINE_SCRIPT.findall(html):
+        digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+        if f"'sha256-{digest}'" not in found:
+            found.append(f"'sha256-{digest}'")
+    return found
+
+
+def page_policy(maps: MapSettings, html: str, *, map_page: bool = False) -> dict[str, str]:
+    """The headers of a page that allow its own inline scripts (and ``eval`` on a map)."""
+    return {"Content-Security-Policy": policy(maps, scripts=script_hashes(html), eval_=map_page)}
+
+
+def policy(maps: MapSettings, *, scripts: list[str] | None = None, eval_: bool = False) -> str:
     images = " ".join(["'self'", "data:", "blob:", *tile_origins(maps)])
-    scripts = "'self' 'unsafe-inline'" + (" 'unsafe-eval'" if map_page else "")
+    scripts = " ".join(["'self'", *(scripts or []), *(["'unsafe-eval'"] if eval_ else [])])
     return "; ".join(
         [
             "default-src 'self'",
@@ -58,11 +87,11 @@ def policy(maps: MapSettings, *, map_page: bool = False) -> str:
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware: adds the headers above to every HTTP answer."""
+    """Pure ASGI middleware: adds the headers above to every HTTP answer; a page that set
+    its own policy (``page_policy``) keeps it."""
 
     def __init__(self, app: ASGIApp, server: ServerSettings, maps: MapSettings) -> None:
         self.app = app
-        self.map_policy = policy(maps, map_page=True)
         self.headers = {
             "Content-Security-Policy": policy(maps),
             "X-Content-Type-Options": "nosniff",
@@ -77,13 +106,10 @@ class SecurityHeaders:
             await self.app(scope, receive, send)
             return
         api = scope["path"].startswith("/api/")
-        map_page = scope["path"].startswith("/maps/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
-                if map_page:
-                    headers.setdefault("Content-Security-Policy", self.map_policy)
                 for name, value in self.headers.items():
                     headers.setdefault(name, value)
                 if api:

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from geo_service import impact
 from geo_service.access import Principal, require_households
+from geo_service.api import headers
 from geo_service.api.deps import (
     AllLayersReader,
     EngineDep,
@@ -40,8 +41,9 @@ def _basemap(settings: MapSettings, name: str | None) -> builders.Basemap | None
         raise InvalidQuery(str(exc)) from None
 
 
-def _page(figure: object) -> HTMLResponse:
-    return HTMLResponse(assets.render_page(figure))  # type: ignore[arg-type]
+def _page(html: str, settings: MapSettings) -> HTMLResponse:
+    """The map page, with a policy that lets exactly its own inline scripts run."""
+    return HTMLResponse(html, headers=headers.page_policy(settings, html, map_page=True))
 
 
 @router.get("/overview", response_class=HTMLResponse, summary="Every site over the city")
@@ -56,11 +58,10 @@ def overview(
     base = _basemap(settings, basemap)
     with engine.connect() as conn:
         sites, bbox = data.sites(conn), data.extent(conn)
-    return _page(
-        builders.overview_map(
-            sites, bbox, lang, base, households=principal.can_read_layer("households")
-        )
+    figure = builders.overview_map(
+        sites, bbox, lang, base, households=principal.can_read_layer("households")
     )
+    return _page(assets.render_page(figure), settings)
 
 
 def _site_page(
@@ -82,7 +83,7 @@ def site(
     ref: Annotated[str, Path(max_length=100)],
     basemap: Basemap = None,
 ) -> HTMLResponse:
-    return HTMLResponse(_site_page(engine, principal, ref, lang, _basemap(settings, basemap)))
+    return _page(_site_page(engine, principal, ref, lang, _basemap(settings, basemap)), settings)
 
 
 @router.get(
@@ -101,4 +102,4 @@ def community(
     base = _basemap(settings, basemap)
     with engine.connect() as conn:
         bundle = data.community_bundle(conn, community_id)
-    return _page(builders.community_map(bundle, lang, base))
+    return _page(assets.render_page(builders.community_map(bundle, lang, base)), settings)

@@ -2,8 +2,8 @@
 
 Thin: parameters are parsed by ``params``, SQL is built by ``collections`` and ``filters``;
 this module shapes the documents (links, headers, paging), and ``answers`` checks who may
-read what and answers with an ETag and 304. The tiles are ``tile_routes``'. Pages for people
-come from the ``ogc_*.html`` templates.
+read what and answers with an ETag and 304. The tiles are ``tile_routes``', the pages for
+people ``pages``'.
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from sqlalchemy import Connection, Engine
 
 from geo_service import formats
 from geo_service.api.deps import CollectionReader, EngineDep, Public
-from geo_service.api.pages import render
 from geo_service.errors import InvalidQuery, NotFound
-from geo_service.ogc import params
+from geo_service.ogc import pages, params
 from geo_service.ogc.answers import JSON
 from geo_service.ogc.answers import answer as _answer
 from geo_service.ogc.answers import base_url as _base
@@ -42,12 +41,10 @@ from geo_service.ogc.collections import (
 from geo_service.ogc.crs import CRS84, offered_uris
 from geo_service.ogc.openapi import openapi_document
 from layers import COLLECTIONS
-from maps.assets import local_url
 
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
 GEOJSON = formats.GEOJSON.media_type
-HTML = formats.HTML.media_type
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -74,38 +71,6 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/geodata-tilesets",
     "http://www.opengis.net/spec/ogcapi-tiles-1/1.0/conf/mvt",
 ]
-
-
-# -- helpers ----------------------------------------------------------------------------------
-def _html(
-    request: Request,
-    template: str,
-    title: str,
-    *,
-    features: list[dict] | None = None,
-    volatile: str = "",
-    **context: Any,
-) -> Response:
-    """A page for a person, from its template; with ``features`` (GeoJSON features in CRS84)
-    a map of them, for which the page names the vendored Leaflet."""
-    assets: dict[str, list[str | None]] = {}
-    if features is not None:
-        assets = {"stylesheets": [local_url("leaflet_css")], "scripts": [local_url("leaflet")]}
-    page = render(template, lang="en", title=title, features=features, **assets, **context)
-    return _answer(request, page, HTML, volatile=volatile)
-
-
-def _maybe_html(request: Request, f: str | None, title: str, doc: dict) -> Response | None:
-    if params.parse_format(f, request.headers.get("accept", "")) != "html":
-        return None
-    rest = {k: v for k, v in doc.items() if k != "links"}
-    return _html(
-        request,
-        "ogc_document.html",
-        title,
-        links=doc.get("links", []),
-        document=json.dumps(rest, ensure_ascii=False, indent=1),
-    )
 
 
 # -- landing, conformance, OpenAPI -------------------------------------------------------------
@@ -146,13 +111,13 @@ def landing(request: Request, _: Public, f: str | None = None) -> Response:
             },
         ],
     }
-    return _maybe_html(request, f, doc["title"], doc) or _json(request, doc)
+    return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
 
 
 @router.get("/conformance", summary="Conformance classes implemented")
 def conformance(request: Request, _: Public, f: str | None = None) -> Response:
     doc = {"conformsTo": CONFORMANCE}
-    return _maybe_html(request, f, "Conformance", doc) or _json(request, doc)
+    return pages.document_page(request, f, "Conformance", doc) or _json(request, doc)
 
 
 @router.get("/api", summary="OpenAPI 3 definition of the OGC API")
@@ -235,7 +200,7 @@ def collections(
         "collections": [_collection_doc(c, base, engine) for c in cols],
     }
     if params.parse_format(f, request.headers.get("accept", "")) == "html":
-        return _html(
+        return pages.page(
             request,
             "ogc_collections.html",
             "Collections",
@@ -255,7 +220,7 @@ def collection(
 ) -> Response:
     col = _collection(principal, collection_id)
     doc = _collection_doc(col, _base(request), engine)
-    return _maybe_html(request, f, doc["title"], doc) or _json(request, doc)
+    return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
 
 
 @router.get("/collections/{collection_id}/queryables", summary="Properties a filter may use")
@@ -327,7 +292,7 @@ def items(
         "links": _page_links(request, fmt, page, found),
     }
     if fmt == "html":
-        return _items_html(request, col, head, found.features, crs.uri == CRS84, stamp)
+        return pages.items_page(request, col, head, found.features, crs.uri == CRS84, stamp)
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
     body = prefix + ',"features":[' + found.features + "]}"
     return _answer(request, body, chosen.media_type, headers, volatile=stamp)
@@ -360,24 +325,6 @@ _FEATURE_STREAMS: dict[str, Callable[[Connection, Collection, Page], str]] = {
 }
 
 
-def _items_html(
-    request: Request, col: Collection, head: dict, features: str, lon_lat: bool, stamp: str
-) -> Response:
-    """The page as a table, on a map when its coordinates are lon/lat."""
-    rows = json.loads("[" + features + "]")
-    names = list(rows[0]["properties"]) if rows else [f.name for f in col.fields]
-    return _html(
-        request,
-        "ogc_items.html",
-        col.layer.title_en,
-        features=rows if lon_lat else None,
-        volatile=stamp,
-        head=head,
-        names=names,
-        rows=rows,
-    )
-
-
 # ``:path``: parcel codes with compound land uses hold a slash (GS0201-R21/B1-05).
 @router.get("/collections/{collection_id}/items/{feature_id:path}", summary="One feature")
 def item(
@@ -400,15 +347,7 @@ def item(
     ]
     fmt = params.parse_format(request.query_params.get("f"), request.headers.get("accept", ""))
     if fmt == "html":
-        feature = json.loads(body)
-        return _html(
-            request,
-            "ogc_feature.html",
-            f"{col.layer.title_en} {feature_id}",
-            features=[feature] if crs.uri == CRS84 else None,
-            links=links,
-            properties=feature["properties"],
-        )
+        return pages.feature_page(request, col, feature_id, body, crs.uri == CRS84, links)
     if fmt not in formats.OGC_FEATURE:
         raise InvalidQuery(f"f={fmt}: one feature is given as {formats.OGC_FEATURE.spoken()}")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"

@@ -11,7 +11,7 @@ from geo_service.settings import AuthSettings, DatabaseSettings, MapSettings, Se
 
 
 def test_every_answer_carries_the_security_headers(client: TestClient, homes: object) -> None:
-    for path in ("/", "/ogc/collections", "/maps/overview", "/api/sites"):
+    for path in ("/", "/ogc/collections", "/maps/overview", "/api/sites", "/docs", "/redoc"):
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "frame-ancestors 'none'" in csp and "object-src 'none'" in csp, path
@@ -21,7 +21,12 @@ def test_every_answer_carries_the_security_headers(client: TestClient, homes: ob
         assert headers["Referrer-Policy"] == "same-origin"
         assert "Strict-Transport-Security" not in headers  # development: plain HTTP
         # eval only where the vendored leaflet-measure needs it: the map pages.
-        assert ("'unsafe-eval'" in csp) == path.startswith("/maps/"), path
+        scripts = csp.split("script-src ")[1].split(";")[0].split()
+        assert ("'unsafe-eval'" in scripts) == path.startswith("/maps/"), path
+        # No inline script runs but a page's own, allowed by hash (maps, API docs).
+        assert "'unsafe-inline'" not in scripts, path
+        hashes = [s for s in scripts if s.startswith("'sha256-")]
+        assert bool(hashes) == path.startswith(("/maps/", "/docs")), path
 
 
 def test_answers_with_personal_data_are_never_cached(client: TestClient, homes: object) -> None:

@@ -231,3 +231,32 @@ def test_markup_in_a_feature_id_stays_text_on_the_ogc_page(page, demo_db) -> Non
     finally:
         with demo_db.begin() as conn:
             conn.execute(text("DELETE FROM sites WHERE code = :code"), {"code": code})
+
+
+_INJECT = """() => {
+    const box = document.createElement('div');
+    box.innerHTML = '<img src="data:," onerror="window.pwned = 1">';
+    document.body.appendChild(box);
+    const s = document.createElement('script');
+    s.textContent = 'window.pwned2 = 1';
+    document.body.appendChild(s);
+}"""
+
+
+def test_the_content_security_policy_stops_script_that_markup_injects(page) -> None:
+    """Had an escape been missed, the injected handler and script would still not run: the
+    pages allow no inline script but the ones they were rendered with (by hash)."""
+    for path, ready in (
+        ("/ogc/collections/sites/items?f=html", "window.featureLayer !== undefined"),
+        ("/maps/overview", "window.GeoService && window.GeoService.map !== null"),
+        ("/docs", "document.querySelector('.swagger-ui .info') !== null"),
+    ):
+        page.visit.errors.clear()
+        page.goto(page.base + path, wait_until="load")
+        page.wait_for_function(ready)  # the page's own scripts ran
+        page.evaluate(_INJECT)
+        page.wait_for_timeout(300)
+        assert page.evaluate("[window.pwned, window.pwned2]") == [None, None], path
+        refused = [e for e in page.visit.errors if "Content Security Policy" in e]
+        assert len(refused) == 2, (path, page.visit.errors)
+    assert page.visit.outside == []
