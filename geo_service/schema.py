@@ -1,5 +1,6 @@
 """The stored schema as SQLAlchemy Core tables: the layers' tables derived from their
-declarations in ``layers/``, and the service's own tables (accounts, audit, impact settings).
+declarations in ``layers/``, and the service's own tables (accounts, audit, impact settings),
+which ``geo_service.own_tables`` declares.
 
 Geometries are stored in EPSG:4326 (what goes on the wire) with one GiST index each.
 Metre distances are computed on the spheroid (``geography``, exact to millimetres
@@ -26,24 +27,20 @@ from sqlalchemy import (
     Computed,
     Connection,
     Date,
-    DateTime,
     Float,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     MetaData,
-    String,
     Table,
     Text,
     Time,
     UniqueConstraint,
-    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeEngine
 
+from geo_service import own_tables
 from layers import LAYERS
 from layers.base import Field, Layer, Reference
 
@@ -92,13 +89,6 @@ def _field_column(table: str, fld: Field) -> tuple[Column, list[CheckConstraint]
     return column, checks
 
 
-def _timestamps() -> list[Column]:
-    return [
-        Column(name, DateTime(timezone=True), server_default=func.now(), nullable=False)
-        for name in ("created_at", "updated_at")
-    ]
-
-
 def _reference_column(ref: Reference) -> Column:
     target = LAYERS[ref.layer]
     return Column(
@@ -143,7 +133,7 @@ def layer_table(layer: Layer, metadata: MetaData) -> Table:
                 Computed(f"ST_Transform(geom, {MERCATOR_SRID})", persisted=True),
             )
         )
-    columns += _timestamps()
+    columns += own_tables.timestamps()
     if layer.geometry == "GEOMETRY":
         kinds = _quoted(t.upper() for t in layer.geometry_types)
         constraints.append(
@@ -193,198 +183,16 @@ def link_tables(layer: Layer, metadata: MetaData) -> list[Table]:
     return tables
 
 
-# Accounts and the audit log: not data the maps or feeds read (``data_tables``).
-ACCOUNT = {"account": True}
-
-
-def _access_tables(metadata: MetaData) -> None:
-    """Users, their site assignments, API tokens (migration 0002)."""
-    users = Table(
-        "users",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("username", String(64), nullable=False),
-        # Argon2id; NULL for a user who only uses API tokens issued for them.
-        Column("password_hash", Text),
-        # An entry of geo_service.access.ROLES.
-        Column("role", String(32), nullable=False),
-        Column("active", Boolean, nullable=False, server_default=text("true")),
-        *_timestamps(),
-        info=ACCOUNT,
-    )
-    Index("uq_users_username", func.lower(users.c.username), unique=True)
-    # Site assignments by site code, the stable feature id: they survive a re-import of
-    # sites (which renews row ids) and resolve to current rows when a request is authorised.
-    Table(
-        "user_sites",
-        metadata,
-        Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
-        Column("site_code", String(64), primary_key=True),
-        info=ACCOUNT,
-    )
-    # Only the SHA-256 of a token's secret is stored.
-    Table(
-        "api_tokens",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("prefix", String(16), nullable=False, index=True),
-        Column("token_hash", String(64), unique=True, nullable=False),
-        Column("role", String(32), nullable=False),
-        Column("user_id", ForeignKey("users.id", ondelete="CASCADE")),
-        Column("label", Text),
-        Column("created_by", Text),
-        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-        Column("expires_at", DateTime(timezone=True), nullable=False),
-        Column("revoked_at", DateTime(timezone=True)),
-        info=ACCOUNT,
-    )
-    Table(
-        "token_sites",
-        metadata,
-        Column("token_id", ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True),
-        Column("site_code", String(64), primary_key=True),
-        info=ACCOUNT,
-    )
-
-
-def _audit_table(metadata: MetaData) -> None:
-    """One audited event a row; append-only (triggers refuse UPDATE, DELETE and TRUNCATE).
-
-    No foreign keys: the record of what a user did outlives the user and the site.
-    """
-    audit = Table(
-        "audit_log",
-        metadata,
-        Column("id", BigInteger, Identity(always=True), primary_key=True),
-        Column("at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-        Column("actor", Text),
-        Column("role", String(32)),
-        Column("action", String(32), nullable=False),
-        Column("target", Text),
-        Column("record_count", Integer),
-        Column("client", Text),
-        Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
-        Index("ix_audit_log_at", "at"),
-        Index("ix_audit_log_actor_at", "actor", "at"),
-        Index("ix_audit_log_action_at", "action", "at"),
-        info={**ACCOUNT, "append_only": True},
-    )
-    # What the sign-in rate limit asks on every failed attempt (geo_service.auth.throttle).
-    failed = text("action = 'login_failed'")
-    Index(
-        "ix_audit_log_failed_actor", func.lower(audit.c.actor), audit.c.at, postgresql_where=failed
-    )
-    Index("ix_audit_log_failed_client", audit.c.client, audit.c.at, postgresql_where=failed)
-
-
-def _impact_tables(metadata: MetaData) -> None:
-    """Reference data of the noise model (synced from geo_service/reference by every
-    migrate) and each site's settings and planned equipment (migration 0003)."""
-    reference = {"reference": True}
-    Table(
-        "equipment_types",
-        metadata,
-        Column("code", String(40), primary_key=True),
-        Column("name_zh", Text, nullable=False),
-        Column("name_en", Text, nullable=False),
-        Column("lmax_15m_dba", Float, nullable=False),
-        Column("usage_factor_pct", Float, nullable=False),
-        Column("ppv_25ft_in_s", Float),
-        CheckConstraint("usage_factor_pct > 0 AND usage_factor_pct <= 100", name="ck_equipment_uf"),
-        info=reference,
-    )
-    Table(
-        "acoustic_limits",
-        metadata,
-        Column("acoustic_class", String(2), primary_key=True),
-        Column("day_dba", Float, nullable=False),
-        Column("night_dba", Float, nullable=False),
-        Column("name_zh", Text, nullable=False),
-        Column("name_en", Text, nullable=False),
-        info=reference,
-    )
-    Table(
-        "impact_model",
-        metadata,
-        Column("id", Boolean, primary_key=True, server_default=text("true")),
-        *(
-            Column(name, Float, nullable=False)
-            for name in (
-                "reference_distance_m",
-                "minimum_distance_m",
-                "vib_reference_ft",
-                "vib_exponent",
-                "damage_ppv_in_s",
-                "annoyance_ppv_in_s",
-            )
-        ),
-        Column("default_class", String(2), nullable=False),
-        Column("boundary_day_dba", Float, nullable=False),
-        Column("boundary_night_dba", Float, nullable=False),
-        Column("default_bands_m", ARRAY(Float), nullable=False),
-        Column("default_kinds", ARRAY(Text), nullable=False),
-        CheckConstraint("id", name="ck_impact_model_single_row"),
-        CheckConstraint(
-            "bands_increasing(default_bands_m)", name="ck_impact_model_bands_increasing"
-        ),
-        info=reference,
-    )
-    Table(
-        "site_impact_settings",
-        metadata,
-        Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True),
-        Column("bands_m", ARRAY(Float)),
-        Column("kinds", ARRAY(Text)),
-        Column("active_phase", Text),
-        Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-        CheckConstraint(
-            "bands_m IS NULL OR cardinality(bands_m) BETWEEN 1 AND 10", name="ck_site_impact_bands"
-        ),
-        CheckConstraint("bands_increasing(bands_m)", name="ck_site_impact_bands_increasing"),
-    )
-    Table(
-        "site_equipment",
-        metadata,
-        Column("id", Integer, primary_key=True),
-        Column("site_id", ForeignKey("sites.id", ondelete="CASCADE"), nullable=False),
-        Column("phase", Text, nullable=False, server_default=text("'main'::text")),
-        Column(
-            "equipment_code",
-            ForeignKey("equipment_types.code", ondelete="RESTRICT"),
-            nullable=False,
-        ),
-        Column("count", Integer, nullable=False, server_default=text("1")),
-        Column("night_work", Boolean, nullable=False, server_default=text("false")),
-        Column("attenuation_db", Float, nullable=False, server_default=text("0")),
-        CheckConstraint("count BETWEEN 1 AND 1000", name="ck_site_equipment_count"),
-        CheckConstraint("attenuation_db BETWEEN 0 AND 40", name="ck_site_equipment_att"),
-        Index("ix_site_equipment_site", "site_id", "phase"),
-    )
-
-
-def _secret_tables(metadata: MetaData) -> None:
-    """The key that perturbs counts of sensitive attributes (``geo_service.impact.disclosure``),
-    made at random by migration 0009: the service reads it, nothing writes or empties it."""
-    Table(
-        "disclosure_key",
-        metadata,
-        Column("id", Boolean, primary_key=True, server_default=text("true")),
-        Column("salt", Text, nullable=False, server_default=text("(gen_random_uuid())::text")),
-        CheckConstraint("id", name="ck_disclosure_key_one_row"),
-        info={"secret": True},
-    )
-
-
 def build_metadata(layers: Iterable[Layer]) -> MetaData:
     """The whole schema for these stored layers (in dependency order)."""
     metadata = MetaData()
     for layer in layers:
         layer_table(layer, metadata)
         link_tables(layer, metadata)
-    _access_tables(metadata)
-    _audit_table(metadata)
-    _secret_tables(metadata)
-    _impact_tables(metadata)
+    own_tables.access_tables(metadata)
+    own_tables.audit_table(metadata)
+    own_tables.secret_tables(metadata)
+    own_tables.impact_tables(metadata)
     return metadata
 
 
