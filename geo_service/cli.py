@@ -503,6 +503,18 @@ def user_activate(cli: CliSettings, username: str) -> None:
     click.echo(f"activated {_set_active(cli, username, True)}")
 
 
+@user.command("sign-out")
+@click.argument("username")
+@click.pass_obj
+def user_sign_out(cli: CliSettings, username: str) -> None:
+    """End every browser session of USERNAME (a lost phone, a shared computer)."""
+    from geo_service.auth import end_user_sessions
+
+    with _engine(cli).begin() as conn:
+        ended = end_user_sessions(conn, username, by=local_operator())
+    click.echo(f"ended {ended} browser session(s) of {username}")
+
+
 @user.command("password")
 @click.argument("username")
 @_PASSWORD_STDIN

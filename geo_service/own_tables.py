@@ -84,6 +84,22 @@ def access_tables(metadata: MetaData) -> None:
         Column("revoked_at", DateTime(timezone=True)),
         info=ACCOUNT,
     )
+    # A browser session: the cookie carries a random id, signed; only its SHA-256 is here, so
+    # the table alone signs no one in. Ended by logout, a password or role change,
+    # deactivation, or an administrator (``geo_service.auth.sessions``).
+    Table(
+        "user_sessions",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("id_hash", String(64), unique=True, nullable=False),
+        Column("client", String(64)),
+        Column("started_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("expires_at", DateTime(timezone=True), nullable=False),
+        Column("ended_at", DateTime(timezone=True)),
+        Column("end_reason", String(32)),
+        info=ACCOUNT,
+    )
     Table(
         "token_sites",
         metadata,

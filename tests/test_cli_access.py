@@ -242,7 +242,10 @@ def test_a_deactivated_user_can_neither_sign_in_nor_use_their_tokens_until_react
     assert auth.principal_for_token(cli_env, secret, client=None, settings=settings).role == (
         "planner"
     )
-    assert _audited(cli_env) == [("user:wang", {"active": False}), ("user:wang", {"active": True})]
+    assert _audited(cli_env) == [
+        ("user:wang", {"active": False, "sessions_ended": 0}),
+        ("user:wang", {"active": True}),
+    ]
 
 
 def test_a_password_reset_replaces_the_old_one_and_is_audited_without_it(
@@ -261,7 +264,7 @@ def test_a_password_reset_replaces_the_old_one_and_is_audited_without_it(
     with pytest.raises(NotAuthenticated):
         auth.sign_in(cli_env, "wang", "wang-old-password", client=None, settings=settings)
     assert too_short.exit_code == 2 and "password" in too_short.output
-    assert _audited(cli_env) == [("user:wang", {"password": "changed"})]
+    assert _audited(cli_env) == [("user:wang", {"password": "changed", "sessions_ended": 0})]
     assert new not in str(_audited(cli_env))
 
 
@@ -284,7 +287,12 @@ def test_a_new_role_without_sites_drops_the_assignments_and_outranked_tokens_sto
         auth.principal_for_token(cli_env, admin_token, client=None, settings=settings)
     assert _audited(cli_env)[-1] == (
         "user:zhao",
-        {"role": "planner", "previous": "liaison", "sites_removed": ["AZF-2024-01"]},
+        {
+            "role": "planner",
+            "previous": "liaison",
+            "sites_removed": ["AZF-2024-01"],
+            "sessions_ended": 0,
+        },
     )
 
 
@@ -374,3 +382,18 @@ def test_serve_records_the_client_a_trusted_proxy_forwards_and_no_other(
             text("SELECT client FROM audit_log WHERE action = 'login_failed'")
         ).scalars()
         assert list(clients) == [recorded]
+
+
+def test_sign_out_ends_every_browser_session_of_a_user(cli_env: Engine) -> None:
+    _run(["user", "create", "wang", "--role", "planner", "--password-stdin"], "wang-password-1\n")
+    cookies = [
+        auth.start_session(cli_env, "wang", secret="s" * 40, hours=12, client=None)
+        for _ in range(2)
+    ]
+
+    out = _run(["user", "sign-out", "wang"])
+
+    assert "ended 2 browser session(s) of wang" in out
+    for cookie in cookies:
+        assert auth.principal_for_session(cli_env, cookie, secret="s" * 40, client=None) is None
+    assert _audited(cli_env) == [("user:wang", {"sessions_ended": 2})]

@@ -171,7 +171,6 @@ async def session_user(request: Request, engine: EngineDep) -> Principal | None:
     if not cookie:
         return None
     require_same_origin(request)  # a cookie works for this service's own pages only
-    settings: AuthSettings = request.app.state.auth_settings
     cache: PrincipalCache = request.app.state.principal_cache
     client = client_address(request)
     key = PrincipalCache.key("session", cookie)
@@ -180,11 +179,7 @@ async def session_user(request: Request, engine: EngineDep) -> Principal | None:
         key,
         client,
         lambda: auth.principal_for_session(
-            engine,
-            cookie,
-            secret=request.app.state.session_secret,
-            max_age_seconds=settings.session_hours * 3600,
-            client=client,
+            engine, cookie, secret=request.app.state.session_secret, client=client
         ),
     )
 

@@ -1,8 +1,9 @@
 """``/login`` and ``/logout``: signing in with a browser, in Chinese with English beneath.
 
-A successful sign-in sets a signed session cookie: HttpOnly (scripts on a page cannot read
-it), SameSite=Lax (other sites cannot make the browser send it with a POST, which covers
-CSRF on the state-changing endpoints) and Secure outside development (HTTPS only).
+A successful sign-in opens a session on the server and sets its cookie: HttpOnly (scripts
+on a page cannot read it), SameSite=Lax, and Secure outside development (HTTPS only).
+Signing out is a POST from the service's own page (``GET /logout`` asks first), and ends
+the session on the server, so a copied cookie stops working too.
 Tools do not sign in here: they send an API token with every request.
 """
 
@@ -18,6 +19,7 @@ from geo_service.api.csrf import require_same_origin
 from geo_service.api.deps import SESSION_COOKIE, EngineDep, Lang, Language, Public, SessionUser
 from geo_service.api.pages import templates
 from geo_service.audit import AuditAction
+from geo_service.auth import PrincipalCache
 from geo_service.errors import NotAuthenticated, TooManyAttempts
 
 router = APIRouter(tags=["sign-in"])
@@ -108,10 +110,14 @@ def login(
         return _form(request, lang, target, error=message, username=username, status_code=401)
     assert principal.username is not None
     response = RedirectResponse(target, status_code=303)
+    hours = state.auth_settings.session_hours
+    cookie = auth.start_session(
+        engine, principal.username, secret=state.session_secret, hours=hours, client=client
+    )
     response.set_cookie(
         SESSION_COOKIE,
-        auth.session_cookie(engine, principal.username, secret=state.session_secret),
-        max_age=int(state.auth_settings.session_hours * 3600),
+        cookie,
+        max_age=int(hours * 3600),
         path="/",
         httponly=True,
         samesite="lax",
@@ -120,12 +126,26 @@ def login(
     return response
 
 
-@router.api_route("/logout", methods=["GET", "POST"], include_in_schema=False)
-def logout(engine: EngineDep, _: Public, principal: SessionUser) -> RedirectResponse:
-    """End the browser session (the cookie is dropped) and show the sign-in form."""
-    if principal is not None:
+@router.get("/logout", response_class=HTMLResponse, include_in_schema=False)
+def logout_page(request: Request, _: Public, principal: SessionUser, lang: Lang) -> Response:
+    """Asks before signing out: a link on another site cannot sign a person out."""
+    if principal is None:
+        return RedirectResponse("/login", status_code=303)
+    return _form(request, lang, "/", signed_in=principal.username)
+
+
+@router.post("/logout", include_in_schema=False)
+def logout(
+    request: Request, engine: EngineDep, _: Public, principal: SessionUser
+) -> RedirectResponse:
+    """End the browser session on the server (every copy of the cookie stops working), drop
+    the cookie and show the sign-in form."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if principal is not None and cookie:
         with engine.begin() as conn:
+            auth.end_session(conn, cookie, secret=request.app.state.session_secret)
             audit.record(conn, principal, AuditAction.LOGOUT)
+        request.app.state.principal_cache.forget(PrincipalCache.key("session", cookie))
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -1,6 +1,8 @@
-"""``/api/users/{name}/sites``: which sites' households a liaison officer looks after.
+"""``/api/users/{name}/...``: which sites' households a liaison officer looks after, and
+signing a user out of every browser.
 
-Administrators only; every change is audited with the assignments it replaced.
+Administrators only; every change is audited (site changes with the assignments they
+replaced).
 """
 
 from __future__ import annotations
@@ -60,3 +62,27 @@ def put_user_sites(
         found = auth.set_user_sites(conn, username, body.sites, by=principal)
     request.app.state.principal_cache.clear()
     return UserSites(username=found.username, role=found.role, sites=found.sites)
+
+
+class SessionsEnded(BaseModel):
+    """How many of the user's browser sessions were open and are now ended."""
+
+    username: str
+    sessions_ended: int
+
+
+@router.delete(
+    "/{username}/sessions",
+    response_model=SessionsEnded,
+    summary="Sign a user out of every browser",
+)
+def delete_user_sessions(
+    request: Request, engine: EngineDep, principal: AccessManager, username: Username
+) -> SessionsEnded:
+    """A lost phone or a shared computer: every copy of the user's session cookies stops
+    working at once (their API tokens are revoked separately)."""
+    with engine.begin() as conn:
+        ended = auth.end_user_sessions(conn, username, by=principal)
+        name = auth.user_sites(conn, username).username
+    request.app.state.principal_cache.clear()
+    return SessionsEnded(username=name, sessions_ended=ended)

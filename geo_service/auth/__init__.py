@@ -6,9 +6,9 @@
   human password, so a fast hash is enough and lookups stay cheap on every tile request).
   A token has a role, an expiry, and optionally a user (it never does more than that user)
   and sites (it never reaches further than them).
-- Browser sessions are a cookie signed with the secret key (``itsdangerous``). It holds
-  the user name and a fingerprint of the password hash, so changing a password ends every
-  session.
+- Browser sessions are rows kept by the server; the cookie carries a session's random id,
+  signed with the secret key (``itsdangerous``). Logout, a password or role change,
+  deactivation or an administrator ends them, and a copied cookie stops working with it.
 - A credential that worked is remembered by the process for
   ``AuthSettings.credential_cache_seconds`` (10 s; ``PrincipalCache``): a map asks for
   dozens of tiles at once, and an Argon2 check on each would cost more than the tile. A
@@ -28,8 +28,9 @@ What belongs here, by concern:
 - ``users``: creating and changing users (role, password, activity, sites), the demo admin;
 - ``tokens``: issuing, listing and revoking API tokens, and the principal a token stands for;
 - ``throttle``: failed sign-ins as audit rows, and the rate limit that counts them;
-- ``sessions``: signing in (the form, HTTP Basic) and browser sessions (their guard
-  against requests forged by other sites is ``geo_service.api.csrf``);
+- ``signin``: signing in with a password (the form, HTTP Basic);
+- ``sessions``: browser sessions, opened, checked and ended (their guard against requests
+  forged by other sites is ``geo_service.api.csrf``);
 - ``cache``: ``PrincipalCache``.
 
 Who may do what is ``geo_service.access`` (roles, permissions, ``Principal``); this package
@@ -39,11 +40,12 @@ says who a request comes from. Callers import from this package, not from its mo
 from geo_service.auth.cache import PrincipalCache
 from geo_service.auth.passwords import check_password, hash_password, new_password, verify_password
 from geo_service.auth.sessions import (
-    principal_for_basic,
+    end_session,
+    end_sessions,
     principal_for_session,
-    session_cookie,
-    sign_in,
+    start_session,
 )
+from geo_service.auth.signin import principal_for_basic, sign_in
 from geo_service.auth.sites import parse_site_codes
 from geo_service.auth.tokens import (
     create_token,
@@ -56,6 +58,7 @@ from geo_service.auth.tokens import (
 from geo_service.auth.users import (
     check_username,
     create_user,
+    end_user_sessions,
     ensure_demo_admin,
     list_users,
     set_user_active,
@@ -71,6 +74,9 @@ __all__ = [
     "check_username",
     "create_token",
     "create_user",
+    "end_session",
+    "end_sessions",
+    "end_user_sessions",
     "ensure_demo_admin",
     "hash_password",
     "list_tokens",
@@ -82,12 +88,12 @@ __all__ = [
     "principal_for_session",
     "principal_for_token",
     "revoke_token",
-    "session_cookie",
     "set_user_active",
     "set_user_password",
     "set_user_role",
     "set_user_sites",
     "sign_in",
+    "start_session",
     "token_digest",
     "user_sites",
     "verify_password",

@@ -65,6 +65,11 @@ class PrincipalCache:
             self._entries[key] = (now + self.seconds, principal)
         return principal
 
+    def forget(self, key: str) -> None:
+        """Drop one credential (a session that just ended)."""
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

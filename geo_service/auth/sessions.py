@@ -1,43 +1,32 @@
-"""Signing in and browser sessions: checking a password, and the cookie that follows.
+"""Browser sessions: the cookie that follows a sign-in on the form, and its row.
 
-A sign-in is throttled and audited (``geo_service.auth.throttle``). A browser session is a
-cookie signed with the secret key (``itsdangerous``); it holds the user name and a
-fingerprint of the password hash, so changing a password ends every session.
+A browser session is a row of ``user_sessions`` and a cookie that carries the session's
+random id, signed with the secret key (``itsdangerous``, so a forged cookie costs no
+query). Only the id's SHA-256 is stored. The session ends when its hours are up, at logout,
+and when the user's password or role changes, the user is deactivated or an administrator
+ends it (``end_sessions``): a copied cookie stops working with it. Role and sites are read
+from the user's row at every check, never from the cookie.
 
-Belongs here: whatever decides that a request comes from a signed-in person, for the
-sign-in form (``/login``) and for the requests of a session: the password check and the
-cookie. Whether the browser sent the request from this service's own pages (CSRF, login
-CSRF) is read from HTTP headers at the edge, in ``geo_service.api.csrf``.
+Whether the browser sent a request from this service's own pages (CSRF, login CSRF) is
+read from HTTP headers at the edge, in ``geo_service.api.csrf``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import secrets
 from typing import Any
 
-from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import Engine, Row, text
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import Connection, Engine, Row, text
 
-from geo_service import audit
 from geo_service.access import Principal
-from geo_service.audit import AuditAction
-from geo_service.auth.passwords import hash_password, needs_rehash, verify_password
-from geo_service.auth.throttle import record_failure, throttle
-from geo_service.auth.tokens import TOKEN_PREFIX, principal_for_token
-from geo_service.errors import NotAuthenticated
-from geo_service.settings import AuthSettings
 
 _SESSION_SALT = "geo-service.session"
-_USER = text("""
-SELECT u.username, u.role, u.active, u.password_hash,
-       ARRAY(SELECT s.id FROM user_sites us JOIN sites s ON s.code = us.site_code
-             WHERE us.user_id = u.id) AS site_ids
-FROM users u
-WHERE lower(u.username) = lower(:username)
-""")
 
 
-def _user_principal(row: Row[Any], *, via: str, client: str | None) -> Principal:
+def user_principal(row: Row[Any], *, via: str, client: str | None) -> Principal:
+    """The principal of a user's row (name, role, site ids)."""
     return Principal(
         role=row.role,
         username=row.username,
@@ -47,85 +36,96 @@ def _user_principal(row: Row[Any], *, via: str, client: str | None) -> Principal
     )
 
 
-# -- signing in -----------------------------------------------------------------------------
-def sign_in(
-    engine: Engine,
-    username: str,
-    password: str,
-    *,
-    client: str | None,
-    settings: AuthSettings,
-    via: str = "session",
-) -> Principal:
-    """Check a user's password, throttled and audited.
-
-    A sign-in on the form (``via="session"``) is recorded as ``login``; Basic auth with a
-    password on every API request (``via="password"``) records only its failures.
-    """
-    with engine.begin() as conn:
-        throttle(conn, settings, username=username, client=client)
-        row = conn.execute(_USER, {"username": username}).first()
-        ok = verify_password(row.password_hash if row else None, password)
-        if ok and row is not None and row.active:
-            if needs_rehash(row.password_hash):
-                conn.execute(
-                    text("UPDATE users SET password_hash = :h WHERE username = :u"),
-                    {"h": hash_password(password), "u": row.username},
-                )
-            principal = _user_principal(row, via=via, client=client)
-            if via == "session":
-                audit.record(conn, principal, AuditAction.LOGIN, detail={"via": via})
-            return principal
-        record_failure(
-            conn,
-            client,
-            {"via": via, "reason": "deactivated" if ok else "wrong user name or password"},
-            actor=username[:200],
-        )
-    raise NotAuthenticated("wrong user name or password")
-
-
-def principal_for_basic(
-    engine: Engine, username: str, password: str, *, client: str | None, settings: AuthSettings
-) -> Principal:
-    """HTTP Basic: the password is an API token (QGIS, GDAL) or the user's own password."""
-    if password.startswith(TOKEN_PREFIX):
-        principal = principal_for_token(engine, password, client=client, settings=settings)
-        if principal.username and principal.username.lower() != username.lower() and username:
-            # A token named with another user's name is a mistake worth saying, not ignoring.
-            raise NotAuthenticated(f"this API token does not belong to {username!r}")
-        return principal
-    return sign_in(engine, username, password, client=client, settings=settings, via="password")
-
-
 # -- browser sessions ---------------------------------------------------------------------------
-def _fingerprint(password_hash: str | None) -> str:
-    return hashlib.sha256((password_hash or "").encode()).hexdigest()[:16]
+# The user of a session that is still open, as ``_USER`` reads a user.
+_SESSION_USER = text("""
+SELECT u.username, u.role, u.active,
+       ARRAY(SELECT s.id FROM user_sites us JOIN sites s ON s.code = us.site_code
+             WHERE us.user_id = u.id) AS site_ids
+FROM user_sessions us JOIN users u ON u.id = us.user_id
+WHERE us.id_hash = :h AND us.ended_at IS NULL AND us.expires_at > now() AND u.active
+""")
 
 
-def _serializer(secret: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=_SESSION_SALT)
+def _serializer(secret: str) -> URLSafeSerializer:
+    return URLSafeSerializer(secret, salt=_SESSION_SALT)
 
 
-def session_cookie(engine: Engine, username: str, *, secret: str) -> str:
-    """The signed cookie value for a user who just signed in."""
-    with engine.connect() as conn:
-        row = conn.execute(_USER, {"username": username}).one()
-    return _serializer(secret).dumps({"u": row.username, "f": _fingerprint(row.password_hash)})
+def _id_hash(cookie: str, secret: str) -> str | None:
+    """The stored hash of the session a cookie names; None for a forged or old cookie."""
+    try:
+        data = _serializer(secret).loads(cookie)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("s"), str):
+        return None
+    return hashlib.sha256(data["s"].encode()).hexdigest()
+
+
+def start_session(
+    engine: Engine, username: str, *, secret: str, hours: float, client: str | None
+) -> str:
+    """Open a session for a user who just signed in; returns the cookie's value.
+
+    Sessions that ended or expired more than a month ago are removed on the way: the
+    audit log keeps the sign-ins and sign-outs, this table only what is open."""
+    session_id = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO user_sessions (user_id, id_hash, client, expires_at) "
+                "SELECT id, :h, :c, now() + make_interval(secs => :s) FROM users "
+                "WHERE lower(username) = lower(:u)"
+            ),
+            {
+                "h": hashlib.sha256(session_id.encode()).hexdigest(),
+                "c": client,
+                "s": hours * 3600,
+                "u": username,
+            },
+        )
+        conn.execute(
+            text(
+                "DELETE FROM user_sessions WHERE least(ended_at, expires_at) "
+                "< now() - interval '30 days'"
+            )
+        )
+    return _serializer(secret).dumps({"s": session_id})
 
 
 def principal_for_session(
-    engine: Engine, cookie: str, *, secret: str, max_age_seconds: float, client: str | None
+    engine: Engine, cookie: str, *, secret: str, client: str | None
 ) -> Principal | None:
-    """The user of a valid session cookie; None when it is forged, expired or stale."""
-    try:
-        data = _serializer(secret).loads(cookie, max_age=max_age_seconds)
-    except BadSignature:  # SignatureExpired is one
-        return None
-    if not isinstance(data, dict) or not isinstance(data.get("u"), str):
+    """The user of an open session; None when the cookie is forged or its session ended."""
+    id_hash = _id_hash(cookie, secret)
+    if id_hash is None:
         return None
     with engine.connect() as conn:
-        row = conn.execute(_USER, {"username": data["u"]}).first()
-    if row is None or not row.active or data.get("f") != _fingerprint(row.password_hash):
-        return None
-    return _user_principal(row, via="session", client=client)
+        row = conn.execute(_SESSION_USER, {"h": id_hash}).first()
+    return None if row is None else user_principal(row, via="session", client=client)
+
+
+def end_session(conn: Connection, cookie: str, *, secret: str) -> None:
+    """Sign-out: the cookie's session ends, in every copy of the cookie."""
+    id_hash = _id_hash(cookie, secret)
+    if id_hash is not None:
+        conn.execute(
+            text(
+                "UPDATE user_sessions SET ended_at = now(), end_reason = 'logout' "
+                "WHERE id_hash = :h AND ended_at IS NULL"
+            ),
+            {"h": id_hash},
+        )
+
+
+def end_sessions(conn: Connection, user_id: int, reason: str) -> int:
+    """End every open session of a user (password or role changed, deactivated, or an
+    administrator's decision); returns how many were open."""
+    ended = conn.execute(
+        text(
+            "UPDATE user_sessions SET ended_at = now(), end_reason = :r "
+            "WHERE user_id = :id AND ended_at IS NULL AND expires_at > now()"
+        ),
+        {"id": user_id, "r": reason},
+    )
+    return ended.rowcount

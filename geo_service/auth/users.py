@@ -19,6 +19,7 @@ from geo_service import audit
 from geo_service.access import ANONYMOUS, Principal, get_role, local_operator
 from geo_service.audit import AuditAction
 from geo_service.auth.passwords import check_password, hash_password, new_password, verify_password
+from geo_service.auth.sessions import end_sessions
 from geo_service.auth.sites import (
     check_sites_apply,
     known_site_codes,
@@ -167,17 +168,37 @@ def _update_user(
 
 
 def set_user_active(conn: Connection, username: str, active: bool, *, by: Principal) -> str:
-    """Deactivate (or reactivate) a user: their sessions, passwords and tokens stop working."""
-    return _update_user(conn, username, {"active": active}, {"active": active}, by)
+    """Deactivate (or reactivate) a user: their sessions end, passwords and tokens stop
+    working."""
+    detail: dict[str, Any] = {"active": active}
+    if not active:
+        user_id, _, _ = user_id_role(conn, username)
+        detail["sessions_ended"] = end_sessions(conn, user_id, "deactivated")
+    return _update_user(conn, username, {"active": active}, detail, by)
 
 
 def set_user_password(conn: Connection, username: str, password: str, *, by: Principal) -> str:
     """A new password (audited, never recorded); it ends the user's browser sessions."""
-    _, name, _ = user_id_role(conn, username)
+    user_id, name, _ = user_id_role(conn, username)
     check_password(password, name)
+    ended = end_sessions(conn, user_id, "password changed")
     return _update_user(
-        conn, name, {"password_hash": hash_password(password)}, {"password": "changed"}, by
+        conn,
+        name,
+        {"password_hash": hash_password(password)},
+        {"password": "changed", "sessions_ended": ended},
+        by,
     )
+
+
+def end_user_sessions(conn: Connection, username: str, *, by: Principal) -> int:
+    """An administrator signs a user out everywhere (a lost phone, a shared computer)."""
+    user_id, name, _ = user_id_role(conn, username)
+    ended = end_sessions(conn, user_id, "ended by admin")
+    audit.record(
+        conn, by, AuditAction.USER_UPDATE, target=f"user:{name}", detail={"sessions_ended": ended}
+    )
+    return ended
 
 
 def set_user_role(
@@ -185,20 +206,22 @@ def set_user_role(
 ) -> tuple[str, list[str]]:
     """A new role; site assignments go when the new role takes none (returned, audited).
 
-    Tokens issued for the user with a role above the new one stop working at once
+    The user's browser sessions end (they sign in again, into the new role); tokens issued
+    for the user with a role above the new one stop working at once
     (``geo_service.auth.tokens``).
     """
     get_role(role)
     before = user_sites(conn, username)
+    user_id, _, _ = user_id_role(conn, username)
     dropped = [] if role_takes_sites(role) else before.sites
     if dropped:
-        user_id, _, _ = user_id_role(conn, username)
         write_sites(conn, "user_sites", "user_id", user_id, [])
+    ended = end_sessions(conn, user_id, "role changed") if role != before.role else 0
     name = _update_user(
         conn,
         username,
         {"role": role},
-        {"role": role, "previous": before.role, "sites_removed": dropped},
+        {"role": role, "previous": before.role, "sites_removed": dropped, "sessions_ended": ended},
         by,
     )
     return name, dropped

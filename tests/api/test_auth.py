@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from geo_service import auth
+from geo_service.access import local_operator
 from geo_service.api.deps import SESSION_COOKIE
 from geo_service.errors import NotAuthenticated, TooManyAttempts
 from geo_service.settings import AuthSettings
@@ -72,20 +73,83 @@ def test_sign_in_sets_a_signed_http_only_cookie_that_opens_the_api(
     assert "wang" in anonymous.get("/login").text
 
 
-def test_logout_ends_the_session(anonymous: TestClient, district: Engine) -> None:
+def test_logout_ends_the_session_on_the_server_for_every_copy_of_the_cookie(
+    anonymous: TestClient, district: Engine, app: FastAPI
+) -> None:
     make_user(district, "wang", "planner")
     _sign_in(anonymous, "wang", PASSWORD)
+    copied = TestClient(app, cookies={SESSION_COOKIE: anonymous.cookies[SESSION_COOKIE]})
+    assert copied.get("/api/sites").status_code == 200
 
-    answer = anonymous.get("/logout")
+    asked = anonymous.get("/logout")  # a link (or another site's page) only asks
+    assert asked.status_code == 200 and 'action="/logout"' in asked.text
+    assert anonymous.get("/api/sites").status_code == 200
+    answer = anonymous.post("/logout")
 
     assert answer.status_code == 303 and answer.headers["location"] == "/login"
     assert anonymous.get("/api/sites").status_code == 401
+    assert copied.get("/api/sites").status_code == 401  # the stolen copy too, at once
     with district.connect() as conn:
         actions = conn.execute(text("SELECT action FROM audit_log ORDER BY id")).scalars().all()
+        ended = conn.execute(text("SELECT end_reason FROM user_sessions")).scalars().all()
     assert actions[-2:] == ["login", "logout"]
+    assert ended == ["logout"]
 
 
-def test_a_forged_or_stale_cookie_is_nobody(
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (lambda c, by: auth.set_user_password(c, "wang", "another-one-9!", by=by), "password"),
+        (lambda c, by: auth.set_user_active(c, "wang", False, by=by), "deactivated"),
+        (lambda c, by: auth.set_user_role(c, "wang", "gis", by=by), "role changed"),
+        (lambda c, by: auth.end_user_sessions(c, "wang", by=by), "ended by admin"),
+    ],
+    ids=["password", "deactivation", "role", "admin"],
+)
+def test_account_changes_end_the_users_sessions(
+    anonymous: TestClient, district: Engine, app: FastAPI, change: Callable, reason: str
+) -> None:
+    """Made by another process (the CLI): the cookie stops within the credential cache's
+    seconds, here at once (the test app remembers nothing)."""
+    make_user(district, "wang", "planner")
+    _sign_in(anonymous, "wang", PASSWORD)
+    cookie = anonymous.cookies[SESSION_COOKIE]
+    app.state.principal_cache.clear()
+    with district.begin() as conn:
+        change(conn, local_operator())
+    app.state.principal_cache.clear()
+
+    assert TestClient(app, cookies={SESSION_COOKIE: cookie}).get("/api/sites").status_code == 401
+    with district.connect() as conn:
+        ended = conn.execute(text("SELECT end_reason FROM user_sessions")).scalar_one()
+        detail = (
+            conn.execute(
+                text("SELECT detail FROM audit_log WHERE action = 'user_update' ORDER BY id DESC")
+            )
+            .scalars()
+            .first()
+        )
+    assert ended.startswith(reason)
+    assert detail["sessions_ended"] == 1
+
+
+def test_an_admin_signs_a_user_out_of_every_browser(
+    anonymous: TestClient, district: Engine, app: FastAPI
+) -> None:
+    make_user(district, "wang", "planner")
+    _sign_in(anonymous, "wang", PASSWORD)
+    admin = TestClient(app, headers=bearer(issue_token(district, "admin")))
+
+    answer = admin.delete("/api/users/WANG/sessions")
+
+    assert answer.status_code == 200
+    assert answer.json() == {"username": "wang", "sessions_ended": 1}
+    assert anonymous.get("/api/sites").status_code == 401
+    planner = TestClient(app, headers=bearer(issue_token(district, "planner")))
+    assert planner.delete("/api/users/wang/sessions").status_code == 403
+
+
+def test_a_forged_or_old_cookie_is_nobody(
     anonymous: TestClient, district: Engine, app: FastAPI
 ) -> None:
     make_user(district, "wang", "planner")
@@ -95,11 +159,10 @@ def test_a_forged_or_stale_cookie_is_nobody(
 
     forged = TestClient(app, cookies={SESSION_COOKIE: payload + ".AAAA" + signature[4:]})
     assert forged.get("/api/sites").status_code == 401
-    # A new password ends every session signed with the old one.
+    # A session past its hours is over, whatever the cookie says.
     with district.begin() as conn:
-        conn.execute(
-            text("UPDATE users SET password_hash = :h"), {"h": auth.hash_password("another-one!")}
-        )
+        conn.execute(text("UPDATE user_sessions SET expires_at = now() - interval '1 s'"))
+    app.state.principal_cache.clear()
     assert TestClient(app, cookies={SESSION_COOKIE: good}).get("/api/sites").status_code == 401
 
 
@@ -116,7 +179,7 @@ def test_the_form_opens_whatever_stale_credentials_a_browser_sends(
     for stale in ("Bearer gst_expired", "Basic " + base64.b64encode(b"wang:old").decode()):
         headers = {"Authorization": stale, "Accept": "text/html"}
         assert anonymous.get("/login", headers=headers).status_code == 200
-        assert anonymous.get("/logout", headers=headers).headers["location"] == "/login"
+        assert anonymous.post("/logout", headers=headers).headers["location"] == "/login"
 
 
 def test_browser_opening_a_private_page_is_sent_to_sign_in(anonymous: TestClient) -> None:
