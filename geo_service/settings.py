@@ -100,11 +100,14 @@ class AuthSettings(BaseSettings):
 
     secret_key: SecretStr = SecretStr("")
     session_hours: float = 12.0
-    # Failed sign-ins allowed in the window, per username and per client address. The
-    # address limit is higher because an office shares one address behind its NAT.
+    # Failed sign-ins allowed in the window, per user name from one address and per
+    # address; the address limit is higher because an office shares one address behind
+    # its NAT. Past the per-name count, from any address, each attempt waits twice as long
+    # as the last, up to the delay cap (``geo_service.auth.throttle``).
     login_window_seconds: int = 300
     login_max_failures_per_user: int = 5
     login_max_failures_per_client: int = 20
+    login_max_delay_seconds: int = 60
     # Layers anyone may read without signing in (none by default: all data is internal).
     anonymous_layers: tuple[str, ...] = ()
     default_token_days: int = 90

@@ -1,8 +1,19 @@
 """Failed sign-ins: recorded as audit rows, and counted for the rate limit.
 
-The limit counts ``login_failed`` rows in the database, so it holds across server processes
-and restarts, and is one fact in one place (the rows an auditor reads). While a name or an
+The limits count ``login_failed`` rows in the database, so they hold across server processes
+and restarts, and are one fact in one place (the rows an auditor reads). While a name or an
 address is throttled, credentials are not even checked, and nothing more is written.
+
+Three limits, in the window (``login_window_seconds``, 5 min):
+
+- one address, any names: ``login_max_failures_per_client`` (20) failures, then 429 until
+  the oldest leaves the window (an office shares one address behind its NAT);
+- one name from one address: ``login_max_failures_per_user`` (5), then the same;
+- one name from every address: after those 5, each further attempt must wait twice as long
+  after the last failure as the one before (1 s, 2 s, 4 s ...), at most
+  ``login_max_delay_seconds`` (60 s). A delay, not a lock: an attacker who knows the
+  administrator's name can slow the administrator's sign-in by a minute, never shut it out,
+  while guessing from many addresses stays at about one password a minute.
 """
 
 from __future__ import annotations
@@ -17,6 +28,14 @@ from geo_service.audit import AuditAction
 from geo_service.errors import TooManyAttempts
 from geo_service.settings import AuthSettings
 
+_NAME_DELAY = """
+SELECT ceil(extract(epoch FROM max(at)
+         + make_interval(secs => least(power(2, count(*) - :free), :cap)) - now()))::int
+FROM audit_log
+WHERE action = 'login_failed' AND at > now() - make_interval(secs => :window)
+  AND lower(actor) = lower(:name)
+HAVING count(*) >= :free
+"""
 _RETRY_AFTER = """
 SELECT ceil(extract(epoch FROM at + make_interval(secs => :window) - now()))::int
 FROM audit_log
@@ -29,9 +48,11 @@ OFFSET :nth LIMIT 1
 def throttle(
     conn: Connection, settings: AuthSettings, *, username: str | None, client: str | None
 ) -> None:
-    """Refuse (429) while the name or the address has too many recent failed sign-ins.
+    """Refuse (429) while the address, the name from this address, or the name's growing
+    delay holds the attempt back (see above).
 
-    The wait is until the oldest failure that keeps the count at its limit leaves the window.
+    For a limit, the wait is until the oldest failure that keeps the count at it leaves the
+    window; for the delay, until the delay after the last failure is over.
     The name and the address are locked until the caller's transaction ends (after its
     password check and its ``record_failure``), so concurrent attempts are counted one after
     another: 40 at once for one name check 5 passwords, not 23. Names are locked before
@@ -41,20 +62,37 @@ def throttle(
     keys += [f"login from:{client}"] if client else []
     for key in keys:
         conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key})
-    checks = []
-    if username:
-        checks.append(
-            ("lower(actor) = lower(:value)", username, settings.login_max_failures_per_user)
-        )
+    window = settings.login_window_seconds
+    per_client = settings.login_max_failures_per_client
+    checks: list[tuple[str, dict[str, Any], int]] = []
     if client:
-        checks.append(("client = :value", client, settings.login_max_failures_per_client))
-    for match, value, limit in checks:
+        checks.append(("client = :client", {"client": client}, per_client))
+    if username and client:
+        checks.append(
+            (
+                "lower(actor) = lower(:name) AND client = :client",
+                {"name": username, "client": client},
+                settings.login_max_failures_per_user,
+            )
+        )
+    for match, values, limit in checks:
         wait = conn.execute(
-            text(_RETRY_AFTER.format(match=match)),
-            {"window": settings.login_window_seconds, "value": value, "nth": limit - 1},
+            text(_RETRY_AFTER.format(match=match)), {"window": window, "nth": limit - 1, **values}
         ).scalar_one_or_none()
         if wait is not None:
             raise TooManyAttempts(max(int(wait), 1))
+    if username:
+        wait = conn.execute(
+            text(_NAME_DELAY),
+            {
+                "window": window,
+                "name": username,
+                "free": settings.login_max_failures_per_user,
+                "cap": settings.login_max_delay_seconds,
+            },
+        ).scalar_one_or_none()
+        if wait is not None and wait > 0:
+            raise TooManyAttempts(int(wait))
 
 
 def record_failure(

@@ -7,6 +7,7 @@ import base64
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -17,6 +18,7 @@ from sqlalchemy import Engine, text
 from geo_service import auth
 from geo_service.access import local_operator
 from geo_service.api.deps import SESSION_COOKIE
+from geo_service.auth.throttle import record_failure
 from geo_service.errors import NotAuthenticated, TooManyAttempts
 from geo_service.settings import AuthSettings
 from tests.accounts import PASSWORD, bearer, expire_token, issue_token, make_user
@@ -229,6 +231,40 @@ def test_five_failures_for_a_name_are_429_with_retry_after(
     # Another user is not held back by wang's failures.
     make_user(district, "li", "planner")
     assert _sign_in(anonymous, "li", PASSWORD).status_code == 303
+
+
+def test_an_attacker_cannot_lock_the_admin_out_only_slow_the_sign_in_down(
+    district: Engine,
+) -> None:
+    """Issue 11.8: five wrong passwords locked any account, the admin's included, for the
+    whole window. Past five, each attempt on the name now waits twice as long as the last,
+    up to the cap; the attacker's own address stays held back for the window."""
+    make_user(district, "admin2", "admin")
+    settings = AuthSettings(login_max_delay_seconds=2)
+    waits = []
+    for n in range(8):  # from eight addresses, as a botnet would
+        try:
+            auth.sign_in(district, "admin2", "guess-x", client=f"10.9.0.{n}", settings=settings)
+        except NotAuthenticated:
+            waits.append(0)
+        except TooManyAttempts as exc:
+            waits.append(exc.retry_after)
+        time.sleep(0.1)
+    assert waits[:5] == [0] * 5 and all(1 <= w <= 2 for w in waits[5:]), waits
+
+    with pytest.raises(TooManyAttempts) as held:  # the admin, from the office, at once
+        auth.sign_in(district, "admin2", PASSWORD, client="192.168.1.5", settings=settings)
+    assert held.value.retry_after <= 2
+    time.sleep(held.value.retry_after)
+    admin = auth.sign_in(district, "admin2", PASSWORD, client="192.168.1.5", settings=settings)
+    assert admin.role == "admin"
+    # The address that guessed five times is held for the window, whatever it sends now.
+    with district.begin() as conn:  # five from one address
+        for _ in range(5):
+            record_failure(conn, "10.9.9.9", {"via": "test"}, actor="admin2")
+    with pytest.raises(TooManyAttempts) as window:
+        auth.sign_in(district, "admin2", PASSWORD, client="10.9.9.9", settings=settings)
+    assert window.value.retry_after > 200
 
 
 def test_failures_from_one_address_are_limited_across_names(
