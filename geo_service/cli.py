@@ -576,8 +576,12 @@ def token_create(
 
     from geo_service.auth import create_token, parse_expiry, parse_site_codes
 
+    settings = cli.get(AuthSettings)
     expires_at = parse_expiry(
-        expires, now=dt.datetime.now(dt.UTC), default_days=cli.get(AuthSettings).default_token_days
+        expires,
+        now=dt.datetime.now(dt.UTC),
+        default_days=settings.default_token_days,
+        max_days=settings.max_token_days,
     )
     with _engine(cli).begin() as conn:
         issued = create_token(

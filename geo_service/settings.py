@@ -111,6 +111,8 @@ class AuthSettings(BaseSettings):
     # Layers anyone may read without signing in (none by default: all data is internal).
     anonymous_layers: tuple[str, ...] = ()
     default_token_days: int = 90
+    # The latest expiry a new token may have (``auth.parse_expiry``).
+    max_token_days: int = Field(default=365, ge=1, le=3650)
     # How long a process remembers a credential that worked (``auth.PrincipalCache``); a
     # revoked token or deactivated user is refused within this time. 0: check every request.
     credential_cache_seconds: float = 10.0

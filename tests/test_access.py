@@ -134,17 +134,25 @@ def test_user_names_and_passwords_are_checked() -> None:
         auth.check_password("wang.liaison", "Wang.Liaison")
 
 
-def test_expiry_is_a_duration_or_a_date_in_the_future() -> None:
+def test_expiry_is_a_duration_or_a_date_in_the_future_within_a_year() -> None:
     now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 
-    assert auth.parse_expiry("30d", now=now, default_days=90) == now + dt.timedelta(days=30)
-    assert auth.parse_expiry("12h", now=now, default_days=90) == now + dt.timedelta(hours=12)
-    assert auth.parse_expiry(None, now=now, default_days=90) == now + dt.timedelta(days=90)
-    assert auth.parse_expiry("2027-01-01", now=now, default_days=90).year == 2027
+    def expiry(value: str | None) -> dt.datetime:
+        return auth.parse_expiry(value, now=now, default_days=90, max_days=365)
+
+    assert expiry("30d") == now + dt.timedelta(days=30)
+    assert expiry("12h") == now + dt.timedelta(hours=12)
+    assert expiry(None) == now + dt.timedelta(days=90)
+    assert expiry("2027-01-01").year == 2027
+    assert expiry("52w") == now + dt.timedelta(weeks=52)
     with pytest.raises(InvalidAccount, match="not in the future"):
-        auth.parse_expiry("2020-01-01", now=now, default_days=90)
+        expiry("2020-01-01")
     with pytest.raises(InvalidAccount, match="neither a duration"):
-        auth.parse_expiry("soon", now=now, default_days=90)
+        expiry("soon")
+    # Issue 11: 99999w gave the year 3943; a token lasts a year at most.
+    for too_long in ("99999w", "366d", "99999h", "2028-01-01"):
+        with pytest.raises(InvalidAccount, match="more than 365 days"):
+            expiry(too_long)
 
 
 def test_token_is_stored_only_as_its_hash(sites: Engine) -> None:

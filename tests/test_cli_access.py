@@ -116,7 +116,7 @@ def test_token_create_prints_the_token_once_on_stdout(cli_env: Engine) -> None:
 def test_token_for_a_user_takes_their_role_and_can_be_revoked(cli_env: Engine) -> None:
     runner = CliRunner()
     runner.invoke(main, ["user", "create", "wang", "--role", "liaison", "--sites", "AZF-2024-01"])
-    created = runner.invoke(main, ["token", "create", "--user", "wang", "--expires", "2099-01-01"])
+    created = runner.invoke(main, ["token", "create", "--user", "wang", "--expires", "30d"])
     secret = created.stdout.strip()
     principal = auth.principal_for_token(cli_env, secret, client=None, settings=AuthSettings())
     assert (principal.role, principal.username, len(principal.site_ids)) == ("liaison", "wang", 1)
@@ -133,6 +133,7 @@ def test_token_for_a_user_takes_their_role_and_can_be_revoked(cli_env: Engine) -
     [
         ([], "a token needs a role"),
         (["--role", "gis", "--expires", "2001-01-01"], "not in the future"),
+        (["--role", "gis", "--expires", "2099-01-01"], "more than 365 days from now"),
         (["--role", "gis", "--user", "nobody"], "no user is named 'nobody'"),
     ],
 )

@@ -35,15 +35,23 @@ def token_digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def parse_expiry(value: str | None, *, now: dt.datetime, default_days: int) -> dt.datetime:
-    """``30d``, ``12h``, ``8w`` from now, or a date/time (``2027-01-01``: local midnight)."""
+def parse_expiry(
+    value: str | None, *, now: dt.datetime, default_days: int, max_days: int
+) -> dt.datetime:
+    """``30d``, ``12h``, ``8w`` from now, or a date/time (``2027-01-01``: local midnight).
+
+    No later than ``max_days`` from now (``AuthSettings.max_token_days``, a year): a token
+    that outlives the people and tools it was issued for is a credential nobody watches."""
     if value is None:
-        return now + dt.timedelta(days=default_days)
+        return now + dt.timedelta(days=min(default_days, max_days))
+    latest = now + dt.timedelta(days=max_days)
     duration = _DURATION.fullmatch(value.strip().lower())
     if duration:
         count, unit = int(duration[1]), duration[2]
-        key = {"h": "hours", "d": "days", "w": "weeks"}[unit]
-        expires = now + dt.timedelta(**{key: count})
+        hours = count * {"h": 1, "d": 24, "w": 7 * 24}[unit]
+        if hours > max_days * 24:
+            raise InvalidAccount(f"expiry {value!r} is more than {max_days} days from now")
+        expires = now + dt.timedelta(hours=hours)
     else:
         try:
             expires = dt.datetime.fromisoformat(value.strip())
@@ -55,6 +63,8 @@ def parse_expiry(value: str | None, *, now: dt.datetime, default_days: int) -> d
             expires = expires.astimezone()  # the machine's local time, as people mean it
     if expires <= now:
         raise InvalidAccount(f"expiry {value!r} is not in the future")
+    if expires > latest:
+        raise InvalidAccount(f"expiry {value!r} is more than {max_days} days from now")
     return expires
 
 
