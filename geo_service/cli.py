@@ -687,22 +687,13 @@ def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
 
 
 def _serve(settings: ServerSettings) -> None:
-    import uvicorn
+    from geo_service.server import run
 
     click.echo(
         f"serving on http://{settings.host}:{settings.port}/ with {settings.workers} "
         f"worker(s); X-Forwarded-For believed from {settings.forwarded_allow_ips or 'nobody'}"
     )
-    uvicorn.run(
-        "geo_service.main:create_app",
-        factory=True,
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        proxy_headers=bool(settings.forwarded_allow_ips),
-        forwarded_allow_ips=settings.forwarded_allow_ips,
-        log_level="info",
-    )
+    run(settings)
 
 
 if __name__ == "__main__":

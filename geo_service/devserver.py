@@ -31,27 +31,20 @@ def running_server(
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
 ) -> Iterator[str]:
-    """``uvicorn geo_service.main:create_app`` on 127.0.0.1 and a free port; yields its base
-    URL once ``/healthz`` answers at all (a 503 counts: the server is up), stops it after."""
+    """The service as ``geo-service serve`` runs it (``geo_service.server.run``), on
+    127.0.0.1 and a free port; yields its base URL once ``/healthz`` answers at all (a 503
+    counts: the server is up), stops it after."""
     port = free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "geo_service.main:create_app",
-            "--factory",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        env={**os.environ, "GEO_SERVICE_DATABASE_URL": database_url, **(env or {})},
+        [sys.executable, "-m", "geo_service.server", "--quiet"],
+        env={
+            **os.environ,
+            "GEO_SERVICE_DATABASE_URL": database_url,
+            "GEO_SERVICE_HOST": "127.0.0.1",
+            "GEO_SERVICE_PORT": str(port),
+            "GEO_SERVICE_WORKERS": str(workers),
+            **(env or {}),
+        },
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -11,7 +11,14 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, InternalError, OperationalError, ProgrammingError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    InterfaceError,
+    InternalError,
+    OperationalError,
+    ProgrammingError,
+)
 
 
 class GeoServiceError(Exception):
@@ -206,7 +213,9 @@ def add_exception_handlers(app: FastAPI) -> None:
 
     async def handle_database_down(_: Request, exc: Exception) -> JSONResponse:
         # The driver's first line says what failed (refused, timed out); never the password.
-        assert isinstance(exc, OperationalError)
+        # A request in flight when the database stopped may see its connection closed under
+        # it (InterfaceError "connection already closed", while cleaning up): the same 503.
+        assert isinstance(exc, DBAPIError)
         lines = str(exc.orig or exc).strip().splitlines() or ["no reason given"]
         reason = lines[0]
         return JSONResponse(
@@ -267,6 +276,7 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ValueError, handle_nul)
     app.add_exception_handler(DataError, handle_bad_value)
     app.add_exception_handler(OperationalError, handle_database_down)
+    app.add_exception_handler(InterfaceError, handle_database_down)
     app.add_exception_handler(ProgrammingError, handle_schema_missing)
 
 

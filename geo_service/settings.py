@@ -84,6 +84,12 @@ class ServerSettings(BaseSettings):
     allowed_hosts: str = "localhost,127.0.0.1,::1,testserver"
     # Where people and GIS tools reach it ("https://gis.example.cn"); links use it.
     public_url: str = ""
+    # Slow clients (``geo_service.server``): a request's headers must arrive within this
+    # many seconds, an idle keep-alive connection is closed after ``keep_alive_seconds``,
+    # and past ``max_connections`` per process new requests get 503.
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
     # Largest JSON or form body (imports have ``ImportSettings.max_upload_mb``).
     max_body_kb: int = 256
 

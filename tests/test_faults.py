@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -99,6 +100,51 @@ def test_database_restart_gives_503_then_the_same_server_recovers(
     assert httpx.get(server + "/healthz").status_code == 200
     # The tile cache listens again by itself, and caches again.
     assert _until_header(tile, token, "hit", seconds=30) == "hit"
+
+
+def test_requests_in_flight_when_the_database_stops_get_503(
+    cluster: EmbeddedCluster, fault_engine: Engine, server: str
+) -> None:
+    """Issue 11: requests that were waiting on the database when it stopped got 500 or a
+    dropped connection. Each now gets the same 503 as one that arrives after."""
+    token = {"Authorization": f"Bearer {issue_token(fault_engine, 'admin')}"}
+    paths = [
+        "/api/sites",
+        "/api/sites/HF-01/households",
+        "/api/sites/HF-01/households?format=csv",
+        "/ogc/collections/sites/items",
+        "/maps/overview",
+    ]
+    holder = fault_engine.connect()
+    holder.begin()
+    holder.execute(text("LOCK TABLE sites IN ACCESS EXCLUSIVE MODE"))
+    try:
+        with ThreadPoolExecutor(len(paths)) as pool:
+            pending = [pool.submit(httpx.get, server + p, headers=token, timeout=60) for p in paths]
+            deadline = time.monotonic() + 30
+            while _waiting_on_locks(fault_engine) < len(paths):
+                assert time.monotonic() < deadline, "the requests never reached the database"
+                time.sleep(0.1)
+            cluster.down()  # with the lock still held: nothing is answered before
+            holder.invalidate()
+            fault_engine.dispose()
+            answers = {p: f.result() for p, f in zip(paths, pending, strict=True)}
+    finally:
+        holder.close()
+        cluster.up()
+    for path, answer in answers.items():
+        assert answer.status_code == 503, (path, answer.status_code, answer.text[:300])
+        assert "database" in answer.json()["detail"], (path, answer.text)
+
+
+def _waiting_on_locks(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+        ).scalar_one()
 
 
 def _until_header(url: str, headers: dict[str, str], wanted: str, seconds: float = 10) -> str:
