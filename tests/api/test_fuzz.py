@@ -118,3 +118,84 @@ def test_no_ogc_operation_answers_with_a_server_error(
             failures.append(f"{operation.label}: {exc}")
     if failures:
         pytest.fail("\n\n".join(failures))
+
+
+# Issue 11, points 9 and 10, as schemathesis cases: the inputs that were server errors, on
+# every operation that takes them, and every JSON body's lists made far too long.
+HOSTILE_QUERIES = [
+    {"filter": "geometry = 'x'"},
+    {"filter": "unit_label = 5"},
+    {"filter": "residents = 'x'"},
+    {"filter": "S_INTERSECTS(geometry,POLYGON((120 30,121 30,121 31,120 31)))"},
+    {"bbox": "-1e12,-1e12,1e12,1e12", "bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4549"},
+    {"bbox": "170,-10,-170,10"},
+    {"limit": "99999999999999999999"},
+    {"datetime": "2024-01-01T/.."},
+]
+HOSTILE_IDS = ["²", "١٢", "𝟙", "%00", "../..", "x" * 5000]
+TOO_LONG = 100_001
+
+
+def _too_long(value: object) -> object:
+    """The body with each list grown to ``TOO_LONG`` items of its first (or a number)."""
+    if isinstance(value, list):
+        return [value[0] if value else 1] * TOO_LONG
+    if isinstance(value, dict):
+        return {k: _too_long(v) for k, v in value.items()}
+    return value
+
+
+def _hostile_cases(operation: schemathesis.APIOperation) -> list[schemathesis.Case]:
+    names = [p.name for p in operation.path_parameters]
+    queries = {p.name for p in operation.query}
+    existing = {n: EXISTING.get(n, ["1"])[0] for n in names}
+    cases = []
+    for query in HOSTILE_QUERIES:
+        if set(query) <= queries:
+            cases.append(operation.Case(path_parameters=existing, query=query))
+    for name in names:
+        cases.extend(
+            operation.Case(path_parameters={**existing, name: value}) for value in HOSTILE_IDS
+        )
+    if any(b.media_type == "application/json" for b in operation.body):
+        example = operation.as_strategy(generation_mode=GenerationMode.POSITIVE)
+        body = hypothesis.find(
+            example,
+            lambda c: isinstance(c.body, (dict, list)) and bool(c.body),
+            settings=hypothesis.settings(
+                max_examples=50,
+                derandomize=True,
+                database=None,
+                phases=[hypothesis.Phase.generate],
+                suppress_health_check=list(HealthCheck),
+            ),
+        ).body
+        cases.append(
+            operation.Case(
+                path_parameters=existing, body=_too_long(body), media_type="application/json"
+            )
+        )
+    return cases
+
+
+def test_the_inputs_that_were_server_errors_are_refused_on_every_operation(
+    client: TestClient, app: FastAPI, district: Engine
+) -> None:
+    headers = {"Authorization": client.headers["Authorization"], "If-Match": "*"}
+    failures: list[str] = []
+    tried = 0
+    for document in ("/openapi.json", "/ogc/api"):
+        schema = schemathesis.openapi.from_asgi(document, app)
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            if operation.path in SKIPPED:
+                continue
+            for case in _hostile_cases(operation):
+                tried += 1
+                try:
+                    case.call_and_validate(headers=headers, checks=[not_a_server_error])
+                except Exception as exc:  # report every one
+                    failures.append(f"{operation.label} {case.path_parameters} {exc}")
+    assert tried > 100, tried
+    if failures:
+        pytest.fail("\n\n".join(failures))
