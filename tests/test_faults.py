@@ -138,11 +138,16 @@ def test_requests_in_flight_when_the_database_stops_get_503(
 
 
 def _waiting_on_locks(engine: Engine) -> int:
+    return _activity(engine, "wait_event_type = 'Lock'")
+
+
+def _activity(engine: Engine, condition: str) -> int:
+    """How many backends of this database are in ``condition`` (of pg_stat_activity)."""
     with engine.connect() as conn:
         return conn.execute(
             text(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'"
+                f"AND {condition}"
             )
         ).scalar_one()
 
@@ -169,15 +174,7 @@ def _big_households(path: Path, rows: int) -> Path:
 
 def _copying(engine: Engine) -> bool:
     """Whether an import is COPYing rows (into the table, or into its staging table)."""
-    with engine.connect() as conn:
-        return bool(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                    "AND query ILIKE 'COPY %' AND state = 'active'"
-                )
-            ).scalar_one()
-        )
+    return bool(_activity(engine, "query ILIKE 'COPY %' AND state = 'active'"))
 
 
 def _other_locks(engine: Engine) -> int:
