@@ -360,11 +360,14 @@ def test_serve_records_the_client_a_trusted_proxy_forwards_and_no_other(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
+        deadline = time.monotonic() + 180  # two workers on a busy 2-core machine
+        while True:
             try:
                 if httpx.get(base + "/healthz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
+                assert server.poll() is None, "serve exited"
+                assert time.monotonic() < deadline, "serve did not answer within 180 s"
                 time.sleep(0.2)
         refused = httpx.get(
             base + "/api/sites",
