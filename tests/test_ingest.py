@@ -319,6 +319,9 @@ def test_missing_required_column(db: Engine) -> None:
     frame = _frame({"name": ["x"]}, [box(120.19, 30.30, 120.1905, 30.3005)])
     message = _rejected(db, "parcels", frame)
     assert "no column 'code'" in message
+    # The file's own columns only: not the row number the import adds, not the geometry.
+    assert message.endswith("its columns are: name")
+    assert "_row" not in message
 
 
 def test_one_bad_row_among_many_writes_nothing(db: Engine) -> None:

@@ -20,6 +20,8 @@ from geo_service.settings import ImportSettings
 from layers import get_layer
 from layers.base import Field, Layer
 
+# Columns the import adds to a frame: never the user's, never shown as theirs.
+_INTERNAL = ("geometry", "_row", "_geom_error")
 _TRUE = {"true", "t", "1", "yes", "y", "是", "有"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "无", ""}
 
@@ -64,6 +66,7 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
     Shapefiles cut column names to 10 characters; a cut name that only one field can have
     come from is taken as that field.
     """
+    original = [c for c in frame.columns if c != frame.geometry.name]
     rename: dict[str, str] = {}
     known = {f.name for f in layer.fields if not f.derived}
     cuts = Counter(name[:10] for name in known)
@@ -84,17 +87,15 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
     geometry_name = frame.geometry.name
     if geometry_name != "geometry":
         frame = frame.rename_geometry("geometry")
-    ignored = [
-        str(c)
-        for c in frame.columns
-        if c not in known and c not in ("geometry", "_row", "_geom_error")
-    ]
+    ignored = [str(c) for c in frame.columns if c not in known and c not in _INTERNAL]
     missing = [f.name for f in layer.fields if f.required and f.name not in frame.columns]
     if missing:
+        # The file's own columns, as the user named them: not ours (_row), not the geometry.
+        own = [str(c) for c in original if str(c) not in _INTERNAL]
         raise ImportRejected(
             layer.id,
             summary=f"the file has no column {', '.join(repr(m) for m in missing)} (required for "
-            f"{layer.id}); its columns are: {', '.join(str(c) for c in frame.columns)}",
+            f"{layer.id}); its columns are: {', '.join(own) or '(none)'}",
         )
     return frame.drop(columns=ignored), ignored
 
