@@ -287,9 +287,21 @@ def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) ->
     show_default=True,
     help="Repair invalid geometries (and report them) or refuse.",
 )
+@click.option(
+    "--layer",
+    "file_layer",
+    default=None,
+    help="The layer of PATH to read, when it holds several (a GeoPackage).",
+)
 @click.pass_obj
 def import_(
-    cli: CliSettings, layer: str, path: Path, mode: str, crs: str | None, on_invalid: str
+    cli: CliSettings,
+    layer: str,
+    path: Path,
+    mode: str,
+    crs: str | None,
+    on_invalid: str,
+    file_layer: str | None,
 ) -> None:
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing."""
     from geo_service.ingest import TqdmProgress, import_file
@@ -303,6 +315,7 @@ def import_(
         on_invalid=on_invalid,
         settings=cli.get(ImportSettings),
         progress=TqdmProgress(),
+        file_layer=file_layer,
     )
     click.echo(report.summary())
 

@@ -56,6 +56,20 @@ def test_import_refusal_exits_2_with_the_rows(cli_env: Engine, tmp_path: Path) -
     assert count_rows(cli_env, "parcels") == 0
 
 
+def test_import_reads_the_layer_named_by_the_layer_option(cli_env: Engine, tmp_path: Path) -> None:
+    path = _parcels_file(tmp_path, ["XC1003-R21-02"])
+    gpd.GeoDataFrame(
+        {"name": ["新工社区"]}, geometry=[box(120.19, 30.24, 120.2, 30.25)], crs="EPSG:4326"
+    ).to_file(path, layer="communities")
+    runner = CliRunner()
+    refused = runner.invoke(main, ["import", "parcels", str(path)])
+    assert refused.exit_code == 2
+    assert "holds 2 layers: parcels (Polygon), communities (Polygon)" in refused.output
+    result = runner.invoke(main, ["import", "parcels", str(path), "--layer", "parcels"])
+    assert result.exit_code == 0, result.output
+    assert "from parcels.gpkg, layer parcels (append): 1 inserted" in result.output
+
+
 def test_export_to_unknown_format_and_unknown_layer(cli_env: Engine, tmp_path: Path) -> None:
     runner = CliRunner()
     bad = runner.invoke(main, ["export", "parcels", "-o", str(tmp_path / "x.xlsx")])

@@ -350,6 +350,44 @@ def test_unsupported_file_type(db: Engine, tmp_path: Path) -> None:
         import_file(db, "parcels", path, settings=ImportSettings())
 
 
+def _two_layer_geopackage(tmp_path: Path) -> Path:
+    """parcels and communities in one GeoPackage, as a planning office sends them."""
+    path = tmp_path / "district.gpkg"
+    _parcels(["XC1003-R21-02"]).to_file(path, layer="parcels", driver="GPKG")
+    communities = _frame({"name": ["新工社区"]}, [box(120.19, 30.24, 120.20, 30.25)])
+    communities.to_file(path, layer="communities", driver="GPKG")
+    return path
+
+
+def test_geopackage_with_two_layers_is_refused_naming_them(db: Engine, tmp_path: Path) -> None:
+    path = _two_layer_geopackage(tmp_path)
+    with pytest.raises(UnsupportedFile) as caught:
+        import_file(db, "parcels", path, settings=ImportSettings())
+    message = caught.value.message
+    assert "holds 2 layers: parcels (Polygon), communities (Polygon)" in message
+    assert "--layer NAME" in message and "?layer=NAME" in message
+    assert _snapshot(db)["parcels"] == 0
+
+
+def test_the_layer_option_picks_one_layer_of_a_geopackage(db: Engine, tmp_path: Path) -> None:
+    path = _two_layer_geopackage(tmp_path)
+    report = import_file(db, "parcels", path, settings=ImportSettings(), file_layer="parcels")
+    assert (report.inserted, report.source) == (1, "district.gpkg, layer parcels")
+    import_file(db, "communities", path, settings=ImportSettings(), file_layer="communities")
+    assert _snapshot(db)["communities"] == 1
+    with pytest.raises(UnsupportedFile, match="holds no layer 'roads'; its layers are: parcels"):
+        import_file(db, "parcels", path, settings=ImportSettings(), file_layer="roads")
+
+
+def test_the_layer_option_is_refused_for_a_csv(db: Engine, tmp_path: Path) -> None:
+    csv = tmp_path / "parcels.csv"
+    csv.write_text(f'code,wkt\nXC1003-R21-02,"{box(120.19, 30.3, 120.2, 30.31).wkt}"\n')
+    with pytest.raises(UnsupportedFile, match="CSV file, which holds one table"):
+        import_file(
+            db, "parcels", csv, crs="EPSG:4326", settings=ImportSettings(), file_layer="parcels"
+        )
+
+
 def test_zip_with_path_traversal_is_refused(db: Engine, tmp_path: Path) -> None:
     archive = tmp_path / "evil.zip"
     with zipfile.ZipFile(archive, "w") as z:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
@@ -67,6 +68,10 @@ async def import_layer(
     mode: Annotated[Literal["append", "replace", "upsert"], Query()] = "append",
     crs: Annotated[str | None, Query(description="CRS of a file that has none")] = None,
     on_invalid: Annotated[Literal["repair", "reject"], Query()] = "repair",
+    file_layer: Annotated[
+        str | None,
+        Query(alias="layer", description="The layer to read, in a file with several (GeoPackage)"),
+    ] = None,
 ) -> dict:
     """Import a file into a layer, all or nothing; the answer lists repaired rows."""
     get_layer(layer)
@@ -94,7 +99,15 @@ async def import_layer(
                 "a zipped Shapefile or CSV with lon/lat or WKT columns"
             )
         report = await run_in_threadpool(
-            _import, engine, principal, layer, file, name, suffix, mode, crs, on_invalid, settings
+            _import,
+            engine,
+            principal,
+            layer,
+            file,
+            name,
+            suffix,
+            _Options(mode, crs, on_invalid, file_layer),
+            settings,
         )
         if layer == "sites":  # assignments resolve to the new rows' ids
             request.app.state.principal_cache.clear()
@@ -127,6 +140,16 @@ async def _read_form(request: Request, limit: int, limit_mb: int) -> FormData:
         raise MalformedUpload(f"the multipart body could not be read: {exc.message}") from None
 
 
+@dataclass(frozen=True)
+class _Options:
+    """How the upload is read and written: the query parameters, passed on together."""
+
+    mode: str
+    crs: str | None
+    on_invalid: str
+    file_layer: str | None
+
+
 def _import(
     engine: Engine,
     principal: Principal,
@@ -134,9 +157,7 @@ def _import(
     file: UploadFile,
     name: str,
     suffix: str,
-    mode: str,
-    crs: str | None,
-    on_invalid: str,
+    options: _Options,
     settings: ImportSettings,
 ) -> dict:
     limit = settings.max_upload_mb * 2**20
@@ -157,12 +178,13 @@ def _import(
                 engine,
                 layer,
                 target,
-                mode=mode,
-                crs=crs,
-                on_invalid=on_invalid,
+                mode=options.mode,
+                crs=options.crs,
+                on_invalid=options.on_invalid,
                 settings=settings,
                 source=name,
                 principal=principal,
+                file_layer=options.file_layer,
             )
         except ImportRejected as exc:
             with engine.begin() as conn:
@@ -173,7 +195,7 @@ def _import(
                     target=layer,
                     record_count=len(exc.problems),
                     # Counts only: problem messages quote cell values, maybe personal.
-                    detail={"source": name, "mode": mode, "summary": exc.summary[:200]},
+                    detail={"source": name, "mode": options.mode, "summary": exc.summary[:200]},
                 )
             raise
     return report.as_dict()

@@ -42,17 +42,19 @@ def import_file(
     progress: Progress | None = None,
     source: str | None = None,
     principal: Principal | None = None,
+    file_layer: str | None = None,
 ) -> ImportReport:
     """Import one file into a layer; raises ``ImportRejected`` and writes nothing on any problem.
 
     ``settings`` come from the caller (the CLI, the API route), which reads them at its edge.
+    ``file_layer`` names the layer to read in a file that holds several (a GeoPackage).
     """
     progress = progress or NoProgress()
     layer = get_layer(layer_id)
     _check_mode(mode, on_invalid)
     started = time.perf_counter()
     progress.stage("reading")
-    frame = read_file(path, crs=crs, settings=settings, name=source)
+    frame = read_file(path, crs=crs, settings=settings, name=source, layer=file_layer)
     report = import_frame(
         engine,
         layer.id,
@@ -61,7 +63,7 @@ def import_file(
         on_invalid=on_invalid,
         settings=settings,
         progress=progress,
-        source=source or path.name,
+        source=(source or path.name) + (f", layer {file_layer}" if file_layer else ""),
         principal=principal,
     )
     report.seconds = time.perf_counter() - started

@@ -27,11 +27,18 @@ _WKT = ("wkt", "geometry", "geom", "the_geom", "shape")
 
 
 def read_file(
-    path: Path, *, crs: str | None, settings: ImportSettings, name: str | None = None
+    path: Path,
+    *,
+    crs: str | None,
+    settings: ImportSettings,
+    name: str | None = None,
+    layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read any supported file into a frame with a CRS, or refuse it with the reason.
 
-    ``name`` is what messages call the file (an upload's own name, not our temporary copy).
+    ``name`` is what messages call the file (an upload's own name, not our temporary copy);
+    ``layer`` picks one layer of a file that holds several (a GeoPackage), as ogr2ogr's
+    positional layer name does.
     """
     name = name or path.name
     size_mb = path.stat().st_size / 2**20
@@ -46,28 +53,48 @@ def read_file(
             "a zipped Shapefile or CSV with lon/lat or WKT columns"
         )
     if suffix == ".csv":
+        if layer is not None:
+            raise UnsupportedFile(
+                f"{name} is a CSV file, which holds one table; the layer option "
+                f"(CLI --layer, API ?layer=) {layer!r} is for files with layers (GeoPackage)"
+            )
         frame = _read_csv(path, name)
     else:
         source = _zip_source(path, settings, name) if suffix == ".zip" else str(path)
-        frame = _read_vector(source, name, path)
+        frame = _read_vector(source, name, path, layer)
     return _with_crs(frame, crs, name)
 
 
-def _read_vector(source: str, name: str, path: Path) -> gpd.GeoDataFrame:
+def _read_vector(source: str, name: str, path: Path, layer: str | None) -> gpd.GeoDataFrame:
     try:
         layers = pyogrio.list_layers(source)
-        if len(layers) == 0:
-            raise UnsupportedFile(f"{name} holds no vector layer")
-        if len(layers) > 1:
-            names = ", ".join(str(n) for n in layers[:, 0])
-            raise UnsupportedFile(f"{name} holds {len(layers)} layers ({names}); send one per file")
-        return pyogrio.read_dataframe(source, use_arrow=True)
+        return pyogrio.read_dataframe(
+            source, layer=_pick_layer(layers, name, layer), use_arrow=True
+        )
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         # GDAL names the file by its path here: show the name the user knows instead.
         reason = str(exc).replace(str(path.parent) + "/", "").replace(path.name, name)
         raise UnsupportedFile(f"{name} could not be read: {reason}") from None
     except shapely.errors.GEOSException as exc:
         raise UnsupportedFile(f"{name} could not be read: a geometry is malformed: {exc}") from None
+
+
+def _pick_layer(layers: np.ndarray, name: str, wanted: str | None) -> str:
+    """The layer to read: the one named, or the only one; refusals list what there is."""
+    names = [str(n) for n in layers[:, 0]]
+    listed = ", ".join(
+        f"{n} ({kind or 'no geometry'})" for n, kind in zip(names, layers[:, 1], strict=True)
+    )
+    if not names:
+        raise UnsupportedFile(f"{name} holds no vector layer")
+    if wanted is not None and wanted not in names:
+        raise UnsupportedFile(f"{name} holds no layer {wanted!r}; its layers are: {listed}")
+    if wanted is None and len(names) > 1:
+        raise UnsupportedFile(
+            f"{name} holds {len(names)} layers: {listed}; name the one to import "
+            "(CLI --layer NAME, API ?layer=NAME)"
+        )
+    return wanted or names[0]
 
 
 def _zip_source(path: Path, settings: ImportSettings, name: str) -> str:

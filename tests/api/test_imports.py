@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
+import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -35,9 +37,9 @@ PARCELS = {
 }
 
 
-def _upload(client: TestClient, layer: str, name: str, body: bytes, **params: str):
+def _upload(client: TestClient, target: str, name: str, body: bytes, **params: str):
     return client.post(
-        f"/api/imports/{layer}",
+        f"/api/imports/{target}",
         params=params,
         files={"file": (name, body, "application/octet-stream")},
     )
@@ -49,6 +51,21 @@ def test_geojson_upload_imports_and_reports(client: TestClient, district: Engine
     assert answer.status_code == 201, answer.text
     assert answer.json()["inserted"] == 2
     assert count_rows(district, "parcels") == before + 2
+
+
+def test_layer_parameter_picks_one_layer_of_a_geopackage(
+    client: TestClient, district: Engine, tmp_path: Path
+) -> None:
+    path = tmp_path / "two.gpkg"
+    for name in ("parcels", "old_parcels"):
+        gpd.read_file(json.dumps(PARCELS)).to_file(path, layer=name, driver="GPKG")
+    body = path.read_bytes()
+    refused = _upload(client, "parcels", "two.gpkg", body)
+    assert refused.status_code == 415
+    assert "parcels (Polygon), old_parcels (Polygon)" in refused.json()["detail"]
+    answer = _upload(client, "parcels", "two.gpkg", body, layer="parcels")
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["inserted"] == 2 and answer.json()["source"] == "two.gpkg, layer parcels"
 
 
 def test_rejected_upload_lists_problems_by_row_and_writes_nothing(
