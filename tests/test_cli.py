@@ -8,7 +8,7 @@ import geopandas as gpd
 import pytest
 from click.testing import CliRunner
 from shapely.geometry import box
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from geo_service.cli import CliSettings, main
 from geo_service.settings import DatabaseSettings

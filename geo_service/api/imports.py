@@ -1,7 +1,8 @@
 """``POST /api/imports/{layer}``: the CLI import, over HTTP, with the same checks.
 
-Admins only. Every import is audited in its own transaction (``geo_service.ingest``);
-a refused one is audited here, since its transaction rolled back.
+Admins only. Every import is audited in its own transaction (``geo_service.ingest``), and
+so is every refusal, in a transaction of its own since the import's rolled back: the
+upload's (size, form, file name) here, the file's in ``import_file``.
 
 The upload is read by the endpoint itself, after the permission check and the checks of
 layer, file name and declared size: a caller who may not import never gets a byte of the
@@ -22,12 +23,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
-from geo_service import audit
 from geo_service.access import Principal
 from geo_service.api.deps import EngineDep, Importer, ImportSettingsDep
-from geo_service.audit import AuditAction
-from geo_service.errors import ImportRejected, MalformedUpload, UnsupportedFile, UploadTooLarge
-from geo_service.ingest import SUFFIXES, import_file
+from geo_service.errors import GeoServiceError, MalformedUpload, UnsupportedFile, UploadTooLarge
+from geo_service.ingest import SUFFIXES, import_file, record_rejection
 from geo_service.settings import ImportSettings
 from layers import get_layer
 
@@ -73,8 +72,35 @@ async def import_layer(
         Query(alias="layer", description="The layer to read, in a file with several (GeoPackage)"),
     ] = None,
 ) -> dict:
-    """Import a file into a layer, all or nothing; the answer lists repaired rows."""
+    """Import a file into a layer, all or nothing; the answer lists repaired rows.
+
+    Every refusal is audited, the upload's own (size, form, file name) here and the file's
+    in ``import_file``.
+    """
     get_layer(layer)
+    options = _Options(mode, crs, on_invalid, file_layer)
+    form: FormData | None = None
+    try:
+        form = await _upload_form(request, settings)
+        file, name, suffix = _uploaded_file(form)
+    except GeoServiceError as exc:
+        if form is not None:
+            await form.close()
+        await run_in_threadpool(record_rejection, engine, principal, layer, "upload", mode, exc)
+        raise
+    try:
+        report = await run_in_threadpool(
+            _import, engine, principal, layer, file, name, suffix, options, settings
+        )
+        if layer == "sites":  # assignments resolve to the new rows' ids
+            request.app.state.principal_cache.clear()
+        return report
+    finally:
+        await form.close()
+
+
+async def _upload_form(request: Request, settings: ImportSettings) -> FormData:
+    """The form, refused when its declared or streamed size is over the limit."""
     limit = settings.max_upload_mb * 2**20
     declared = request.headers.get("content-length") or "0"
     if not declared.isdigit():
@@ -83,37 +109,24 @@ async def import_layer(
         raise UploadTooLarge(
             f"upload is {int(declared) / 2**20:.0f} MiB; the limit is {settings.max_upload_mb} MiB"
         )
-    form = await _read_form(request, limit, settings.max_upload_mb)
-    try:
-        file = form.get("file")
-        if not isinstance(file, UploadFile):
-            raise MalformedUpload(
-                "no file in the upload: send it as multipart/form-data in the field 'file'"
-            )
-        # The client's file name is only a label and a suffix, never a path on this machine.
-        name = PurePath((file.filename or "upload").replace("\\", "/")).name or "upload"
-        suffix = PurePath(name).suffix.lower()
-        if suffix not in SUFFIXES:
-            raise UnsupportedFile(
-                f"{name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
-                "a zipped Shapefile or CSV with lon/lat or WKT columns"
-            )
-        report = await run_in_threadpool(
-            _import,
-            engine,
-            principal,
-            layer,
-            file,
-            name,
-            suffix,
-            _Options(mode, crs, on_invalid, file_layer),
-            settings,
+    return await _read_form(request, limit, settings.max_upload_mb)
+
+
+def _uploaded_file(form: FormData) -> tuple[UploadFile, str, str]:
+    """The file, its name (a label, never a path on this machine) and its suffix."""
+    file = form.get("file")
+    if not isinstance(file, UploadFile):
+        raise MalformedUpload(
+            "no file in the upload: send it as multipart/form-data in the field 'file'"
         )
-        if layer == "sites":  # assignments resolve to the new rows' ids
-            request.app.state.principal_cache.clear()
-        return report
-    finally:
-        await form.close()
+    name = PurePath((file.filename or "upload").replace("\\", "/")).name or "upload"
+    suffix = PurePath(name).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UnsupportedFile(
+            f"{name}: unsupported file type {suffix or '(none)'}; use GeoJSON, GeoPackage, "
+            "a zipped Shapefile or CSV with lon/lat or WKT columns"
+        )
+    return file, name, suffix
 
 
 async def _read_form(request: Request, limit: int, limit_mb: int) -> FormData:
@@ -169,33 +182,22 @@ def _import(
             while chunk := file.file.read(_CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise UploadTooLarge(
+                    error = UploadTooLarge(
                         f"{name} is over the upload limit of {settings.max_upload_mb} MiB"
                     )
+                    record_rejection(engine, principal, layer, name, options.mode, error)
+                    raise error
                 out.write(chunk)
-        try:
-            report = import_file(
-                engine,
-                layer,
-                target,
-                mode=options.mode,
-                crs=options.crs,
-                on_invalid=options.on_invalid,
-                settings=settings,
-                source=name,
-                principal=principal,
-                file_layer=options.file_layer,
-            )
-        except ImportRejected as exc:
-            with engine.begin() as conn:
-                audit.record(
-                    conn,
-                    principal,
-                    AuditAction.IMPORT_REJECTED,
-                    target=layer,
-                    record_count=len(exc.problems),
-                    # Counts only: problem messages quote cell values, maybe personal.
-                    detail={"source": name, "mode": options.mode, "summary": exc.summary[:200]},
-                )
-            raise
+        report = import_file(
+            engine,
+            layer,
+            target,
+            mode=options.mode,
+            crs=options.crs,
+            on_invalid=options.on_invalid,
+            settings=settings,
+            source=name,
+            principal=principal,
+            file_layer=options.file_layer,
+        )
     return report.as_dict()

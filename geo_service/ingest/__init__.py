@@ -11,7 +11,7 @@ duplicates, references), ``geometry`` (the geometry checks), ``write`` (the COPY
 import from this package, not from its modules.
 """
 
-from geo_service.ingest.pipeline import MODES, import_file, import_frame
+from geo_service.ingest.pipeline import MODES, import_file, import_frame, record_rejection
 from geo_service.ingest.progress import NoProgress, Progress, TqdmProgress
 from geo_service.ingest.read import SUFFIXES, read_file
 from geo_service.ingest.report import ImportReport
@@ -26,4 +26,5 @@ __all__ = [
     "import_file",
     "import_frame",
     "read_file",
+    "record_rejection",
 ]

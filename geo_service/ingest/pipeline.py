@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from geo_service import audit
 from geo_service.access import Principal, local_operator
 from geo_service.audit import AuditAction
-from geo_service.errors import ImportRejected, RowProblem
+from geo_service.errors import GeoServiceError, ImportRejected, RowProblem
 from geo_service.ingest.check import check_batch, check_duplicates, frame_for, load_references
 from geo_service.ingest.progress import NoProgress, Progress
 from geo_service.ingest.read import read_file
@@ -53,19 +53,24 @@ def import_file(
     layer = get_layer(layer_id)
     _check_mode(mode, on_invalid)
     started = time.perf_counter()
+    label = (source or path.name) + (f", layer {file_layer}" if file_layer else "")
     progress.stage("reading")
-    frame = read_file(path, crs=crs, settings=settings, name=source, layer=file_layer)
-    report = import_frame(
-        engine,
-        layer.id,
-        frame,
-        mode=mode,
-        on_invalid=on_invalid,
-        settings=settings,
-        progress=progress,
-        source=(source or path.name) + (f", layer {file_layer}" if file_layer else ""),
-        principal=principal,
-    )
+    try:
+        frame = read_file(path, crs=crs, settings=settings, name=source, layer=file_layer)
+        report = import_frame(
+            engine,
+            layer.id,
+            frame,
+            mode=mode,
+            on_invalid=on_invalid,
+            settings=settings,
+            progress=progress,
+            source=label,
+            principal=principal,
+        )
+    except GeoServiceError as exc:
+        record_rejection(engine, principal or local_operator(), layer.id, label, mode, exc)
+        raise
     report.seconds = time.perf_counter() - started
     return report
 
@@ -137,6 +142,30 @@ def import_frame(
         progress.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def record_rejection(
+    engine: Engine, principal: Principal, layer_id: str, source: str, mode: str, exc: Exception
+) -> None:
+    """Audit a refused import, in a transaction of its own (the import's rolled back).
+
+    Counts and the summary only: problem messages quote cell values, maybe personal ones.
+    """
+    summary = exc.summary if isinstance(exc, ImportRejected) else getattr(exc, "message", "")
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            principal,
+            AuditAction.IMPORT_REJECTED,
+            target=layer_id,
+            record_count=len(exc.problems) if isinstance(exc, ImportRejected) else 0,
+            detail={
+                "source": source,
+                "mode": mode,
+                "error": type(exc).__name__,
+                "summary": summary[:200],
+            },
+        )
 
 
 def _audit_detail(report: ImportReport) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import geopandas as gpd
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from tests.accounts import bearer, issue_token
 from tests.conftest import count_rows
@@ -63,6 +63,11 @@ def test_layer_parameter_picks_one_layer_of_a_geopackage(
     refused = _upload(client, "parcels", "two.gpkg", body)
     assert refused.status_code == 415
     assert "parcels (Polygon), old_parcels (Polygon)" in refused.json()["detail"]
+    with district.connect() as conn:
+        audited = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'import_rejected'")
+        ).scalar_one()
+    assert audited["error"] == "UnsupportedFile" and "old_parcels" in audited["summary"]
     answer = _upload(client, "parcels", "two.gpkg", body, layer="parcels")
     assert answer.status_code == 201, answer.text
     assert answer.json()["inserted"] == 2 and answer.json()["source"] == "two.gpkg, layer parcels"
@@ -95,10 +100,17 @@ def test_csv_without_crs_gets_400_naming_the_option(client: TestClient) -> None:
         ("parcels.exe", 415, "unsupported file type .exe"),
     ],
 )
-def test_bad_file_names(client: TestClient, name: str, status: int, says: str) -> None:
+def test_bad_file_names(
+    client: TestClient, district: Engine, name: str, status: int, says: str
+) -> None:
     answer = _upload(client, "parcels", name, b"x")
     assert answer.status_code == status
     assert says in answer.json()["detail"]
+    with district.connect() as conn:
+        (audited,) = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'import_rejected'")
+        ).scalars()
+    assert audited["source"] == "upload" and says in audited["summary"]
 
 
 def test_oversized_upload_gets_413(
