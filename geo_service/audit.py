@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     EXPORT_PERSONAL = "export_personal"
     IMPORT = "import"
     IMPORT_REJECTED = "import_rejected"
+    SET_SERVICE_AREA = "set_service_area"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
     LOGOUT = "logout"

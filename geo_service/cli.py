@@ -320,6 +320,53 @@ def import_(
     click.echo(report.summary())
 
 
+@main.group("service-area", cls=_Group, invoke_without_command=True)
+@click.pass_context
+def service_area(ctx: click.Context) -> None:
+    """Where imported data may lie: show it, or (subcommands) move it or reset it.
+
+    Stored in the database, so running servers use a change from their next import.
+    """
+    if ctx.invoked_subcommand is None:
+        from geo_service.ingest import area
+
+        cli: CliSettings = ctx.obj
+        with _engine(cli).connect() as conn:
+            click.echo(area.current_area(conn, cli.get(ImportSettings)).describe())
+
+
+@service_area.command(
+    "set", context_settings={"ignore_unknown_options": True}
+)  # west may be negative: "-70.5" is a number here, not an option
+@click.argument("west", type=float)
+@click.argument("south", type=float)
+@click.argument("east", type=float)
+@click.argument("north", type=float)
+@click.pass_obj
+def service_area_set(
+    cli: CliSettings, west: float, south: float, east: float, north: float
+) -> None:
+    """Make WEST SOUTH EAST NORTH (degrees, lon/lat) the service area (audited)."""
+    from geo_service.ingest import area
+
+    with _engine(cli).begin() as conn:
+        now = area.set_service_area(
+            conn, (west, south, east, north), settings=cli.get(ImportSettings), by=local_operator()
+        )
+    click.echo(f"service area: {now.describe()}")
+
+
+@service_area.command("reset")
+@click.pass_obj
+def service_area_reset(cli: CliSettings) -> None:
+    """Forget the stored area; imports use GEO_SERVICE_IMPORT_SERVICE_AREA again (audited)."""
+    from geo_service.ingest import area
+
+    with _engine(cli).begin() as conn:
+        now = area.reset_service_area(conn, settings=cli.get(ImportSettings), by=local_operator())
+    click.echo(f"service area: {now.describe()}")
+
+
 @main.command("export")
 @click.argument("layer")
 @click.option(

@@ -76,6 +76,10 @@ class MalformedUpload(UnsupportedFile):
     """An upload request that is not a well-formed multipart form with a file."""
 
 
+class InvalidServiceArea(GeoServiceError):
+    """A service area (the box imports must lie in) that is not a box on the globe."""
+
+
 class InvalidImpactSettings(GeoServiceError):
     """Bands, impact kinds or equipment that the impact model cannot use."""
 
@@ -184,6 +188,7 @@ STATUS: dict[type[GeoServiceError], int] = {
     ImportRejected: 422,
     InvalidParcelCode: 400,
     InvalidImpactSettings: 400,
+    InvalidServiceArea: 400,
     InvalidText: 400,
     EditConflict: 412,
     PreconditionRequired: 428,

@@ -224,6 +224,31 @@ def impact_tables(metadata: MetaData) -> None:
     )
 
 
+def import_tables(metadata: MetaData) -> None:
+    """What imports check against, changed by administrators at run time (migration 0011).
+
+    ``import_service_area``: the lon/lat box imported data must lie in, when an admin has
+    set one (``geo_service.ingest.area``); without a row, ``GEO_SERVICE_IMPORT_SERVICE_AREA``.
+    Settings of the service, not data the maps or feeds read: kept like the accounts.
+    """
+    Table(
+        "import_service_area",
+        metadata,
+        Column("id", Boolean, primary_key=True, server_default=text("true")),
+        *(Column(side, Float, nullable=False) for side in ("west", "south", "east", "north")),
+        Column("updated_by", Text),
+        Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        CheckConstraint("id", name="ck_import_service_area_one_row"),
+        CheckConstraint(
+            "west >= -180 AND west < east AND east <= 180", name="ck_import_service_area_lon"
+        ),
+        CheckConstraint(
+            "south >= -90 AND south < north AND north <= 90", name="ck_import_service_area_lat"
+        ),
+        info=ACCOUNT,
+    )
+
+
 def secret_tables(metadata: MetaData) -> None:
     """The key that perturbs counts of sensitive attributes (``geo_service.impact.disclosure``),
     made at random by migration 0009: the service reads it, nothing writes or empties it."""

@@ -193,6 +193,7 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
     own_tables.audit_table(metadata)
     own_tables.secret_tables(metadata)
     own_tables.impact_tables(metadata)
+    own_tables.import_tables(metadata)
     return metadata
 
 

@@ -14,7 +14,7 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo_service.errors import InsecureConfiguration
@@ -55,9 +55,22 @@ class ImportSettings(BaseSettings):
 
     max_upload_mb: int = 512
     max_unzipped_mb: int = 2048
-    # Lon/lat box where data may lie (default: China). Points outside are refused, and
-    # points that fall inside once x and y are exchanged are reported as swapped.
+    # Lon/lat box where data may lie (default: China), as JSON: [west, south, east, north].
+    # Points outside are refused, and points that fall inside once x and y are exchanged
+    # are reported as swapped. The default only: an administrator's area, stored in the
+    # database, overrides it without a restart (``geo_service.ingest.area``).
     service_area: tuple[float, float, float, float] = (73.0, 3.0, 136.0, 54.0)
+
+    @field_validator("service_area")
+    @classmethod
+    def _a_box(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        west, south, east, north = box
+        if not (-180 <= west < east <= 180 and -90 <= south < north <= 90):
+            raise ValueError(
+                "GEO_SERVICE_IMPORT_SERVICE_AREA is [west, south, east, north] in degrees, "
+                f"west < east within -180..180, south < north within -90..90 (got {list(box)})"
+            )
+        return box
 
 
 class ServerSettings(BaseSettings):

@@ -100,7 +100,6 @@ def test_impact_command_writes_lists_and_audits_personal_exports(
     cli_env: Engine, tmp_path: Path
 ) -> None:
     """``geo-service impact`` on the demo district: one site, every site, personal fields."""
-    from sqlalchemy import text
 
     from geo_service.demo import load_demo
 
@@ -144,7 +143,6 @@ def test_impact_command_writes_lists_and_audits_personal_exports(
 
 def test_map_command_writes_one_self_contained_page(cli_env: Engine, tmp_path: Path) -> None:
     """``geo-service map`` takes a site's code or id and names the site by its code."""
-    from sqlalchemy import text
 
     from geo_service.demo import load_demo
 
@@ -173,3 +171,26 @@ def test_commands_use_the_settings_they_are_given(
     result = CliRunner().invoke(main, ["import", "parcels", str(path)], obj=given)
     assert result.exit_code == 0, result.output
     assert count_rows(db, "parcels") == 1
+
+
+def test_service_area_commands_show_set_and_reset_it(cli_env: Engine) -> None:
+    """Negative degrees are numbers, not options; the change is audited as the local user."""
+    runner = CliRunner()
+    shown = runner.invoke(main, ["service-area"])
+    assert shown.exit_code == 0, shown.output
+    assert "lon 73.0..136.0, lat 3.0..54.0 (the default, GEO_SERVICE_IMPORT_SERVICE_AREA)" in (
+        shown.output
+    )
+    chile = runner.invoke(main, ["service-area", "set", "-76", "-56", "-66", "-17.5"])
+    assert chile.exit_code == 0, chile.output
+    assert "lon -76.0..-66.0, lat -56.0..-17.5 (set by local:" in chile.output
+    assert "set by local:" in runner.invoke(main, ["service-area"]).output
+    bad = runner.invoke(main, ["service-area", "set", "10", "0", "5", "1"])
+    assert bad.exit_code == 2 and "west 10.0 and east 5.0" in bad.output
+    reset = runner.invoke(main, ["service-area", "reset"])
+    assert reset.exit_code == 0 and "(the default, GEO_SERVICE_IMPORT_SERVICE_AREA)" in reset.output
+    with cli_env.connect() as conn:
+        actions = conn.execute(
+            text("SELECT count(*) FROM audit_log WHERE action = 'set_service_area'")
+        ).scalar_one()
+    assert actions == 2

@@ -10,17 +10,20 @@ import geopandas as gpd
 import pyproj
 import pytest
 import shapely
+from pydantic import ValidationError
 from shapely.geometry import Point, Polygon, box
 from sqlalchemy import Engine, text
 
+from geo_service.access import Principal
 from geo_service.errors import (
     ImportRejected,
+    InvalidServiceArea,
     MissingCRS,
     UnknownCRS,
     UnsupportedFile,
     UploadTooLarge,
 )
-from geo_service.ingest import import_file, import_frame
+from geo_service.ingest import area, import_file, import_frame
 from geo_service.settings import ImportSettings
 from geo_service.spatial import within_metres
 from tests.conftest import count_rows
@@ -32,6 +35,7 @@ from tests.conftest import count_rows
 LON, LAT = 120.159, 30.267
 E_4528, N_4528 = 40515300.094, 3349722.302
 DESIGN_E, DESIGN_N = 40515348.29, 3349745.54
+ADMIN = Principal(role="admin", username="wang", via="session")
 
 
 def _kruger(lon: float, lat: float, lon0: float = 120.0, false_e: float = 40_500_000.0) -> tuple:
@@ -271,9 +275,68 @@ def test_swapped_lon_lat_is_recognised(community: Engine) -> None:
     assert "row 2: geometry: longitude and latitude appear swapped" in message
 
 
-def test_outside_the_service_area_is_refused(community: Engine) -> None:
+def test_outside_the_service_area_is_refused_naming_the_setting(community: Engine) -> None:
     frame = _frame({"building": ["新工社区1幢"], "unit_label": ["1-1-101"]}, [Point(2.35, 48.85)])
-    assert "outside the service area" in _rejected(community, "households", frame)
+    message = _rejected(community, "households", frame)
+    assert (
+        "outside the service area, lon 73.0..136.0, lat 3.0..54.0 (the default, "
+        "GEO_SERVICE_IMPORT_SERVICE_AREA) (lon=2.350000, lat=48.850000); is the CRS right?"
+    ) in message
+    assert "geo-service service-area set W S E N" in message
+    assert "PUT /api/imports/service-area" in message
+
+
+def test_a_stored_service_area_applies_to_the_next_import_with_the_same_settings(
+    db: Engine,
+) -> None:
+    """An administrator's area is read at each import: no new settings, no restart."""
+    settings = ImportSettings()
+    paris = _frame({"code": ["PA0001-R21-01"]}, [box(2.35, 48.85, 2.351, 48.851)])
+    with pytest.raises(ImportRejected, match="outside the service area"):
+        import_frame(db, "parcels", paris, settings=settings)
+    with db.begin() as conn:
+        stored = area.set_service_area(conn, (-5, 42, 8, 51), settings=settings, by=ADMIN)
+    assert stored.describe() == "lon -5.0..8.0, lat 42.0..51.0 (set by wang)"
+    assert import_frame(db, "parcels", paris, settings=settings).inserted == 1
+    hangzhou = _parcels(["XC1003-R21-02"])
+    with pytest.raises(ImportRejected, match=r"lon -5.0..8.0, lat 42.0..51.0 \(set by wang\)"):
+        import_frame(db, "parcels", hangzhou, settings=settings)
+    with db.begin() as conn:
+        area.reset_service_area(conn, settings=settings, by=ADMIN)
+        audited = conn.execute(
+            text(
+                "SELECT actor, detail FROM audit_log WHERE action = 'set_service_area' ORDER BY id"
+            )
+        ).all()
+    assert import_frame(db, "parcels", hangzhou, settings=settings).inserted == 1
+    assert [(a, d["to"], d["default"]) for a, d in audited] == [
+        ("wang", [-5.0, 42.0, 8.0, 51.0], False),
+        ("wang", [73.0, 3.0, 136.0, 54.0], True),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("box", "says"),
+    [
+        ((8, 42, -5, 51), "west 8.0 and east -5.0 must lie within -180..180 with west < east"),
+        ((-5, 51, 8, 42), "south 51.0 and north 42.0"),
+        ((-5, 42, 8, 91), "within -90..90"),
+        ((-5, 42, 8), "four numbers"),
+        ((-5, 42, 8, float("nan")), "finite"),
+    ],
+)
+def test_a_service_area_that_is_no_box_is_refused_and_changes_nothing(
+    db: Engine, box: tuple, says: str
+) -> None:
+    with db.begin() as conn, pytest.raises(InvalidServiceArea, match=says):
+        area.set_service_area(conn, box, settings=ImportSettings(), by=ADMIN)
+    with db.connect() as conn:
+        assert area.current_area(conn, ImportSettings()).set_by is None
+
+
+def test_the_default_service_area_setting_must_be_a_box() -> None:
+    with pytest.raises(ValidationError, match="GEO_SERVICE_IMPORT_SERVICE_AREA is"):
+        ImportSettings(service_area=(136.0, 3.0, 73.0, 54.0))
 
 
 def test_wrong_geometry_type(db: Engine) -> None:

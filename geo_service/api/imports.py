@@ -18,6 +18,8 @@ from pathlib import Path, PurePath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+from pydantic import Field as PydanticField
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
@@ -26,7 +28,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 from geo_service.access import Principal
 from geo_service.api.deps import EngineDep, Importer, ImportSettingsDep
 from geo_service.errors import GeoServiceError, MalformedUpload, UnsupportedFile, UploadTooLarge
-from geo_service.ingest import SUFFIXES, import_file, record_rejection
+from geo_service.ingest import SUFFIXES, area, import_file, record_rejection
 from geo_service.settings import ImportSettings
 from layers import get_layer
 
@@ -97,6 +99,45 @@ async def import_layer(
         return report
     finally:
         await form.close()
+
+
+class ServiceAreaBox(BaseModel):
+    """The lon/lat box imported data must lie in, in degrees (CRS84)."""
+
+    west: float = PydanticField(examples=[24.9])
+    south: float = PydanticField(examples=[60.1])
+    east: float = PydanticField(examples=[25.0])
+    north: float = PydanticField(examples=[60.2])
+
+
+@router.get("/service-area", summary="Where imported data may lie, and who set it")
+def get_service_area(engine: EngineDep, _: Importer, settings: ImportSettingsDep) -> dict:
+    with engine.connect() as conn:
+        return area.current_area(conn, settings).as_dict()
+
+
+@router.put(
+    "/service-area",
+    summary="Move or widen the service area (audited); imports use it at once",
+    responses={400: {"description": "Not a box on the globe (west < east, south < north)"}},
+)
+def put_service_area(
+    engine: EngineDep, principal: Importer, settings: ImportSettingsDep, body: ServiceAreaBox
+) -> dict:
+    """Stored in the database: every server process uses it from its next import, no restart."""
+    with engine.begin() as conn:
+        box = (body.west, body.south, body.east, body.north)
+        return area.set_service_area(conn, box, settings=settings, by=principal).as_dict()
+
+
+@router.delete(
+    "/service-area", summary="Back to the default area, GEO_SERVICE_IMPORT_SERVICE_AREA (audited)"
+)
+def delete_service_area(
+    engine: EngineDep, principal: Importer, settings: ImportSettingsDep
+) -> dict:
+    with engine.begin() as conn:
+        return area.reset_service_area(conn, settings=settings, by=principal).as_dict()
 
 
 async def _upload_form(request: Request, settings: ImportSettings) -> FormData:

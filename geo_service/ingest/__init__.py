@@ -6,11 +6,13 @@ demo loader. Checks are vectorised (shapely 2, pandas) and the rows reach Postgr
 (row 1 is the first data row of the file) and nothing is written unless every row passes.
 
 One module per concern: ``read`` (files, zip safety, CRS), ``check`` (columns, fields,
-duplicates, references), ``geometry`` (the geometry checks), ``write`` (the COPY writer),
-``progress``, ``report``, and ``pipeline`` (``import_file``, ``import_frame``). Callers
-import from this package, not from its modules.
+duplicates, references), ``geometry`` (the geometry checks), ``area`` (the service area the
+geometries must lie in), ``write`` (the COPY writer), ``progress``, ``report``, and
+``pipeline`` (``import_file``, ``import_frame``). Callers import from this package, not
+from its modules.
 """
 
+from geo_service.ingest import area
 from geo_service.ingest.pipeline import MODES, import_file, import_frame, record_rejection
 from geo_service.ingest.progress import NoProgress, Progress, TqdmProgress
 from geo_service.ingest.read import SUFFIXES, read_file
@@ -23,6 +25,7 @@ __all__ = [
     "NoProgress",
     "Progress",
     "TqdmProgress",
+    "area",
     "import_file",
     "import_frame",
     "read_file",

@@ -14,9 +14,9 @@ import pandas as pd
 from sqlalchemy import BigInteger, Connection, Integer, SmallInteger, text
 
 from geo_service.errors import ImportRejected, MissingCRS, RowProblem
+from geo_service.ingest.area import ServiceArea
 from geo_service.ingest.geometry import check_geometry
 from geo_service.ingest.report import ImportReport
-from geo_service.settings import ImportSettings
 from layers import get_layer
 from layers.base import Field, Layer
 
@@ -41,14 +41,14 @@ def frame_for(layer: Layer, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, 
 def check_batch(
     batch: gpd.GeoDataFrame,
     layer: Layer,
-    settings: ImportSettings,
+    service_area: ServiceArea,
     on_invalid: str,
     lookups: dict[str, dict],
     problems: list[RowProblem],
     report: ImportReport,
 ) -> gpd.GeoDataFrame:
     """Check and coerce a batch of rows; add its problems and repairs to the lists."""
-    geoms, repaired = check_geometry(batch, layer, settings, on_invalid, problems)
+    geoms, repaired = check_geometry(batch, layer, service_area, on_invalid, problems)
     report.repaired += repaired
     batch = gpd.GeoDataFrame(batch.drop(columns="geometry"), geometry=geoms, crs="EPSG:4326")
     for fld in layer.fields:

@@ -12,7 +12,7 @@ import pandas as pd
 import shapely
 
 from geo_service.errors import RowProblem
-from geo_service.settings import ImportSettings
+from geo_service.ingest.area import HOW_TO_CHANGE, ServiceArea
 from layers.base import Layer
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
@@ -36,7 +36,7 @@ _TYPE_NAMES = np.array(
 def check_geometry(
     frame: gpd.GeoDataFrame,
     layer: Layer,
-    settings: ImportSettings,
+    service_area: ServiceArea,
     on_invalid: str,
     problems: list[RowProblem],
 ) -> tuple[np.ndarray, list[RowProblem]]:
@@ -61,7 +61,7 @@ def check_geometry(
     report(shapely.is_missing(geoms) | shapely.is_empty(geoms), "missing or empty geometry")
 
     source_crs = frame.crs
-    area = settings.service_area
+    area = service_area.box
 
     def swapped(box: np.ndarray) -> None:
         """Rows outside the area that fall inside it once x and y are exchanged."""
@@ -100,13 +100,12 @@ def check_geometry(
     not_finite = ~bad & ~np.isfinite(lon_bounds).all(1)
     report(not_finite, f"coordinates could not be transformed from {source_crs.to_string()}")
     swapped(lon_bounds)
-    w, s, e, n = area
     outside = ~bad & ~_inside(lon_bounds, area)
     report(
         outside,
         [
-            f"outside the service area {w}..{e} E, {s}..{n} N (lon={lon_bounds[i, 0]:.6f}, "
-            f"lat={lon_bounds[i, 1]:.6f}); is the CRS right?"
+            f"outside the service area, {service_area.describe()} (lon={lon_bounds[i, 0]:.6f}, "
+            f"lat={lon_bounds[i, 1]:.6f}); is the CRS right? If the data is, {HOW_TO_CHANGE}"
             for i in np.flatnonzero(outside)
         ],
     )

@@ -18,6 +18,7 @@ from geo_service import audit
 from geo_service.access import Principal, local_operator
 from geo_service.audit import AuditAction
 from geo_service.errors import GeoServiceError, ImportRejected, RowProblem
+from geo_service.ingest.area import current_area
 from geo_service.ingest.check import check_batch, check_duplicates, frame_for, load_references
 from geo_service.ingest.progress import NoProgress, Progress
 from geo_service.ingest.read import read_file
@@ -109,15 +110,15 @@ def import_frame(
     keep = [] if any(r.many for r in layer.references) else None
     try:
         with engine.begin() as conn:
+            # Read per import, so an administrator's change applies at once, in every process.
+            area = current_area(conn, settings)
             lookups = load_references(conn, layer, frame)
             target = open_target(conn, layer, mode, len(frame), report, present)
             progress.stage("importing", len(frame))
             with Copier(conn, target.table, target.columns) as copier:
                 for start in range(0, len(frame), BATCH_ROWS):
                     batch = frame.iloc[start : start + BATCH_ROWS].copy()
-                    batch = check_batch(
-                        batch, layer, settings, on_invalid, lookups, problems, report
-                    )
+                    batch = check_batch(batch, layer, area, on_invalid, lookups, problems, report)
                     if not problems:
                         copier.put(csv_chunk(batch, target.columns))
                     if keep is not None:

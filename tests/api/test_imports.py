@@ -132,3 +132,55 @@ def test_unknown_layer_and_bad_mode(client: TestClient) -> None:
     answer = _upload(client, "parcels", "x.geojson", b"{}", mode="merge")
     assert answer.status_code == 422
     assert "mode" in answer.text
+
+
+# -- the service area: changed by an administrator, used by the running app at once -----------
+HELSINKI = {
+    "type": "FeatureCollection",
+    "features": [
+        {
+            "type": "Feature",
+            "properties": {"code": "HEL001-R21-01"},
+            "geometry": {
+                "type": "Polygon",
+                "coordinates": [
+                    [[24.94, 60.17], [24.941, 60.17], [24.941, 60.171], [24.94, 60.17]]
+                ],
+            },
+        }
+    ],
+}
+FINLAND = {"west": 19.0, "south": 59.5, "east": 31.6, "north": 70.1}
+
+
+def test_an_admin_widens_the_service_area_and_the_running_app_imports_at_once(
+    client: TestClient, client_as: Callable[..., TestClient], district: Engine
+) -> None:
+    body = json.dumps(HELSINKI).encode()
+    refused = _upload(client, "parcels", "helsinki.geojson", body)
+    assert refused.status_code == 422
+    message = refused.json()["problems"][0]["message"]
+    assert "GEO_SERVICE_IMPORT_SERVICE_AREA" in message and "/api/imports/service-area" in message
+
+    planner = client_as("planner")
+    assert planner.put("/api/imports/service-area", json=FINLAND).status_code == 403
+    upside_down = {**FINLAND, "south": 70.1, "north": 59.5}
+    bad = client.put("/api/imports/service-area", json=upside_down)
+    assert bad.status_code == 400 and "south 70.1 and north 59.5" in bad.json()["detail"]
+    assert client.get("/api/imports/service-area").json()["default"] is True
+
+    stored = client.put("/api/imports/service-area", json=FINLAND)
+    assert stored.status_code == 200, stored.text
+    assert stored.json()["default"] is False and stored.json()["set_by"].startswith("token:")
+    # The same app, no restart: the next import reads the stored area.
+    assert _upload(client, "parcels", "helsinki.geojson", body).status_code == 201
+    refused_here = _upload(client, "parcels", "parcels.geojson", json.dumps(PARCELS).encode())
+    assert "lon 19.0..31.6, lat 59.5..70.1 (set by token:" in refused_here.text
+
+    reset = client.delete("/api/imports/service-area")
+    assert reset.json() == {**reset.json(), "default": True, "west": 73.0, "set_by": None}
+    with district.connect() as conn:
+        audited = conn.execute(
+            text("SELECT detail->'to' FROM audit_log WHERE action = 'set_service_area' ORDER BY id")
+        ).scalars()
+        assert list(audited) == [[19.0, 59.5, 31.6, 70.1], [73.0, 3.0, 136.0, 54.0]]
