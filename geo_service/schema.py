@@ -82,11 +82,25 @@ def _field_column(table: str, fld: Field) -> tuple[Column, list[CheckConstraint]
     checks = []
     if fld.choices:
         checks.append(CheckConstraint(f"{fld.name} IN ({_quoted(fld.choices)})"))
+    if fld.between:
+        checks.append(CheckConstraint(range_check(fld)))
     if fld.check:
         checks.append(CheckConstraint(fld.check))
     for check in checks:
         check.name = f"ck_{table}_{fld.name}"
     return column, checks
+
+
+def range_check(fld: Field) -> str:
+    """The CHECK of a field's ``between`` and ``step``: the import checks the same in Python."""
+    assert fld.between is not None
+    low, high = (f"{v:g}" for v in fld.between)
+    condition = f"{fld.name} BETWEEN {low} AND {high}"
+    if fld.step:
+        condition = (
+            f"({condition} AND {fld.name} / {fld.step:g} = round({fld.name} / {fld.step:g}))"
+        )
+    return f"{fld.name} IS NULL OR {condition}"
 
 
 def _reference_column(ref: Reference) -> Column:

@@ -50,6 +50,11 @@ class Field:
     # words that say what it allows, e.g. for codes that become feature ids and URLs.
     pattern: tuple[str, str] | None = None
     aliases: tuple[str, ...] = ()
+    # The values a number may take: inclusive bounds, and for a float the step it comes in
+    # (floors: 0.5, so 3.5 is a half floor and 3.25 a mistake). The import reports a value
+    # outside them by row; the table's CHECK (``geo_service.schema``) is derived from them.
+    between: tuple[float, float] | None = None
+    step: float | None = None
     # How it is stored (geo_service.schema): the column type (by default from ``kind``),
     # a server default (SQL), a CHECK on its values (SQL), the SQL of a generated column.
     # A column is NOT NULL when the field is required, has a default or is generated,
@@ -63,6 +68,17 @@ class Field:
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
+
+    @property
+    def blank_value(self) -> object:
+        """What an empty cell stores: the column's default when it has a literal one (a
+        site's kind 'other'), since a NOT NULL column cannot take the NULL of a blank."""
+        sql = self.default
+        if sql is None:
+            return None
+        if len(sql) >= 2 and sql[0] == sql[-1] == "'":
+            return sql[1:-1].replace("''", "'")
+        return {"true": True, "false": False}.get(sql.lower())
 
     @property
     def is_nullable(self) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import SmallInteger
+from sqlalchemy import Float
 
 from layers.base import Field, Layer, Reference, Search
 
@@ -19,14 +19,17 @@ LAYER = Layer(
     fields=(
         Field("address", "地址", "Address", required=True, aliases=("地址",)),
         Field("community", "所属社区", "Community", aliases=("所属社区", "社区"), index=True),
+        # Whole or half floors, as OpenStreetMap's building:levels has them (3.5: a half
+        # floor under the roof or a mezzanine).
         Field(
             "floors",
             "层数",
             "Floors",
-            kind="int",
-            aliases=("层数",),
-            sql=SmallInteger(),
-            check="floors IS NULL OR floors BETWEEN 1 AND 200",
+            kind="float",
+            aliases=("层数", "building:levels"),
+            sql=Float(),
+            between=(1, 200),
+            step=0.5,
         ),
         Field("households_count", "户数", "Households", kind="int", aliases=("户数",)),
     ),

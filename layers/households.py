@@ -32,7 +32,7 @@ LAYER = Layer(
             kind="int",
             aliases=("常住人数",),
             sql=SmallInteger(),
-            check="residents IS NULL OR residents BETWEEN 0 AND 50",
+            between=(0, 50),
         ),
         Field("contact_name", "联系人", "Contact name", personal=True, aliases=("联系人",)),
         Field(

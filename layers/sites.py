@@ -53,7 +53,7 @@ LAYER = Layer(
             "Progress (%)",
             kind="int",
             sql=SmallInteger(),
-            check="progress_pct BETWEEN 0 AND 100",
+            between=(0, 100),
         ),
         Field("start_date", "开工日期", "Start date", kind="date"),
         Field("end_date", "竣工日期", "End date", kind="date"),

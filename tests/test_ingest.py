@@ -378,6 +378,57 @@ def test_bad_cells_and_missing_required_values(community: Engine) -> None:
     assert "row 3: elderly: 'maybe' is not yes/no" in message
 
 
+def test_values_outside_a_fields_range_are_refused_by_row(community: Engine) -> None:
+    """The bounds the table's CHECKs hold, reported by row instead of as a database error."""
+    frame = _frame(
+        {
+            "building": ["新工社区1幢"] * 2,
+            "unit_label": ["1-1-101", "1-1-102"],
+            "residents": ["2", "60"],
+        },
+        [Point(LON, LAT)] * 2,
+    )
+    assert "row 2: residents: '60' is not between 0 and 50" in _rejected(
+        community, "households", frame
+    )
+    sites = _frame(
+        {"code": ["X-1"], "name": ["x"], "progress_pct": ["101"]},
+        [box(120.19, 30.30, 120.191, 30.301)],
+    )
+    message = _rejected(community, "sites", sites)
+    assert "row 1: progress_pct: '101' is not between 0 and 100" in message
+
+
+def test_a_blank_cell_of_a_field_with_a_default_takes_the_default(db: Engine) -> None:
+    """A site whose kind cell is empty is an 'other' site, as if the column were absent."""
+    sites = _frame(
+        {"code": ["X-1", "X-2"], "name": ["x", "y"], "kind": ["", "road"], "status": ["", ""]},
+        [box(120.19, 30.30, 120.191, 30.301), box(120.192, 30.30, 120.193, 30.301)],
+    )
+    assert import_frame(db, "sites", sites, settings=ImportSettings()).inserted == 2
+    with db.connect() as conn:
+        stored = conn.execute(text("SELECT code, kind, status FROM sites ORDER BY code")).all()
+    assert stored == [("X-1", "other", "planned"), ("X-2", "road", "planned")]
+
+
+def test_half_floors_import_and_other_fractions_are_refused(db: Engine) -> None:
+    """OpenStreetMap's building:levels has half floors (3.5); 3.25 is a mistake."""
+    frame = _frame(
+        {"address": ["A1", "A2", "A3"], "building:levels": ["3.5", "6", ""]},
+        [box(120.19 + i * 0.001, 30.24, 120.1905 + i * 0.001, 30.2405) for i in range(3)],
+    )
+    assert import_frame(db, "buildings", frame, settings=ImportSettings()).inserted == 3
+    with db.connect() as conn:
+        floors = conn.execute(text("SELECT floors FROM buildings ORDER BY address")).scalars()
+        assert list(floors) == [3.5, 6.0, None]
+    frame["address"] = ["B1", "B2", "B3"]
+    frame["building:levels"] = ["3.25", "0", "2.5"]
+    message = _rejected(db, "buildings", frame)
+    assert "row 1: floors: '3.25' is not a multiple of 0.5 (e.g. 3 or 3.5)" in message
+    assert "row 2: floors: '0' is not between 1 and 200" in message
+    assert "row 3" not in message
+
+
 def test_missing_required_column(db: Engine) -> None:
     frame = _frame({"name": ["x"]}, [box(120.19, 30.30, 120.1905, 30.3005)])
     message = _rejected(db, "parcels", frame)

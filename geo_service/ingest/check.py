@@ -7,6 +7,7 @@ Geometry checks are in ``geometry``; ``check_batch`` runs both on one batch.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import geopandas as gpd
 import numpy as np
@@ -153,6 +154,7 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
         number = pd.to_numeric(as_text.where(~blank), errors="coerce").astype(float)
         report(~blank & number.isna(), "{value!r} is not a number")
         value = number
+        _check_range(fld, number, report)
         if fld.kind == "int":
             report(number.notna() & (number != number.round()), "{value!r} is not a whole number")
             low, high = _INT_RANGES.get(type(fld.sql), _INT_RANGES[Integer])
@@ -186,7 +188,25 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
         )
     else:  # pragma: no cover - the Field type lists every kind
         raise AssertionError(fld.kind)
+    if fld.blank_value is not None and not fld.required:
+        value = value.where(~blank, fld.blank_value)
     frame[fld.name] = value
+
+
+def _check_range(fld: Field, number: pd.Series, report: Callable[[pd.Series, str], None]) -> None:
+    """The field's bounds and step, as its CHECK has them (``geo_service.schema``)."""
+    if fld.between is not None:
+        low, high = fld.between
+        report(
+            number.notna() & ~number.between(low, high),
+            f"{{value!r}} is not between {low:g} and {high:g}",
+        )
+    if fld.step:
+        steps = number / fld.step
+        report(
+            number.notna() & (steps != steps.round()),
+            f"{{value!r}} is not a multiple of {fld.step:g} (e.g. 3 or {3 + fld.step:g})",
+        )
 
 
 def check_duplicates(frame: gpd.GeoDataFrame, layer: Layer, problems: list[RowProblem]) -> None:
