@@ -55,6 +55,9 @@ class Field:
     # outside them by row; the table's CHECK (``geo_service.schema``) is derived from them.
     between: tuple[float, float] | None = None
     step: float | None = None
+    # The value every row takes when a file has no such column, for a required field that
+    # can do without it (a household's unit: a building without units is one household).
+    when_absent: str | None = None
     # How it is stored (geo_service.schema): the column type (by default from ``kind``),
     # a server default (SQL), a CHECK on its values (SQL), the SQL of a generated column.
     # A column is NOT NULL when the field is required, has a default or is generated,

@@ -6,6 +6,10 @@ from sqlalchemy import SmallInteger, String
 
 from layers.base import Field, Layer, Reference
 
+# The unit of a household that is a whole building (a house, or an address with no units, as
+# OpenStreetMap has them): what a file without a unit column imports, one per building.
+WHOLE_BUILDING = "整栋"
+
 LAYER = Layer(
     id="households",
     title_zh="住户",
@@ -24,6 +28,7 @@ LAYER = Layer(
             required=True,
             aliases=("单元户号", "户号"),
             sql=String(32),
+            when_absent=WHOLE_BUILDING,
         ),
         Field(
             "residents",

@@ -429,6 +429,25 @@ def test_half_floors_import_and_other_fractions_are_refused(db: Engine) -> None:
     assert "row 3" not in message
 
 
+def test_households_without_units_are_one_per_building(community: Engine) -> None:
+    """Addresses as households (OpenStreetMap has no flats): a file without a unit column
+    imports one household per building, labelled 整栋; a blank unit says what to write."""
+    second = _frame({"address": ["新工社区2幢"]}, [box(120.192, 30.241, 120.1925, 30.2412)])
+    import_frame(community, "buildings", second, settings=ImportSettings())
+    frame = _frame({"building": ["新工社区1幢", "新工社区2幢"]}, [Point(LON, LAT)] * 2)
+    report = import_frame(community, "households", frame, settings=ImportSettings())
+    assert report.inserted == 2 and report.filled_columns == {"unit_label": "整栋"}
+    assert "no unit_label column: every row took '整栋'" in report.summary()
+    with community.connect() as conn:
+        assert set(conn.execute(text("SELECT unit_label FROM households")).scalars()) == {"整栋"}
+    blank = _frame({"building": ["新工社区1幢"], "unit_label": [""]}, [Point(LON, LAT)])
+    message = _rejected(community, "households", blank)
+    assert (
+        "row 1: unit_label: is required but empty; give one, or '整栋' for a building that is one "
+        "household (a file without the unit_label column imports one household per building)"
+    ) in message
+
+
 def test_missing_required_column(db: Engine) -> None:
     frame = _frame({"name": ["x"]}, [box(120.19, 30.30, 120.1905, 30.3005)])
     message = _rejected(db, "parcels", frame)

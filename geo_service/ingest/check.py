@@ -27,8 +27,14 @@ _TRUE = {"true", "t", "1", "yes", "y", "是", "有"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "无", ""}
 
 
-def frame_for(layer: Layer, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[str]]:
-    """Number the rows and name the columns as the layer does; refuse an empty file."""
+def frame_for(
+    layer: Layer, frame: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, list[str], dict[str, str]]:
+    """Number the rows and name the columns as the layer does; refuse an empty file.
+
+    Returns the frame, the columns ignored and the columns filled in because the file has
+    none (``Field.when_absent``: households without units).
+    """
     if frame.crs is None:
         raise MissingCRS("the data has no coordinate reference system")
     frame = frame.reset_index(drop=True)
@@ -36,7 +42,14 @@ def frame_for(layer: Layer, frame: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, 
     frame, ignored = _map_columns(frame, layer)
     if len(frame) == 0:
         raise ImportRejected(layer.id, summary="the file holds no rows")
-    return frame, ignored
+    filled = {
+        f.name: f.when_absent
+        for f in layer.fields
+        if f.when_absent is not None and f.name not in frame.columns
+    }
+    for name, value in filled.items():
+        frame[name] = value
+    return frame, ignored, filled
 
 
 def check_batch(
@@ -89,7 +102,11 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
     if geometry_name != "geometry":
         frame = frame.rename_geometry("geometry")
     ignored = [str(c) for c in frame.columns if c not in known and c not in _INTERNAL]
-    missing = [f.name for f in layer.fields if f.required and f.name not in frame.columns]
+    missing = [
+        f.name
+        for f in layer.fields
+        if f.required and f.when_absent is None and f.name not in frame.columns
+    ]
     if missing:
         # The file's own columns, as the user named them: not ours (_row), not the geometry.
         own = [str(c) for c in original if str(c) not in _INTERNAL]
@@ -131,7 +148,7 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
             problems.append(RowProblem(int(r), fld.name, message.format(value=v)))
 
     if fld.required:
-        report(blank, "is required but empty")
+        report(blank, "is required but empty" + _what_to_add(fld))
     if fld.kind == "str":
         value = as_text.where(~blank)
         longest = getattr(fld.sql, "length", None)
@@ -191,6 +208,16 @@ def _check_field(frame: gpd.GeoDataFrame, fld: Field, problems: list[RowProblem]
     if fld.blank_value is not None and not fld.required:
         value = value.where(~blank, fld.blank_value)
     frame[fld.name] = value
+
+
+def _what_to_add(fld: Field) -> str:
+    """For a field a file may leave out (a unit), how to say there is none."""
+    if fld.when_absent is None:
+        return ""
+    return (
+        f"; give one, or {fld.when_absent!r} for a building that is one household (a file "
+        f"without the {fld.name} column imports one household per building)"
+    )
 
 
 def _check_range(fld: Field, number: pd.Series, report: Callable[[pd.Series, str], None]) -> None:

@@ -100,12 +100,17 @@ def import_frame(
     layer = get_layer(layer_id)
     _check_mode(mode, on_invalid)
     started = time.perf_counter()
-    frame, ignored = frame_for(layer, frame)
+    frame, ignored, filled = frame_for(layer, frame)
     present = {f.name for f in layer.fields if f.name in frame.columns}
     problems: list[RowProblem] = []
     check_duplicates(frame, layer, problems)
     report = ImportReport(
-        layer=layer.id, mode=mode, source=source, rows=len(frame), ignored_columns=ignored
+        layer=layer.id,
+        mode=mode,
+        source=source,
+        rows=len(frame),
+        ignored_columns=ignored,
+        filled_columns=filled,
     )
     keep = [] if any(r.many for r in layer.references) else None
     try:

@@ -24,6 +24,8 @@ class ImportReport:
     deleted: int = 0
     repaired: list[RowProblem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
+    # Columns the file did not have, and the value every row took (a unit: 整栋).
+    filled_columns: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -37,6 +39,8 @@ class ImportReport:
             lines += [f"  {p}" for p in self.repaired[:20]]
         if self.ignored_columns:
             lines.append(f"ignored columns: {', '.join(self.ignored_columns)}")
+        for name, value in self.filled_columns.items():
+            lines.append(f"no {name} column: every row took {value!r}")
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
@@ -50,5 +54,6 @@ class ImportReport:
             "deleted": self.deleted,
             "repaired": [p.__dict__ for p in self.repaired],
             "ignored_columns": self.ignored_columns,
+            "filled_columns": self.filled_columns,
             "seconds": round(self.seconds, 3),
         }
