@@ -293,6 +293,12 @@ def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) ->
     default=None,
     help="The layer of PATH to read, when it holds several (a GeoPackage).",
 )
+@click.option(
+    "--merge-parts",
+    is_flag=True,
+    help="Rows that share a natural key (the parts of one building's address) become one "
+    "feature: their polygons unioned into one multipolygon.",
+)
 @click.pass_obj
 def import_(
     cli: CliSettings,
@@ -302,6 +308,7 @@ def import_(
     crs: str | None,
     on_invalid: str,
     file_layer: str | None,
+    merge_parts: bool,
 ) -> None:
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing."""
     from geo_service.ingest import TqdmProgress, import_file
@@ -316,6 +323,7 @@ def import_(
         settings=cli.get(ImportSettings),
         progress=TqdmProgress(),
         file_layer=file_layer,
+        merge_parts=merge_parts,
     )
     click.echo(report.summary())
 

@@ -58,6 +58,10 @@ class Field:
     # The value every row takes when a file has no such column, for a required field that
     # can do without it (a household's unit: a building without units is one household).
     when_absent: str | None = None
+    # How the parts of one feature (rows sharing a natural key, merged on import with
+    # ``merge_parts``) combine: the same value in every part (an empty cell agrees with
+    # any), the largest (a building's floors) or the sum (its households).
+    merge: Literal["same", "max", "sum"] = "same"
     # How it is stored (geo_service.schema): the column type (by default from ``kind``),
     # a server default (SQL), a CHECK on its values (SQL), the SQL of a generated column.
     # A column is NOT NULL when the field is required, has a default or is generated,

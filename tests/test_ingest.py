@@ -448,6 +448,78 @@ def test_households_without_units_are_one_per_building(community: Engine) -> Non
     ) in message
 
 
+def _parts(address: list[str], **columns: list) -> gpd.GeoDataFrame:
+    """Building parts side by side (each touching the next), 50 m wide."""
+    geoms = [
+        box(120.19 + i * 0.0005, 30.24, 120.1905 + i * 0.0005, 30.2405) for i in range(len(address))
+    ]
+    return _frame({"address": address, **columns}, geoms)
+
+
+def test_parts_of_one_address_are_refused_unless_merged(community: Engine) -> None:
+    frame = _parts(["新工社区3幢", "新工社区3幢"])
+    message = _rejected(community, "buildings", frame)
+    assert (
+        "row 2: address: duplicate '新工社区3幢': also in row 1; parts of one feature?" in message
+    )
+    assert "--merge-parts (API merge_parts=true)" in message
+
+
+def test_merged_parts_become_one_multipolygon_with_combined_fields(community: Engine) -> None:
+    """Floors: the tallest part's; households: the sum; the community: the one given."""
+    frame = _parts(
+        ["新工社区3幢", "新工社区3幢", "新工社区4幢", "新工社区3幢"],
+        community=["新工社区", "", "新工社区", None],
+        floors=["6", "3.5", "2", ""],
+        households_count=["12", "4", "", ""],
+    )
+    frame.loc[3, "geometry"] = box(120.20, 30.24, 120.2005, 30.2405)  # apart from the others
+    report = import_frame(
+        community, "buildings", frame, settings=ImportSettings(), merge_parts=True
+    )
+    assert (report.inserted, report.merged) == (2, 2)
+    assert "2 row(s) merged into another part of their feature" in report.summary()
+    with community.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT b.floors, b.households_count, c.name, ST_NumGeometries(b.geom), "
+                "ST_Area(geography(b.geom)), ST_IsValid(b.geom) FROM buildings b "
+                "JOIN communities c ON c.id = b.community_id WHERE address = '新工社区3幢'"
+            )
+        ).one()
+    expected = sum(
+        abs(pyproj.Geod(ellps="WGS84").geometry_area_perimeter(g)[0])
+        for g in frame.geometry[[0, 1, 3]]
+    )
+    # The two touching parts dissolve into one polygon; the third stays apart.
+    assert row[:4] == (6.0, 16, "新工社区", 2) and row[5]
+    assert row[4] == pytest.approx(expected, rel=1e-6)
+
+
+def test_parts_that_disagree_are_refused_by_row(community: Engine) -> None:
+    import_frame(
+        community,
+        "communities",
+        _frame({"name": ["凤凰社区"]}, [box(120.18, 30.24, 120.19, 30.25)]),
+        settings=ImportSettings(),
+    )
+    frame = _parts(["新工社区3幢"] * 3, community=["新工社区", "", "凤凰社区"])
+    before = _snapshot(community)
+    with pytest.raises(ImportRejected) as caught:
+        import_frame(community, "buildings", frame, settings=ImportSettings(), merge_parts=True)
+    assert _snapshot(community) == before
+    assert (
+        "row 3: community: differs from row 1, another part of '新工社区3幢': the parts merged "
+        "into one must agree"
+    ) in str(caught.value)
+
+
+def test_merging_parts_is_refused_for_points(community: Engine) -> None:
+    frame = _frame({"building": ["新工社区1幢"], "unit_label": ["1-1-101"]}, [Point(LON, LAT)])
+    with pytest.raises(ImportRejected, match="households are Point, so rows of one key cannot"):
+        import_frame(community, "households", frame, settings=ImportSettings(), merge_parts=True)
+
+
 def test_missing_required_column(db: Engine) -> None:
     frame = _frame({"name": ["x"]}, [box(120.19, 30.30, 120.1905, 30.3005)])
     message = _rejected(db, "parcels", frame)

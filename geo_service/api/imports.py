@@ -73,6 +73,13 @@ async def import_layer(
         str | None,
         Query(alias="layer", description="The layer to read, in a file with several (GeoPackage)"),
     ] = None,
+    merge_parts: Annotated[
+        bool,
+        Query(
+            description="Rows sharing a natural key (parts of one address) become one feature, "
+            "their polygons unioned into one multipolygon"
+        ),
+    ] = False,
 ) -> dict:
     """Import a file into a layer, all or nothing; the answer lists repaired rows.
 
@@ -80,7 +87,7 @@ async def import_layer(
     in ``import_file``.
     """
     get_layer(layer)
-    options = _Options(mode, crs, on_invalid, file_layer)
+    options = _Options(mode, crs, on_invalid, file_layer, merge_parts)
     form: FormData | None = None
     try:
         form = await _upload_form(request, settings)
@@ -202,6 +209,7 @@ class _Options:
     crs: str | None
     on_invalid: str
     file_layer: str | None
+    merge_parts: bool
 
 
 def _import(
@@ -240,5 +248,6 @@ def _import(
             source=name,
             principal=principal,
             file_layer=options.file_layer,
+            merge_parts=options.merge_parts,
         )
     return report.as_dict()

@@ -246,6 +246,12 @@ def check_duplicates(frame: gpd.GeoDataFrame, layer: Layer, problems: list[RowPr
     dup = values.duplicated(keep=False) & values.notna().all(axis=1)
     if not dup.any():
         return
+    hint = (
+        "; parts of one feature? import with --merge-parts (API merge_parts=true) to make "
+        "them one multipolygon"
+        if layer.geometry == "MULTIPOLYGON"
+        else ""
+    )
     rows = frame["_row"][dup]
     first = rows.groupby([values[k][dup] for k in keys], sort=False).transform("min")
     for row, first_row, *values in zip(rows, first, *(values[k][dup] for k in keys), strict=True):
@@ -253,7 +259,9 @@ def check_duplicates(frame: gpd.GeoDataFrame, layer: Layer, problems: list[RowPr
             key = "/".join(str(v) for v in values)
             problems.append(
                 RowProblem(
-                    int(row), "/".join(keys), f"duplicate {key!r}: also in row {int(first_row)}"
+                    int(row),
+                    "/".join(keys),
+                    f"duplicate {key!r}: also in row {int(first_row)}{hint}",
                 )
             )
 

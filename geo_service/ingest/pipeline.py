@@ -23,9 +23,17 @@ from geo_service.ingest.check import check_batch, check_duplicates, frame_for, l
 from geo_service.ingest.progress import NoProgress, Progress
 from geo_service.ingest.read import read_file
 from geo_service.ingest.report import ImportReport
-from geo_service.ingest.write import Copier, csv_chunk, finish_target, open_target, write_links
+from geo_service.ingest.write import (
+    Copier,
+    csv_chunk,
+    finish_target,
+    open_target,
+    staged_problems,
+    write_links,
+)
 from geo_service.settings import ImportSettings
-from layers import get_layer
+from layers import LAYERS, get_layer
+from layers.base import Layer
 
 MODES = ("append", "replace", "upsert")
 BATCH_ROWS = 50_000
@@ -44,11 +52,13 @@ def import_file(
     source: str | None = None,
     principal: Principal | None = None,
     file_layer: str | None = None,
+    merge_parts: bool = False,
 ) -> ImportReport:
     """Import one file into a layer; raises ``ImportRejected`` and writes nothing on any problem.
 
     ``settings`` come from the caller (the CLI, the API route), which reads them at its edge.
-    ``file_layer`` names the layer to read in a file that holds several (a GeoPackage).
+    ``file_layer`` names the layer to read in a file that holds several (a GeoPackage);
+    ``merge_parts`` makes rows that share a natural key one feature (``import_frame``).
     """
     progress = progress or NoProgress()
     layer = get_layer(layer_id)
@@ -68,6 +78,7 @@ def import_file(
             progress=progress,
             source=label,
             principal=principal,
+            merge_parts=merge_parts,
         )
     except GeoServiceError as exc:
         record_rejection(engine, principal or local_operator(), layer.id, label, mode, exc)
@@ -88,22 +99,30 @@ def import_frame(
     progress: Progress | None = None,
     source: str = "frame",
     principal: Principal | None = None,
+    merge_parts: bool = False,
 ) -> ImportReport:
     """Validate a frame (with a CRS) against a layer and write it in one transaction.
 
     Rows are checked and encoded batch by batch while a thread COPYs the previous batch,
     so Python and PostgreSQL work at the same time. The first problem stops the writing
     but not the checking: the report lists every problem, and the transaction rolls back.
+
+    With ``merge_parts``, rows that share a natural key are parts of one feature (the
+    footprints of one address, as OpenStreetMap maps a building in parts): they are staged,
+    checked one by one, and written as one row whose geometry is their union (PostGIS
+    ``ST_Union``) and whose fields combine as the layer declares (``Field.merge``).
     """
     settings = settings or ImportSettings()
     progress = progress or NoProgress()
     layer = get_layer(layer_id)
     _check_mode(mode, on_invalid)
+    _check_merge(layer, merge_parts)
     started = time.perf_counter()
     frame, ignored, filled = frame_for(layer, frame)
     present = {f.name for f in layer.fields if f.name in frame.columns}
     problems: list[RowProblem] = []
-    check_duplicates(frame, layer, problems)
+    if not merge_parts:
+        check_duplicates(frame, layer, problems)
     report = ImportReport(
         layer=layer.id,
         mode=mode,
@@ -118,7 +137,7 @@ def import_frame(
             # Read per import, so an administrator's change applies at once, in every process.
             area = current_area(conn, settings)
             lookups = load_references(conn, layer, frame)
-            target = open_target(conn, layer, mode, len(frame), report, present)
+            target = open_target(conn, layer, mode, len(frame), report, present, merge_parts)
             progress.stage("importing", len(frame))
             with Copier(conn, target.table, target.columns) as copier:
                 for start in range(0, len(frame), BATCH_ROWS):
@@ -129,9 +148,11 @@ def import_frame(
                     if keep is not None:
                         keep.append(batch)
                     progress.advance(len(batch))
+            if not problems:
+                problems += staged_problems(conn, layer, target, mode, merge_parts)
             if problems:
                 raise ImportRejected(layer.id, sorted(problems, key=lambda p: p.row))
-            finish_target(conn, layer, target, mode, report, progress)
+            finish_target(conn, layer, target, mode, report, progress, merge_parts)
             if keep:
                 write_links(conn, layer, pd.concat(keep), lookups)
             # In the import's transaction: the rows and the record of who wrote them
@@ -182,8 +203,21 @@ def _audit_detail(report: ImportReport) -> dict:
         "inserted": report.inserted,
         "updated": report.updated,
         "deleted": report.deleted,
+        "merged": report.merged,
         "repaired": len(report.repaired),
     }
+
+
+def _check_merge(layer: Layer, merge_parts: bool) -> None:
+    """Parts merge into a multipolygon: only layers stored as one can take them."""
+    if merge_parts and layer.geometry != "MULTIPOLYGON":
+        mergeable = ", ".join(lid for lid, lay in LAYERS.items() if lay.geometry == "MULTIPOLYGON")
+        raise ImportRejected(
+            layer.id,
+            summary=f"merge_parts unions the polygons of rows that share a natural key into "
+            f"one multipolygon; {layer.id} are {'/'.join(layer.geometry_types)}, so rows of "
+            f"one key cannot be merged (layers that can: {mergeable})",
+        )
 
 
 def _check_mode(mode: str, on_invalid: str) -> None:

@@ -22,6 +22,8 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     deleted: int = 0
+    # Rows merged into another part of their feature (``merge_parts``).
+    merged: int = 0
     repaired: list[RowProblem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
     # Columns the file did not have, and the value every row took (a unit: 整栋).
@@ -34,6 +36,8 @@ class ImportReport:
             f"{self.inserted} inserted, {self.updated} updated, {self.deleted} deleted "
             f"in {self.seconds:.1f} s"
         ]
+        if self.merged:
+            lines.append(f"{self.merged} row(s) merged into another part of their feature")
         if self.repaired:
             lines.append(f"{len(self.repaired)} invalid geometr(y/ies) repaired:")
             lines += [f"  {p}" for p in self.repaired[:20]]
@@ -52,6 +56,7 @@ class ImportReport:
             "inserted": self.inserted,
             "updated": self.updated,
             "deleted": self.deleted,
+            "merged": self.merged,
             "repaired": [p.__dict__ for p in self.repaired],
             "ignored_columns": self.ignored_columns,
             "filled_columns": self.filled_columns,

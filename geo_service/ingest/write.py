@@ -21,7 +21,7 @@ from sqlalchemy import Connection, text
 from geo_service.errors import ImportRejected, RowProblem
 from geo_service.ingest.progress import Progress
 from geo_service.ingest.report import ImportReport
-from layers.base import Layer
+from layers.base import Field, Layer
 
 # Above this many rows into an empty table, GiST indexes are dropped and rebuilt after COPY:
 # one sorted build is several times faster than a million index insertions.
@@ -45,11 +45,12 @@ def open_target(
     rows: int,
     report: ImportReport,
     present: set[str],
+    merge_parts: bool = False,
 ) -> _Target:
     """Apply the mode's first step and choose the fastest safe way in for these rows.
 
     Only columns the file has are written: the others keep their defaults on insert and
-    their stored values on upsert.
+    their stored values on upsert. Parts to merge are always staged, to be grouped there.
     """
     table = layer.table
     if mode == "replace":
@@ -62,7 +63,7 @@ def open_target(
         for c in layer.stored_columns
         if c not in _generated(layer) and (c in derived or from_refs.get(c, c) in present)
     ] + ["geom"]
-    if empty and mode != "upsert":
+    if empty and mode != "upsert" and not merge_parts:
         bulk = rows >= BULK_INDEX_ROWS and _owns(conn, table)
         restore = _suspend_checks(conn, table) if bulk else []
         return _Target(table, columns, staging=False, restore=restore)
@@ -76,6 +77,37 @@ def open_target(
     return _Target("_import", [*columns, "_row"], staging=True, restore=[])
 
 
+def staged_problems(
+    conn: Connection, layer: Layer, target: _Target, mode: str, merge_parts: bool
+) -> list[RowProblem]:
+    """What only the staged rows can show: keys already stored (append), and parts of one
+    key whose values disagree (merged parts)."""
+    if not target.staging:
+        return []
+    problems: list[RowProblem] = []
+    key = ", ".join(layer.natural_key)
+    if mode == "append":
+        clashes = conn.execute(
+            text(f"SELECT DISTINCT i._row FROM _import i JOIN {layer.table} t USING ({key})")
+        ).scalars()
+        problems += [
+            RowProblem(
+                r,
+                "/".join(layer.natural_key),
+                "already stored; import with mode upsert to update it, or replace to start over",
+            )
+            for r in clashes
+        ]
+    if merge_parts:
+        problems += _part_conflicts(conn, layer, target)
+    return sorted(problems, key=lambda p: p.row)
+
+
+def drop_staged(conn: Connection, rows: set[int]) -> None:
+    """Leave staged rows out of the import (the rows ``--on-invalid skip`` skips)."""
+    conn.execute(text("DELETE FROM _import WHERE _row = ANY(:rows)"), {"rows": sorted(rows)})
+
+
 def finish_target(
     conn: Connection,
     layer: Layer,
@@ -83,6 +115,7 @@ def finish_target(
     mode: str,
     report: ImportReport,
     progress: Progress,
+    merge_parts: bool = False,
 ) -> None:
     """Rebuild what a bulk load suspended, or merge the staged rows by the mode."""
     table = layer.table
@@ -96,31 +129,12 @@ def finish_target(
         # As the owner, whichever role imports (``geo_service.grants``).
         conn.execute(text("SELECT service_analyze(CAST(:t AS regclass))"), {"t": table})
         return
+    source = _merge_parts(conn, layer, target, report) if merge_parts else "_import"
     key = ", ".join(layer.natural_key)
     cols = ", ".join(target.columns[:-1])
     if mode == "append":
-        clashes = (
-            conn.execute(
-                text(f"SELECT i._row FROM _import i JOIN {table} t USING ({key}) ORDER BY 1")
-            )
-            .scalars()
-            .all()
-        )
-        if clashes:
-            raise ImportRejected(
-                layer.id,
-                [
-                    RowProblem(
-                        r,
-                        "/".join(layer.natural_key),
-                        "already stored; import with mode upsert to update it, "
-                        "or replace to start over",
-                    )
-                    for r in clashes
-                ],
-            )
         report.inserted = conn.execute(
-            text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _import")
+            text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}")
         ).rowcount
         return
     updates = ", ".join(
@@ -129,7 +143,7 @@ def finish_target(
     flags = (
         conn.execute(
             text(
-                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM _import "
+                f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source} "
                 f"ON CONFLICT ({key}) DO UPDATE SET {updates}, updated_at = now() "
                 "RETURNING (xmax = 0)"
             )
@@ -139,6 +153,70 @@ def finish_target(
     )
     report.inserted = sum(flags)
     report.updated = len(flags) - report.inserted
+
+
+def _part_fields(layer: Layer, target: _Target) -> list[tuple[str, Field]]:
+    """The staged columns besides the key and the geometry, each with the field it holds."""
+    from_refs = {r.column: r.field for r in layer.references}
+    return [
+        (c, layer.field(from_refs.get(c, c)))
+        for c in target.columns[:-1]
+        if c != "geom" and c not in layer.natural_key
+    ]
+
+
+def _part_conflicts(conn: Connection, layer: Layer, target: _Target) -> list[RowProblem]:
+    """Parts of one key with different values of a field that must be the same (a building's
+    community); an empty cell agrees with any value."""
+    key = ", ".join(layer.natural_key)
+    problems = []
+    for column, fld in _part_fields(layer, target):
+        if fld.merge != "same" or fld.derived:
+            continue
+        rows = conn.execute(
+            text(
+                f"SELECT i._row, min(j._row), i.{layer.natural_key[0]} FROM _import i "
+                f"JOIN _import j USING ({key}) WHERE j._row < i._row AND i.{column} IS NOT NULL "
+                f"AND j.{column} IS NOT NULL AND i.{column} IS DISTINCT FROM j.{column} "
+                f"GROUP BY i._row, i.{layer.natural_key[0]}"
+            )
+        ).all()
+        problems += [
+            RowProblem(
+                row,
+                fld.name,
+                f"differs from row {first}, another part of {value!r}: the parts merged into "
+                "one must agree (or leave it empty in all but one)",
+            )
+            for row, first, value in rows
+        ]
+    return problems
+
+
+def _merge_parts(conn: Connection, layer: Layer, target: _Target, report: ImportReport) -> str:
+    """One row per natural key: the parts' polygons unioned into one multipolygon, each field
+    as its declaration says (``Field.merge``: the same value, the largest, the sum)."""
+    key = ", ".join(layer.natural_key)
+    aggregates = []
+    for column, fld in _part_fields(layer, target):
+        if fld.merge == "sum":
+            aggregates.append(f"sum({column}) AS {column}")
+        elif fld.merge == "max" or fld.kind != "bool":
+            aggregates.append(f"max({column}) AS {column}")  # "same": the one value there is
+        else:
+            aggregates.append(f"bool_or({column}) AS {column}")
+    conn.execute(
+        text(
+            f"CREATE TEMP TABLE _merged ON COMMIT DROP AS SELECT {key}, "
+            + "".join(f"{a}, " for a in aggregates)
+            + f"ST_Multi(ST_Union(geom)) AS geom, min(_row) AS _row FROM _import GROUP BY {key}"
+        )
+    )
+    staged, merged = conn.execute(
+        text("SELECT (SELECT count(*) FROM _import), (SELECT count(*) FROM _merged)")
+    ).one()
+    report.merged = int(staged - merged)
+    return "_merged"
 
 
 def _generated(layer: Layer) -> set[str]:

@@ -184,3 +184,39 @@ def test_an_admin_widens_the_service_area_and_the_running_app_imports_at_once(
             text("SELECT detail->'to' FROM audit_log WHERE action = 'set_service_area' ORDER BY id")
         ).scalars()
         assert list(audited) == [[19.0, 59.5, 31.6, 70.1], [73.0, 3.0, 136.0, 54.0]]
+
+
+def test_merge_parts_parameter_makes_one_building_of_an_address(
+    client: TestClient, district: Engine
+) -> None:
+    parts = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"address": "翠苑一区9幢", "floors": floors},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [[x, 30.269], [x + 0.0004, 30.269], [x + 0.0004, 30.2694], [x, 30.269]]
+                    ],
+                },
+            }
+            for x, floors in ((120.156, 4), (120.157, 2.5))
+        ],
+    }
+    body = json.dumps(parts).encode()
+    refused = _upload(client, "buildings", "parts.geojson", body)
+    assert refused.status_code == 422 and "merge_parts=true" in refused.text
+    for mode in ("append", "upsert"):
+        answer = _upload(client, "buildings", "parts.geojson", body, merge_parts="true", mode=mode)
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["merged"] == 1
+    assert answer.json()["updated"] == 1
+    with district.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT floors, ST_NumGeometries(geom) FROM buildings WHERE address = '翠苑一区9幢'"
+            )
+        ).one()
+    assert tuple(stored) == (4.0, 2)
