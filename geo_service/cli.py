@@ -282,10 +282,19 @@ def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) ->
 @click.option("--crs", default=None, help="CRS of a file that has none, e.g. EPSG:4549.")
 @click.option(
     "--on-invalid",
-    type=click.Choice(["repair", "reject"]),
+    type=click.Choice(["repair", "reject", "skip"]),
     default="repair",
     show_default=True,
-    help="Repair invalid geometries (and report them) or refuse.",
+    help="Repair invalid geometries (and report them) or refuse the file; skip: also import "
+    "the rows without problems and write a report of every row left out.",
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where --on-invalid skip writes the skipped rows (CSV); default PATH's name with "
+    ".skipped.csv, in the current folder.",
 )
 @click.option(
     "--layer",
@@ -309,8 +318,10 @@ def import_(
     on_invalid: str,
     file_layer: str | None,
     merge_parts: bool,
+    report_path: Path | None,
 ) -> None:
-    """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing."""
+    """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing
+    (or, with --on-invalid skip, the rows without problems)."""
     from geo_service.ingest import TqdmProgress, import_file
 
     report = import_file(
@@ -326,6 +337,10 @@ def import_(
         merge_parts=merge_parts,
     )
     click.echo(report.summary())
+    if report.skipped:
+        written = report_path or Path(f"{path.name}.skipped.csv")
+        written.write_text(report.skipped_csv(), encoding="utf-8-sig")
+        click.echo(f"every skipped row, with its problems: {written}")
 
 
 @main.group("service-area", cls=_Group, invoke_without_command=True)

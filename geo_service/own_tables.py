@@ -225,10 +225,11 @@ def impact_tables(metadata: MetaData) -> None:
 
 
 def import_tables(metadata: MetaData) -> None:
-    """What imports check against, changed by administrators at run time (migration 0011).
+    """What imports check against and remember (migrations 0011, 0013).
 
     ``import_service_area``: the lon/lat box imported data must lie in, when an admin has
     set one (``geo_service.ingest.area``); without a row, ``GEO_SERVICE_IMPORT_SERVICE_AREA``.
+    ``import_skips``: rows ``--on-invalid skip`` left out of layers others reference.
     Settings of the service, not data the maps or feeds read: kept like the accounts.
     """
     Table(
@@ -245,6 +246,18 @@ def import_tables(metadata: MetaData) -> None:
         CheckConstraint(
             "south >= -90 AND south < north AND north <= 90", name="ck_import_service_area_lat"
         ),
+        info=ACCOUNT,
+    )
+    # Keys of referenced layers an import skipped (``geo_service.ingest.skips``, 0013).
+    Table(
+        "import_skips",
+        metadata,
+        Column("layer", String(32), primary_key=True),
+        Column("key", Text, primary_key=True),
+        Column("source", Text, nullable=False),
+        Column("file_row", Integer, nullable=False),
+        Column("reason", Text, nullable=False),
+        Column("at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         info=ACCOUNT,
     )
 

@@ -194,3 +194,27 @@ def test_service_area_commands_show_set_and_reset_it(cli_env: Engine) -> None:
             text("SELECT count(*) FROM audit_log WHERE action = 'set_service_area'")
         ).scalar_one()
     assert actions == 2
+
+
+def test_on_invalid_skip_imports_the_rest_and_writes_the_skipped_rows(
+    cli_env: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _parcels_file(tmp_path, ["XC1003-R21-02", "XC1003R2103", "XC1003-R21-04"])
+    runner = CliRunner()
+    assert runner.invoke(main, ["import", "parcels", str(path)]).exit_code == 2
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(main, ["import", "parcels", str(path), "--on-invalid", "skip"])
+    assert result.exit_code == 0, result.output
+    assert "2 inserted" in result.output and "1 row(s) skipped, with 1 problem(s):" in result.output
+    assert "every skipped row, with its problems: parcels.gpkg.skipped.csv" in result.output
+    written = (tmp_path / "parcels.gpkg.skipped.csv").read_text(encoding="utf-8-sig")
+    assert written.splitlines()[1].startswith(
+        "2,XC1003R2103,code,\"parcel code 'XC1003R2103' has 1 part"
+    )
+    again = runner.invoke(
+        main,
+        ["import", "parcels", str(path), "--on-invalid", "skip", "--report", "again.csv"],
+    )
+    assert again.exit_code == 0 and "3 row(s) skipped" in again.output  # two already stored
+    assert len((tmp_path / "again.csv").read_text(encoding="utf-8-sig").splitlines()) == 4
+    assert count_rows(cli_env, "parcels") == 2

@@ -520,6 +520,97 @@ def test_merging_parts_is_refused_for_points(community: Engine) -> None:
         import_frame(community, "households", frame, settings=ImportSettings(), merge_parts=True)
 
 
+ZERO_AREA = Polygon([(120.193, 30.241), (120.1935, 30.241), (120.194, 30.241), (120.193, 30.241)])
+
+
+def test_one_zero_area_polygon_refuses_the_file_by_default(community: Engine) -> None:
+    frame = _parts(["新工社区3幢", "新工社区4幢"])
+    frame.loc[1, "geometry"] = ZERO_AREA
+    message = _rejected(community, "buildings", frame)
+    assert "row 2: geometry: invalid geometry (Self-intersection" in message
+
+
+def test_skip_imports_the_valid_rows_and_reports_every_skipped_one(community: Engine) -> None:
+    frame = _parts(
+        ["新工社区3幢", "新工社区4幢", "", "新工社区3幢", "新工社区6幢"],
+        floors=["6", "5", "4", "3", "0"],
+    )
+    frame.loc[1, "geometry"] = ZERO_AREA
+    report = import_frame(
+        community, "buildings", frame, settings=ImportSettings(), on_invalid="skip"
+    )
+    assert (report.inserted, report.skipped_rows) == (1, 4)
+    assert [(p.row, p.key, p.field) for p in report.skipped] == [
+        (2, "新工社区4幢", "geometry"),
+        (3, None, "address"),
+        (4, "新工社区3幢", "address"),
+        (5, "新工社区6幢", "floors"),
+    ]
+    assert "invalid geometry (Self-intersection" in report.skipped[0].message
+    assert "4 row(s) skipped, with 4 problem(s):" in report.summary()
+    csv_lines = report.skipped_csv().splitlines()
+    assert csv_lines[0] == "row,key,field,message" and csv_lines[2].startswith("3,,address,")
+    with community.connect() as conn:
+        assert set(conn.execute(text("SELECT address FROM buildings")).scalars()) == {
+            "新工社区1幢",
+            "新工社区3幢",
+        }
+        detail = conn.execute(
+            text("SELECT detail FROM audit_log WHERE action = 'import' ORDER BY id DESC LIMIT 1")
+        ).scalar_one()
+    assert detail["skipped"] == 4
+
+
+def test_skip_leaves_out_rows_already_stored(community: Engine) -> None:
+    frame = _parts(["新工社区1幢", "新工社区7幢"])
+    report = import_frame(
+        community, "buildings", frame, settings=ImportSettings(), on_invalid="skip"
+    )
+    assert (report.inserted, [p.row for p in report.skipped]) == (1, [1])
+    assert "already stored" in report.skipped[0].message
+
+
+def test_households_of_a_skipped_building_say_why_it_is_missing(community: Engine) -> None:
+    """Not silently dropped: refused (or skipped) with the building's own skip as reason,
+    until an import stores the building."""
+    buildings = _parts(["新工社区4幢"])
+    buildings.loc[0, "geometry"] = ZERO_AREA
+    import_frame(
+        community,
+        "buildings",
+        buildings,
+        settings=ImportSettings(),
+        on_invalid="skip",
+        source="buildings.gpkg",
+    )
+    households = _frame(
+        {"building": ["新工社区1幢", "新工社区4幢"], "unit_label": ["1-1-101", "1-1-101"]},
+        [Point(LON, LAT)] * 2,
+    )
+    message = _rejected(community, "households", households)
+    assert (
+        "row 2: building: no buildings with address '新工社区4幢' (row 1 of buildings.gpkg was "
+        "skipped on import (geometry: invalid geometry (Self-intersection"
+    ) in message
+    report = import_frame(
+        community, "households", households, settings=ImportSettings(), on_invalid="skip"
+    )
+    assert report.inserted == 1
+    (skipped,) = report.skipped
+    assert (skipped.row, skipped.key, skipped.field) == (2, "新工社区4幢/1-1-101", "building")
+    assert "row 1 of buildings.gpkg was skipped on import" in skipped.message
+    # Once the building is stored, its skip is forgotten and its households import.
+    import_frame(community, "buildings", _parts(["新工社区4幢"]), settings=ImportSettings())
+    with community.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM import_skips")).scalar_one() == 0
+    message = _rejected(
+        community,
+        "households",
+        _frame({"building": ["新工社区9幢"], "unit_label": ["1"]}, [Point(LON, LAT)]),
+    )
+    assert "(import buildings first)" in message
+
+
 def test_missing_required_column(db: Engine) -> None:
     frame = _frame({"name": ["x"]}, [box(120.19, 30.30, 120.1905, 30.3005)])
     message = _rejected(db, "parcels", frame)

@@ -68,7 +68,13 @@ async def import_layer(
     layer: str,
     mode: Annotated[Literal["append", "replace", "upsert"], Query()] = "append",
     crs: Annotated[str | None, Query(description="CRS of a file that has none")] = None,
-    on_invalid: Annotated[Literal["repair", "reject"], Query()] = "repair",
+    on_invalid: Annotated[
+        Literal["repair", "reject", "skip"],
+        Query(
+            description="repair invalid geometries, reject the file, or skip every row with a "
+            "problem (the answer lists each, with its reasons)"
+        ),
+    ] = "repair",
     file_layer: Annotated[
         str | None,
         Query(alias="layer", description="The layer to read, in a file with several (GeoPackage)"),
@@ -81,7 +87,8 @@ async def import_layer(
         ),
     ] = False,
 ) -> dict:
-    """Import a file into a layer, all or nothing; the answer lists repaired rows.
+    """Import a file into a layer, all or nothing; the answer lists repaired rows, and with
+    ``on_invalid=skip`` every row left out (``skipped``, with each problem).
 
     Every refusal is audited, the upload's own (size, form, file name) here and the file's
     in ``import_file``.

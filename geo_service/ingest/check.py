@@ -15,12 +15,16 @@ import pandas as pd
 from sqlalchemy import BigInteger, Connection, Integer, SmallInteger, text
 
 from geo_service.errors import ImportRejected, MissingCRS, RowProblem
+from geo_service.ingest import skips
 from geo_service.ingest.area import ServiceArea
 from geo_service.ingest.geometry import check_geometry
 from geo_service.ingest.report import ImportReport
 from layers import get_layer
 from layers.base import Field, Layer
 
+# Where ``load_references`` keeps, beside a reference's ids, why keys it did not find were
+# skipped by an earlier import.
+_SKIPPED = "skipped:"
 # Columns the import adds to a frame: never the user's, never shown as theirs.
 _INTERNAL = ("geometry", "_row", "_geom_error")
 _TRUE = {"true", "t", "1", "yes", "y", "是", "有"}
@@ -281,6 +285,8 @@ def load_references(conn: Connection, layer: Layer, frame: gpd.GeoDataFrame) -> 
                 {"keys": wanted},
             ).all()
         )
+        missing = [k for k in wanted if k not in lookups[ref.field]]
+        lookups[_SKIPPED + ref.field] = skips.why_missing(conn, target.id, missing)
     return lookups
 
 
@@ -290,18 +296,19 @@ def _apply_references(
     """Turn natural keys of other layers into ids; report the rows whose target is missing."""
     for ref in layer.references:
         target = get_layer(ref.layer)
-        found = lookups[ref.field]
+        found, skipped = lookups[ref.field], lookups[_SKIPPED + ref.field]
         cells = batch[ref.field]
         keys = cells.explode() if ref.many else cells
         # A hash index maps a million keys to positions in C; -1 marks a key not found.
         codes = pd.Index(list(found), dtype=object).get_indexer(keys.astype(object))
         missing = keys[(codes < 0) & keys.notna().to_numpy()]
         for index, value in missing.items():
+            why = skipped.get(value) or f"import {target.id} first"
             problems.append(
                 RowProblem(
                     int(batch.at[index, "_row"]),
                     ref.field,
-                    f"no {target.id} with {ref.key} {value!r} (import {target.id} first)",
+                    f"no {target.id} with {ref.key} {value!r} ({why})",
                 )
             )
         if not ref.many:

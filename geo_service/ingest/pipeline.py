@@ -18,14 +18,16 @@ from geo_service import audit
 from geo_service.access import Principal, local_operator
 from geo_service.audit import AuditAction
 from geo_service.errors import GeoServiceError, ImportRejected, RowProblem
+from geo_service.ingest import skips
 from geo_service.ingest.area import current_area
 from geo_service.ingest.check import check_batch, check_duplicates, frame_for, load_references
 from geo_service.ingest.progress import NoProgress, Progress
 from geo_service.ingest.read import read_file
-from geo_service.ingest.report import ImportReport
+from geo_service.ingest.report import ImportReport, SkippedRow
 from geo_service.ingest.write import (
     Copier,
     csv_chunk,
+    drop_staged,
     finish_target,
     open_target,
     staged_problems,
@@ -36,6 +38,9 @@ from layers import LAYERS, get_layer
 from layers.base import Layer
 
 MODES = ("append", "replace", "upsert")
+# What a row with a problem does: invalid geometries repaired (others refuse the import),
+# invalid geometries refused, or every row with a problem skipped and reported.
+ON_INVALID = ("repair", "reject", "skip")
 BATCH_ROWS = 50_000
 
 
@@ -120,9 +125,6 @@ def import_frame(
     started = time.perf_counter()
     frame, ignored, filled = frame_for(layer, frame)
     present = {f.name for f in layer.fields if f.name in frame.columns}
-    problems: list[RowProblem] = []
-    if not merge_parts:
-        check_duplicates(frame, layer, problems)
     report = ImportReport(
         layer=layer.id,
         mode=mode,
@@ -131,6 +133,11 @@ def import_frame(
         ignored_columns=ignored,
         filled_columns=filled,
     )
+    rows = _Rows(layer, frame, skip=on_invalid == "skip", report=report)
+    if not merge_parts:
+        duplicates: list[RowProblem] = []
+        check_duplicates(frame, layer, duplicates)
+        frame = frame[rows.drop(duplicates, frame["_row"])]
     keep = [] if any(r.many for r in layer.references) else None
     try:
         with engine.begin() as conn:
@@ -142,19 +149,23 @@ def import_frame(
             with Copier(conn, target.table, target.columns) as copier:
                 for start in range(0, len(frame), BATCH_ROWS):
                     batch = frame.iloc[start : start + BATCH_ROWS].copy()
-                    batch = check_batch(batch, layer, area, on_invalid, lookups, problems, report)
-                    if not problems:
+                    found: list[RowProblem] = []
+                    batch = check_batch(batch, layer, area, on_invalid, lookups, found, report)
+                    batch = batch[rows.drop(found, batch["_row"])]
+                    if not rows.problems:
                         copier.put(csv_chunk(batch, target.columns))
                     if keep is not None:
                         keep.append(batch)
                     progress.advance(len(batch))
-            if not problems:
-                problems += staged_problems(conn, layer, target, mode, merge_parts)
-            if problems:
-                raise ImportRejected(layer.id, sorted(problems, key=lambda p: p.row))
+            if not rows.problems:
+                late = staged_problems(conn, layer, target, mode, merge_parts)
+                drop_staged(conn, rows.skipped_of(late))
+            if rows.problems:
+                raise ImportRejected(layer.id, sorted(rows.problems, key=lambda p: p.row))
             finish_target(conn, layer, target, mode, report, progress, merge_parts)
             if keep:
                 write_links(conn, layer, pd.concat(keep), lookups)
+            skips.remember(conn, layer, report, replaced=mode == "replace")
             # In the import's transaction: the rows and the record of who wrote them
             # are committed together. Without a principal, whoever runs the code did.
             audit.record(
@@ -167,8 +178,50 @@ def import_frame(
             )
     finally:
         progress.close()
+    report.skipped.sort(key=lambda p: p.row)
     report.seconds = time.perf_counter() - started
     return report
+
+
+class _Rows:
+    """Where the problems of rows go: all of them refuse the import, or (``skip``) each row
+    with one is left out and listed in the report with its natural key, as ogr2ogr's
+    ``-skipfailures`` does but with the reasons."""
+
+    def __init__(
+        self, layer: Layer, frame: gpd.GeoDataFrame, *, skip: bool, report: ImportReport
+    ) -> None:
+        self.problems: list[RowProblem] = []
+        self._skip, self._report = skip, report
+        self._keys: dict[int, str] = {}  # natural keys, of the rows that have one
+        if not skip:  # keys only name skipped rows: a million-row import needs none
+            return
+        ref_of = {r.column: r.field for r in layer.references}
+        fields = [ref_of.get(k, k) for k in layer.natural_key]
+        cells = frame[fields].astype("string").apply(lambda c: c.str.strip())
+        keys = (
+            cells.fillna("")
+            .agg("/".join, axis=1)
+            .where(cells.notna().all(axis=1) & (cells != "").all(axis=1))
+        )
+        self._keys = {
+            int(r): k for r, k in zip(frame["_row"], keys, strict=True) if isinstance(k, str)
+        }
+
+    def drop(self, found: list[RowProblem], row_numbers: pd.Series) -> pd.Series:
+        """Take a batch's problems; the rows to keep (all, unless skipping)."""
+        bad = self.skipped_of(found)
+        return ~row_numbers.isin(bad)
+
+    def skipped_of(self, found: list[RowProblem]) -> set[int]:
+        """Refusing: keep the problems, skip nothing. Skipping: report them, skip their rows."""
+        if not self._skip:
+            self.problems += found
+            return set()
+        self._report.skipped += [
+            SkippedRow(p.row, self._keys.get(p.row) or None, p.field, p.message) for p in found
+        ]
+        return {p.row for p in found}
 
 
 def record_rejection(
@@ -205,6 +258,7 @@ def _audit_detail(report: ImportReport) -> dict:
         "deleted": report.deleted,
         "merged": report.merged,
         "repaired": len(report.repaired),
+        "skipped": report.skipped_rows,
     }
 
 
@@ -223,7 +277,7 @@ def _check_merge(layer: Layer, merge_parts: bool) -> None:
 def _check_mode(mode: str, on_invalid: str) -> None:
     if mode not in MODES:
         raise ImportRejected("?", summary=f"unknown import mode {mode!r}; use one of {MODES}")
-    if on_invalid not in ("repair", "reject"):
+    if on_invalid not in ON_INVALID:
         raise ImportRejected(
-            "?", summary=f"on_invalid must be 'repair' or 'reject', not {on_invalid!r}"
+            "?", summary=f"on_invalid must be one of {', '.join(ON_INVALID)}, not {on_invalid!r}"
         )

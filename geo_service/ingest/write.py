@@ -105,7 +105,8 @@ def staged_problems(
 
 def drop_staged(conn: Connection, rows: set[int]) -> None:
     """Leave staged rows out of the import (the rows ``--on-invalid skip`` skips)."""
-    conn.execute(text("DELETE FROM _import WHERE _row = ANY(:rows)"), {"rows": sorted(rows)})
+    if rows:
+        conn.execute(text("DELETE FROM _import WHERE _row = ANY(:rows)"), {"rows": sorted(rows)})
 
 
 def finish_target(
@@ -120,7 +121,7 @@ def finish_target(
     """Rebuild what a bulk load suspended, or merge the staged rows by the mode."""
     table = layer.table
     if not target.staging:
-        report.inserted = report.rows
+        report.inserted = report.rows - report.skipped_rows
         if target.restore:
             progress.stage("indexing")
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))

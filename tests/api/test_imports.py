@@ -220,3 +220,21 @@ def test_merge_parts_parameter_makes_one_building_of_an_address(
             )
         ).one()
     assert tuple(stored) == (4.0, 2)
+
+
+def test_on_invalid_skip_answers_with_every_skipped_row(
+    client: TestClient, district: Engine
+) -> None:
+    bad = json.loads(json.dumps(PARCELS))
+    bad["features"][1]["geometry"]["coordinates"] = [
+        [[120.2, 30.3], [120.201, 30.3], [120.202, 30.3], [120.2, 30.3]]
+    ]  # zero area
+    body = json.dumps(bad).encode()
+    assert _upload(client, "parcels", "p.geojson", body).status_code == 422
+    answer = _upload(client, "parcels", "p.geojson", body, on_invalid="skip")
+    assert answer.status_code == 201, answer.text
+    report = answer.json()
+    assert (report["inserted"], report["skipped_rows"]) == (1, 1)
+    (skipped,) = report["skipped"]
+    assert (skipped["row"], skipped["key"], skipped["field"]) == (2, "HF0101-R21-03", "geometry")
+    assert "cannot be repaired into a polygon" in skipped["message"]
