@@ -250,6 +250,25 @@ def demo_samples(outdir: Path) -> None:
     _list_written(lambda: write_samples(outdir))
 
 
+@demo.command("osm")
+@click.argument("extract", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--unit", default="OSM01", show_default=True, help="Planning unit of the parcel codes."
+)
+def demo_osm(extract: Path, output: Path, unit: str) -> None:
+    """Turn an OpenStreetMap EXTRACT (landuse, buildings) into OUTPUT, a GeoPackage with the
+    layers parcels, buildings and households (see data/samples/osm/README.md)."""
+    from geo_service.demo.osm import write_osm_import
+
+    written = write_osm_import(extract, output, unit)
+    rows = ", ".join(f"{n} {layer}" for layer, n in written.rows.items())
+    click.echo(f"wrote {output}: {rows}")
+    if written.unmapped:
+        left = ", ".join(f"{v} ({n})" for v, n in sorted(written.unmapped.items()))
+        click.echo(f"landuse values with no GB 50137 class, left out: {left}")
+
+
 def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) -> None:
     """Development only: make sure a demo admin exists and say how to sign in.
 
@@ -293,8 +312,8 @@ def _announce_demo_admin(engine: Engine, settings: CliSettings | None = None) ->
     "report_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Where --on-invalid skip writes the skipped rows (CSV); default PATH's name with "
-    ".skipped.csv, in the current folder.",
+    help="Where --on-invalid skip writes the skipped rows (CSV); default PATH's name, then "
+    ".LAYER.skipped.csv, in the current folder.",
 )
 @click.option(
     "--layer",
@@ -338,7 +357,7 @@ def import_(
     )
     click.echo(report.summary())
     if report.skipped:
-        written = report_path or Path(f"{path.name}.skipped.csv")
+        written = report_path or Path(f"{path.name}.{layer}.skipped.csv")
         written.write_text(report.skipped_csv(), encoding="utf-8-sig")
         click.echo(f"every skipped row, with its problems: {written}")
 

@@ -206,8 +206,8 @@ def test_on_invalid_skip_imports_the_rest_and_writes_the_skipped_rows(
     result = runner.invoke(main, ["import", "parcels", str(path), "--on-invalid", "skip"])
     assert result.exit_code == 0, result.output
     assert "2 inserted" in result.output and "1 row(s) skipped, with 1 problem(s):" in result.output
-    assert "every skipped row, with its problems: parcels.gpkg.skipped.csv" in result.output
-    written = (tmp_path / "parcels.gpkg.skipped.csv").read_text(encoding="utf-8-sig")
+    assert "every skipped row, with its problems: parcels.gpkg.parcels.skipped.csv" in result.output
+    written = (tmp_path / "parcels.gpkg.parcels.skipped.csv").read_text(encoding="utf-8-sig")
     assert written.splitlines()[1].startswith(
         "2,XC1003R2103,code,\"parcel code 'XC1003R2103' has 1 part"
     )

@@ -15,7 +15,8 @@ Every resident is fictional and looks it: contact names read ``示例-王某`` a
 By concern: ``description`` reads and checks the file, ``geometry`` and ``housing`` hold
 what the district and the city both build from, ``frames`` the shape of their output,
 ``district`` lays out and loads the demo, ``samples`` cuts the sample import files from it,
-``city`` generates the million households of the benchmarks. ``geo-service demo`` runs them.
+``city`` generates the million households of the benchmarks, ``osm`` turns an OpenStreetMap
+extract (``data/samples/osm``) into import files. ``geo-service demo`` runs them.
 """
 
 from geo_service.demo.city import write_city
