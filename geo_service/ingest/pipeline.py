@@ -137,7 +137,7 @@ def import_frame(
     if not merge_parts:
         duplicates: list[RowProblem] = []
         check_duplicates(frame, layer, duplicates)
-        frame = frame[rows.drop(duplicates, frame["_row"])]
+        frame = _without(frame, rows.skipped_of(duplicates))
     keep = [] if any(r.many for r in layer.references) else None
     try:
         with engine.begin() as conn:
@@ -151,7 +151,7 @@ def import_frame(
                     batch = frame.iloc[start : start + BATCH_ROWS].copy()
                     found: list[RowProblem] = []
                     batch = check_batch(batch, layer, area, on_invalid, lookups, found, report)
-                    batch = batch[rows.drop(found, batch["_row"])]
+                    batch = _without(batch, rows.skipped_of(found))
                     if not rows.problems:
                         copier.put(csv_chunk(batch, target.columns))
                     if keep is not None:
@@ -183,6 +183,11 @@ def import_frame(
     return report
 
 
+def _without(frame: gpd.GeoDataFrame, rows: set[int]) -> gpd.GeoDataFrame:
+    """The frame less the rows numbered ``rows`` (the same frame, uncopied, when none)."""
+    return frame[~frame["_row"].isin(rows)] if rows else frame
+
+
 class _Rows:
     """Where the problems of rows go: all of them refuse the import, or (``skip``) each row
     with one is left out and listed in the report with its natural key, as ogr2ogr's
@@ -207,11 +212,6 @@ class _Rows:
         self._keys = {
             int(r): k for r, k in zip(frame["_row"], keys, strict=True) if isinstance(k, str)
         }
-
-    def drop(self, found: list[RowProblem], row_numbers: pd.Series) -> pd.Series:
-        """Take a batch's problems; the rows to keep (all, unless skipping)."""
-        bad = self.skipped_of(found)
-        return ~row_numbers.isin(bad)
 
     def skipped_of(self, found: list[RowProblem]) -> set[int]:
         """Refusing: keep the problems, skip nothing. Skipping: report them, skip their rows."""
