@@ -570,6 +570,29 @@ def test_skip_leaves_out_rows_already_stored(community: Engine) -> None:
     assert "already stored" in report.skipped[0].message
 
 
+def test_a_skipped_site_keeps_its_parcels(db: Engine) -> None:
+    import_frame(
+        db, "parcels", _parcels(["XC1003-R21-02", "XC1003-S1-01"]), settings=ImportSettings()
+    )
+    site = box(120.19, 30.30, 120.191, 30.301)
+    first = _frame({"code": ["QT-01"], "name": ["x"], "parcels": ["XC1003-R21-02"]}, [site])
+    import_frame(db, "sites", first, settings=ImportSettings())
+    again = _frame(
+        {"code": ["QT-01", "QT-02"], "name": ["x", "y"], "parcels": ["XC1003-S1-01"] * 2},
+        [site, site],
+    )
+    report = import_frame(db, "sites", again, settings=ImportSettings(), on_invalid="skip")
+    assert (report.inserted, [p.row for p in report.skipped]) == (1, [1])
+    with db.connect() as conn:
+        links = conn.execute(
+            text(
+                "SELECT s.code, p.code FROM site_parcels l JOIN sites s ON s.id = l.site_id "
+                "JOIN parcels p ON p.id = l.parcel_id ORDER BY 1"
+            )
+        ).all()
+    assert links == [("QT-01", "XC1003-R21-02"), ("QT-02", "XC1003-S1-01")]
+
+
 def test_households_of_a_skipped_building_say_why_it_is_missing(community: Engine) -> None:
     """Not silently dropped: refused (or skipped) with the building's own skip as reason,
     until an import stores the building."""

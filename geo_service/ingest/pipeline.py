@@ -158,8 +158,10 @@ def import_frame(
                         keep.append(batch)
                     progress.advance(len(batch))
             if not rows.problems:
-                late = staged_problems(conn, layer, target, mode, merge_parts)
-                drop_staged(conn, rows.skipped_of(late))
+                late = rows.skipped_of(staged_problems(conn, layer, target, mode, merge_parts))
+                drop_staged(conn, late)
+                if keep:  # a skipped site keeps the parcels it has
+                    keep = [_without(batch, late) for batch in keep]
             if rows.problems:
                 raise ImportRejected(layer.id, sorted(rows.problems, key=lambda p: p.row))
             finish_target(conn, layer, target, mode, report, progress, merge_parts)
