@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from geo_service import auth
-from geo_service.cli import _announce_demo_admin, main
+from geo_service.cli import announce_demo_admin, main
 from geo_service.devserver import free_port
 from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings
@@ -165,12 +165,12 @@ def test_demo_admin_only_in_development(
 ) -> None:
     monkeypatch.setenv("GEO_SERVICE_HOME", str(tmp_path))
     monkeypatch.setenv("GEO_SERVICE_ENVIRONMENT", "production")
-    _announce_demo_admin(db)
+    announce_demo_admin(db)
     with db.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
 
     monkeypatch.setenv("GEO_SERVICE_ENVIRONMENT", "development")
-    _announce_demo_admin(db)
+    announce_demo_admin(db)
     password = (tmp_path / "admin-password").read_text().strip()
     assert f"sign in at /login as admin, password {password}" in capsys.readouterr().out
 

@@ -1,0 +1,5 @@
+"""``python -m geo_service.cli``, as the ``geo-service`` script."""
+
+from geo_service.cli import main
+
+main()

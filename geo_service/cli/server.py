@@ -1,0 +1,71 @@
+"""``geo-service serve`` and ``geo-service map``: the web service, and one site's map as a
+stand-alone file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from geo_service.cli.edge import CliSettings, engine_for, main, prepared_url
+from geo_service.database import migrate
+from geo_service.settings import (
+    AuthSettings,
+    DatabaseSettings,
+    MapSettings,
+    ServerSettings,
+    require_safe_secret,
+)
+
+
+@main.command("map")
+@click.argument("site")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The HTML file to write: one file, every script, style and font inside.",
+)
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--basemap", default="none", show_default=True, help="none, osm, tianditu, amap")
+@click.pass_obj
+def map_(cli: CliSettings, site: str, output: Path, lang: str, basemap: str) -> None:
+    """Write SITE's map as one self-contained HTML file (to share or print offline)."""
+    from geo_service import impact
+    from maps import assets, builders, pages
+
+    try:
+        base = builders.basemap(basemap, cli.get(MapSettings))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--basemap") from None
+    with engine_for(cli).connect() as conn:
+        ref = impact.resolve_site(conn, site)
+        page = pages.site_page(conn, ref.id, lang, base)
+    html = assets.inline(page)
+    output.write_text(html, encoding="utf-8")
+    click.echo(f"wrote the map of {ref.code} to {output} ({len(html) // 1024} KiB)")
+
+
+@main.command("serve")
+@click.option("--host", default=None, help="Interface to listen on (default from settings).")
+@click.option("--port", default=None, type=int, help="Port (default from settings).")
+@click.pass_obj
+def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
+    """Start the web service (maps, API, OGC API)."""
+    given = {"host": host, "port": port}
+    settings = cli.get(ServerSettings).model_copy(update={k: v for k, v in given.items() if v})
+    # Refuse a default session key before anything starts (one line, exit 2).
+    require_safe_secret(settings.environment, cli.get(AuthSettings).secret_key.get_secret_value())
+    migrate(prepared_url(cli.get(DatabaseSettings), owner=True))
+    start_server(settings)
+
+
+def start_server(settings: ServerSettings) -> None:
+    from geo_service.server import run
+
+    click.echo(
+        f"serving on http://{settings.host}:{settings.port}/ with {settings.workers} "
+        f"worker(s); X-Forwarded-For believed from {settings.forwarded_allow_ips or 'nobody'}"
+    )
+    run(settings)
