@@ -11,11 +11,13 @@ import datetime as dt
 import io
 import json
 import tempfile
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 from sqlalchemy import Connection
@@ -75,10 +77,40 @@ def metadata(
     }
 
 
-def filename(site: SiteRef, fmt: str, generated_at: str) -> str:
-    stamp = generated_at.replace(":", "").replace("-", "")[:15]
+# What a file is called and what its parameters sheet says, in the list's language.
+_FILE_WORD = {"zh": "住户名单", "en": "households"}
+_YES_NO = {"zh": ("是", "否"), "en": ("Yes", "No")}
+PARAMETER_LABELS: dict[str, tuple[str, str]] = {
+    "site": ("工地", "Site"),
+    "generated_at": ("生成时间", "Generated at"),
+    "households": ("住户数", "Households"),
+    "sort": ("排序", "Sort"),
+    "language": ("语言", "Language"),
+    "personal_fields": ("个人信息字段", "Personal fields"),
+    "bands_m": ("影响圈层（米）", "Bands (m)"),
+    "phase": ("施工阶段", "Phase"),
+    "leq_day_at_reference_dba": ("参考距离昼间声级 dB(A)", "Day Leq at reference dB(A)"),
+    "leq_night_at_reference_dba": ("参考距离夜间声级 dB(A)", "Night Leq at reference dB(A)"),
+    "reference_distance_m": ("参考距离（米）", "Reference distance (m)"),
+    "equipment": ("施工设备", "Equipment"),
+    "model": ("预测模型", "Model"),
+}
+_SORT_WORDS = {"distance": ("由近及远", "Nearest first"), "address": ("按门牌", "By address")}
+
+
+def filename(site: SiteRef, fmt: str, generated_at: str, lang: str = "zh") -> str:
+    """``<site code>-住户名单-<date>.xlsx``: the date is the machine's local one, the day a
+    person made the list (``generated_at`` is UTC, a day behind before 08:00 in Hangzhou)."""
+    day = dt.datetime.fromisoformat(generated_at).astimezone().date().isoformat()
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in site.code)
-    return f"{safe}-households-{stamp}{HOUSEHOLD_LIST[fmt].extension}"
+    return f"{safe}-{_FILE_WORD.get(lang, 'households')}-{day}{HOUSEHOLD_LIST[fmt].extension}"
+
+
+def content_disposition(name: str) -> str:
+    """An attachment header for any file name: an ASCII fallback, the real name in
+    ``filename*`` (RFC 6266; HTTP headers are Latin-1, a Chinese name is not)."""
+    fallback = "".join(c if c.isascii() and c.isprintable() and c != '"' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name)}"
 
 
 def export_file(
@@ -111,7 +143,7 @@ def export_file(
             record_count=len(rows),
             detail={"format": fmt, "fields": list(personal), "offset": offset},
         )
-    return render(rows, meta, fmt, lang), filename(site, fmt, meta["generated_at"])
+    return render(rows, meta, fmt, lang), filename(site, fmt, meta["generated_at"], lang)
 
 
 @dataclass(frozen=True)
@@ -135,8 +167,16 @@ class HouseholdFile:
 
     @property
     def headed(self) -> pd.DataFrame:
-        """The table a person reads: no coordinates, headers in the chosen language."""
-        return self.table[self.columns].rename(columns=self.names)
+        """The table a person reads: no coordinates, 是/否 for true and false (a spreadsheet
+        shows TRUE/FALSE), headers in the chosen language; safe in a spreadsheet."""
+        yes, no = _YES_NO.get(self.lang, _YES_NO["en"])
+        table = self.table[self.columns].copy()
+        for column in table.columns:
+            if table[column].map(lambda v: isinstance(v, bool)).any():
+                table[column] = table[column].map(
+                    lambda v: (yes if v else no) if isinstance(v, bool) else v
+                )
+        return spreadsheet_frame(table.rename(columns=self.names))
 
 
 def render(
@@ -190,28 +230,110 @@ def _csv(file: HouseholdFile) -> bytes:
     out = io.StringIO()
     for key, value in _flat(file.meta).items():
         out.write(f"# {key}: {value}\n")
-    spreadsheet_frame(file.headed).to_csv(out, index=False)
+    file.headed.to_csv(out, index=False)
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
 def _xlsx(file: HouseholdFile) -> bytes:
-    """The list on one sheet, the metadata on a second."""
+    """The list on one sheet, ready to print and filter; the parameters on a second."""
     from openpyxl import Workbook
 
     book = Workbook()
     sheet = book.active
     sheet.title = "住户" if file.lang == "zh" else "Households"
-    table = spreadsheet_frame(file.headed)
+    table = file.headed
     sheet.append(list(table.columns))
     for record in table.itertuples(index=False):
         sheet.append([None if pd.isna(v) else v for v in record])
-    sheet.freeze_panes = "A2"
+    _ready_to_print(sheet)
     info = book.create_sheet("参数" if file.lang == "zh" else "Parameters")
-    for key, value in _flat(file.meta).items():
-        info.append([key, value])
+    for label, value in parameter_rows(file.meta, file.lang):
+        info.append([label, value])
+    _fit_columns(info, wrap_header=False)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def _ready_to_print(sheet: Any) -> None:
+    """Header frozen and filtered; on paper A4 landscape, one page wide, the header on every
+    page: the door-knocking list is printed and carried."""
+    from openpyxl.styles import Alignment, Font
+
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    sheet.freeze_panes = "A2"
+    sheet.auto_filter.ref = sheet.dimensions
+    sheet.print_title_rows = "1:1"
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0  # as many pages down as the list needs
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    _fit_columns(sheet, wrap_header=True)
+
+
+# Widths in characters: a Chinese character takes two; a long header wraps rather than
+# widening its column past this.
+_MAX_WIDTH = 40
+_HEADER_WIDTH = 16
+
+
+def display_width(value: object) -> int:
+    """How many character widths a cell's text takes (CJK and full-width count two)."""
+    text_ = "" if value is None else str(value)
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text_)
+
+
+def _fit_columns(sheet: Any, *, wrap_header: bool) -> None:
+    """Each column as wide as its widest value (a wrapped header counts up to a limit)."""
+    from openpyxl.utils import get_column_letter
+
+    for index, column in enumerate(sheet.iter_cols(), start=1):
+        head, *cells = [display_width(c.value) for c in column]
+        widest = max([*cells, min(head, _HEADER_WIDTH) if wrap_header else head])
+        sheet.column_dimensions[get_column_letter(index)].width = min(widest + 2, _MAX_WIDTH)
+
+
+def parameter_rows(meta: dict[str, Any], lang: str) -> list[tuple[str, str]]:
+    """The metadata as a person reads it, labels and words in the list's language; one row
+    per equipment line."""
+    i = 0 if lang == "zh" else 1
+    yes, no = _YES_NO.get(lang, _YES_NO["en"])
+    households = get_layer("households")
+    fields = [households.field(f).label(lang) for f in meta["personal_fields"]]
+    words: dict[str, str] = {
+        "site": f"{meta['site']['code']} {meta['site']['name'] or ''}".strip(),
+        "sort": _SORT_WORDS.get(meta["sort"], (meta["sort"],) * 2)[i],
+        "language": "中文" if meta["language"] == "zh" else "English",
+        "personal_fields": "、".join(fields) or ("无" if lang == "zh" else "none"),
+        "bands_m": ", ".join(f"{b:g}" for b in meta["bands_m"]),
+    }
+    rows = []
+    for key, value in meta.items():
+        label = PARAMETER_LABELS.get(key, (key, key))[i]
+        if key == "equipment":
+            for line in value:
+                night = ("夜间施工 " if lang == "zh" else "night work ") + (
+                    yes if line["night_work"] else no
+                )
+                rows.append(
+                    (
+                        label,
+                        f"{line['phase']}: {line['equipment']} × {line['count']}, "
+                        f"{night}, -{line['attenuation_db']:g} dB",
+                    )
+                )
+            continue
+        if key in words:
+            shown = words[key]
+        elif isinstance(value, dict | list):
+            shown = json.dumps(value, ensure_ascii=False)
+        else:
+            shown = str(value)
+        rows.append((label, shown))
+    return rows
 
 
 def _gpkg(file: HouseholdFile) -> bytes:

@@ -23,7 +23,7 @@ from geo_service.api.deps import (
 )
 from geo_service.audit import AuditAction
 from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat
-from geo_service.impact_export import export_file, json_page, metadata
+from geo_service.impact_export import content_disposition, export_file, json_page, metadata
 from layers import get_layer
 
 router = APIRouter(tags=["impact"])
@@ -91,7 +91,7 @@ def site_households(
             return Response(
                 body,
                 media_type=HOUSEHOLD_LIST[format].media_type,
-                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+                headers={"Content-Disposition": content_disposition(name)},
             )
         # The hot path: PostgreSQL writes the rows' JSON, and counts them in the same pass.
         limit = limit or 100

@@ -67,9 +67,16 @@ def rounded(sql: str, digits: int) -> str:
     )
 
 
+def _over(level: str, limit: str) -> str:
+    """By how much a level exceeds its limit: 0 under it, NULL with no level or no limit
+    (``greatest`` alone ignores NULL and would say 0)."""
+    return f"CASE WHEN {level} > {limit} THEN {level} - {limit} WHEN {level} <= {limit} THEN 0 END"
+
+
 # Each public list column as SQL over household_impacts ``hi`` (the view carries the site
 # code, community, building and the household row). Personal columns are
-# ``(hi.household).<field>``; ``lon`` and ``lat`` end every row.
+# ``(hi.household).<field>``; ``lon`` and ``lat`` end every row. An exceedance is 0 under the
+# limit, as the maps show it (``maps/data.py``): a negative one read as "over" on paper.
 _LIST_SQL: dict[str, str] = {
     "household_id": "hi.household_id",
     "site_code": "hi.site_code",
@@ -85,8 +92,8 @@ _LIST_SQL: dict[str, str] = {
     "acoustic_class": "hi.acoustic_class",
     "limit_day": "hi.limit_day",
     "limit_night": "hi.limit_night",
-    "exceed_day": rounded("hi.leq_day - hi.limit_day", 1),
-    "exceed_night": rounded("hi.leq_night - hi.limit_night", 1),
+    "exceed_day": rounded(_over("hi.leq_day", "hi.limit_day"), 1),
+    "exceed_night": rounded(_over("hi.leq_night", "hi.limit_night"), 1),
     "vib_damage_risk": "coalesce(hi.vib_damage_risk, false)",
     "vib_annoyance_risk": "coalesce(hi.vib_annoyance_risk, false)",
     "lon": "ST_X((hi.household).geom)",
@@ -99,9 +106,38 @@ _JSON_BARE = {
     "limit_day", "limit_night", "exceed_day", "exceed_night", "vib_damage_risk",
     "vib_annoyance_risk", "lon", "lat",
 }  # fmt: skip
+
+
+def natural_key(sql: str) -> str:
+    """SQL that orders text as a person reads an address: its runs of digits as numbers.
+
+    The text becomes an array of (letters, number) pairs, so 翠苑一区2幢 comes before
+    翠苑一区10幢 and door 39-1-101 before 39-1-1002, where text order has them the other way
+    round. An expression, not a collation (``und-u-kn-true`` would be DDL): the list still
+    sorts and pages in PostgreSQL. Only ASCII digits are numbers (``\\d`` also takes
+    full-width ones, which ``::numeric`` refuses).
+    """
+    return (
+        f"ARRAY(SELECT ROW(m[1], nullif(m[2], '')::numeric) "
+        f"FROM regexp_matches(coalesce({sql}, ''), '([^0-9]*)([0-9]*)', 'g') AS m)"
+    )
+
+
+# Door-knocking order: community, building, then unit (building, unit, floor and door), each
+# natural; the household id last, so that pages of equal addresses never overlap.
+_ADDRESS = ", ".join(
+    [
+        "hi.community_name IS NULL",
+        natural_key("hi.community_name"),
+        natural_key("hi.building_address"),
+        natural_key("(hi.household).unit_label"),
+        "hi.household_id",
+    ]
+)
 _ORDER = {
-    "distance": "hi.distance_m, hi.community_name, hi.building_address, (hi.household).unit_label",
-    "address": "hi.community_name NULLS LAST, hi.building_address, (hi.household).unit_label",
+    "distance": "hi.distance_m, hi.community_name, hi.building_address, (hi.household).unit_label,"
+    " hi.household_id",
+    "address": _ADDRESS,
 }
 
 
