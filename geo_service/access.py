@@ -206,13 +206,15 @@ def local_operator() -> Principal:
     return Principal(role="admin", username=f"local:{account}", via="local", client="local")
 
 
-def require_households(principal: Principal, site_id: int) -> None:
-    """Refuse to list the households of a site the principal has no business with."""
+def require_households(principal: Principal, site_id: int, code: str | None = None) -> None:
+    """Refuse to list the households of a site the principal has no business with; the
+    refusal names the site by its ``code``, as people know it (row ids mean nothing to them)."""
     principal.require_signed_in()
     if not principal.can_list_households(site_id):
         raise Forbidden(
-            f"the {principal.role} role may not see households of site {site_id}"
-            + (" (it is not assigned to you)" if principal.role == "liaison" else "")
+            f"the {principal.role} role may not see households of site {code or site_id}"
+            + (" (it is not assigned to you)" if principal.role == "liaison" else ""),
+            site=code,
         )
 
 

@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import (
+    http_exception_handler,
+    request_validation_exception_handler,
+)
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import (
     DataError,
@@ -19,14 +24,16 @@ from sqlalchemy.exc import (
     OperationalError,
     ProgrammingError,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 
 class GeoServiceError(Exception):
     """Base of every error a user can cause or fix."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, site: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.site = site  # the site code the error is about: the error page names it
 
     def detail(self) -> dict:
         return {"error": type(self).__name__, "detail": self.message}
@@ -206,7 +213,9 @@ def status_of(error: GeoServiceError) -> int:
 
 
 def add_exception_handlers(app: FastAPI) -> None:
-    """Answer every domain error with its status and a message that names the problem."""
+    """Answer every domain error with its status and a message that names the problem:
+    as JSON, or as a page (``error.html``) to a browser opening a page."""
+    from geo_service.api.error_pages import error_page, wants_page  # the web's, not the core's
 
     async def handle(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, GeoServiceError)
@@ -214,15 +223,40 @@ def add_exception_handlers(app: FastAPI) -> None:
             # A person opening a page: the sign-in form, then back to where they were.
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse(f"/login?{urlencode({'next': target})}", status_code=303)
+        if wants_page(request):
+            return error_page(
+                request, status_of(exc), exc.message, site=exc.site, headers=exc.headers()
+            )
         return JSONResponse(status_code=status_of(exc), content=exc.detail(), headers=exc.headers())
 
-    async def handle_database_down(_: Request, exc: Exception) -> JSONResponse:
+    async def handle_http(request: Request, exc: Exception) -> Response:
+        # The framework's own refusals (no such route, wrong method): a page for a person,
+        # the framework's JSON for anyone else.
+        assert isinstance(exc, StarletteHTTPException)
+        if wants_page(request):
+            return error_page(request, exc.status_code, str(exc.detail), headers=exc.headers)
+        return await http_exception_handler(request, exc)
+
+    async def handle_invalid(request: Request, exc: Exception) -> Response:
+        # A parameter FastAPI refuses (``lang=fr``, a limit out of range): the same.
+        assert isinstance(exc, RequestValidationError)
+        if wants_page(request):
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}"
+                for e in exc.errors()
+            )
+            return error_page(request, 422, problems)
+        return await request_validation_exception_handler(request, exc)
+
+    async def handle_database_down(request: Request, exc: Exception) -> Response:
         # The driver's first line says what failed (refused, timed out); never the password.
         # A request in flight when the database stopped may see its connection closed under
         # it (InterfaceError "connection already closed", while cleaning up): the same 503.
         assert isinstance(exc, DBAPIError)
         lines = str(exc.orig or exc).strip().splitlines() or ["no reason given"]
         reason = lines[0]
+        if wants_page(request):
+            return error_page(request, 503, f"the database is unavailable: {reason}")
         return JSONResponse(
             status_code=503,
             content={
@@ -242,6 +276,8 @@ def add_exception_handlers(app: FastAPI) -> None:
             return await handle(request, InvalidQuery(f"a value has the wrong type: {reason}"))
         if getattr(exc.orig, "pgcode", None) not in _SCHEMA_MISSING:
             raise exc
+        if wants_page(request):
+            return error_page(request, 503, f"the database schema is out of date ({reason})")
         return JSONResponse(
             status_code=503,
             content={
@@ -277,6 +313,8 @@ def add_exception_handlers(app: FastAPI) -> None:
         )
 
     app.add_exception_handler(GeoServiceError, handle)
+    app.add_exception_handler(StarletteHTTPException, handle_http)
+    app.add_exception_handler(RequestValidationError, handle_invalid)
     app.add_exception_handler(InternalError, handle_postgis_input)
     app.add_exception_handler(ValueError, handle_nul)
     app.add_exception_handler(DataError, handle_bad_value)

@@ -40,7 +40,7 @@ def site_impact(engine: EngineDep, principal: HouseholdReader, ref: SiteRefPath)
     attributes)."""
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
-        require_households(principal, site.id)
+        require_households(principal, site.id, site.code)
         exact = principal.can_read_personal(site.id)
         summary = impact.site_impact(conn, site, exact=exact)
         summary["multi_site_households"] = len(impact.multi_site_households(conn, site.id))
@@ -74,7 +74,7 @@ def site_households(
     the outer band; personal fields only for a reader entitled to this site's, audited."""
     with engine.begin() as conn:
         site = impact.resolve_site(conn, ref)
-        require_households(principal, site.id)
+        require_households(principal, site.id, site.code)
         personal = personal_fields_for(principal, site.id)
         if format != "json":
             body, name = export_file(

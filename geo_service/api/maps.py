@@ -70,7 +70,7 @@ def _site_page(
     """The site map's HTML, for a reader who may see the site's households."""
     with engine.connect() as conn:
         site = impact.resolve_site(conn, ref)
-        require_households(principal, site.id)
+        require_households(principal, site.id, site.code)
         return pages.site_page(conn, site.id, lang, base)
 
 

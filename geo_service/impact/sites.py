@@ -41,5 +41,5 @@ def resolve_site(conn: Connection, ref: str | int) -> SiteRef:
         {"code": key, "id": row_id},
     ).one_or_none()
     if row is None:
-        raise NotFound(f"no site has the id or code {key!r}")
+        raise NotFound(f"no site has the id or code {key!r}", site=key)
     return SiteRef(*row)
