@@ -35,6 +35,7 @@ from geo_service.api.bodies import BodyLimit
 from geo_service.api.deps import PublicFiles
 from geo_service.api.headers import SecurityHeaders
 from geo_service.api.hosts import PublicURL, allowed_hosts
+from geo_service.api.pages import LanguageCookie
 from geo_service.auth import PrincipalCache
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
@@ -145,6 +146,7 @@ def create_app(
         allow_headers=["Authorization", "X-API-Key", "If-None-Match", "Accept"],
         expose_headers=["ETag", "Content-Crs"],
     )
+    app.add_middleware(LanguageCookie)
     app.add_middleware(BodyLimit, max_bytes=server.max_body_kb * 1024)
     app.add_middleware(SecurityHeaders, server=server, maps=app.state.map_settings)
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(server))

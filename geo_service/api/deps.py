@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 from fastapi.security import HTTPBasicCredentials as BasicCredentials
@@ -28,7 +28,7 @@ from sqlalchemy import Engine
 from geo_service import auth
 from geo_service.access import Permission, Principal, anonymous
 from geo_service.api.csrf import require_same_origin
-from geo_service.api.pages import LANG_COOKIE, LANG_COOKIE_SECONDS, Language, request_language
+from geo_service.api.pages import Language, request_language
 from geo_service.auth import PrincipalCache
 from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings, BandRules, ImportSettings, MapSettings
@@ -56,21 +56,15 @@ async def get_map_settings(request: Request) -> MapSettings:
 
 def get_lang(
     request: Request,
-    response: Response,
     lang: Annotated[
         Language | None,
         Query(description="Language of labels: zh or en (default: the last one picked, else zh)"),
     ] = None,
 ) -> Language:
     """Chinese first, since the users are; English for visitors and tools. A language picked
-    with ``?lang=`` is kept in a cookie, so the pages after it follow it."""
-    if lang is None:
-        return request_language(request)
-    if request.cookies.get(LANG_COOKIE) != lang:
-        response.set_cookie(
-            LANG_COOKIE, lang, max_age=LANG_COOKIE_SECONDS, path="/", samesite="lax"
-        )
-    return lang
+    on a page with ``?lang=`` is kept in a cookie (``pages.LanguageCookie``), so the pages
+    after it follow it."""
+    return lang or request_language(request)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]

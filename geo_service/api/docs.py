@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from geo_service.api import headers
 from geo_service.api.deps import MapSettingsDep, Public
+from geo_service.api.pages import request_language
 from geo_service.settings import MapSettings
 
 ASSETS_URL = "/static/swagger"
@@ -55,18 +56,38 @@ def _with_policy(page: HTMLResponse, maps: MapSettings) -> HTMLResponse:
     return page
 
 
+# The documentation pages' titles; Swagger UI and ReDoc write their own words in English.
+_DOC_TITLES = {"zh": "工地周边影响服务 · 接口文档", "en": "Site-impact service · API documentation"}
+
+
+def _in_language(request: Request, page: HTMLResponse) -> HTMLResponse:
+    """The page in the reader's language (``?lang=``, else the ``lang`` cookie): its
+    ``<html lang>``, so the browser and screen readers know, and its title."""
+    lang = request_language(request)
+    html = (
+        bytes(page.body)
+        .decode()
+        .replace("<html>", f'<html lang="{"en" if lang == "en" else "zh-CN"}">', 1)
+    )
+    return HTMLResponse(html, headers={"Vary": "Cookie"})
+
+
+def _title(request: Request, tool: str) -> str:
+    return f"{_DOC_TITLES[request_language(request)]} ({tool})"
+
+
 @router.get("/docs")
 async def swagger_ui(request: Request, _: Public, maps: MapSettingsDep) -> HTMLResponse:
     page = get_swagger_ui_html(
         openapi_url=_root(request) + OPENAPI_URL,
-        title=request.app.title + " - Swagger UI",
+        title=_title(request, "Swagger UI"),
         oauth2_redirect_url=OAUTH2_REDIRECT_URL,
         swagger_js_url=_asset(request, "swagger-ui-bundle.js"),
         swagger_css_url=_asset(request, "swagger-ui.css"),
         swagger_favicon_url=_asset(request, "favicon.png"),
         swagger_ui_parameters=request.app.swagger_ui_parameters,
     )
-    return _with_policy(page, maps)
+    return _with_policy(_in_language(request, page), maps)
 
 
 @router.get(OAUTH2_REDIRECT_URL)
@@ -78,9 +99,9 @@ async def swagger_ui_redirect(_: Public, maps: MapSettingsDep) -> HTMLResponse:
 async def redoc(request: Request, _: Public, maps: MapSettingsDep) -> HTMLResponse:
     page = get_redoc_html(
         openapi_url=_root(request) + OPENAPI_URL,
-        title=request.app.title + " - ReDoc",
+        title=_title(request, "ReDoc"),
         redoc_js_url=_asset(request, "redoc.standalone.js"),
         redoc_favicon_url=_asset(request, "favicon.png"),
         with_google_fonts=False,
     )
-    return _with_policy(page, maps)
+    return _with_policy(_in_language(request, page), maps)

@@ -10,13 +10,7 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from geo_service.api.pages import (
-    LANG_COOKIE,
-    LANG_COOKIE_SECONDS,
-    picked_language,
-    request_language,
-    templates,
-)
+from geo_service.api.pages import request_language, templates
 
 # A status as the page names it; any other gets the general page.
 _KINDS = {400: "bad_request", 422: "bad_request", 403: "forbidden", 404: "not_found"}
@@ -58,9 +52,4 @@ def error_page(
         request, "error.html", context, status_code=status, headers=headers
     )
     response.headers["Cache-Control"] = "no-store"
-    picked = picked_language(request.query_params.get("lang"))
-    if picked and request.cookies.get(LANG_COOKIE) != picked:  # picked here, kept as anywhere
-        response.set_cookie(
-            LANG_COOKIE, picked, max_age=LANG_COOKIE_SECONDS, path="/", samesite="lax"
-        )
     return response

@@ -8,6 +8,9 @@ from typing import Any, Literal, get_args
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 Language = Literal["zh", "en"]
 # The language a person picked (``?lang=``) is kept in this cookie, so every page after it,
@@ -39,3 +42,35 @@ def request_language(request: Request) -> Language:
         or picked_language(request.cookies.get(LANG_COOKIE))
         or "zh"
     )
+
+
+class LanguageCookie:
+    """Pure ASGI middleware: a page opened with ``?lang=`` keeps that language in the
+    ``lang`` cookie, whichever router (or error handler) wrote the page. Only HTML answers
+    set it: a script asking for an English CSV has picked nothing for the person."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        picked = picked_language(connection.query_params.get("lang"))
+        if picked is None or connection.cookies.get(LANG_COOKIE) == picked:
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if headers.get("content-type", "").startswith("text/html"):
+                    headers.append(
+                        "set-cookie",
+                        f"{LANG_COOKIE}={picked}; Max-Age={LANG_COOKIE_SECONDS}; Path=/; "
+                        "SameSite=Lax",
+                    )
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

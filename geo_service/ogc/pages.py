@@ -10,16 +10,33 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
 
 from geo_service import formats
-from geo_service.api.pages import render
+from geo_service.api.pages import render, request_language
 from geo_service.ogc import params
 from geo_service.ogc.answers import answer
 from geo_service.ogc.collections import Collection
+from layers import LAYERS
 from maps.assets import local_url
+
+# The pages' titles in Chinese, by the English the routes give them (a layer's by its own).
+_TITLES_ZH = {
+    "Site-impact service: OGC API - Features and Tiles": "工地周边影响服务：OGC API 要素与瓦片",
+    "Conformance": "符合的标准",
+    "Collections": "数据集",
+    **{layer.title_en: layer.title_zh for layer in LAYERS.values()},
+}
+
+
+def _switch_url(request: Request, lang: str) -> str:
+    """This page in the other language (the pick is kept in the ``lang`` cookie)."""
+    query = {k: v for k, v in request.query_params.items() if k != "lang"}
+    query["lang"] = "zh" if lang == "en" else "en"
+    return f"{request.url.path}?{urlencode(query)}"
 
 
 def page(
@@ -29,6 +46,7 @@ def page(
     *,
     features: list[dict] | None = None,
     volatile: str = "",
+    title_zh: str | None = None,
     **context: Any,
 ) -> Response:
     """A page for a person, from its template; with ``features`` (GeoJSON features in CRS84)
@@ -39,7 +57,17 @@ def page(
             "stylesheets": [local_url("leaflet_css")],
             "scripts": [local_url("leaflet"), local_url("geo_service_ogc_js")],
         }
-    body = render(template, lang="en", title=title, features=features, **assets, **context)
+    lang = request_language(request)
+    body = render(
+        template,
+        lang=lang,
+        title=title,
+        title_zh=title_zh or _TITLES_ZH.get(title, title),
+        switch_url=_switch_url(request, lang),
+        features=features,
+        **assets,
+        **context,
+    )
     return answer(request, body, formats.HTML.media_type, volatile=volatile)
 
 
@@ -67,11 +95,13 @@ def items_page(
         request,
         "ogc_items.html",
         col.layer.title_en,
+        title_zh=col.layer.title_zh,
         features=rows if lon_lat else None,
         volatile=stamp,
         head=head,
         names=names,
         rows=rows,
+        labels=_field_labels(col),
     )
 
 
@@ -84,7 +114,14 @@ def feature_page(
         request,
         "ogc_feature.html",
         f"{col.layer.title_en} {feature_id}",
+        title_zh=f"{col.layer.title_zh} {feature_id}",
         features=[feature] if lon_lat else None,
         links=links,
         properties=feature["properties"],
+        labels=_field_labels(col),
     )
+
+
+def _field_labels(col: Collection) -> dict[str, tuple[str, str]]:
+    """Each field's name as a person reads it, Chinese and English, from its layer."""
+    return {f.name: (f.label_zh, f.label_en) for f in col.layer.fields}
