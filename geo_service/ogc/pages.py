@@ -64,6 +64,7 @@ def page(
         title=title,
         title_zh=title_zh or _TITLES_ZH.get(title, title),
         switch_url=_switch_url(request, lang),
+        layer_titles={lid: (layer.title_zh, layer.title_en) for lid, layer in LAYERS.items()},
         features=features,
         **assets,
         **context,
