@@ -13,7 +13,8 @@ from fastapi.responses import HTMLResponse
 from geo_service.api.pages import request_language, templates
 
 # A status as the page names it; any other gets the general page.
-_KINDS = {400: "bad_request", 422: "bad_request", 403: "forbidden", 404: "not_found"}
+_KINDS = {400: "bad_request", 422: "bad_request", 401: "sign_in", 403: "forbidden"}
+_KINDS |= {404: "not_found"}
 _KINDS |= {405: "not_found", 503: "unavailable"}
 
 

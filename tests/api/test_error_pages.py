@@ -67,6 +67,14 @@ def test_every_kind_of_refusal_is_a_page_for_a_browser(
     assert as_json.headers["content-type"].startswith(("application/json", "application/problem"))
 
 
+def test_an_ogc_page_asked_with_f_html_without_signing_in_offers_the_sign_in(
+    anonymous: TestClient,
+) -> None:
+    answer = anonymous.get("/ogc/collections/households/items?f=html")
+    assert answer.status_code == 401 and "请先登录" in answer.text
+    assert 'href="/login?next=/ogc/collections/households/items%3Ff%3Dhtml"' in answer.text
+
+
 def test_database_down_is_a_page_for_a_browser(client_for: Callable[[str], TestClient]) -> None:
     with client_for("postgresql+psycopg2://nobody:secret@127.0.0.1:1/nowhere") as client:
         answer = client.get("/", headers=PAGE)

@@ -201,7 +201,8 @@ def test_ogc_html_pages_show_their_features_on_an_offline_map(page) -> None:
     assert drawn == rows == 12
     assert "<td>R21, B1</td>" in listing  # a compound land use, as a person reads it
     assert one == ["HF-01"]
-    assert "<th>contractor</th>" in single
+    # A property as a person reads it, in the page's language; its name for filters beside.
+    assert '<th title="contractor"><span class="primary">施工单位</span>' in single
     assert gk is not None and 'id="map"' not in gk.text() and "id='map'" not in gk.text()
     _clean(page)
 
