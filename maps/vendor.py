@@ -20,18 +20,48 @@ VENDOR_DIR = Path(__file__).parent / "static" / "vendor"
 
 
 @dataclass(frozen=True)
+class Patch:
+    """A fix applied to a vendored file after unpacking it; the manifest records why."""
+
+    file: str
+    old: str
+    new: str
+    reason: str
+
+    def apply(self, text: str) -> str:
+        if text.count(self.old) != 1:
+            raise ValueError(f"patch for {self.file} no longer applies: {self.reason}")
+        return text.replace(self.old, self.new)
+
+
+@dataclass(frozen=True)
 class Package:
-    """An npm package, the files the maps load from it, and its licence file."""
+    """An npm package, the files the maps load from it, its licence file and our patches."""
 
     name: str
     version: str
     files: tuple[str, ...]
     licence_file: str
+    patches: tuple[Patch, ...] = ()
 
     @property
     def folder(self) -> str:
         return f"{self.name.replace('@', '').replace('/', '-')}@{self.version}"
 
+
+# VectorGrid 1.3.0 (the last release, 2018) calls L.DomEvent.fakeStop, which Leaflet 1.8
+# removed: every click on a tile feature threw (upstream issue #274; the fix, pull request
+# #288, is merged but unreleased). Leaflet >= 1.8 marks a renderer's canvas
+# ``_leaflet_disable_events`` and the renderer hands every click to the map itself; the patch
+# does what Leaflet 1.9's own Canvas._onClick does.
+VECTORGRID_CLICK = Patch(
+    "dist/Leaflet.VectorGrid.bundled.min.js",
+    "r&&(L.DomEvent.fakeStop(t),this._fireEvent([r],t))",
+    "this._fireEvent(!!r&&[r],t)",
+    "Leaflet >= 1.8 has no L.DomEvent.fakeStop, so every click on a tile feature threw "
+    "(Leaflet.VectorGrid issue #274, fixed by the unreleased pull request #288); the tile "
+    "canvas hands its clicks to the map as Leaflet 1.9's own Canvas._onClick does",
+)
 
 PACKAGES: tuple[Package, ...] = (
     Package(
@@ -123,6 +153,7 @@ PACKAGES: tuple[Package, ...] = (
         "1.3.0",
         ("dist/Leaflet.VectorGrid.bundled.min.js",),
         "",  # Beerware: the package ships no licence file; MANIFEST records the licence
+        (VECTORGRID_CLICK,),
     ),
     Package(
         "leaflet-groupedlayercontrol",
@@ -150,6 +181,9 @@ def fetch(package: Package, workdir: Path) -> dict:
     for name in files:
         (target / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(root / name, target / name)
+    for patch in package.patches:
+        path = target / patch.file
+        path.write_text(patch.apply(path.read_text(encoding="utf-8")), encoding="utf-8")
     return {
         "name": package.name,
         "version": meta["version"],
@@ -158,7 +192,12 @@ def fetch(package: Package, workdir: Path) -> dict:
         "folder": package.folder,
         "files": list(package.files),
         "source": "npm",
+        **({"patches": [_described(p) for p in package.patches]} if package.patches else {}),
     }
+
+
+def _described(patch: Patch) -> dict:
+    return {"file": patch.file, "reason": patch.reason, "replaces": patch.old, "with": patch.new}
 
 
 def main() -> None:

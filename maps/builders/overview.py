@@ -25,11 +25,13 @@ def overview_map(
     """Sites embedded; parcels, communities, buildings, zones and households from tiles."""
     m = new_map(labels.text("overview", lang), bbox, lang, base)
     parcels = tiled("parcels", lang)
-    people = [tiled("communities", lang), tiled("buildings", lang, minZoom=14)]
+    communities, buildings = tiled("communities", lang), tiled("buildings", lang, minZoom=14)
+    people = [communities, buildings]
     zones = tiled("impact_zones", lang)
     sites = embedded_sites(sites_geojson, lang, link=site_link(lang))
+    points = []
     if households:
-        people.append(
+        points.append(
             tiled(
                 "households",
                 lang,
@@ -38,11 +40,16 @@ def overview_map(
                 show=False,
             )
         )
+    # Drawn bottom to top; a click lists what lies under it topmost first (maps.js identify).
     return finish(
         m,
         lang,
-        (parcels, *people, zones, sites),
-        {"group_planning": [parcels], "group_sites": [zones, sites], "group_people": people},
+        (parcels, communities, zones, buildings, *points, sites),
+        {
+            "group_planning": [parcels],
+            "group_sites": [zones, sites],
+            "group_people": [*people, *points],
+        },
         ("land_use", "status", "kind", "bands"),
         (sites, "sites"),
     )

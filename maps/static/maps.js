@@ -96,30 +96,101 @@
     return GS.popup(title, props, spec.fields, extra);
   }
 
-  /* A layer from the service's vector tiles; every source layer in a tile gets spec's style. */
+  /* The vector tile layers, in the order they are drawn; a click asks each what lies under it. */
+  GS.tileLayers = [];
+  function tileKey(c) { return c.x + ":" + c.y + ":" + c.z; }
+
+  /* A layer from the service's vector tiles; every source layer in a tile gets spec's style.
+     Each tile's renderer is kept by its key, so a click can be looked up in every layer:
+     the topmost tile canvas receives the DOM event and would hide the layers beneath it. */
   GS.tiles = function (map, spec) {
-    var style = GS.styles[spec.style];
+    var style = GS.styles[spec.style], renderers = {};
     var styles = new Proxy({}, { get: function () { return function (p) { return style(p); }; } });
     var layer = L.vectorGrid.protobuf(spec.url, {
-      pane: "gsTiles", rendererFactory: L.canvas.tile, interactive: true, maxNativeZoom: 22,
+      pane: "gsTiles", interactive: true, maxNativeZoom: 22, tolerance: L.Browser.mobile ? 8 : 3,
       minZoom: spec.minZoom || 0, vectorTileLayerStyles: styles,
-      fetchOptions: { credentials: "same-origin" }
+      fetchOptions: { credentials: "same-origin" },
+      rendererFactory: function (coords, size, options) {
+        var r = L.canvas.tile(coords, size, options);
+        renderers[tileKey(coords)] = r;
+        return r;
+      }
     });
-    layer.on("click", function (e) {
-      L.popup().setLatLng(e.latlng).setContent(popupFor(spec, e.layer.properties || {})).openOn(map);
-    });
+    layer.on("tileunload", function (e) { delete renderers[tileKey(e.coords)]; });
+    GS.tileLayers.push({ layer: layer, spec: spec, renderers: renderers });
     return layer;
   };
 
+  /* Inside a filled polygon's rings (ray casting, as Leaflet's, but without the stroke's
+     tolerance, which would answer for the neighbouring parcel a few pixels away). */
+  function inside(feature, p) {
+    var parts = feature._parts, within = false;
+    for (var i = 0; i < parts.length; i++) {
+      for (var j = 0, k = parts[i].length - 1; j < parts[i].length; k = j++) {
+        var a = parts[i][j], b = parts[i][k];
+        if ((a.y > p.y) !== (b.y > p.y) && p.x < (b.x - a.x) * (p.y - a.y) / (b.y - a.y) + a.x) within = !within;
+      }
+    }
+    return within;
+  }
+
+  /* A filled polygon is hit inside; a line (a noise-limit contour drawn without fill) on it;
+     a point within its radius. */
+  function hits(feature, p) {
+    if (!feature._parts) return feature._containsPoint(p);
+    if (feature instanceof L.Polygon && feature.options.fill !== false) return inside(feature, p);
+    return L.Polyline.prototype._containsPoint.call(feature, p, feature instanceof L.Polygon);
+  }
+
+  /* The feature of one tile layer under ``latlng``, or null (also when the layer is hidden). */
+  GS.featureAt = function (map, entry, latlng) {
+    var layer = entry.layer, z = layer._tileZoom;
+    if (!map.hasLayer(layer) || z === undefined || map.getZoom() < (layer.options.minZoom || 0)) return null;
+    var size = layer.getTileSize(), p = map.project(latlng, z).subtract(GS.tileShift);
+    var coords = L.point(Math.floor(p.x / size.x), Math.floor(p.y / size.y));
+    coords.z = z;
+    var renderer = entry.renderers[tileKey(coords)], found = null;
+    if (!renderer) return null;
+    var local = p.subtract(coords.scaleBy(size));
+    for (var id in renderer._layers) { if (hits(renderer._layers[id], local)) found = renderer._layers[id]; }
+    return found;
+  };
+
+  GS.popupOptions = function (map) {
+    var size = map.getSize();
+    return { maxWidth: Math.min(360, size.x - 60), maxHeight: Math.max(160, size.y - 180), autoPanPadding: [12, 12] };
+  };
+
+  /* A click on the map: what every tile layer holds there, topmost first, in one popup.
+     Embedded features (sites, an SVG path) open their own popup and are left alone. */
+  function identify(map, e) {
+    var target = e.originalEvent && e.originalEvent.target;
+    if (target instanceof SVGElement) return;
+    var found = [];
+    GS.tileLayers.slice().reverse().forEach(function (entry) {
+      var f = GS.featureAt(map, entry, e.latlng);
+      if (f) found.push('<div class="gs-popup-layer">' + GS.escape(entry.spec.title) + "</div>" + popupFor(entry.spec, f.properties || {}));
+    });
+    if (found.length) L.popup(GS.popupOptions(map)).setLatLng(e.latlng).setContent(found.join("")).openOn(map);
+  }
+
   /* A GeoJSON layer drawn from data in the page (bounded: sites, one site's households). */
+  /* Which pane each style draws in: what a user clicks for (households, buildings) on top,
+     sites below them, the large areas (parcels, communities, bands) beneath both. */
+  GS.panes = { parcels: "gsAreas", communities: "gsAreas", impact_zones: "gsAreas",
+    sites: "overlayPane", buildings: "gsFeatures", households: "gsFeatures", exposure: "gsFeatures" };
+
   GS.geojson = function (map, data, spec) {
-    var style = GS.styles[spec.style];
+    var style = GS.styles[spec.style], pane = GS.panes[spec.style] || "overlayPane";
+    var interactive = spec.interactive !== false;
     var layer = L.geoJSON(data, {
-      coordsToLatLng: GS.coordsToLatLng,
+      coordsToLatLng: GS.coordsToLatLng, pane: pane, interactive: interactive,
       style: function (f) { return style(f.properties || {}); },
-      pointToLayer: function (f, ll) { return L.circleMarker(ll, style(f.properties || {})); },
+      pointToLayer: function (f, ll) {
+        return L.circleMarker(ll, L.extend({ pane: pane, interactive: interactive }, style(f.properties || {})));
+      },
       onEachFeature: function (f, layer) {
-        layer.bindPopup(popupFor(spec, f.properties || {}), { maxWidth: 360 });
+        if (interactive) layer.bindPopup(popupFor(spec, f.properties || {}), GS.popupOptions(map));
         if (spec.register) GS[spec.register][f.id || f.properties[spec.titleField]] = layer;
       }
     });
@@ -207,6 +278,7 @@
   function shiftTiles(map) {
     var c = map.getCenter(), g = GS.gcj02(c.lng, c.lat);
     var d = map.latLngToLayerPoint(L.latLng(g[1], g[0])).subtract(map.latLngToLayerPoint(c));
+    GS.tileShift = d;
     map.getPane("gsTiles").style.transform = "translate(" + d.x + "px," + d.y + "px)";
   }
 
@@ -214,7 +286,11 @@
     GS.map = map;
     GS.config = config;
     GS.shift = !!config.gcj02;
+    GS.tileShift = L.point(0, 0);
     map.createPane("gsTiles").style.zIndex = 350;
+    map.createPane("gsAreas").style.zIndex = 380;
+    map.createPane("gsFeatures").style.zIndex = 420;
+    map.on("click", function (e) { identify(map, e); });
     if (GS.shift) { map.on("zoomend moveend viewreset", function () { shiftTiles(map); }); }
   };
 })();

@@ -72,13 +72,10 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, server: str, demo_db: Engine):
-    """An administrator's page; ``page.visit`` records errors and outside requests."""
-    token = issue_token(demo_db, "admin")
+def _page(browser, server: str, token: str, **options):
+    """A browser page that sends ``token``; ``page.visit`` records errors and outside requests."""
     context = browser.new_context(
-        extra_http_headers={"Authorization": f"Bearer {token}"},
-        viewport={"width": 1280, "height": 860},
+        extra_http_headers={"Authorization": f"Bearer {token}"}, **options
     )
     visit = Visit()
 
@@ -97,6 +94,32 @@ def page(browser, server: str, demo_db: Engine):
     pg.on("requestfailed", lambda r: visit.failed.append(r.url))
     pg.visit = visit
     pg.base = server
+    return context, pg
+
+
+@pytest.fixture
+def page(browser, server: str, demo_db: Engine):
+    """An administrator's page on a planner's screen (1440x900)."""
+    context, pg = _page(
+        browser, server, issue_token(demo_db, "admin"), viewport={"width": 1440, "height": 900}
+    )
+    yield pg
+    context.close()
+
+
+@pytest.fixture
+def phone(browser, server: str, demo_db: Engine):
+    """A liaison officer of HF-01 on a phone: 390x844, touch, mobile viewport."""
+    token = issue_token(demo_db, "liaison", sites=["HF-01"])
+    context, pg = _page(
+        browser,
+        server,
+        token,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
     yield pg
     context.close()
 

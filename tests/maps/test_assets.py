@@ -57,3 +57,16 @@ def test_a_page_links_nothing_outside_the_service_and_inlines_into_one_file() ->
     one_file = assets.inline(html)
     assert 'src="/static' not in one_file and 'href="/static' not in one_file
     assert "url(data:" in one_file
+
+
+def test_vectorgrid_is_patched_for_leaflet_1_9_and_the_manifest_says_why() -> None:
+    """VectorGrid 1.3.0 calls L.DomEvent.fakeStop, which Leaflet 1.9 no longer has."""
+    from maps import vendor
+
+    packages = json.loads(MANIFEST.read_text())["packages"]
+    grid = next(p for p in packages if p["name"] == "leaflet.vectorgrid")
+    (patch,) = grid["patches"]
+    assert "fakeStop" in patch["reason"] and patch["replaces"] == vendor.VECTORGRID_CLICK.old
+    code = (MANIFEST.parent / grid["folder"] / patch["file"]).read_text(encoding="utf-8")
+    assert "fakeStop" not in code and vendor.VECTORGRID_CLICK.new in code
+    assert "fakeStop" not in (MANIFEST.parent / "leaflet@1.9.3/dist/leaflet.js").read_text()

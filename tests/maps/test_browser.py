@@ -261,3 +261,100 @@ def test_the_content_security_policy_stops_script_that_markup_injects(page) -> N
         refused = [e for e in page.visit.errors if "Content Security Policy" in e]
         assert len(refused) == 2, (path, page.visit.errors)
     assert page.visit.outside == []
+
+
+# -- clicking what the overview draws from its vector tiles ----------------------------------
+# One feature of each tiled layer, clear of every site (a site's own popup would answer), at
+# a point where the feature is drawn: inside a polygon, or on a contour's line.
+_AWAY_FROM_SITES = "NOT ST_DWithin(pt, (SELECT ST_Union(geom) FROM sites), 0.0003)"
+_FEATURES = {
+    "parcels": "SELECT code, ST_PointOnSurface(geom) AS pt FROM parcels",
+    "communities": "SELECT name, ST_PointOnSurface(geom) AS pt FROM communities",
+    "buildings": "SELECT address, ST_PointOnSurface(geom) AS pt FROM buildings"
+    " ORDER BY ST_Area(geom) DESC",
+    "bands": "SELECT site_code, ST_PointOnSurface(geom) AS pt FROM impact_zones"
+    " WHERE kind = 'band' ORDER BY band",
+    "contours": "SELECT site_code, ST_LineInterpolatePoint(ST_ExteriorRing(ST_GeometryN(geom, 1)),"
+    " 0.3) AS pt FROM impact_zones WHERE kind = 'noise_day'",
+}
+# (feature, zooms it is clicked at, the layer title its popup section carries)
+_CLICKS = (
+    ("parcels", (13, 16), "规划地块"),
+    ("communities", (13, 16), "居住社区"),
+    ("buildings", (14, 17), "楼栋"),
+    ("bands", (14, 16), "影响范围"),
+    ("contours", (15, 17), "影响范围"),
+)
+
+
+def _feature(db: Engine, name: str) -> tuple[str, float, float]:
+    sql = f"""SELECT f.*, ST_X(pt), ST_Y(pt) FROM ({_FEATURES[name]}) f
+              WHERE {_AWAY_FROM_SITES} LIMIT 1"""
+    with db.connect() as conn:
+        label, _, lon, lat = conn.execute(text(sql)).one()
+    return label, lon, lat
+
+
+def _tiles_drawn(page) -> None:
+    page.wait_for_function(
+        "GeoService.tileLayers.every(t => !GeoService.map.hasLayer(t.layer)"
+        " || !t.layer.isLoading())"
+    )
+    page.wait_for_timeout(200)
+
+
+def _click_at(page, lon: float, lat: float, zoom: int) -> None:
+    """Centre the map on (lon, lat) at ``zoom``, wait for its tiles, and click there."""
+    page.evaluate(
+        "([lon, lat, z]) => { GeoService.map.closePopup();"
+        " GeoService.map.setView(GeoService.latLng(lon, lat), z, {animate: false}); }",
+        [lon, lat, zoom],
+    )
+    _tiles_drawn(page)
+    x, y = page.evaluate(
+        """([lon, lat]) => { const m = GeoService.map;
+                     const p = m.latLngToContainerPoint(GeoService.latLng(lon, lat));
+                     const r = m.getContainer().getBoundingClientRect();
+                     return [r.left + p.x, r.top + p.y]; }""",
+        [lon, lat],
+    )
+    page.mouse.click(x, y)
+
+
+def test_a_click_on_each_tiled_layer_opens_its_popup_at_every_zoom_it_is_drawn(
+    page, demo_db: Engine
+) -> None:
+    """Issue 13.1: every click on a tile feature threw ``L.DomEvent.fakeStop is not a
+    function``; and the topmost tile canvas hid every layer beneath it."""
+    _open(page, "/maps/overview")
+    for name, zooms, title in _CLICKS:
+        label, lon, lat = _feature(demo_db, name)
+        for zoom in zooms:
+            _click_at(page, lon, lat, zoom)
+            page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+            shown = page.inner_text(".leaflet-popup-content")
+            assert title in shown and label in shown, (name, zoom, shown)
+        page.wait_for_timeout(300)  # the popup fades in
+        screenshot(page, f"maps-overview-click-{name}")
+    _clean(page)
+
+
+def test_households_open_their_popup_once_their_layer_is_on(page, demo_db: Engine) -> None:
+    with demo_db.connect() as conn:
+        lon, lat, building = conn.execute(
+            text(
+                "SELECT ST_X(h.geom), ST_Y(h.geom), b.address FROM households h"
+                " JOIN buildings b ON b.id = h.building_id WHERE NOT ST_DWithin("
+                "h.geom, (SELECT ST_Union(geom) FROM sites), 0.0003) ORDER BY h.id LIMIT 1"
+            )
+        ).one()
+    _open(page, "/maps/overview")
+    page.evaluate(
+        "GeoService.map.addLayer(GeoService.tileLayers.find(t => t.spec.style === 'households')"
+        ".layer)"
+    )
+    _click_at(page, lon, lat, 17)
+    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    shown = page.inner_text(".leaflet-popup-content")
+    assert "住户" in shown and str(building) in shown, shown
+    _clean(page)
