@@ -21,12 +21,14 @@ def community_map(bundle: CommunityBundle, lang: str, base: Basemap | None = Non
     m = new_map(bundle.name, bundle.bbox, lang, base)
     community = embedded("communities", bundle.community, lang)
     buildings = embedded("buildings", bundle.buildings, lang, _BUILDING_FACTS)
-    zones = embedded("impact_zones", bundle.zones, lang)
+    # The bands cover the whole community: drawn beneath the buildings and not clickable, so
+    # a click on a building (or between them) never opens a band; the legend names them.
+    zones = embedded("impact_zones", bundle.zones, lang, interactive=False)
     sites = embedded_sites(bundle.sites, lang, link=site_link(lang))
     return finish(
         m,
         lang,
-        (community, buildings, zones, sites),
+        (zones, community, buildings, sites),
         {"group_sites": [zones, sites], "group_people": [community, buildings]},
         ("status", "bands"),
         (community, "communities"),

@@ -358,3 +358,35 @@ def test_households_open_their_popup_once_their_layer_is_on(page, demo_db: Engin
     shown = page.inner_text(".leaflet-popup-content")
     assert "住户" in shown and str(building) in shown, shown
     _clean(page)
+
+
+def _busiest_community(db: Engine) -> int:
+    with db.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT community_id FROM household_impacts "
+                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+            )
+        ).scalar_one()
+
+
+def test_a_click_on_a_building_inside_a_band_opens_the_building(page, demo_db: Engine) -> None:
+    """Issue 13.2: the band polygons lay over the buildings and answered their clicks."""
+    community = _busiest_community(demo_db)
+    with demo_db.connect() as conn:
+        address, lon, lat = conn.execute(
+            text(
+                "SELECT b.address, ST_X(ST_PointOnSurface(b.geom)), ST_Y(ST_PointOnSurface(b.geom))"
+                " FROM buildings b WHERE b.community_id = :c AND EXISTS (SELECT 1 FROM"
+                " household_impacts hi WHERE hi.building_id = b.id) ORDER BY b.address LIMIT 1"
+            ),
+            {"c": community},
+        ).one()
+    _open(page, f"/maps/communities/{community}")
+    _click_at(page, lon, lat, 18)
+    page.wait_for_selector(".leaflet-popup-content", timeout=5000)
+    shown = page.inner_text(".leaflet-popup-content")
+    assert address in shown and "距离带" not in shown, shown
+    page.wait_for_timeout(300)
+    screenshot(page, "maps-community-click-building")
+    _clean(page)
