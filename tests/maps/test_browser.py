@@ -390,3 +390,32 @@ def test_a_click_on_a_building_inside_a_band_opens_the_building(page, demo_db: E
     page.wait_for_timeout(300)
     screenshot(page, "maps-community-click-building")
     _clean(page)
+
+
+# Each Chinese character of the title drawn alone on a canvas in the title's font: with no
+# CJK font every one is the same missing-glyph box (and the same as an unassigned code point).
+_TOFU = r"""() => {
+    const el = document.querySelector('.gs-title'), font = getComputedStyle(el).font;
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 64;
+    const g = canvas.getContext('2d');
+    const draw = ch => { g.clearRect(0, 0, 64, 64); g.font = font; g.fillText(ch, 4, 40);
+                         return g.getImageData(0, 0, 64, 64).data.join(','); };
+    const missing = draw('\u{10FFFD}');
+    const chars = [...new Set(el.textContent.match(/[\u4e00-\u9fff]/g))];
+    const drawn = chars.map(draw);
+    return {chars: chars.length, distinct: new Set(drawn).size,
+            boxes: drawn.filter(d => d === missing).length};
+}"""
+
+
+def test_chinese_titles_render_with_a_cjk_font_not_boxes(page) -> None:
+    """Issue 13.15: without a CJK font (``./dev`` installs fonts-noto-cjk) the screenshots
+    showed boxes for every Chinese character."""
+    for path in ("/maps/overview", f"/maps/sites/{SITE}"):
+        _open(page, path)
+        seen = page.evaluate(_TOFU)
+        assert seen["chars"] >= 4 and seen["boxes"] == 0, (path, seen)
+        assert seen["distinct"] == seen["chars"], (path, seen)
+    screenshot(page, "maps-site-title-font")
+    _clean(page)
