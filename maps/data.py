@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, text
 
+from geo_service import impact
 from geo_service.errors import NotFound
 from geo_service.query import public
 
@@ -118,6 +119,10 @@ class SiteBundle:
     households: str
     communities: str
     bbox: Box
+    bands_m: tuple[float, ...]
+    # The site's summary as a planner gets it from the API (``geo_service.impact``):
+    # vulnerable households perturbed and small cells "<5", never exact counts on a map.
+    summary: dict[str, Any]
 
 
 # The site and its box: around its impact zones, or its outline while it has none.
@@ -172,6 +177,8 @@ def site_bundle(conn: Connection, site_id: int) -> SiteBundle:
         households=_collection(conn, _SITE_HOUSEHOLDS, p),
         communities=_collection(conn, _SITE_COMMUNITIES, p),
         bbox=_box(row),
+        bands_m=tuple(impact.current_bands(conn, site_id)),
+        summary=impact.site_impact(conn, impact.SiteRef(row[0], row[1], row[2]), exact=False),
     )
 
 

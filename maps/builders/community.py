@@ -6,6 +6,8 @@ who lives there.
 
 from __future__ import annotations
 
+import json
+
 import folium
 
 from maps.builders.basemaps import Basemap
@@ -30,6 +32,20 @@ def community_map(bundle: CommunityBundle, lang: str, base: Basemap | None = Non
         lang,
         (zones, community, buildings, sites),
         {"group_sites": [zones, sites], "group_people": [community, buildings]},
-        ("status", "bands"),
+        ("buildings", "bands", "status"),
         (community, "communities"),
+        _bands(bundle.zones),
     )
+
+
+def _bands(zones_geojson: str) -> list[float]:
+    """The rings' outer edges, from the first affecting site by code (sites may set their
+    own; the popups of the sites say theirs)."""
+    rings: dict[str, dict[int, float]] = {}
+    for f in json.loads(zones_geojson)["features"]:
+        p = f["properties"]
+        rings.setdefault(p["site_code"], {})[p["band"]] = p["outer_m"]
+    if not rings:
+        return []
+    first = rings[min(rings)]
+    return [first[band] for band in sorted(first)]

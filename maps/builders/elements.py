@@ -90,6 +90,7 @@ class Controls(JSCSSMixin, MacroElement):
     _template = Template(
         "{% macro script(this, kwargs) %}"
         "{% if this.search %}GeoService.search({{ this._parent.get_name() }});{% endif %}"
+        "GeoService.scale({{ this._parent.get_name() }});"
         "GeoService.legend({{ this._parent.get_name() }}, {{ this.legend }});"
         "GeoService.minimap({{ this._parent.get_name() }}, {{ this.minimap.get_name() }}, "
         "{{ this.style }});"

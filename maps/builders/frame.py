@@ -23,12 +23,13 @@ from maps.builders.basemaps import Basemap
 from maps.builders.elements import Configure, Controls, DataOverlay, TileOverlay, collection_tiles
 from maps.builders.legend import EXPOSURE_STEPS, legend_html
 from maps.builders.popups import SITE_FACTS, layer_spec
+from maps.builders.printed import print_marks
 from maps.data import Box
 
 _HANGZHOU = (120.10, 30.20, 120.25, 30.32)  # where a map of no data opens
 
 
-def config(lang: str, base: Basemap | None) -> dict:
+def config(lang: str, base: Basemap | None, bbox: Box | None = None) -> dict:
     """maps.js's configuration: labels, choices, colours, and whether to shift to GCJ-02."""
     sites, zones = COLLECTIONS["sites"].style, COLLECTIONS["impact_zones"].style
     return {
@@ -43,6 +44,7 @@ def config(lang: str, base: Basemap | None) -> dict:
         "exposureSteps": [list(s) for s in EXPOSURE_STEPS],
         "searchUrl": "/api/search",
         "gcj02": bool(base and base.gcj02),
+        "bounds": list(bbox) if bbox else None,  # what a printed page is fitted to
     }
 
 
@@ -50,11 +52,13 @@ def new_map(title: str, bbox: Box | None, lang: str, base: Basemap | None) -> fo
     """A titled map on ``base``, fitted to ``bbox``, with maps.js configured and the tools."""
     bbox = bbox or _HANGZHOU
     centre = [(bbox[1] + bbox[3]) / 2, (bbox[0] + bbox[2]) / 2]
-    m = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=True, max_zoom=20)
+    # The scale bar is maps.js's (metric only); folium's shows feet and miles too.
+    m = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=False, max_zoom=20)
     m.get_root().header.add_child(Element('<meta charset="utf-8">'))
     m.get_root().title = title
     m.get_root().html.add_child(Element(f'<div class="gs-title">{escape(title)}</div>'))
-    Configure(config(lang, base)).add_to(m)
+    m.get_root().html.add_child(print_marks(lang))
+    Configure(config(lang, base, bbox)).add_to(m)
     if base is not None:
         for url in base.tiles:
             folium.TileLayer(
@@ -69,7 +73,14 @@ def new_map(title: str, bbox: Box | None, lang: str, base: Basemap | None) -> fo
     MeasureControl(
         position="topleft", primary_length_unit="meters", primary_area_unit="sqmeters"
     ).add_to(m)
-    MousePosition(position="bottomright", separator=" , ", num_digits=6, prefix="WGS84").add_to(m)
+    MousePosition(
+        position="bottomright",
+        separator=labels.text("cursor_separator", lang),
+        empty_string=labels.text("cursor_outside", lang),
+        lng_first=True,
+        num_digits=6,
+        prefix=labels.text("cursor", lang),
+    ).add_to(m)
     return m
 
 
@@ -115,11 +126,13 @@ def finish(
     groups: dict[str, list[Layer]],
     legend: tuple[str, ...],
     minimap: tuple[DataOverlay, str],
+    bands: Sequence[float] = (),
 ) -> folium.Map:
     """Add ``overlays`` (drawn in this order), the switcher by group and the controls.
 
-    ``groups`` are label keys (``group_sites``); ``minimap`` is the overlay the minimap
-    draws, and the style it draws it in.
+    ``groups`` are label keys (``group_sites``); ``legend`` the legend's sections, most
+    important first, ``bands`` the rings' outer edges it names; ``minimap`` is the overlay
+    the minimap draws, and the style it draws it in.
     """
     for layer in overlays:
         layer.add_to(m)
@@ -128,5 +141,5 @@ def finish(
         exclusive_groups=False,
         collapsed=False,
     ).add_to(m)
-    Controls(legend_html(lang, legend), *minimap, True).add_to(m)
+    Controls(legend_html(lang, legend, bands), *minimap, True).add_to(m)
     return m

@@ -1,11 +1,14 @@
-"""The legend: swatches for land use, site status and kind, bands, contours and exposure.
+"""The legend: swatches for exposure, bands, contours, buildings, site status and kind, land use.
 
-Colours come from the layers' declared styles and the land-use table, the same ones
-``maps.js`` draws with (``frame.config``), so the legend cannot disagree with the map.
+Colours and dash patterns come from the layers' declared styles and the land-use table, the
+same ones ``maps.js`` draws with (``frame.config``), so the legend cannot disagree with the
+map. Each map names its sections most important first: they are shown in that order, so a
+legend that has to scroll or fold still shows what matters on that map.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from html import escape
 
 from geo_service.landuse import land_use_classes
@@ -15,20 +18,29 @@ from maps import labels
 # A household's colour once its worst exceedance (dB(A), day or night) is above a step;
 # none: green.
 EXPOSURE_STEPS = ((0, "#fdae61"), (5, "#f46d43"), (10, "#a50026"))
+# A building's colour on the community map (maps.js ``styles.buildings``).
+BUILDING_COLOURS = {"building_affected": "#e6550d", "building_unaffected": "#9e9e9e"}
 
 
-def _swatch(colour: str, label: str, line: bool = False, dash: str | None = None) -> str:
-    if line:
-        style = f"border-top-color:{colour};" + ("border-top-style:dashed;" if dash else "")
-        return f'<div><span class="gs-line" style="{style}"></span>{escape(label)}</div>'
+def _swatch(colour: str, label: str) -> str:
     return f'<div><span class="gs-swatch" style="background:{colour}"></span>{escape(label)}</div>'
+
+
+def _line(colour: str, label: str, dash: str | None = None) -> str:
+    """A line as the map draws it: an SVG stroke with the same dash array."""
+    pattern = f' stroke-dasharray="{escape(dash)}"' if dash else ""
+    return (
+        '<div><svg class="gs-line" width="28" height="8" aria-hidden="true">'
+        f'<line x1="0" y1="4" x2="28" y2="4" stroke="{colour}" stroke-width="3"{pattern}/>'
+        f"</svg>{escape(label)}</div>"
+    )
 
 
 def _heading(key: str, lang: str) -> str:
     return f"<h4>{escape(labels.text(key, lang))}</h4>"
 
 
-def _land_use(lang: str) -> list[str]:
+def _land_use(lang: str, bands: Sequence[float]) -> list[str]:
     return [
         _swatch(c.color, f"{c.code} {c.name_zh if lang == 'zh' else c.name_en}")
         for c in land_use_classes().values()
@@ -36,38 +48,40 @@ def _land_use(lang: str) -> list[str]:
     ]
 
 
-def _status(lang: str) -> list[str]:
+def _status(lang: str, bands: Sequence[float]) -> list[str]:
     names = labels.choices(lang)["status"]
     colours = COLLECTIONS["sites"].style["status_colors"]
-    return [_swatch(colour, names[status], line=True) for status, colour in colours.items()]
+    return [_line(colour, names[status]) for status, colour in colours.items()]
 
 
-def _kind(lang: str) -> list[str]:
+def _kind(lang: str, bands: Sequence[float]) -> list[str]:
     dashes = COLLECTIONS["sites"].style["kind_dash"]
     return [
-        _swatch("#333333", label, line=True, dash=dashes.get(kind))
+        _line("#333333", label, dashes.get(kind))
         for kind, label in labels.choices(lang)["kind"].items()
         if kind not in ("band", "noise_day", "noise_night")
     ]
 
 
-def _bands(lang: str) -> list[str]:
-    colours = COLLECTIONS["impact_zones"].style["band_colors"][:3]
+def band_label(inner: float, outer: float) -> str:
+    return f"{inner:g}–{outer:g} m"
+
+
+def _bands(lang: str, bands: Sequence[float]) -> list[str]:
+    colours = COLLECTIONS["impact_zones"].style["band_colors"]
+    edges = [0.0, *bands]
     return [
-        _swatch(colour, f"{labels.text('band', lang)} {i}")
-        for i, colour in enumerate(colours, start=1)
+        _swatch(colours[min(i, len(colours) - 1)], band_label(edges[i], edges[i + 1]))
+        for i in range(len(bands))
     ]
 
 
-def _noise(lang: str) -> list[str]:
+def _noise(lang: str, bands: Sequence[float]) -> list[str]:
     colours = COLLECTIONS["impact_zones"].style["zone_colors"]
-    return [
-        _swatch(colour, labels.text(kind, lang), line=True, dash="6 4")
-        for kind, colour in colours.items()
-    ]
+    return [_line(colour, labels.text(kind, lang), "6 4") for kind, colour in colours.items()]
 
 
-def _exposure(lang: str) -> list[str]:
+def _exposure(lang: str, bands: Sequence[float]) -> list[str]:
     keys = ("exceed_0_5", "exceed_5_10", "exceed_10")
     return [
         _swatch("#2ca02c", labels.text("no_exceedance", lang)),
@@ -78,21 +92,30 @@ def _exposure(lang: str) -> list[str]:
     ]
 
 
-# The legend's sections in the order they are shown, by name, with their headings.
-_SECTIONS = {
-    "land_use": ("legend_land_use", _land_use),
+def _buildings(lang: str, bands: Sequence[float]) -> list[str]:
+    return [_swatch(colour, labels.text(key, lang)) for key, colour in BUILDING_COLOURS.items()]
+
+
+# The legend's sections by name, with their headings.
+_SECTIONS: dict[str, tuple[str, Callable[[str, Sequence[float]], list[str]]]] = {
+    "exposure": ("legend_exposure", _exposure),
+    "buildings": ("legend_buildings", _buildings),
+    "bands": ("legend_bands", _bands),
+    "default_bands": ("legend_default_bands", _bands),
+    "noise": ("legend_noise", _noise),
     "status": ("legend_status", _status),
     "kind": ("legend_kind", _kind),
-    "bands": ("legend_bands", _bands),
-    "noise": ("legend_noise", _noise),
-    "exposure": ("legend_exposure", _exposure),
+    "land_use": ("legend_land_use", _land_use),
 }
 
 
-def legend_html(lang: str, parts: tuple[str, ...]) -> str:
-    """The legend's sections named in ``parts``, always in the order of ``_SECTIONS``."""
+def legend_html(lang: str, parts: tuple[str, ...], bands: Sequence[float] = ()) -> str:
+    """The sections named in ``parts``, in that order; ``bands`` are the band rings' outer
+    edges in metres (the site's own, or the model's default)."""
     html = []
-    for name, (heading, swatches) in _SECTIONS.items():
-        if name in parts:
-            html += [_heading(heading, lang), *swatches(lang)]
+    for name in parts:
+        heading, swatches = _SECTIONS[name]
+        if name in ("bands", "default_bands") and not bands:
+            continue
+        html += [_heading(heading, lang), *swatches(lang, bands)]
     return "".join(html)

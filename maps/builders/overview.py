@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import folium
 
+from geo_service import noise
 from maps import labels
 from maps.builders.basemaps import Basemap
 from maps.builders.frame import embedded_sites, finish, new_map, tiled
@@ -50,6 +51,7 @@ def overview_map(
             "group_sites": [zones, sites],
             "group_people": [*people, *points],
         },
-        ("land_use", "status", "kind", "bands"),
+        ("status", "kind", "default_bands", "noise", "land_use"),
         (sites, "sites"),
+        noise.model()["default_bands_m"],
     )

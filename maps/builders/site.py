@@ -10,6 +10,7 @@ from __future__ import annotations
 import folium
 
 from maps import labels
+from maps.builders import printed
 from maps.builders.basemaps import Basemap
 from maps.builders.frame import embedded, embedded_sites, finish, new_map
 from maps.builders.popups import HOUSEHOLD_FACTS
@@ -37,6 +38,7 @@ def site_map(bundle: SiteBundle, lang: str, base: Basemap | None = None) -> foli
         name=labels.text("site_households", lang),
         style="exposure",
     )
+    m.get_root().html.add_child(printed.summary(bundle.summary, bundle.bands_m, lang))
     return finish(
         m,
         lang,
@@ -46,6 +48,7 @@ def site_map(bundle: SiteBundle, lang: str, base: Basemap | None = None) -> foli
             "group_sites": [zones, site],
             "group_people": [communities, households],
         },
-        ("land_use", "status", "bands", "noise", "exposure"),
+        ("exposure", "bands", "noise", "status", "land_use"),
         (site, "sites"),
+        bundle.bands_m,
     )

@@ -156,9 +156,12 @@
     return found;
   };
 
+  /* Popups fit the map: narrower than it, shorter than it (then they scroll), and panned
+     clear of the title at the top. */
   GS.popupOptions = function (map) {
     var size = map.getSize();
-    return { maxWidth: Math.min(360, size.x - 60), maxHeight: Math.max(160, size.y - 180), autoPanPadding: [12, 12] };
+    return { maxWidth: Math.min(360, size.x - 40), minWidth: Math.min(200, size.x - 40),
+      maxHeight: Math.max(160, size.y - 160), autoPanPaddingTopLeft: [10, 56], autoPanPaddingBottomRight: [10, 16] };
   };
 
   /* A click on the map: what every tile layer holds there, topmost first, in one popup.
@@ -198,17 +201,68 @@
     return layer;
   };
 
+  /* Phones (a narrow map): controls start folded, no minimap, popups above the controls. */
+  GS.small = function (map) { return map.getSize().x < 600; };
+
+  /* A control that folds to one button (44 px, a finger's width), its label ``key``. */
+  GS.foldable = function (div, key, folded) {
+    L.DomUtil.addClass(div, "gs-foldable");
+    var button = L.DomUtil.create("button", "gs-fold", div);
+    button.type = "button";
+    button.textContent = GS.label(key);
+    div.insertBefore(button, div.firstChild);
+    function set(fold) {
+      L.DomUtil[fold ? "addClass" : "removeClass"](div, "gs-folded");
+      button.setAttribute("aria-expanded", String(!fold));
+    }
+    set(folded);
+    L.DomEvent.on(button, "click", function (e) { L.DomEvent.stop(e); set(!L.DomUtil.hasClass(div, "gs-folded")); });
+    L.DomEvent.disableClickPropagation(div);
+    div.gsFold = set;
+    return button;
+  };
+
   GS.legend = function (map, html) {
     var ctl = L.control({ position: "bottomleft" });
     ctl.onAdd = function () {
       var div = L.DomUtil.create("div", "gs-legend leaflet-bar");
-      div.innerHTML = html;
-      L.DomEvent.disableClickPropagation(div);
+      var body = L.DomUtil.create("div", "gs-legend-body", div);
+      body.innerHTML = html;
+      GS.foldable(div, "legend", GS.small(map));
       L.DomEvent.disableScrollPropagation(div);
       return div;
     };
     ctl.addTo(map);
+    /* The layer switcher (folium's, added just before) folds the same way. */
+    var layers = map.getContainer().querySelector(".leaflet-control-layers");
+    if (layers) GS.foldable(layers, "layer_switcher", GS.small(map));
   };
+
+  /* On a phone a popup opens between the controls, never under them: the open controls fold,
+     and the popup is kept (and panned) clear of the column of controls above and below it. */
+  GS.clearOfControls = function (map) {
+    var box = map.getContainer().getBoundingClientRect(), top = 0, bottom = box.height;
+    Array.prototype.forEach.call(map.getContainer().querySelectorAll(".gs-foldable"), function (div) {
+      if (!L.DomUtil.hasClass(div, "gs-folded")) div.gsFold(true);
+    });
+    Array.prototype.forEach.call(map.getContainer().querySelectorAll(".leaflet-control"), function (c) {
+      var r = c.getBoundingClientRect();
+      if (!r.height) return;
+      if (c.closest(".leaflet-top")) top = Math.max(top, r.bottom - box.top);
+      else bottom = Math.min(bottom, r.top - box.top);
+    });
+    return { autoPanPaddingTopLeft: L.point(8, top + 8), autoPanPaddingBottomRight: L.point(8, box.height - bottom + 8),
+      maxHeight: Math.max(120, bottom - top - 70) };
+  };
+  var update = L.Popup.prototype.update;
+  L.Popup.include({
+    update: function () {
+      if (this._map && GS.small(this._map)) L.extend(this.options, GS.clearOfControls(this._map));
+      return update.apply(this, arguments);
+    }
+  });
+
+  GS.scale = function (map) { L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map); };
 
   GS.goTo = function (map, r) {
     var ll = GS.latLng(r.lon, r.lat), b = r.bbox;
@@ -267,7 +321,7 @@
   };
 
   GS.minimap = function (map, overlay, style) {
-    if (!L.Control.MiniMap) return;
+    if (!L.Control.MiniMap || GS.small(map)) return;
     var layer = L.geoJSON(overlay.sourceData, { coordsToLatLng: GS.coordsToLatLng, style: function (f) { return GS.styles[style](f.properties || {}); } });
     new L.Control.MiniMap(layer, { toggleDisplay: true, position: "bottomright", zoomLevelOffset: -4,
       strings: { hideText: GS.label("minimap_hide"), showText: GS.label("minimap_show") } }).addTo(map);
@@ -282,15 +336,37 @@
     map.getPane("gsTiles").style.transform = "translate(" + d.x + "px," + d.y + "px)";
   }
 
+  /* Printing: every fold opens, the map takes the page's size, the view is fitted again so
+     the subject is in the page's centre, and the date is today's. */
+  function printing(map, on) {
+    var folds = map.getContainer().querySelectorAll(".gs-foldable");
+    Array.prototype.forEach.call(folds, function (div) {
+      if (!div.gsFold) return;
+      if (on) { div.setAttribute("data-gs-was-folded", L.DomUtil.hasClass(div, "gs-folded")); div.gsFold(false); }
+      else { div.gsFold(div.getAttribute("data-gs-was-folded") === "true"); div.removeAttribute("data-gs-was-folded"); }
+    });
+    var date = document.querySelector(".gs-date");
+    if (date) date.textContent = new Date().toLocaleDateString(GS.config.lang === "zh" ? "zh-CN" : "en-GB", { year: "numeric", month: "long", day: "numeric" });
+    map.invalidateSize({ pan: false });
+    if (GS.bounds) map.fitBounds(GS.bounds, { animate: false, padding: [24, 24] });
+  }
+
   GS.configure = function (map, config) {
     GS.map = map;
     GS.config = config;
     GS.shift = !!config.gcj02;
+    GS.bounds = config.bounds ? L.latLngBounds(GS.latLng(config.bounds[0], config.bounds[1]), GS.latLng(config.bounds[2], config.bounds[3])) : null;
     GS.tileShift = L.point(0, 0);
     map.createPane("gsTiles").style.zIndex = 350;
     map.createPane("gsAreas").style.zIndex = 380;
     map.createPane("gsFeatures").style.zIndex = 420;
     map.on("click", function (e) { identify(map, e); });
     if (GS.shift) { map.on("zoomend moveend viewreset", function () { shiftTiles(map); }); }
+    L.DomUtil.addClass(map.getContainer(), GS.small(map) ? "gs-small" : "gs-large");
+    var print = window.matchMedia("print");
+    var onPrint = function (e) { printing(map, e.matches); };
+    if (print.addEventListener) print.addEventListener("change", onPrint);
+    window.addEventListener("beforeprint", function () { printing(map, true); });
+    window.addEventListener("afterprint", function () { printing(map, false); });
   };
 })();

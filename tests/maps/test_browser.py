@@ -419,3 +419,129 @@ def test_chinese_titles_render_with_a_cjk_font_not_boxes(page) -> None:
         assert seen["distinct"] == seen["chars"], (path, seen)
     screenshot(page, "maps-site-title-font")
     _clean(page)
+
+
+def _inside_viewport(page, selector: str) -> bool:
+    return page.evaluate(
+        """s => { const r = document.querySelector(s).getBoundingClientRect();
+                  return r.width > 0 && r.height > 0 && r.left >= 0 && r.top >= 0
+                         && r.right <= innerWidth && r.bottom <= innerHeight; }""",
+        selector,
+    )
+
+
+def test_legends_name_contours_band_distances_dashes_and_building_colours(
+    page, demo_db: Engine
+) -> None:
+    """Issue 13.7: what the legend says matches what each map draws, and it is never cut."""
+    _open(page, "/maps/overview")
+    legend = page.inner_text(".gs-legend")
+    assert "昼间达标线" in legend and "夜间达标线" in legend
+    assert "0–50 m" in legend and "50–200 m" in legend and "圈层 1" not in legend
+    dashes = page.evaluate(
+        "[...document.querySelectorAll('.gs-legend svg line')]"
+        ".map(l => l.getAttribute('stroke-dasharray')).filter(d => d)"
+    )
+    for dash in page.evaluate("Object.values(GeoService.config.siteKindDash)"):
+        assert dash in dashes
+    scale = page.inner_text(".leaflet-control-scale")
+    assert re.fullmatch(r"\d+ k?m", scale.strip()), scale  # metric only: no feet, no miles
+    page.mouse.move(720, 450)
+    assert "经度" in page.inner_text(".leaflet-control-mouseposition")
+    assert _inside_viewport(page, ".gs-legend")
+    screenshot(page, "maps-overview-legend")
+
+    _open(page, f"/maps/sites/{SITE}")
+    first = page.inner_text(".gs-legend-body h4 >> nth=0")
+    assert first == "住户超标程度"
+    assert _inside_viewport(page, ".gs-legend")
+    with demo_db.connect() as conn:
+        outer = conn.execute(
+            text(
+                "SELECT bands_m[1] FROM site_impact si JOIN sites s ON s.id = si.site_id"
+                " WHERE s.code = :c"
+            ),
+            {"c": SITE},
+        ).scalar_one()
+    assert f"0–{outer:g} m" in page.inner_text(".gs-legend")
+
+    _open(page, f"/maps/communities/{_busiest_community(demo_db)}")
+    legend = page.inner_text(".gs-legend")
+    assert "有受影响住户" in legend and "无受影响住户" in legend
+    screenshot(page, "maps-community-legend")
+    _clean(page)
+
+
+def _rect(page, selector: str) -> dict | None:
+    return page.evaluate(
+        """s => { const e = document.querySelector(s); if (!e) return null;
+                  const r = e.getBoundingClientRect();
+                  return r.width && r.height
+                         ? {l: r.left, t: r.top, r: r.right, b: r.bottom} : null; }""",
+        selector,
+    )
+
+
+def _overlap(a: dict, b: dict) -> bool:
+    return a["l"] < b["r"] and b["l"] < a["r"] and a["t"] < b["b"] and b["t"] < a["b"]
+
+
+_SMALL_TARGETS = """() => [...document.querySelectorAll(
+        '.leaflet-control a, .leaflet-control button, .leaflet-control input[type=search],'
+        + ' .leaflet-control-layers label')]
+    .filter(e => e.getClientRects().length && getComputedStyle(e).visibility !== 'hidden')
+    .map(e => { const r = e.getBoundingClientRect();
+                return [e.className || e.tagName, Math.round(r.width), Math.round(r.height)]; })
+    .filter(([, w, h]) => h < 44 || w < 44)"""
+
+
+def test_on_a_phone_controls_fold_targets_are_44px_and_popups_fit(phone) -> None:
+    """Issue 13.3: on 390x844 the controls covered the map and could not be closed."""
+    page = phone
+    _open(page, f"/maps/sites/{SITE}")
+    assert page.locator(".leaflet-control-minimap").count() == 0
+    assert page.locator(".gs-legend.gs-folded").count() == 1
+    assert page.locator(".leaflet-control-layers.gs-folded").count() == 1
+    title, search = _rect(page, ".gs-title"), _rect(page, ".gs-search")
+    layers = _rect(page, ".leaflet-control-layers")
+    assert title and search and layers
+    assert not _overlap(title, search) and not _overlap(title, layers)
+    assert not _overlap(search, layers)
+    assert page.evaluate(_SMALL_TARGETS) == []
+    screenshot(page, "maps-phone-site")
+
+    page.tap(".leaflet-control-layers .gs-fold")
+    assert page.locator(".leaflet-control-layers.gs-folded").count() == 0
+    assert _inside_viewport(page, ".leaflet-control-layers")
+    assert page.evaluate(_SMALL_TARGETS) == []
+    screenshot(page, "maps-phone-site-layers")
+    page.tap(".leaflet-control-layers .gs-fold")
+    page.tap(".gs-legend .gs-fold")
+    assert _inside_viewport(page, ".gs-legend")
+    screenshot(page, "maps-phone-site-legend")
+    page.tap(".gs-legend .gs-fold")
+
+    x, y = page.evaluate(
+        """code => { const m = GeoService.map, l = GeoService.sites[code];
+                     m.setView(l.getBounds().getCenter(), 17, {animate: false});
+                     const p = m.latLngToContainerPoint(l.getBounds().getCenter());
+                     return [p.x, p.y]; }""",
+        SITE,
+    )
+    page.wait_for_timeout(300)
+    page.touchscreen.tap(x, y)
+    page.wait_for_selector(".leaflet-popup-content")
+    page.wait_for_timeout(400)
+    assert _inside_viewport(page, ".leaflet-popup-content-wrapper")
+    close = _rect(page, ".leaflet-popup-close-button")
+    assert close and close["r"] - close["l"] >= 44 and close["b"] - close["t"] >= 44
+    screenshot(page, "maps-phone-site-popup")
+    # Between the controls, not under them.
+    popup = _rect(page, ".leaflet-popup-content-wrapper")
+    controls = page.evaluate(
+        """() => [...document.querySelectorAll('.leaflet-control')]
+                 .map(c => c.getBoundingClientRect()).filter(r => r.height)
+                 .map(r => ({l: r.left, t: r.top, r: r.right, b: r.bottom}))"""
+    )
+    assert popup and not any(_overlap(popup, c) for c in controls), (popup, controls)
+    _clean(page)
