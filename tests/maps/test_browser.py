@@ -545,3 +545,51 @@ def test_on_a_phone_controls_fold_targets_are_44px_and_popups_fit(phone) -> None
     )
     assert popup and not any(_overlap(popup, c) for c in controls), (popup, controls)
     _clean(page)
+
+
+def test_a_printed_site_map_has_title_date_north_scale_and_the_planners_summary(
+    page, demo_db: Engine, tmp_path
+) -> None:
+    """Issue 13.13: on A4 (277 x 190 mm inside the margins, 1047 x 718 px) the site is in the
+    centre, with the marks a printed map needs and the summary a planner gets from the API:
+    vulnerable households perturbed, never the exact counts."""
+    from geo_service import impact
+
+    with demo_db.connect() as conn:
+        site = impact.resolve_site(conn, SITE)
+        expected = impact.site_impact(conn, site, exact=False)
+    page.set_viewport_size({"width": 1047, "height": 718})
+    _open(page, f"/maps/sites/{SITE}")
+    page.emulate_media(media="print")
+    page.wait_for_timeout(500)
+    for mark in (
+        ".gs-title",
+        ".gs-print-date",
+        ".gs-north",
+        ".leaflet-control-scale",
+        ".gs-summary",
+        ".gs-legend",
+    ):
+        assert _inside_viewport(page, mark), mark
+    assert "2" in page.inner_text(".gs-date")  # a year
+    offset = page.evaluate(
+        """code => { const m = GeoService.map, c = GeoService.bounds.getCenter();
+                     const p = m.latLngToContainerPoint(c), s = m.getSize();
+                     return [p.x - s.x / 2, p.y - s.y / 2]; }""",
+        SITE,
+    )
+    assert abs(offset[0]) < 30 and abs(offset[1]) < 30, offset
+    rows = page.evaluate(
+        "[...document.querySelectorAll('.gs-summary tr')].slice(1)"
+        ".map(r => [...r.children].map(c => c.textContent))"
+    )
+    shown = [r[3] for r in rows]  # the vulnerable households column
+    wanted = [str(b["vulnerable_households"]) for b in expected["by_band"]]
+    assert shown == [*wanted, str(expected["totals"]["vulnerable_households"])]
+    assert rows[-1][1] == str(expected["totals"]["households"])
+    screenshot(page, "maps-site-print")
+    pdf = tmp_path / "site.pdf"
+    page.pdf(path=str(pdf), format="A4", landscape=True, print_background=True)
+    assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes())) == 1
+    page.emulate_media(media="screen")
+    _clean(page)
