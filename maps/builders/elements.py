@@ -94,6 +94,7 @@ class Controls(JSCSSMixin, MacroElement):
         "GeoService.legend({{ this._parent.get_name() }}, {{ this.legend }});"
         "GeoService.minimap({{ this._parent.get_name() }}, {{ this.minimap.get_name() }}, "
         "{{ this.style }});"
+        "GeoService.labels({{ this._parent.get_name() }});"
         "{% endmacro %}"
     )
     default_js = [*_MAPS_JS, ("Control_MiniMap_js", "")]  # noqa: RUF012 (folium's API)

@@ -98,6 +98,7 @@
 
   /* The vector tile layers, in the order they are drawn; a click asks each what lies under it. */
   GS.tileLayers = [];
+  GS.embedded = [];
   function tileKey(c) { return c.x + ":" + c.y + ":" + c.z; }
 
   /* A layer from the service's vector tiles; every source layer in a tile gets spec's style.
@@ -198,6 +199,7 @@
       }
     });
     layer.sourceData = data;  // the minimap draws from it: the page carries the data once
+    GS.embedded.push({ layer: layer, spec: spec });
     return layer;
   };
 
@@ -336,6 +338,93 @@
     map.getPane("gsTiles").style.transform = "translate(" + d.x + "px," + d.y + "px)";
   }
 
+  /* Labels: site names and codes, community names, building numbers, placed where they fit.
+     Drawn from what the map already holds (embedded layers, loaded tiles), so they cost no
+     request; placed greedily by priority, and a label that would touch a placed one, or is
+     wider than a building it names, is left out, so none collide. */
+  GS.labelText = {
+    sites: function (p, z) { return z >= 16 ? p.name + " " + p.code : z >= 12 ? p.code : null; },
+    communities: function (p, z) { return z >= 14 ? p.name : null; },
+    buildings: function (p, z) {
+      var m = z >= 17 && String(p.address || "").match(/(\d+\s*(幢|栋|号楼|号|座))\s*$/);
+      return m ? m[1] : null;
+    }
+  };
+  var LABEL_PRIORITY = { sites: 0, communities: 1, buildings: 2 }, FITS_INSIDE = { buildings: true };
+  var measure = null;
+  function textWidth(t, bold) {
+    measure = measure || document.createElement("canvas").getContext("2d");
+    measure.font = (bold ? "bold " : "") + "12px sans-serif";
+    return measure.measureText(t).width;
+  }
+
+  /* Candidates as [style, props, world pixel box at zoom z]: embedded features and tiles'. */
+  function labelCandidates(map, z) {
+    var out = [];
+    GS.embedded.forEach(function (e) {
+      if (!GS.labelText[e.spec.style] || !map.hasLayer(e.layer)) return;
+      e.layer.eachLayer(function (l) {
+        var b = l.getBounds ? l.getBounds() : L.latLngBounds(l.getLatLng(), l.getLatLng());
+        out.push([e.spec.style, l.feature.properties || {}, L.bounds(map.project(b.getNorthWest(), z), map.project(b.getSouthEast(), z))]);
+      });
+    });
+    GS.tileLayers.forEach(function (entry) {
+      var style = entry.spec.style, merged = {};
+      if (!GS.labelText[style] || !map.hasLayer(entry.layer) || entry.layer._tileZoom !== z) return;
+      for (var key in entry.renderers) {
+        var r = entry.renderers[key], origin = r.getCoord().scaleBy(entry.layer.getTileSize()).add(GS.tileShift);
+        for (var id in r._layers) {
+          var f = r._layers[id], p = f.properties || {}, name = p.fid || p.id || p.name || p.address;
+          if (!f._pxBounds || !name) continue;
+          var box = L.bounds(f._pxBounds.min.add(origin), f._pxBounds.max.add(origin));
+          /* one feature cut by tile edges: the union of its pieces, inside the tile buffers */
+          merged[name] = merged[name] ? [p, merged[name][1].extend(box.min).extend(box.max)] : [p, box];
+        }
+      }
+      for (var n in merged) out.push([style, merged[n][0], merged[n][1]]);
+    });
+    return out.sort(function (a, b) { return LABEL_PRIORITY[a[0]] - LABEL_PRIORITY[b[0]]; });
+  }
+
+  GS.placeLabels = function (map) {
+    var pane = map.getPane("gsLabels"), z = Math.round(map.getZoom()), placed = [];
+    pane.innerHTML = "";
+    var origin = map.getPixelOrigin(), view = L.bounds(L.point(0, 0), map.getSize());
+    /* nothing under a control or the title, where it could not be read */
+    var box = map.getContainer().getBoundingClientRect();
+    Array.prototype.forEach.call(document.querySelectorAll(".leaflet-control, .gs-title"), function (c) {
+      var r = c.getBoundingClientRect();
+      if (r.height) placed.push(L.bounds(L.point(r.left - box.left, r.top - box.top), L.point(r.right - box.left, r.bottom - box.top)));
+    });
+    labelCandidates(map, z).forEach(function (c) {
+      var text = GS.labelText[c[0]](c[1], z);
+      if (!text || placed.length >= 400) return;
+      var w = textWidth(text, c[0] === "sites") + 6, h = 16, box = c[2];
+      if (FITS_INSIDE[c[0]] && w > box.getSize().x) return;
+      /* a large area (a community) is labelled in the middle of the part in view */
+      var min = map.layerPointToContainerPoint(box.min.subtract(origin)), max = map.layerPointToContainerPoint(box.max.subtract(origin));
+      if (!FITS_INSIDE[c[0]]) { min = L.point(Math.max(min.x, 0), Math.max(min.y, 0)); max = L.point(Math.min(max.x, view.max.x), Math.min(max.y, view.max.y)); }
+      if (max.x < min.x || max.y < min.y) return;
+      var centre = L.bounds(min, max).getCenter();
+      var rect = L.bounds(centre.subtract(L.point(w / 2, h / 2)), centre.add(L.point(w / 2, h / 2)));
+      if (!view.contains(rect)) return;
+      for (var i = 0; i < placed.length; i++) { if (placed[i].intersects(rect)) return; }
+      placed.push(L.bounds(rect.min.subtract(L.point(2, 2)), rect.max.add(L.point(2, 2))));
+      var div = L.DomUtil.create("div", "gs-label gs-label-" + c[0], pane);
+      div.textContent = text;
+      L.DomUtil.setPosition(div, map.containerPointToLayerPoint(rect.min));
+    });
+  };
+
+  function labels(map) {
+    var timer = null;
+    var later = function () { clearTimeout(timer); timer = setTimeout(function () { GS.placeLabels(map); }, 60); };
+    map.on("moveend zoomend overlayadd overlayremove", later);
+    GS.tileLayers.forEach(function (entry) { entry.layer.on("load", later); });
+    later();
+  }
+  GS.labels = labels;
+
   /* Printing: every fold opens, the map takes the page's size, the view is fitted again so
      the subject is in the page's centre, and the date is today's. */
   function printing(map, on) {
@@ -360,6 +449,7 @@
     map.createPane("gsTiles").style.zIndex = 350;
     map.createPane("gsAreas").style.zIndex = 380;
     map.createPane("gsFeatures").style.zIndex = 420;
+    map.createPane("gsLabels").style.zIndex = 450;
     map.on("click", function (e) { identify(map, e); });
     if (GS.shift) { map.on("zoomend moveend viewreset", function () { shiftTiles(map); }); }
     L.DomUtil.addClass(map.getContainer(), GS.small(map) ? "gs-small" : "gs-large");

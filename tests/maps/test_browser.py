@@ -593,3 +593,57 @@ def test_a_printed_site_map_has_title_date_north_scale_and_the_planners_summary(
     assert len(re.findall(rb"/Type\s*/Page(?!s)", pdf.read_bytes())) == 1
     page.emulate_media(media="screen")
     _clean(page)
+
+
+_LABEL_BOXES = """() => [...document.querySelectorAll('.gs-label')].map(e => {
+    const r = e.getBoundingClientRect();
+    return {text: e.textContent, l: r.left, t: r.top, r: r.right, b: r.bottom}; })"""
+
+
+def _no_collisions(boxes: list[dict]) -> bool:
+    return not any(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
+
+
+def test_labels_name_sites_communities_and_buildings_without_collisions(
+    page, demo_db: Engine
+) -> None:
+    """Issue 13.6: site names and codes, community names, building numbers where they fit."""
+    _open(page, "/maps/overview")
+    _tiles_drawn(page)
+    page.wait_for_timeout(300)
+    boxes = page.evaluate(_LABEL_BOXES)
+    with demo_db.connect() as conn:
+        codes = set(conn.execute(text("SELECT code FROM sites")).scalars())
+    assert any(b["text"] in codes for b in boxes), boxes  # the default view: codes
+    assert _no_collisions(boxes), boxes
+    screenshot(page, "maps-overview-labels")
+
+    with demo_db.connect() as conn:
+        name, address, lon, lat = conn.execute(
+            text(
+                "SELECT c.name, b.address, ST_X(ST_PointOnSurface(b.geom)),"
+                " ST_Y(ST_PointOnSurface(b.geom)) FROM buildings b"
+                " JOIN communities c ON c.id = b.community_id"
+                " ORDER BY ST_Area(b.geom) DESC LIMIT 1"
+            )
+        ).one()
+    number = re.search(r"(\d+\s*幢)$", address).group(1)
+    page.evaluate(
+        "([lon, lat]) => GeoService.map.setView(GeoService.latLng(lon, lat), 18, {animate: false})",
+        [lon, lat],
+    )
+    _tiles_drawn(page)
+    page.wait_for_timeout(300)
+    boxes = page.evaluate(_LABEL_BOXES)
+    assert number in [b["text"] for b in boxes], boxes
+    assert _no_collisions(boxes), boxes
+    screenshot(page, "maps-overview-labels-buildings")
+
+    page.evaluate("GeoService.map.setZoom(15, {animate: false})")
+    _tiles_drawn(page)
+    page.wait_for_timeout(300)
+    boxes = page.evaluate(_LABEL_BOXES)
+    assert name in [b["text"] for b in boxes], boxes
+    assert _no_collisions(boxes), boxes
+    screenshot(page, "maps-overview-labels-communities")
+    _clean(page)
