@@ -42,20 +42,25 @@ FORMATS = formats.OGC_ITEMS.names
 FILTER_LANGS = ("cql2-text", "cql2-json")
 
 
-def parse_int(name: str, raw: str | None, default: int, low: int, high: int) -> int:
+def parse_int(name: str, raw: str | None, default: int, low: int, high: int | None) -> int:
+    """An integer parameter between ``low`` and ``high`` (None: no upper bound)."""
     if raw is None or raw == "":
         return default
     try:
         value = int(raw)
     except ValueError:
         raise InvalidQuery(f"{name}={raw!r} is not an integer") from None
-    if not low <= value <= high:
-        raise InvalidQuery(f"{name}={value} is out of range: {low} to {high}")
+    if value < low or (high is not None and value > high):
+        span = f"at least {low}" if high is None else f"{low} to {high}"
+        raise InvalidQuery(f"{name}={value} is out of range: {span}")
     return value
 
 
 def parse_limit(raw: str | None) -> int:
-    return parse_int("limit", raw, DEFAULT_LIMIT, 1, MAX_LIMIT)
+    """A page size; above ``MAX_LIMIT`` the maximum, not an error (OGC 17-069r4
+    ``/req/core/fc-limit-response-1`` C: a client asking for 20,000 gets pages of 10,000
+    and follows the next links)."""
+    return min(parse_int("limit", raw, DEFAULT_LIMIT, 1, None), MAX_LIMIT)
 
 
 def parse_offset(raw: str | None) -> int:
@@ -283,7 +288,8 @@ PARAMETERS = (
         "limit",
         ITEMS,
         {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
-        f"Features per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT}.",
+        f"Features per page: default {DEFAULT_LIMIT}, at most {MAX_LIMIT} (a larger limit "
+        "gives that many).",
         parse_limit,
     ),
     Parameter(

@@ -70,6 +70,17 @@ def test_ogr2ogr_reads_every_feature_across_pages(
     assert len({f["properties"]["code"] for f in features}) == 27
 
 
+def test_a_page_size_above_the_maximum_reads_every_feature(
+    server: tuple[str, dict], tmp_path: Path
+) -> None:
+    """GDAL asks for limit=20000; the server gives pages of its maximum, not a 400."""
+    base, env = server
+    out = tmp_path / "parcels.json"
+    args = ["ogr2ogr", "-f", "GeoJSON", str(out), f"OAPIF:{base}", "parcels"]
+    _run([*args, "-oo", "PAGE_SIZE=20000"], env)
+    assert len(json.loads(out.read_text())["features"]) == 27
+
+
 def test_spatial_filter_is_honoured(server: tuple[str, dict]) -> None:
     base, env = server
     out = _run(
