@@ -1,16 +1,19 @@
-"""What every OGC route shares: the collections a reader may read, and the answer itself.
+"""What every OGC route shares: how it is routed, the collections a reader may read, and the
+answer itself.
 
-An answer carries an ETag (a hash of its bytes) and private cache headers, and is a 304
-when the client has it already; the features, tiles and documents are all answered so.
+Every route answers GET and HEAD (``route``). An answer carries an ETag (a hash of its
+bytes) and private cache headers, and is a 304 when the client has it already; the
+features, tiles and documents are all answered so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from geo_service import formats
@@ -22,6 +25,12 @@ from layers import COLLECTIONS
 JSON = formats.JSON.media_type
 # Answers depend on who asks, so caches keep them per user and revalidate with the ETag.
 CACHE_CONTROL = "private, max-age=60"
+
+
+def route(router: APIRouter, path: str, summary: str | None = None, **options: Any) -> Callable:
+    """A GET route that answers HEAD too: HTTP requires HEAD wherever GET is, and clients
+    ask it first (GDAL's ``/vsicurl/`` takes a file's size from it)."""
+    return router.api_route(path, methods=["GET", "HEAD"], summary=summary, **options)
 
 
 def base_url(request: Request) -> str:
@@ -55,7 +64,8 @@ def answer(
     *,
     volatile: str = "",
 ) -> Response:
-    """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them.
+    """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them;
+    a byte range of them (206) when the client asks for one.
 
     ``volatile`` is a part of the body that changes without the data changing (a page's
     timeStamp); it is left out of the hash so that the ETag names the data.
@@ -63,10 +73,52 @@ def answer(
     data = body.encode() if isinstance(body, str) else body
     stable = data.replace(volatile.encode(), b"") if volatile else data
     etag = '"' + hashlib.blake2b(stable, digest_size=16).hexdigest() + '"'
-    common = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": "Authorization, Cookie"}
+    common = {
+        "ETag": etag,
+        "Cache-Control": CACHE_CONTROL,
+        "Vary": "Authorization, Cookie",
+        "Accept-Ranges": "bytes",
+    }
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=common)
+    span = _asked_range(request, etag, len(data))
+    if span == UNSATISFIABLE:
+        unsatisfiable = {**common, "Content-Range": f"bytes */{len(data)}"}
+        return Response(status_code=416, headers=unsatisfiable)
+    if span is not None:
+        start, end = span
+        headers = {**(headers or {}), "Content-Range": f"bytes {start}-{end}/{len(data)}"}
+        return Response(data[start : end + 1], 206, {**common, **headers}, media_type)
     return Response(data, media_type=media_type, headers={**common, **(headers or {})})
+
+
+UNSATISFIABLE = (-1, -1)
+
+
+def _asked_range(request: Request, etag: str, size: int) -> tuple[int, int] | None:
+    """The first and last byte of the one range a GET asks for (``Range: bytes=a-b``, ``a-``
+    or ``-n``, RFC 9110 section 14), or None to answer whole: no range, several ranges, a
+    range it cannot read, or an ``If-Range`` naming other bytes.
+
+    GDAL's ``/vsicurl/`` (pyogrio reading an items URL) reads a large answer so, a range
+    at a time; without ranges it refuses ("Range downloading not supported").
+    """
+    raw = request.headers.get("range", "")
+    if request.method != "GET" or not raw.startswith("bytes=") or "," in raw:
+        return None
+    if request.headers.get("if-range", etag) != etag:
+        return None
+    first, _, last = raw[len("bytes=") :].strip().partition("-")
+    if not (first + last).isdigit():
+        return None
+    if not first:  # the last n bytes
+        n = int(last)
+        return (max(0, size - n), size - 1) if n and size else UNSATISFIABLE
+    start = int(first)
+    if start >= size:
+        return UNSATISFIABLE
+    end = min(int(last), size - 1) if last else size - 1
+    return (start, end) if end >= start else None
 
 
 def json_answer(request: Request, doc: Any, media_type: str = JSON) -> Response:

@@ -23,7 +23,7 @@ from geo_service import formats
 from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.errors import InvalidQuery, NotFound
 from geo_service.ogc import pages, params
-from geo_service.ogc.answers import JSON
+from geo_service.ogc.answers import JSON, route
 from geo_service.ogc.answers import answer as _answer
 from geo_service.ogc.answers import base_url as _base
 from geo_service.ogc.answers import json_answer as _json
@@ -74,7 +74,8 @@ CONFORMANCE = [
 
 
 # -- landing, conformance, OpenAPI -------------------------------------------------------------
-@router.get("", summary="OGC API landing page")
+@route(router, "", "OGC API landing page")
+@route(router, "/", include_in_schema=False)  # the same page, not a redirect to it
 def landing(request: Request, _: Public, f: str | None = None) -> Response:
     base = _base(request)
     doc = {
@@ -114,13 +115,13 @@ def landing(request: Request, _: Public, f: str | None = None) -> Response:
     return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
 
 
-@router.get("/conformance", summary="Conformance classes implemented")
+@route(router, "/conformance", "Conformance classes implemented")
 def conformance(request: Request, _: Public, f: str | None = None) -> Response:
     doc = {"conformsTo": CONFORMANCE}
     return pages.document_page(request, f, "Conformance", doc) or _json(request, doc)
 
 
-@router.get("/api", summary="OpenAPI 3 definition of the OGC API")
+@route(router, "/api", "OpenAPI 3 definition of the OGC API")
 def api(request: Request, _: Public) -> Response:
     return _json(
         request,
@@ -187,7 +188,7 @@ def _items_links(items: str) -> list[dict[str, str]]:
     ]
 
 
-@router.get("/collections", summary="The collections you may read")
+@route(router, "/collections", "The collections you may read")
 def collections(
     request: Request, principal: CollectionReader, engine: EngineDep, f: str | None = None
 ) -> Response:
@@ -210,7 +211,7 @@ def collections(
     return _json(request, doc)
 
 
-@router.get("/collections/{collection_id}", summary="One collection")
+@route(router, "/collections/{collection_id}", "One collection")
 def collection(
     request: Request,
     collection_id: str,
@@ -223,14 +224,14 @@ def collection(
     return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
 
 
-@router.get("/collections/{collection_id}/queryables", summary="Properties a filter may use")
+@route(router, "/collections/{collection_id}/queryables", "Properties a filter may use")
 def queryables(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/queryables"}
     return _json(request, doc, "application/schema+json")
 
 
-@router.get("/collections/{collection_id}/schema", summary="The features' JSON Schema")
+@route(router, "/collections/{collection_id}/schema", "The features' JSON Schema")
 def schema(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/schema"}
@@ -251,7 +252,7 @@ def _page_links(request: Request, fmt: str, page: Page, found: PageText) -> list
     return [*params.page_links(request.url, formats.OGC_ITEMS[fmt].essence, page, found), alternate]
 
 
-@router.get("/collections/{collection_id}/items", summary="Features, a page at a time")
+@route(router, "/collections/{collection_id}/items", "Features, a page at a time")
 def items(
     request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -326,7 +327,7 @@ _FEATURE_STREAMS: dict[str, Callable[[Connection, Collection, Page], str]] = {
 
 
 # ``:path``: parcel codes with compound land uses hold a slash (GS0201-R21/B1-05).
-@router.get("/collections/{collection_id}/items/{feature_id:path}", summary="One feature")
+@route(router, "/collections/{collection_id}/items/{feature_id:path}", "One feature")
 def item(
     request: Request,
     collection_id: str,

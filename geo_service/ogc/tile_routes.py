@@ -15,7 +15,14 @@ from geo_service.access import Principal
 from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.errors import Forbidden
 from geo_service.ogc import tiles
-from geo_service.ogc.answers import JSON, answer, base_url, json_answer, readable_collection
+from geo_service.ogc.answers import (
+    JSON,
+    answer,
+    base_url,
+    json_answer,
+    readable_collection,
+    route,
+)
 from geo_service.ogc.collections import Collection
 from geo_service.tilecache import TileCache
 from layers import COLLECTIONS
@@ -42,7 +49,7 @@ def _with_extent(
         return col, col.extent(conn)
 
 
-@router.get("/collections/{collection_id}/tiles", summary="Tile sets of a collection")
+@route(router, "/collections/{collection_id}/tiles", "Tile sets of a collection")
 def collection_tilesets(
     request: Request, collection_id: str, principal: CollectionReader
 ) -> Response:
@@ -64,7 +71,7 @@ def collection_tilesets(
     )
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad", summary="Tile set metadata")
+@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad", "Tile set metadata")
 def collection_tileset(
     request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -72,7 +79,7 @@ def collection_tileset(
     return json_answer(request, tiles.tileset(col, base_url(request), extent))
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json")
+@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json")
 def collection_tilejson(
     request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -81,7 +88,7 @@ def collection_tilejson(
     return json_answer(request, tiles.tilejson([col], url, extent))
 
 
-@router.get("/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
 async def collection_tile(
     request: Request,
     collection_id: str,
@@ -95,7 +102,7 @@ async def collection_tile(
     return await _tile(request, engine, [col], tiles.parse_tile(z, x, y))
 
 
-@router.get("/tiles/WebMercatorQuad", summary="The map tile set (several layers)")
+@route(router, "/tiles/WebMercatorQuad", "The map tile set (several layers)")
 def map_tileset(request: Request, principal: CollectionReader) -> Response:
     cols = _map_layers(principal)
     url = f"{base_url(request)}/tiles/{tiles.TMS_ID}"
@@ -122,14 +129,14 @@ def map_tileset(request: Request, principal: CollectionReader) -> Response:
     return json_answer(request, doc)
 
 
-@router.get("/tiles/WebMercatorQuad/tilejson.json", summary="TileJSON of the map tiles")
+@route(router, "/tiles/WebMercatorQuad/tilejson.json", "TileJSON of the map tiles")
 def map_tilejson(request: Request, principal: CollectionReader) -> Response:
     cols = _map_layers(principal)
     url = f"{base_url(request)}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
     return json_answer(request, tiles.tilejson(cols, url, None))
 
 
-@router.get("/tiles/WebMercatorQuad/{z}/{x}/{y}", summary="A map tile (several layers)")
+@route(router, "/tiles/WebMercatorQuad/{z}/{x}/{y}", "A map tile (several layers)")
 async def map_tile(
     request: Request, z: str, x: str, y: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -161,7 +168,7 @@ def _build_tile(engine: Engine, cols: list[Collection], zxy: tuple[int, int, int
         return tiles.tile(conn, cols, *zxy)
 
 
-@router.get("/tileMatrixSets/WebMercatorQuad", summary="The tile matrix set")
+@route(router, "/tileMatrixSets/WebMercatorQuad", "The tile matrix set")
 def tile_matrix_set(request: Request, _: Public) -> Response:
     return answer(request, tiles.TMS.model_dump_json(exclude_none=True), JSON)
 

@@ -33,6 +33,60 @@ def test_landing_links(client: TestClient) -> None:
     assert {"$ref": "#/components/parameters/limit"} in items
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/",
+        "/conformance",
+        "/api",
+        "/collections",
+        "/collections/parcels",
+        "/collections/parcels/items",
+        "/collections/parcels/items/XC1003-R21-02",
+        "/collections/parcels/queryables",
+        "/collections/parcels/tiles/WebMercatorQuad",
+        "/tiles/WebMercatorQuad",
+    ],
+)
+def test_head_answers_what_get_would_without_the_body(client: TestClient, path: str) -> None:
+    """HTTP requires HEAD wherever GET is; the headers are GET's, the size included."""
+    got = client.get(f"{BASE}{path}", headers={"Accept-Encoding": "identity"})
+    head = client.head(f"{BASE}{path}", headers={"Accept-Encoding": "identity"})
+
+    assert (got.status_code, head.status_code) == (200, 200), path
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag"):
+        assert head.headers[name] == got.headers[name], name
+
+
+def test_the_landing_page_with_a_slash_is_the_landing_page(client: TestClient) -> None:
+    answer = client.get(f"{BASE}/", follow_redirects=False)
+    assert answer.status_code == 200
+    assert answer.json() == client.get(BASE).json()
+
+
+def test_a_byte_range_of_an_answer(client: TestClient) -> None:
+    """What GDAL's /vsicurl/ asks for (pyogrio reading an items URL reads it in ranges)."""
+    url = f"{BASE}/collections/parcels/items?f=csv"
+    whole = client.get(url).content
+    etag = client.get(url).headers["etag"]
+
+    part = client.get(url, headers={"Range": "bytes=3-12"})
+    tail = client.get(url, headers={"Range": "bytes=-5"})
+    stale = client.get(url, headers={"Range": "bytes=3-12", "If-Range": '"other"'})
+    beyond = client.get(url, headers={"Range": f"bytes={len(whole)}-"})
+    fresh = client.get(url, headers={"Range": "bytes=0-0", "If-Range": etag})
+
+    assert part.status_code == 206 and part.content == whole[3:13]
+    assert part.headers["content-range"] == f"bytes 3-12/{len(whole)}"
+    assert tail.status_code == 206 and tail.content == whole[-5:]
+    assert stale.status_code == 200 and stale.content == whole
+    assert beyond.status_code == 416 and beyond.headers["content-range"] == f"bytes */{len(whole)}"
+    assert fresh.status_code == 206 and fresh.content == whole[:1]
+    assert client.get(url).headers["accept-ranges"] == "bytes"
+
+
 def test_conformance_has_what_qgis_needs_for_filters(client: TestClient) -> None:
     conforms = client.get(f"{BASE}/conformance").json()["conformsTo"]
     assert set(QGIS_NEEDS) <= set(conforms)
