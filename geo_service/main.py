@@ -143,8 +143,15 @@ def create_app(
         CORSMiddleware,
         allow_origins=["*"],
         allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["Authorization", "X-API-Key", "If-None-Match", "Accept"],
-        expose_headers=["ETag", "Content-Crs"],
+        allow_headers=[
+            "Authorization",
+            "X-API-Key",
+            "If-None-Match",
+            "Accept",
+            "Range",
+            "If-Range",
+        ],
+        expose_headers=["ETag", "Content-Crs", "Link", "Content-Range", "Accept-Ranges"],
     )
     app.add_middleware(LanguageCookie)
     app.add_middleware(BodyLimit, max_bytes=server.max_body_kb * 1024)

@@ -12,13 +12,15 @@ import hashlib
 import json
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from geo_service import formats
 from geo_service.access import Principal
 from geo_service.errors import Forbidden, NotFound
+from geo_service.ogc import params
 from geo_service.ogc.collections import Collection
 from layers import COLLECTIONS
 
@@ -27,10 +29,26 @@ JSON = formats.JSON.media_type
 CACHE_CONTROL = "private, max-age=60"
 
 
-def route(router: APIRouter, path: str, summary: str | None = None, **options: Any) -> Callable:
-    """A GET route that answers HEAD too: HTTP requires HEAD wherever GET is, and clients
-    ask it first (GDAL's ``/vsicurl/`` takes a file's size from it)."""
-    return router.api_route(path, methods=["GET", "HEAD"], summary=summary, **options)
+def route(
+    router: APIRouter, path: str, operation: str, summary: str | None = None, **options: Any
+) -> Callable:
+    """A GET route of the OGC API's ``operation`` (an operationId of ``/ogc/api``).
+
+    It answers HEAD too: HTTP requires HEAD wherever GET is, and clients ask it first
+    (GDAL's ``/vsicurl/`` takes a file's size from it). A query parameter the operation
+    does not declare (``params.declared``) is a 400 that names it.
+    """
+
+    def known_parameters(request: Request) -> None:
+        params.refuse_unknown(operation, request.query_params)
+
+    return router.api_route(
+        path,
+        methods=["GET", "HEAD"],
+        summary=summary,
+        dependencies=[Depends(known_parameters)],
+        **options,
+    )
 
 
 def base_url(request: Request) -> str:
@@ -63,13 +81,17 @@ def answer(
     headers: dict[str, str] | None = None,
     *,
     volatile: str = "",
+    links: list[dict[str, Any]] | None = None,
 ) -> Response:
     """Bytes with an ETag (a hash of them), Cache-Control, and 304 when the client has them;
-    a byte range of them (206) when the client asks for one.
+    a byte range of them (206) when the client asks for one; the document's ``links`` also
+    as a ``Link`` header.
 
     ``volatile`` is a part of the body that changes without the data changing (a page's
     timeStamp); it is left out of the hash so that the ETag names the data.
     """
+    if links:
+        headers = {**(headers or {}), "Link": link_header(links)}
     data = body.encode() if isinstance(body, str) else body
     stable = data.replace(volatile.encode(), b"") if volatile else data
     etag = '"' + hashlib.blake2b(stable, digest_size=16).hexdigest() + '"'
@@ -122,4 +144,22 @@ def _asked_range(request: Request, etag: str, size: int) -> tuple[int, int] | No
 
 
 def json_answer(request: Request, doc: Any, media_type: str = JSON) -> Response:
-    return answer(request, json.dumps(doc, ensure_ascii=False), media_type)
+    links = doc.get("links") if isinstance(doc, dict) else None
+    return answer(request, json.dumps(doc, ensure_ascii=False), media_type, links=links)
+
+
+# Characters left as they are in a Link header's URI: a comma is escaped too, since many
+# readers split the header at commas (ogctests among them).
+_URI_SAFE = "/:?&=%#+@!$'()*;~[]"
+
+
+def link_header(links: list[dict[str, Any]]) -> str:
+    """RFC 8288 ``Link``: each link's href, rel and type (OGC 17-069r4 recommends the links
+    as headers too; HEAD then tells a client where things are). Titles, which may be text
+    a header cannot carry, and URI templates stay in the document."""
+    return ", ".join(
+        f'<{quote(link["href"], safe=_URI_SAFE)}>; rel="{link["rel"]}"'
+        + (f'; type="{link["type"]}"' if link.get("type") else "")
+        for link in links
+        if not link.get("templated")
+    )

@@ -21,17 +21,28 @@ JSON = "application/json"
 GEOJSON = "application/geo+json"
 MVT = "application/vnd.mapbox-vector-tile"
 TILE = "/tiles/WebMercatorQuad/{tileMatrix}/{tileCol}/{tileRow}"
-# (path, operationId, media type of the answer), in the order of the routes.
+SCHEMA = "application/schema+json"
+OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
+# (path, operationId, media type of the answer), in the order of the routes; every route of
+# ``routes`` and ``tile_routes`` names its operationId, which says its query parameters.
 OPERATIONS = (
     ("/", "landing", JSON),
     ("/conformance", "conformance", JSON),
+    ("/api", "api", OPENAPI),
     ("/collections", "collections", JSON),
     ("/collections/{collectionId}", "collection", JSON),
     ("/collections/{collectionId}/items", "items", GEOJSON),
     ("/collections/{collectionId}/items/{featureId}", "item", GEOJSON),
-    ("/collections/{collectionId}/queryables", "queryables", "application/schema+json"),
+    ("/collections/{collectionId}/queryables", "queryables", SCHEMA),
+    ("/collections/{collectionId}/schema", "schema", SCHEMA),
+    ("/collections/{collectionId}/tiles", "collectionTilesets", JSON),
+    ("/collections/{collectionId}/tiles/WebMercatorQuad", "collectionTileset", JSON),
+    ("/collections/{collectionId}/tiles/WebMercatorQuad/tilejson.json", "collectionTileJSON", JSON),
     ("/collections/{collectionId}" + TILE, "collectionTile", MVT),
+    ("/tiles/WebMercatorQuad", "mapTileset", JSON),
+    ("/tiles/WebMercatorQuad/tilejson.json", "mapTileJSON", JSON),
     (TILE, "mapTile", MVT),
+    ("/tileMatrixSets/WebMercatorQuad", "tileMatrixSet", JSON),
 )
 
 

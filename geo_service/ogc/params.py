@@ -136,7 +136,11 @@ def parse_format(raw: str | None, accept: str) -> str:
 
 
 def bbox_condition(col: Collection, where: Where, raw: str | None, raw_crs: str | None) -> None:
-    """``bbox=minx,miny,maxx,maxy`` (or 6 numbers) in ``bbox-crs`` (default CRS84)."""
+    """``bbox=minx,miny,maxx,maxy`` (or 6 numbers) in ``bbox-crs`` (default CRS84).
+
+    In a geographic CRS a west edge east of the east edge is a box across the antimeridian
+    (OGC 17-069r4 section 7.15.3: ``160.6,-55.95,-170,-25.89``), read as its two halves.
+    """
     if raw is None or raw == "":
         if raw_crs:
             raise InvalidQuery("bbox-crs given without a bbox")
@@ -153,15 +157,25 @@ def bbox_condition(col: Collection, where: Where, raw: str | None, raw_crs: str 
     x1, y1, x2, y2 = numbers
     if crs.north_first:
         x1, y1, x2, y2 = y1, x1, y2, x2
-    if y1 > y2 or x1 > x2:
+    if y1 > y2 or (x1 > x2 and not crs.geographic):
         raise InvalidQuery(f"bbox={raw!r}: the lower corner must come first")
     if crs.geographic and not (-90 <= y1 <= 90 and -90 <= y2 <= 90):
         raise InvalidQuery(f"bbox={raw!r}: latitudes must lie between -90 and 90")
-    corners = ", ".join(where.bind(v) for v in (x1, y1, x2, y2))
+    halves = [(x1, x2)] if x1 <= x2 else [(x1, 180.0), (-180.0, x2)]
+    tests = [_box_test(col, where, crs, (west, y1, east, y2)) for west, east in halves]
+    where.add(" OR ".join(f"({t})" for t in tests))
+
+
+def _box_test(
+    col: Collection, where: Where, crs: OutputCRS, box: tuple[float, float, float, float]
+) -> str:
+    """SQL: the feature meets ``box`` (west, south, east, north in ``crs``)."""
+    corners = ", ".join(where.bind(v) for v in box)
     env = f"ST_MakeEnvelope({corners}, {crs.srid})"
     if crs.srid != STORAGE_SRID:
-        env = f"ST_Transform(ST_Segmentize({env}, ({where.bind(abs(x2 - x1) / 16 or 1)})), 4326)"
-    where.add(f"{col.box_filter(env)} AND ST_Intersects(m.geom, {env})")
+        step = where.bind(abs(box[2] - box[0]) / 16 or 1)
+        env = f"ST_Transform(ST_Segmentize({env}, ({step})), 4326)"
+    return f"{col.box_filter(env)} AND ST_Intersects(m.geom, {env})"
 
 
 def parse_sortby(col: Collection, raw: str | None) -> list[tuple[str, bool]]:
@@ -366,3 +380,18 @@ def declared(operation: str) -> list[Parameter]:
 
 # Parameters with a meaning of their own; any other name on items is a property filter.
 RESERVED = frozenset(p.name for p in declared("items"))
+# The operations where a name not declared is a property filter, checked by ``where``.
+PROPERTY_FILTERS = ("items",)
+
+
+def refuse_unknown(operation: str, query: QueryParams) -> None:
+    """A query parameter the operation does not declare is a 400 that names it (OGC 17-069r4
+    ``/req/core/query-param-unknown``), on every route: a misspelt ``bbox`` must not answer
+    the whole collection as if it had been read."""
+    if operation in PROPERTY_FILTERS:
+        return
+    known = [p.name for p in declared(operation)]
+    for name in query:
+        if name not in known:
+            takes = f"it takes {', '.join(known)}" if known else "it takes no query parameters"
+            raise InvalidQuery(f"unknown parameter {name!r}: {takes}")

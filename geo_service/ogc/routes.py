@@ -45,6 +45,8 @@ from layers import COLLECTIONS
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
 GEOJSON = formats.GEOJSON.media_type
+SCHEMA = "application/schema+json"
+QUERYABLES = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -74,8 +76,8 @@ CONFORMANCE = [
 
 
 # -- landing, conformance, OpenAPI -------------------------------------------------------------
-@route(router, "", "OGC API landing page")
-@route(router, "/", include_in_schema=False)  # the same page, not a redirect to it
+@route(router, "", "landing", "OGC API landing page")
+@route(router, "/", "landing", include_in_schema=False)  # the same page, not a redirect to it
 def landing(request: Request, _: Public, f: str | None = None) -> Response:
     base = _base(request)
     doc = {
@@ -115,13 +117,13 @@ def landing(request: Request, _: Public, f: str | None = None) -> Response:
     return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
 
 
-@route(router, "/conformance", "Conformance classes implemented")
+@route(router, "/conformance", "conformance", "Conformance classes implemented")
 def conformance(request: Request, _: Public, f: str | None = None) -> Response:
     doc = {"conformsTo": CONFORMANCE}
     return pages.document_page(request, f, "Conformance", doc) or _json(request, doc)
 
 
-@route(router, "/api", "OpenAPI 3 definition of the OGC API")
+@route(router, "/api", "api", "OpenAPI 3 definition of the OGC API")
 def api(request: Request, _: Public) -> Response:
     return _json(
         request,
@@ -146,11 +148,7 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
         "links": [
             {"rel": "self", "type": JSON, "href": url},
             *_items_links(url + "/items"),
-            {
-                "rel": "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                "type": "application/schema+json",
-                "href": url + "/queryables",
-            },
+            {"rel": QUERYABLES, "type": SCHEMA, "href": url + "/queryables"},
             {
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/schema",
                 "type": "application/schema+json",
@@ -188,7 +186,7 @@ def _items_links(items: str) -> list[dict[str, str]]:
     ]
 
 
-@route(router, "/collections", "The collections you may read")
+@route(router, "/collections", "collections", "The collections you may read")
 def collections(
     request: Request, principal: CollectionReader, engine: EngineDep, f: str | None = None
 ) -> Response:
@@ -211,7 +209,7 @@ def collections(
     return _json(request, doc)
 
 
-@route(router, "/collections/{collection_id}", "One collection")
+@route(router, "/collections/{collection_id}", "collection", "One collection")
 def collection(
     request: Request,
     collection_id: str,
@@ -224,14 +222,16 @@ def collection(
     return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
 
 
-@route(router, "/collections/{collection_id}/queryables", "Properties a filter may use")
+@route(
+    router, "/collections/{collection_id}/queryables", "queryables", "Properties a filter may use"
+)
 def queryables(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/queryables"}
     return _json(request, doc, "application/schema+json")
 
 
-@route(router, "/collections/{collection_id}/schema", "The features' JSON Schema")
+@route(router, "/collections/{collection_id}/schema", "schema", "The features' JSON Schema")
 def schema(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/schema"}
@@ -239,9 +239,10 @@ def schema(request: Request, collection_id: str, principal: CollectionReader) ->
 
 
 # -- items ------------------------------------------------------------------------------------
-def _page_links(request: Request, fmt: str, page: Page, found: PageText) -> list:
-    """The paging links (``params.page_links``) and the page in the other format (json or
-    html: a person reading the table can fetch the data, a program can show it)."""
+def _page_links(request: Request, col: Collection, fmt: str, page: Page, found: PageText) -> list:
+    """The paging links (``params.page_links``), the page in the other format (json or
+    html: a person reading the table can fetch the data, a program can show it), the
+    collection and its queryables (OGC 19-079r2 ``/req/queryables/get-queryables-uris``)."""
     url = request.url.remove_query_params("after")
     other = "json" if fmt == "html" else "html"
     alternate = {
@@ -249,10 +250,16 @@ def _page_links(request: Request, fmt: str, page: Page, found: PageText) -> list
         "type": formats.OGC_ITEMS[other].essence,
         "href": str(url.include_query_params(f=other)),
     }
-    return [*params.page_links(request.url, formats.OGC_ITEMS[fmt].essence, page, found), alternate]
+    collection = f"{_base(request)}/collections/{col.id}"
+    return [
+        *params.page_links(request.url, formats.OGC_ITEMS[fmt].essence, page, found),
+        alternate,
+        {"rel": "collection", "type": JSON, "href": collection},
+        {"rel": QUERYABLES, "type": SCHEMA, "href": collection + "/queryables"},
+    ]
 
 
-@route(router, "/collections/{collection_id}/items", "Features, a page at a time")
+@route(router, "/collections/{collection_id}/items", "items", "Features, a page at a time")
 def items(
     request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -290,13 +297,13 @@ def items(
     head |= {
         "numberReturned": found.returned,
         "timeStamp": stamp,
-        "links": _page_links(request, fmt, page, found),
+        "links": _page_links(request, col, fmt, page, found),
     }
     if fmt == "html":
         return pages.items_page(request, col, head, found.features, crs.uri == CRS84, stamp)
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
     body = prefix + ',"features":[' + found.features + "]}"
-    return _answer(request, body, chosen.media_type, headers, volatile=stamp)
+    return _answer(request, body, chosen.media_type, headers, volatile=stamp, links=head["links"])
 
 
 def _items_csv(conn: Connection, col: Collection, page: Page) -> str:
@@ -327,7 +334,7 @@ _FEATURE_STREAMS: dict[str, Callable[[Connection, Collection, Page], str]] = {
 
 
 # ``:path``: parcel codes with compound land uses hold a slash (GS0201-R21/B1-05).
-@route(router, "/collections/{collection_id}/items/{feature_id:path}", "One feature")
+@route(router, "/collections/{collection_id}/items/{feature_id:path}", "item", "One feature")
 def item(
     request: Request,
     collection_id: str,
@@ -352,9 +359,8 @@ def item(
     if fmt not in formats.OGC_FEATURE:
         raise InvalidQuery(f"f={fmt}: one feature is given as {formats.OGC_FEATURE.spoken()}")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"
-    return _answer(
-        request, body, formats.OGC_FEATURE[fmt].media_type, {"Content-Crs": f"<{crs.uri}>"}
-    )
+    media_type = formats.OGC_FEATURE[fmt].media_type
+    return _answer(request, body, media_type, {"Content-Crs": f"<{crs.uri}>"}, links=links)
 
 
 __all__ = ["router"]

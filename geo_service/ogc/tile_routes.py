@@ -49,7 +49,9 @@ def _with_extent(
         return col, col.extent(conn)
 
 
-@route(router, "/collections/{collection_id}/tiles", "Tile sets of a collection")
+@route(
+    router, "/collections/{collection_id}/tiles", "collectionTilesets", "Tile sets of a collection"
+)
 def collection_tilesets(
     request: Request, collection_id: str, principal: CollectionReader
 ) -> Response:
@@ -71,7 +73,12 @@ def collection_tilesets(
     )
 
 
-@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad", "Tile set metadata")
+@route(
+    router,
+    "/collections/{collection_id}/tiles/WebMercatorQuad",
+    "collectionTileset",
+    "Tile set metadata",
+)
 def collection_tileset(
     request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -79,7 +86,9 @@ def collection_tileset(
     return json_answer(request, tiles.tileset(col, base_url(request), extent))
 
 
-@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json")
+@route(
+    router, "/collections/{collection_id}/tiles/WebMercatorQuad/tilejson.json", "collectionTileJSON"
+)
 def collection_tilejson(
     request: Request, collection_id: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -88,7 +97,7 @@ def collection_tilejson(
     return json_answer(request, tiles.tilejson([col], url, extent))
 
 
-@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}")
+@route(router, "/collections/{collection_id}/tiles/WebMercatorQuad/{z}/{x}/{y}", "collectionTile")
 async def collection_tile(
     request: Request,
     collection_id: str,
@@ -102,7 +111,7 @@ async def collection_tile(
     return await _tile(request, engine, [col], tiles.parse_tile(z, x, y))
 
 
-@route(router, "/tiles/WebMercatorQuad", "The map tile set (several layers)")
+@route(router, "/tiles/WebMercatorQuad", "mapTileset", "The map tile set (several layers)")
 def map_tileset(request: Request, principal: CollectionReader) -> Response:
     cols = _map_layers(principal)
     url = f"{base_url(request)}/tiles/{tiles.TMS_ID}"
@@ -129,14 +138,14 @@ def map_tileset(request: Request, principal: CollectionReader) -> Response:
     return json_answer(request, doc)
 
 
-@route(router, "/tiles/WebMercatorQuad/tilejson.json", "TileJSON of the map tiles")
+@route(router, "/tiles/WebMercatorQuad/tilejson.json", "mapTileJSON", "TileJSON of the map tiles")
 def map_tilejson(request: Request, principal: CollectionReader) -> Response:
     cols = _map_layers(principal)
     url = f"{base_url(request)}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
     return json_answer(request, tiles.tilejson(cols, url, None))
 
 
-@route(router, "/tiles/WebMercatorQuad/{z}/{x}/{y}", "A map tile (several layers)")
+@route(router, "/tiles/WebMercatorQuad/{z}/{x}/{y}", "mapTile", "A map tile (several layers)")
 async def map_tile(
     request: Request, z: str, x: str, y: str, principal: CollectionReader, engine: EngineDep
 ) -> Response:
@@ -168,7 +177,7 @@ def _build_tile(engine: Engine, cols: list[Collection], zxy: tuple[int, int, int
         return tiles.tile(conn, cols, *zxy)
 
 
-@route(router, "/tileMatrixSets/WebMercatorQuad", "The tile matrix set")
+@route(router, "/tileMatrixSets/WebMercatorQuad", "tileMatrixSet", "The tile matrix set")
 def tile_matrix_set(request: Request, _: Public) -> Response:
     return answer(request, tiles.TMS.model_dump_json(exclude_none=True), JSON)
 

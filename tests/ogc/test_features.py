@@ -87,6 +87,91 @@ def test_a_byte_range_of_an_answer(client: TestClient) -> None:
     assert client.get(url).headers["accept-ranges"] == "bytes"
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/conformance",
+        "/api",
+        "/collections",
+        "/collections/parcels",
+        "/collections/parcels/items/XC1003-R21-02",
+        "/collections/parcels/queryables",
+        "/collections/parcels/schema",
+        "/collections/parcels/tiles",
+        "/collections/parcels/tiles/WebMercatorQuad",
+        "/collections/parcels/tiles/WebMercatorQuad/tilejson.json",
+        "/collections/parcels/tiles/WebMercatorQuad/15/27319/13460",
+        "/tiles/WebMercatorQuad",
+        "/tiles/WebMercatorQuad/tilejson.json",
+        "/tiles/WebMercatorQuad/15/27319/13460",
+        "/tileMatrixSets/WebMercatorQuad",
+    ],
+)
+def test_an_unknown_parameter_is_400_on_every_route(client: TestClient, path: str) -> None:
+    """OGC 17-069r4 /req/core/query-param-unknown, with the names the route takes."""
+    answer = client.get(f"{BASE}{path}", params={"ooga": "booga"})
+    assert answer.status_code == 400, answer.text
+    assert "'ooga'" in answer.json()["detail"]
+
+
+def test_declared_parameters_are_taken_where_declared(client: TestClient) -> None:
+    for path in ("", "/conformance", "/collections", "/collections/parcels"):
+        assert client.get(f"{BASE}{path}", params={"f": "json"}).status_code == 200, path
+    one = client.get(f"{BASE}/collections/parcels/items/XC1003-R21-02", params={"crs": "EPSG:4549"})
+    assert one.status_code == 200
+    refused = client.get(f"{BASE}/conformance", params={"crs": "EPSG:4549"})
+    assert refused.status_code == 400 and "it takes f" in refused.json()["detail"]
+
+
+def test_a_bbox_across_the_antimeridian(client: TestClient, district: Engine) -> None:
+    """West east of east (OGC 17-069r4 7.15.3): the box from 170 E across 180 to 170 W."""
+    with district.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO parcels (code, unit_code, land_use, parcel_index, land_use_zh, "
+            "land_use_en, geom) SELECT c, 'FJ', '{G1}', '01', '绿地', 'Green', "
+            "ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(x, -17), 4326), 0.1)) "
+            "FROM (VALUES ('FJ01-G1-01', 179.5), ('FJ02-G1-01', -179.5), ('FJ03-G1-01', 0.0)) "
+            "v(c, x)"
+        )
+    url = f"{BASE}/collections/parcels/items"
+
+    across = _ids(client, url, bbox="170,-20,-170,-10")
+    lat_first = _ids(
+        client,
+        url,
+        bbox="-20,170,-10,-170",
+        **{"bbox-crs": "http://www.opengis.net/def/crs/EPSG/0/4326"},
+    )
+    projected = client.get(url, params={"bbox": "20000000,0,10000000,10", "bbox-crs": "EPSG:3857"})
+
+    assert across == lat_first == ["FJ01-G1-01", "FJ02-G1-01"]
+    assert client.get(url, params={"bbox": "170,-20,-170,-10"}).json()["numberMatched"] == 2
+    assert projected.status_code == 400 and "lower corner" in projected.json()["detail"]
+
+
+def test_links_are_also_link_headers(client: TestClient) -> None:
+    """RFC 8288 Link headers, so a HEAD request finds the next page and the queryables."""
+    page = client.head(f"{BASE}/collections/parcels/items", params={"limit": 1})
+    links = page.headers["link"].split(", ")
+
+    assert (
+        f'<http://testserver{BASE}/collections/parcels/items?limit=1>; rel="self"; '
+        'type="application/geo+json"' in links
+    )
+    assert any('rel="next"' in link and "after=" in link for link in links)
+    assert any('rel="alternate"; type="text/html"' in link for link in links)
+    queryables = f"<http://testserver{BASE}/collections/parcels/queryables>"
+    assert (
+        f'{queryables}; rel="http://www.opengis.net/def/rel/ogc/1.0/queryables"; '
+        'type="application/schema+json"' in links
+    )
+    landing = client.head(BASE).headers["link"]
+    assert f'<http://testserver{BASE}/conformance>; rel="conformance"' in landing
+    boxed = client.get(f"{BASE}/collections/parcels/items", params={"bbox": "1,2,3,4"})
+    assert "bbox=1%2C2%2C3%2C4" in boxed.headers["link"]  # a comma would split the header
+
+
 def test_conformance_has_what_qgis_needs_for_filters(client: TestClient) -> None:
     conforms = client.get(f"{BASE}/conformance").json()["conformsTo"]
     assert set(QGIS_NEEDS) <= set(conforms)
