@@ -20,7 +20,7 @@ from geo_service.errors import InvalidQuery
 from geo_service.ogc.crs import CRS84, STORAGE_SRID, OutputCRS
 from geo_service.query import LayerQuery, Where, quote
 
-# Above this many rows (the planner's estimate) numberMatched is not counted exactly.
+# Above this many matches numberMatched is not counted exactly (``number_matched``).
 EXACT_COUNT_LIMIT = 200_000
 
 _JSON_TYPES: dict[str, dict[str, Any]] = {
@@ -242,14 +242,28 @@ def feature_rows(conn: Connection, col: Collection, page: Page) -> tuple[list[st
 
 
 def number_matched(conn: Connection, col: Collection, where: Where) -> tuple[int, bool]:
-    """How many features match: exact up to EXACT_COUNT_LIMIT, else the planner's estimate."""
+    """How many features match: exact up to EXACT_COUNT_LIMIT, else an estimate.
+
+    The planner's estimate is trusted only for a whole stored table (its row count from the
+    statistics). For a computed layer (a view: 46 impact zones were estimated at 601,200)
+    or a filter (whose selectivity the planner guesses), the rows are counted up to
+    EXACT_COUNT_LIMIT + 1, so the count is exact whenever it is within the limit.
+    """
     base = f"SELECT 1 FROM {col.source_for(where.sql())} WHERE {where.sql()}"
-    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) {base}"), where.params).scalar_one()
-    estimate = int(plan[0]["Plan"]["Plan Rows"])
-    if estimate > EXACT_COUNT_LIMIT:
-        return estimate, False
-    exact = conn.execute(text(f"SELECT count(*) FROM ({base}) q"), where.params).scalar_one()
-    return int(exact), True
+    if not col.layer.computed and not where.clauses:
+        estimate = _planned_rows(conn, base, where)
+        if estimate > EXACT_COUNT_LIMIT:
+            return estimate, False
+    bounded = f"SELECT count(*) FROM ({base} LIMIT {EXACT_COUNT_LIMIT + 1}) q"
+    counted = int(conn.execute(text(bounded), where.params).scalar_one())
+    if counted <= EXACT_COUNT_LIMIT:
+        return counted, True
+    return max(_planned_rows(conn, base, where), counted), False
+
+
+def _planned_rows(conn: Connection, sql: str, where: Where) -> int:
+    plan = conn.execute(text(f"EXPLAIN (FORMAT JSON) {sql}"), where.params).scalar_one()
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def parse_value(col: Collection, name: str, raw: str) -> Any:

@@ -35,6 +35,9 @@ from qgis.core import (  # noqa: E402  (the environment above must come first)
 from qgis.PyQt.QtCore import QSize  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
 
+# The service's collections (``layers.COLLECTIONS``; this script runs outside its venv).
+COLLECTIONS = ("parcels", "sites", "communities", "buildings", "households", "impact_zones")
+
 
 def main(base: str, user: str, token: str) -> dict:
     app = QgsApplication([], False)
@@ -50,12 +53,14 @@ def main(base: str, user: str, token: str) -> dict:
     authcfg = config.id()
 
     out: dict = {"qgis": Qgis.version(), "layers": {}}
-    for name in ("parcels", "sites", "households", "impact_zones"):
+    for name in COLLECTIONS:
         layer = QgsVectorLayer(
             f"url='{base}/ogc' typename='{name}' authcfg={authcfg}", name, "OAPIF"
         )
         info: dict = {"valid": layer.isValid()}
         if layer.isValid():
+            # What the attribute table and the layer tree show, before any feature is read.
+            info["feature_count"] = layer.featureCount()
             features = list(layer.getFeatures())
             info |= {
                 "crs": layer.crs().authid(),
