@@ -13,6 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import Engine
 
@@ -30,13 +31,19 @@ def running_server(
     workers: int = 1,
     env: dict[str, str] | None = None,
     timeout: float = 30.0,
+    access_log: Path | None = None,
 ) -> Iterator[str]:
     """The service as ``geo-service serve`` runs it (``geo_service.server.run``), on
     127.0.0.1 and a free port; yields its base URL once ``/healthz`` answers at all (a 503
-    counts: the server is up), stops it after."""
+    counts: the server is up), stops it after.
+
+    With ``access_log``, uvicorn's log (a line per request, its query string included) is
+    written to that file: what a client really asked for (GDAL's pushed-down filters).
+    """
     port = free_port()
+    output = access_log.open("ab") if access_log else None
     process = subprocess.Popen(
-        [sys.executable, "-m", "geo_service.server", "--quiet"],
+        [sys.executable, "-m", "geo_service.server", *([] if access_log else ["--quiet"])],
         env={
             **os.environ,
             "GEO_SERVICE_DATABASE_URL": database_url,
@@ -45,6 +52,8 @@ def running_server(
             "GEO_SERVICE_WORKERS": str(workers),
             **(env or {}),
         },
+        stdout=output,
+        stderr=output,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -66,6 +75,8 @@ def running_server(
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+        if output:
+            output.close()
 
 
 def admin_token(engine: Engine, label: str) -> str:

@@ -97,7 +97,8 @@ class _Translator:
             return f"NOT ({self.sql(node.sub_node)})"
         if type(node) in _COMPARISON:
             self._check_types(node.lhs, [node.rhs])
-            return f"({self.sql(node.lhs)} {_COMPARISON[type(node)]} {self.sql(node.rhs)})"
+            (rhs,) = self._dates(node.lhs, [node.rhs])
+            return f"({self.sql(node.lhs)} {_COMPARISON[type(node)]} {self.sql(rhs)})"
         if isinstance(node, ast.Like):
             op = "ILIKE" if node.nocase else "LIKE"
             pattern = node.pattern
@@ -107,7 +108,7 @@ class _Translator:
             return f"({self.sql(node.lhs)}::text {neg}{op} {self.where.bind(pattern)})"
         if isinstance(node, ast.In):
             self._check_types(node.lhs, list(node.sub_nodes))
-            items = ", ".join(self.sql(v) for v in node.sub_nodes)
+            items = ", ".join(self.sql(v) for v in self._dates(node.lhs, list(node.sub_nodes)))
             neg = "NOT " if node.not_ else ""
             return f"({self.sql(node.lhs)} {neg}IN ({items}))"
         if isinstance(node, ast.IsNull):
@@ -115,7 +116,7 @@ class _Translator:
         if isinstance(node, ast.Between):
             self._check_types(node.lhs, [node.low, node.high])
             neg = "NOT " if node.not_ else ""
-            low, high = self.sql(node.low), self.sql(node.high)
+            low, high = (self.sql(v) for v in self._dates(node.lhs, [node.low, node.high]))
             return f"({self.sql(node.lhs)} {neg}BETWEEN {low} AND {high})"
         if type(node) in _SPATIAL:
             return f"{_SPATIAL[type(node)]}({self.sql(node.lhs)}, {self.sql(node.rhs)})"
@@ -162,6 +163,16 @@ class _Translator:
                     f"e.g. {attr.name} = '{other}'"
                 )
 
+    def _dates(self, lhs: Any, others: list[Any]) -> list[Any]:
+        """Text compared with a date property, read as a date: GDAL writes
+        ``start_date >= '2024-01-01T'`` for a ``-where`` on a date, which PostgreSQL
+        would refuse."""
+        if not isinstance(lhs, ast.Attribute) or lhs.name in GEOMETRY_NAMES:
+            return others
+        if self.col.field(lhs.name).kind != "date":
+            return others
+        return [parse_day(o, f"filter: {lhs.name}") if isinstance(o, str) else o for o in others]
+
     def _attribute(self, name: str) -> str:
         if name in GEOMETRY_NAMES:
             return "m.geom"
@@ -182,6 +193,21 @@ class _Translator:
     def _envelope(self, *coords: float) -> str:
         b = [self.where.bind(float(c)) for c in coords]
         return self._from_filter_crs(f"ST_MakeEnvelope({', '.join(b)}, {self.crs.srid})")
+
+
+def parse_day(raw: str, what: str) -> dt.date:
+    """A date (``2025-06-01``, or ``2025-06-01T`` as GDAL writes a date alone), or an RFC 3339
+    time taken as its day in the server's local time zone; else a 400 naming ``what``."""
+    day = raw[:-1] if raw.endswith("T") else raw
+    try:
+        if len(day) == 10:
+            return dt.date.fromisoformat(day)
+        moment = dt.datetime.fromisoformat(day)
+    except ValueError:
+        raise InvalidQuery(
+            f"{what}: {raw!r} is not a date (2025-06-01) or a time (2025-06-01T08:00:00Z)"
+        ) from None
+    return (moment.astimezone() if moment.tzinfo else moment).date()
 
 
 def _check_geometry(geojson: dict) -> None:

@@ -6,8 +6,9 @@ and QGIS read ``components.parameters.limit`` (default and maximum) from here to
 pages. Path parameters follow from the path templates, so none is left undeclared.
 
 A collection's own items path (``/collections/parcels/items``, with its queryables as
-parameters, which GDAL needs before it sends ``field=value``) is one more entry of
-``paths`` built by ``_operation`` with ``_query("items")`` plus those parameters.
+parameters, which GDAL needs before it sends ``field=value`` or a filter) is one more
+entry of ``paths`` built by ``_operation`` with ``_query("items")`` plus those parameters;
+only the collections the reader may read are named.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from geo_service.ogc.collections import Collection
 from geo_service.ogc.params import PARAMETERS, Parameter, declared
 
 JSON = "application/json"
@@ -61,8 +63,11 @@ def _component(p: Parameter) -> dict[str, Any]:
 
 def _path_parameters(path: str, collection_ids: list[str]) -> list[dict[str, Any]]:
     """One declaration per ``{name}`` of the path template (OpenAPI requires each)."""
+    collection: dict[str, Any] = {"type": "string"}
+    if collection_ids:
+        collection["enum"] = collection_ids
     schemas = {
-        "collectionId": {"type": "string", "enum": collection_ids},
+        "collectionId": collection,
         "featureId": {"type": "string"},
         "tileMatrix": {"type": "string"},
         "tileCol": {"type": "integer", "minimum": 0},
@@ -72,6 +77,26 @@ def _path_parameters(path: str, collection_ids: list[str]) -> list[dict[str, Any
         {"name": name, "in": "path", "required": True, "schema": schemas[name]}
         for name in re.findall(r"\{(\w+)\}", path)
     ]
+
+
+def _queryable_parameters(col: Collection) -> list[dict[str, Any]]:
+    """``field=value`` for each queryable: equal to the value (a list field: holding it)."""
+    properties = col.schema()["properties"]
+    out = []
+    for f in col.fields:
+        schema = {k: v for k, v in properties[f.name].items() if k not in ("title", "description")}
+        if schema.get("type") == "array":
+            schema = schema["items"]
+        out.append(
+            {
+                "name": f.name,
+                "in": "query",
+                "required": False,
+                "description": f"{f.label_en}: the features whose {f.name} is (holds) this value.",
+                "schema": schema,
+            }
+        )
+    return out
 
 
 def _query(operation_id: str) -> list[dict[str, str]]:
@@ -94,11 +119,18 @@ def _operation(operation_id: str, media: str, parameters: list[dict]) -> dict[st
     return {"get": get}
 
 
-def openapi_document(base: str, collection_ids: list[str]) -> dict[str, Any]:
+def openapi_document(base: str, cols: list[Collection]) -> dict[str, Any]:
+    """The document for a reader of ``cols`` (the collections they may read; no others are
+    named). Beside the template paths, each collection's own items path with its
+    queryables: GDAL sends ``field=value`` only for a parameter declared there."""
+    ids = [c.id for c in cols]
     paths = {
-        path: _operation(op, media, _path_parameters(path, collection_ids) + _query(op))
+        path: _operation(op, media, _path_parameters(path, ids) + _query(op))
         for path, op, media in OPERATIONS
     }
+    for col in cols:
+        parameters = _query("items") + _queryable_parameters(col)
+        paths[f"/collections/{col.id}/items"] = _operation(f"items_{col.id}", GEOJSON, parameters)
     return {
         "openapi": "3.0.3",
         "info": {"title": "Site-impact service: OGC API - Features and Tiles", "version": "1.0"},

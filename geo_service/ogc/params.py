@@ -14,7 +14,6 @@ so a new parameter is one row there and one parser here.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,13 +32,16 @@ from geo_service.ogc.collections import (
     quote,
 )
 from geo_service.ogc.crs import STORAGE_SRID, OutputCRS, offered_uris, parse_crs
-from geo_service.ogc.filters import filter_condition, parse_filter
+from geo_service.ogc.filters import filter_condition, parse_day, parse_filter
 from layers import COLLECTIONS, Layer
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 FORMATS = formats.OGC_ITEMS.names
-FILTER_LANGS = ("cql2-text", "cql2-json")
+# cql-text is the draft's name for cql2-text, the one GDAL (3.6 to 3.12) looks for before
+# it sends a -where to the server; it is read as cql2-text.
+FILTER_LANGS = ("cql2-text", "cql2-json", "cql-text")
+LANG_ALIASES = {"cql-text": "cql2-text"}
 
 
 def parse_int(name: str, raw: str | None, default: int, low: int, high: int | None) -> int:
@@ -73,19 +75,6 @@ def _timed() -> list[Layer]:
     return [layer for layer in COLLECTIONS.values() if layer.temporal]
 
 
-def _day(raw: str) -> dt.date:
-    """A date, or an RFC 3339 time taken as its day in the server's local time zone."""
-    try:
-        if len(raw) == 10:
-            return dt.date.fromisoformat(raw)
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        raise InvalidQuery(
-            f"datetime: {raw!r} is not a date (2025-06-01) or a time (2025-06-01T08:00:00Z)"
-        ) from None
-    return (moment.astimezone() if moment.tzinfo else moment).date()
-
-
 def datetime_condition(col: Collection, where: Where, raw: str | None) -> None:
     """``datetime``: an instant or an interval (``start/end``, ``..`` open), matching the
     features whose dates overlap it. A missing start or end date never excludes a feature
@@ -102,7 +91,7 @@ def datetime_condition(col: Collection, where: Where, raw: str | None) -> None:
             f"datetime={raw!r}: use a date or time, or an interval start/end with '..' "
             "for an open end (2025-01-01/.., ../2025-06-30)"
         )
-    bounds = [None if p in ("", "..") else _day(p) for p in parts]
+    bounds = [None if p in ("", "..") else parse_day(p, "datetime") for p in parts]
     start, end = bounds[0], bounds[-1]
     if start is not None and end is not None and start > end:
         raise InvalidQuery(f"datetime={raw!r}: the interval ends before it starts")
@@ -214,7 +203,7 @@ def parse_filter_lang(raw: str | None) -> str:
         return "cql2-text"
     if raw not in FILTER_LANGS:
         raise InvalidQuery(f"filter-lang={raw!r}; use one of: {', '.join(FILTER_LANGS)}")
-    return raw
+    return LANG_ALIASES.get(raw, raw)
 
 
 def parse_output_crs(raw: str | None) -> OutputCRS:
@@ -352,7 +341,8 @@ PARAMETERS = (
         "filter-lang",
         ITEMS,
         {"type": "string", "enum": list(FILTER_LANGS), "default": FILTER_LANGS[0]},
-        f"{FILTER_LANGS[0]} (default) or {' or '.join(FILTER_LANGS[1:])}.",
+        f"{FILTER_LANGS[0]} (default), {FILTER_LANGS[1]}, or cql-text (the draft name of "
+        "cql2-text, which GDAL sends).",
         parse_filter_lang,
     ),
     Parameter("filter-crs", ITEMS, _CRS, "CRS of geometries in the filter.", parse_filter_crs),

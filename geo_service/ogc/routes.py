@@ -40,7 +40,6 @@ from geo_service.ogc.collections import (
 )
 from geo_service.ogc.crs import CRS84, offered_uris
 from geo_service.ogc.openapi import openapi_document
-from layers import COLLECTIONS
 
 router = APIRouter(prefix="/ogc", tags=["OGC API"])
 
@@ -124,10 +123,11 @@ def conformance(request: Request, _: Public, f: str | None = None) -> Response:
 
 
 @route(router, "/api", "api", "OpenAPI 3 definition of the OGC API")
-def api(request: Request, _: Public) -> Response:
+def api(request: Request, principal: CollectionReader) -> Response:
+    """Open to all; it names only the collections the reader may read."""
     return _json(
         request,
-        openapi_document(_base(request), list(COLLECTIONS)),
+        openapi_document(_base(request), _readable(principal)),
         "application/vnd.oai.openapi+json;version=3.0",
     )
 
@@ -149,6 +149,8 @@ def _collection_doc(col: Collection, base: str, engine: Engine) -> dict:
             {"rel": "self", "type": JSON, "href": url},
             *_items_links(url + "/items"),
             {"rel": QUERYABLES, "type": SCHEMA, "href": url + "/queryables"},
+            # The rel GDAL looks for before it sends a filter to the server.
+            {"rel": "queryables", "type": SCHEMA, "href": url + "/queryables"},
             {
                 "rel": "http://www.opengis.net/def/rel/ogc/1.0/schema",
                 "type": "application/schema+json",
@@ -228,14 +230,21 @@ def collection(
 def queryables(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/queryables"}
-    return _json(request, doc, "application/schema+json")
+    return _json(request, doc, _schema_media(request))
 
 
 @route(router, "/collections/{collection_id}/schema", "schema", "The features' JSON Schema")
 def schema(request: Request, collection_id: str, principal: CollectionReader) -> Response:
     col = _collection(principal, collection_id)
     doc = col.schema() | {"$id": f"{_base(request)}/collections/{col.id}/schema"}
-    return _json(request, doc, "application/schema+json")
+    return _json(request, doc, _schema_media(request))
+
+
+def _schema_media(request: Request) -> str:
+    """application/schema+json, unless the client accepts JSON but not that: GDAL 3.6 asks
+    for the queryables as GeoJSON or JSON and refuses any other answer."""
+    accept = request.headers.get("accept", "")
+    return JSON if JSON in accept and SCHEMA not in accept else SCHEMA
 
 
 # -- items ------------------------------------------------------------------------------------

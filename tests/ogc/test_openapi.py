@@ -39,3 +39,19 @@ def test_a_page_format_is_documented_where_it_is_read(client: TestClient) -> Non
     for path in ("/", "/collections", "/collections/{collectionId}/items/{featureId}"):
         assert f in doc["paths"][path]["get"]["parameters"], path
     assert client.get("/ogc/conformance?f=html").headers["content-type"].startswith("text/html")
+
+
+def test_each_collection_has_its_own_items_path_with_its_queryables(client: TestClient) -> None:
+    """GDAL reads the collection's own path: filter-lang naming cql-text (then it sends a
+    -where as a filter) and a parameter per queryable (then it may send field=value)."""
+    doc = _document(client)
+    parcels = doc["paths"]["/collections/parcels/items"]["get"]
+    names = {p.get("name") for p in parcels["parameters"]}
+    refs = {p["$ref"].rsplit("/", 1)[1] for p in parcels["parameters"] if "$ref" in p}
+
+    assert {"code", "unit_code", "land_use", "land_use_en"} <= names
+    assert refs == RESERVED
+    lang = doc["components"]["parameters"]["filter-lang"]["schema"]["enum"]
+    assert "cql-text" in lang and lang[0] == "cql2-text"
+    land_use = next(p for p in parcels["parameters"] if p.get("name") == "land_use")
+    assert land_use["schema"]["type"] == "string"  # one land use, held by the parcel

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import unquote_plus
 
 import pyogrio
 import pytest
@@ -13,7 +15,12 @@ from tests.accounts import issue_token
 
 
 @pytest.fixture
-def server(district_households: Engine) -> Iterator[str]:
+def log(tmp_path: Path) -> Path:
+    return tmp_path / "server.log"
+
+
+@pytest.fixture
+def server(district_households: Engine, log: Path) -> Iterator[str]:
     """uvicorn on the test district with 3,003 households; yields its root URL, with
     pyogrio's GDAL holding an admin token (Basic, the token as the password)."""
     with district_households.begin() as conn:
@@ -27,7 +34,8 @@ def server(district_households: Engine) -> Iterator[str]:
         {"GDAL_HTTP_AUTH": "BASIC", "GDAL_HTTP_USERPWD": f"any:{token}"}
     )
     try:
-        with running_server(district_households.url.render_as_string(False)) as root:
+        url = district_households.url.render_as_string(False)
+        with running_server(url, access_log=log) as root:
             yield root
     finally:
         pyogrio.set_gdal_config_options({"GDAL_HTTP_AUTH": None, "GDAL_HTTP_USERPWD": None})
@@ -40,3 +48,22 @@ def test_reading_an_items_url_as_a_file(server: str) -> None:
     assert len(frame) == 3003
     assert frame.crs.to_epsg() == 4326
     assert set(frame.columns) >= {"building", "unit_label", "residents"}
+
+
+@pytest.mark.parametrize(
+    ("layer", "where", "count"),
+    [
+        ("households", "unit_label = 'V-17'", 1),
+        ("sites", "start_date >= '2024-01-01'", 1),
+        ("sites", "kind = 'road' OR progress_pct > 30", 2),
+    ],
+)
+def test_where_is_sent_to_the_server(
+    server: str, log: Path, layer: str, where: str, count: int
+) -> None:
+    frame = pyogrio.read_dataframe(f"OAPIF:{server}/ogc", layer=layer, where=where)
+
+    assert len(frame) == count
+    asked = log.read_text()
+    assert f"/ogc/collections/{layer}/items?" in asked and "filter-lang=cql-text" in asked
+    assert where.split()[0] in unquote_plus(asked)
