@@ -19,7 +19,7 @@ from fastapi.responses import Response
 
 from geo_service import formats
 from geo_service.access import Principal
-from geo_service.errors import Forbidden, NotFound
+from geo_service.errors import NotFound
 from geo_service.ogc import params
 from geo_service.ogc.collections import Collection
 from layers import COLLECTIONS
@@ -63,15 +63,18 @@ def readable(principal: Principal) -> list[Collection]:
 
 
 def readable_collection(principal: Principal, collection_id: str) -> Collection:
-    """The collection if this principal may read it: 401 to ask for sign-in, 403, 404."""
-    if collection_id not in COLLECTIONS:
-        raise NotFound(
-            f"no collection {collection_id!r}; collections are: {', '.join(COLLECTIONS)}"
-        )
-    if not principal.can_read_layer(collection_id):
+    """The collection if this principal may read it: 401 to ask for sign-in, else 404.
+
+    A collection the reader may not read is not there for them, as in ``/collections``
+    and ``/ogc/api``: a 403 made QGIS show households as a valid, empty layer to a gis
+    token.
+    """
+    if collection_id in COLLECTIONS and principal.can_read_layer(collection_id):
+        return Collection(COLLECTIONS[collection_id])
+    if collection_id in COLLECTIONS:
         principal.require_signed_in()
-        raise Forbidden(f"the {principal.role} role may not read {collection_id}")
-    return Collection(COLLECTIONS[collection_id])
+    names = ", ".join(c.id for c in readable(principal)) or "none for this reader"
+    raise NotFound(f"no collection {collection_id!r}; collections are: {names}")
 
 
 def answer(

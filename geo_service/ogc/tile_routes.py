@@ -139,10 +139,13 @@ def map_tileset(request: Request, principal: CollectionReader) -> Response:
 
 
 @route(router, "/tiles/WebMercatorQuad/tilejson.json", "mapTileJSON", "TileJSON of the map tiles")
-def map_tilejson(request: Request, principal: CollectionReader) -> Response:
+def map_tilejson(request: Request, principal: CollectionReader, engine: EngineDep) -> Response:
+    """Bounded by the data of its layers, as a collection's TileJSON is (a viewer zooms there)."""
     cols = _map_layers(principal)
     url = f"{base_url(request)}/tiles/{tiles.TMS_ID}/{{z}}/{{x}}/{{y}}"
-    return json_answer(request, tiles.tilejson(cols, url, None))
+    with engine.connect() as conn:
+        bounds = tiles.union([c.extent(conn) for c in cols])
+    return json_answer(request, tiles.tilejson(cols, url, bounds))
 
 
 @route(router, "/tiles/WebMercatorQuad/{z}/{x}/{y}", "mapTile", "A map tile (several layers)")

@@ -25,6 +25,7 @@ EXTENT, BUFFER = 4096, 64
 AGGREGATE_BELOW_ZOOM: dict[str, int] = {"households": 15}
 GRID_CELLS = 64  # cells across a tile for an aggregate
 MERCATOR_RADIUS = 6378137.0  # EPSG:3857's sphere, metres
+WORLD = [-180, -85.0511, 180, 85.0511]  # TileJSON's default bounds: Web Mercator's world
 # The layers of the multi-layer map tile, drawn bottom to top.
 MAP_LAYERS = ("parcels", "impact_zones", "buildings", "sites")
 
@@ -64,8 +65,9 @@ def _layer_sql(col: Collection, z: int) -> str:
             f"GROUP BY floor(mx / {cell}), floor(my / {cell})) t"
         )
     props = ", ".join(f"{col.expr(f.name)} AS {quote(f.name)}" for f in col.fields)
-    # MVT ids are integers; the OGC feature id (a parcel's code) travels as a property.
-    fid = "" if col.fid_is_integer else f", {col.fid} AS fid"
+    # MVT ids are integers; another feature id travels as a property (``fid_property``).
+    name_of_fid = fid_property(col)
+    fid = f", {col.fid} AS {quote(name_of_fid)}" if name_of_fid else ""
     mvt_id = ", 'id'" if col.fid_is_integer else ""
     ident = f", {col.fid} AS id" if col.fid_is_integer else ""
     mercator = (
@@ -81,6 +83,25 @@ def _layer_sql(col: Collection, z: int) -> str:
         f"SELECT ST_AsMVT(t, {name}, {EXTENT}, 'geom'{mvt_id}) "
         f"FROM ({rows} OFFSET 0) t WHERE t.geom IS NOT NULL"
     )
+
+
+def fid_property(col: Collection) -> str | None:
+    """The property that carries a feature id MVT cannot (ids are integers there): none for
+    integer ids or when the id is a field already (a parcel's ``code``), else ``fid`` (an
+    impact zone's ``AZF-2024-01:day:2``), declared in the tile set and the TileJSON."""
+    if col.fid_is_integer or col.layer.feature_id in col.field_names:
+        return None
+    return "fid"
+
+
+def layer_fields(col: Collection) -> dict[str, str]:
+    """A tile layer's properties and what each is (TileJSON ``fields``)."""
+    fields = {f.name: f.label_en for f in col.fields}
+    if fid_property(col):
+        fields["fid"] = "Feature id (the id of the feature in the OGC API items)"
+    if col.id in AGGREGATE_BELOW_ZOOM:
+        fields["count"] = f"Households in the cell (below zoom {AGGREGATE_BELOW_ZOOM[col.id]})"
+    return fields
 
 
 def tile(conn: Connection, cols: list[Collection], z: int, x: int, y: int) -> bytes:
@@ -158,7 +179,7 @@ def tileset(col: Collection, base: str, extent: list[float] | None) -> dict[str,
                 "geometryType": "points" if is_aggregate(col, 0) else _geometry_kind(col),
                 "minTileMatrix": str(MIN_ZOOM),
                 "maxTileMatrix": str(MAX_ZOOM),
-                "propertiesSchema": col.schema(),
+                "propertiesSchema": _tile_schema(col),
             }
         ],
         "x-zoomContents": zoom_contents(col),
@@ -192,9 +213,30 @@ def tileset(col: Collection, base: str, extent: list[float] | None) -> dict[str,
     }
 
 
+def _tile_schema(col: Collection) -> dict[str, Any]:
+    """The JSON Schema of a tile feature's properties: the collection's, with ``fid``."""
+    schema = col.schema()
+    if fid_property(col):
+        schema["properties"]["fid"] = {"title": "Feature id", "type": "string"}
+    return schema
+
+
 def _geometry_kind(col: Collection) -> str:
     kinds = " ".join(col.layer.geometry_types).lower()
     return "points" if "point" in kinds else "curves" if "polygon" not in kinds else "surfaces"
+
+
+def union(extents: list[list[float] | None]) -> list[float] | None:
+    """The box around the layers' boxes (None: no layer has data)."""
+    boxes = [e for e in extents if e]
+    if not boxes:
+        return None
+    return [
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    ]
 
 
 def tilejson(cols: list[Collection], tiles_url: str, bounds: list[float] | None) -> dict:
@@ -204,16 +246,11 @@ def tilejson(cols: list[Collection], tiles_url: str, bounds: list[float] | None)
         "tiles": [tiles_url],
         "minzoom": MIN_ZOOM,
         "maxzoom": MAX_ZOOM,
-        "bounds": bounds or [-180, -85.0511, 180, 85.0511],
+        "bounds": bounds or WORLD,
         "vector_layers": [
             {
                 "id": c.id,
-                "fields": {f.name: f.label_en for f in c.fields}
-                | (
-                    {"count": f"Households in the cell (below zoom {AGGREGATE_BELOW_ZOOM[c.id]})"}
-                    if c.id in AGGREGATE_BELOW_ZOOM
-                    else {}
-                ),
+                "fields": layer_fields(c),
                 "minzoom": MIN_ZOOM,
                 "maxzoom": MAX_ZOOM,
                 "description": c.layer.description,

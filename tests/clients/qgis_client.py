@@ -18,8 +18,11 @@ import tempfile
 
 faulthandler.enable()
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# A throwaway profile: the authentication database must not be the user's.
+# A throwaway profile: the authentication database must not be the user's, nor the
+# network cache (in XDG_CACHE_HOME) another run's: answers may be kept 60 s, and Qt's cache
+# ignores Vary: Authorization, so it would give one token's answers to the next.
 os.environ["QGIS_AUTH_DB_DIR_PATH"] = tempfile.mkdtemp(prefix="qgis-auth-")
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="qgis-cache-")
 
 from qgis.core import (  # noqa: E402  (the environment above must come first)
     Qgis,

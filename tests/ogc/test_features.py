@@ -390,7 +390,14 @@ def test_who_sees_what(anonymous: TestClient, client_as) -> None:
     gis = client_as("gis")
     ids = {c["id"] for c in gis.get(f"{BASE}/collections").json()["collections"]}
     assert "households" not in ids and "parcels" in ids
-    assert gis.get(f"{BASE}/collections/households/items").status_code == 403
+    # Not there for them at all: not listed, not in the OpenAPI, 404 (not 403).
+    hidden = gis.get(f"{BASE}/collections/households/items")
+    listed = hidden.json()["detail"].split("collections are: ")[1]
+    assert hidden.status_code == 404 and "parcels" in listed and "households" not in listed
+    assert gis.get(f"{BASE}/collections/households").status_code == 404
+    assert "/collections/households/items" not in gis.get(f"{BASE}/api").json()["paths"]
+    enum = gis.get(f"{BASE}/api").json()["paths"]["/collections/{collectionId}"]["get"]
+    assert "households" not in enum["parameters"][0]["schema"]["enum"]
     planner = client_as("planner")
     assert planner.get(f"{BASE}/collections/households/items").status_code == 200
 

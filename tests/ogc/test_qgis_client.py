@@ -49,22 +49,28 @@ def district_for_qgis(engine: Engine) -> Engine:
     return engine
 
 
+def _qgis(root: str, user: str, token: str) -> dict:
+    done = subprocess.run(
+        [SYSTEM_PYTHON, str(CLIENT), root, user, token],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 @pytest.fixture(scope="module")
 def seen(district_for_qgis: Engine) -> Iterator[dict]:
-    """What QGIS saw of the test district."""
+    """What QGIS saw of the test district: as a planner, and ``["gis"]`` with a gis token."""
     engine = district_for_qgis
     url = engine.url.render_as_string(False)
     with running_server(url) as root:
         make_user(engine, "qgis-analyst", "planner")
         token = issue_token(engine, None, username="qgis-analyst")
-        done = subprocess.run(
-            [SYSTEM_PYTHON, str(CLIENT), root, "qgis-analyst", token],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    assert done.returncode == 0, done.stderr[-3000:]
-    yield json.loads(done.stdout.strip().splitlines()[-1])
+        planner = _qgis(root, "qgis-analyst", token)
+        planner["gis"] = _qgis(root, "anyone", issue_token(engine, "gis"))
+    yield planner
 
 
 def _count(engine: Engine, table: str) -> int:
@@ -91,6 +97,15 @@ def test_qgis_counts_every_layer_before_reading_it(seen: dict, district_for_qgis
             stored = conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
         layer = seen["layers"][name]
         assert layer["feature_count"] == layer["features"] == stored > 0, name
+
+
+def test_qgis_shows_a_gis_token_only_the_layers_it_may_read(seen: dict) -> None:
+    """Households (personal fields behind them) are not there for gis: an invalid layer,
+    not a valid empty one."""
+    layers = seen["gis"]["layers"]
+    assert layers["households"] == {"valid": False}
+    for name in ("parcels", "sites", "communities", "buildings", "impact_zones"):
+        assert layers[name]["valid"] and layers[name]["feature_count"] > 0, name
 
 
 def test_qgis_sees_feature_ids_and_no_personal_fields(seen: dict) -> None:

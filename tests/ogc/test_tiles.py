@@ -54,6 +54,9 @@ def test_households_are_counts_below_zoom_15(
 def test_tilejson_and_bad_tiles(client: TestClient) -> None:
     tj = client.get("/ogc/tiles/WebMercatorQuad/tilejson.json").json()
     assert tj["tiles"][0].endswith("/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}")
+    # The district's data (parcels, impact zones, sites), not the world.
+    west, south, east, north = tj["bounds"]
+    assert 120.14 < west < east < 120.18 and 30.25 < south < north < 30.28
     assert client.get("/ogc/tiles/WebMercatorQuad/3/9/0").status_code == 404
     assert client.get("/ogc/tiles/WebMercatorQuad/a/0/0").status_code == 400
 
@@ -267,10 +270,26 @@ def test_a_moved_parcel_is_drawn_where_it_now_lies(
 
     assert _until(lambda: b"XC1003-R21-02" not in client.get(here).content)
     moved = _decoded(client, there)["parcels"]["features"]
-    assert [f["properties"]["fid"] for f in moved] == ["XC1003-R21-02"]
+    assert [f["properties"]["code"] for f in moved] == ["XC1003-R21-02"]
     # Its west edge (lon 120.158 + 0.141) where pyproj puts it in the tile, to a pixel.
     tile = TMS.tile(120.30, 30.40, 15)
     xy = TMS.xy_bounds(tile)
     west, _ = Transformer.from_crs(4326, 3857, always_xy=True).transform(120.299, 30.40)
     xs = [x for ring in moved[0]["geometry"]["coordinates"] for x, _ in ring]
     assert abs(min(xs) - (west - xy.left) / (xy.right - xy.left) * 4096) <= 1
+
+
+def test_every_tile_property_is_declared(client: TestClient, homes: Engine) -> None:
+    """What a feature of a tile carries is in its TileJSON fields and its tile set's schema;
+    a parcel's id is its code, so it is not sent twice."""
+    for collection in ("parcels", "sites", "impact_zones", "buildings"):
+        base = f"/ogc/collections/{collection}/tiles/WebMercatorQuad"
+        fields = client.get(f"{base}/tilejson.json").json()["vector_layers"][0]["fields"]
+        schema = client.get(base).json()["layers"][0]["propertiesSchema"]["properties"]
+        tile = _decoded(client, f"{base}/{_tile(16, 120.1595, 30.2670)}")
+        carried = {
+            k for f in tile.get(collection, {"features": []})["features"] for k in f["properties"]
+        }
+        assert carried and carried <= set(fields) and carried <= set(schema), collection
+    parcel = _decoded(client, f"/ogc/collections/parcels/tiles/WebMercatorQuad/{_tile(16)}")
+    assert "fid" not in parcel["parcels"]["features"][0]["properties"]
