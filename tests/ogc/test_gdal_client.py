@@ -43,7 +43,9 @@ def server(
     log = tmp_path / "server.log"
     with running_server(url, access_log=log) as root:
         token = issue_token(district_households, "admin")
-        gdal_env = {**os.environ, "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}"}
+        # As the README says: the token as the Basic password (GDAL 3.12 ignores
+        # GDAL_HTTP_HEADERS in its OGC API driver; 3.6 would take either).
+        gdal_env = {**os.environ, "GDAL_HTTP_AUTH": "BASIC", "GDAL_HTTP_USERPWD": f"any:{token}"}
         yield root + "/ogc", gdal_env, log
 
 

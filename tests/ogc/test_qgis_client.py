@@ -125,3 +125,14 @@ def test_qgis_draws_the_map_tiles(seen: dict) -> None:
     assert seen["tiles"]["valid"]
     assert seen["tiles"]["errors"] == []
     assert seen["tiles"]["drawn_pixels_sampled"] > 100
+
+
+def test_the_readme_tells_analysts_what_this_client_does() -> None:
+    """The QGIS recipe is prose (dialogs); its URLs and authentication are the client's."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    client = CLIENT.read_text()
+    assert "URL\n`http://HOST:8000/ogc`" in readme and "{base}/ogc" in client
+    assert "/ogc/tiles/WebMercatorQuad/{z}/{x}/{y}" in readme
+    assert "/ogc/tiles/WebMercatorQuad/{{z}}/{{x}}/{{y}}" in client
+    assert "add a Basic configuration with an API token as\nthe password" in readme
+    assert 'QgsAuthMethodConfig("Basic")' in client and '"password", token' in client
