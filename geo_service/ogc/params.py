@@ -8,8 +8,9 @@ links, beside ``parse_after``, which reads the cursor they carry.
 
 ``PARAMETERS``, at the end, says of each parameter where it applies (the operations of
 ``/ogc/api``), its schema, its description and its parser; the OpenAPI document
-(``openapi``) and the names that are not property filters (``RESERVED``) are read from it,
-so a new parameter is one row there and one parser here.
+(``openapi``), the names that are not property filters (``RESERVED``) and the names each
+route takes (``refuse_unknown``: any other is a 400) are read from it, so a new parameter
+is one row there and one parser here.
 """
 
 from __future__ import annotations
