@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from sqlalchemy import Connection, Engine
 
 from geo_service import formats
-from geo_service.api.deps import CollectionReader, EngineDep, Public
+from geo_service.api.deps import CollectionReader, EngineDep, Public, Visitor
 from geo_service.errors import InvalidQuery, NotFound
 from geo_service.ogc import pages, params
 from geo_service.ogc.answers import JSON, route
@@ -75,8 +75,8 @@ CONFORMANCE = [
 
 
 # -- landing, conformance, OpenAPI -------------------------------------------------------------
-@route(router, "", "landing", "OGC API landing page")
 @route(router, "/", "landing", include_in_schema=False)  # the same page, not a redirect to it
+@route(router, "", "landing", "OGC API landing page")
 def landing(request: Request, _: Public, f: str | None = None) -> Response:
     base = _base(request)
     doc = {
@@ -123,7 +123,7 @@ def conformance(request: Request, _: Public, f: str | None = None) -> Response:
 
 
 @route(router, "/api", "api", "OpenAPI 3 definition of the OGC API")
-def api(request: Request, principal: CollectionReader) -> Response:
+def api(request: Request, principal: Visitor) -> Response:
     """Open to all; it names only the collections the reader may read."""
     return _json(
         request,

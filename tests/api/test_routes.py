@@ -113,7 +113,8 @@ def test_anonymous_callers_get_401_from_every_route_not_public(
             assert answer.status_code != 401, (method, url)
         else:
             assert answer.status_code == 401, (method, url, answer.status_code, requirement)
-            assert "sign in" in answer.json()["detail"]
+            if method != "HEAD":  # which has no body
+                assert "sign in" in answer.json()["detail"]
             checked += 1
     assert checked > 30
 
