@@ -356,9 +356,10 @@ PARAMETERS = (
     ),
     Parameter(
         "lang",
-        ITEMS,
+        DOCUMENTS,
         _TEXT,
-        "Accepted for the clients that send it; it changes nothing.",
+        "Language of the HTML page: zh or en (kept for the next pages); any other value, and "
+        "every other format, is the same as without it.",
         None,
     ),
 )
