@@ -99,7 +99,9 @@ def render_page(root: Element) -> str:
     figure = root.get_root()
     assert isinstance(figure, Figure)
     html = figure.render()
-    return html
+    # branca's page has no ``<html lang>``: the browser and screen readers should know it.
+    lang = getattr(figure, "html_lang", None)
+    return html.replace("<html>", f'<html lang="{lang}">', 1) if lang else html
 
 
 # -- one stand-alone file -----------------------------------------------------------------------

@@ -51,6 +51,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "residents": ("常住人数", "Residents"),
     "export_households": ("下载住户清单（Excel）", "Download household list (Excel)"),
     "open_site_map": ("打开工地地图", "Open site map"),
+    "open_community_map": ("打开社区地图", "Open community map"),
+    "home": ("首页", "Home"),
     "site_households": ("受影响住户", "Affected households"),
     "households_tiles": ("住户（低缩放级别为聚合）", "Households (aggregated when zoomed out)"),
     "band": ("圈层", "band"),

@@ -11,9 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection, text
 
 from geo_service import impact
-from geo_service.access import Principal, require_households
+from geo_service.access import Permission, Principal, require_households
 from geo_service.api import headers
 from geo_service.api.deps import (
     AllLayersReader,
@@ -58,10 +59,23 @@ def overview(
     base = _basemap(settings, basemap)
     with engine.connect() as conn:
         sites, bbox = data.sites(conn), data.extent(conn)
+        site_maps = _openable_sites(conn, principal)
     figure = builders.overview_map(
-        sites, bbox, lang, base, households=principal.can_read_layer("households")
+        sites,
+        bbox,
+        lang,
+        base,
+        households=principal.can_read_layer("households"),
+        site_maps=site_maps,
+        community_maps=principal.has(Permission.READ_ALL_LAYERS),
     )
     return _page(assets.render_page(figure), settings)
+
+
+def _openable_sites(conn: Connection, principal: Principal) -> list[str]:
+    """The codes of the sites whose map the reader may open (a city has hundreds)."""
+    rows = conn.execute(text("SELECT id, code FROM sites ORDER BY code")).all()
+    return [code for site_id, code in rows if principal.can_list_households(site_id)]
 
 
 def _site_page(

@@ -56,6 +56,7 @@ def new_map(title: str, bbox: Box | None, lang: str, base: Basemap | None) -> fo
     m = folium.Map(location=centre, zoom_start=15, tiles=None, control_scale=False, max_zoom=20)
     m.get_root().header.add_child(Element('<meta charset="utf-8">'))
     m.get_root().title = title
+    m.get_root().html_lang = "en" if lang == "en" else "zh-CN"  # assets.render_page writes it
     m.get_root().html.add_child(Element(f'<div class="gs-title">{escape(title)}</div>'))
     m.get_root().html.add_child(print_marks(lang))
     Configure(config(lang, base, bbox)).add_to(m)

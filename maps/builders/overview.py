@@ -6,13 +6,15 @@ buildings, impact zones and households come from ``/ogc/.../tiles/WebMercatorQua
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import folium
 
 from geo_service import noise
 from maps import labels
 from maps.builders.basemaps import Basemap
 from maps.builders.frame import embedded_sites, finish, new_map, tiled
-from maps.builders.popups import site_link
+from maps.builders.popups import community_link, site_link
 from maps.data import Box
 
 
@@ -22,14 +24,24 @@ def overview_map(
     lang: str,
     base: Basemap | None = None,
     households: bool = True,
+    site_maps: Collection[str] | None = None,
+    community_maps: bool = True,
 ) -> folium.Map:
-    """Sites embedded; parcels, communities, buildings, zones and households from tiles."""
+    """Sites embedded; parcels, communities, buildings, zones and households from tiles.
+
+    Popups link to the maps the reader may open: the sites in ``site_maps`` (None: every
+    site), and each community's map when ``community_maps``."""
     m = new_map(labels.text("overview", lang), bbox, lang, base)
     parcels = tiled("parcels", lang)
-    communities, buildings = tiled("communities", lang), tiled("buildings", lang, minZoom=14)
+    communities = (
+        tiled("communities", lang, link=community_link(lang))
+        if community_maps
+        else tiled("communities", lang)
+    )
+    buildings = tiled("buildings", lang, minZoom=14)
     people = [communities, buildings]
     zones = tiled("impact_zones", lang)
-    sites = embedded_sites(sites_geojson, lang, link=site_link(lang))
+    sites = embedded_sites(sites_geojson, lang, link=site_link(lang, site_maps))
     points = []
     if households:
         points.append(

@@ -6,6 +6,8 @@ Popups show the layers' public fields only; a personal field asked for here is a
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from geo_service.impact import LIST_COLUMNS
 from layers import COLLECTIONS
 from maps import labels
@@ -77,10 +79,24 @@ def layer_spec(layer_id: str, lang: str, fields: tuple[str, ...] | None = None, 
     }
 
 
-def site_link(lang: str) -> dict:
-    """A site popup's link to that site's own map."""
-    return {
+def site_link(lang: str, codes: Collection[str] | None = None) -> dict:
+    """A site popup's link to that site's own map; with ``codes``, only on those sites (the
+    ones the reader may open: a link that answers 403 is a dead end)."""
+    link = {
         "field": "code",
         "href": f"/maps/sites/{{}}?lang={lang}",
         "text": labels.text("open_site_map", lang),
+    }
+    if codes is not None:
+        link["only"] = sorted(codes)
+    return link
+
+
+def community_link(lang: str) -> dict:
+    """A community popup's link to its own map; ``$id`` is the feature's id (the tiles carry
+    a community's id as the vector tile feature id, not as a property)."""
+    return {
+        "field": "$id",
+        "href": f"/maps/communities/{{}}?lang={lang}",
+        "text": labels.text("open_community_map", lang),
     }

@@ -85,13 +85,19 @@
     }
   };
 
-  function popupFor(spec, props) {
+  /* A popup's link, when the feature has its value (``$id``: the feature's own id) and the
+     reader may open the page (``only``: the values they may; a 403 is a dead end). */
+  function linkFor(link, props, fid) {
+    var value = link.field === "$id" ? fid : props[link.field];
+    if (value === undefined || value === null) return "";
+    if (link.only && link.only.indexOf(String(value)) < 0) return "";
+    return '<p><a class="gs-link" href="' + GS.escape(link.href.replace("{}", encodeURIComponent(value))) +
+      '">' + GS.escape(link.text) + "</a></p>";
+  }
+
+  function popupFor(spec, props, fid) {
     var title = props[spec.titleField] || spec.title;
-    var extra = "";
-    if (spec.link && props[spec.link.field] !== undefined) {
-      extra = '<p><a href="' + GS.escape(spec.link.href.replace("{}", encodeURIComponent(props[spec.link.field]))) +
-        '">' + GS.escape(spec.link.text) + "</a></p>";
-    }
+    var extra = spec.link ? linkFor(spec.link, props, fid) : "";
     if (spec.exportLink) extra += '<p><a href="' + GS.escape(spec.exportLink.href) + '">' + GS.escape(spec.exportLink.text) + "</a></p>";
     return GS.popup(title, props, spec.fields, extra);
   }
@@ -110,6 +116,7 @@
     var layer = L.vectorGrid.protobuf(spec.url, {
       pane: "gsTiles", interactive: true, maxNativeZoom: 22, tolerance: L.Browser.mobile ? 8 : 3,
       minZoom: spec.minZoom || 0, vectorTileLayerStyles: styles,
+      getFeatureId: function (f) { return f.id; },
       fetchOptions: { credentials: "same-origin" },
       rendererFactory: function (coords, size, options) {
         var r = L.canvas.tile(coords, size, options);
@@ -154,6 +161,9 @@
     if (!renderer) return null;
     var local = p.subtract(coords.scaleBy(size));
     for (var id in renderer._layers) { if (hits(renderer._layers[id], local)) found = renderer._layers[id]; }
+    if (found) {  // the tile feature's id (VectorGrid keeps it only in its index by id)
+      for (var fid in renderer._features) { if (renderer._features[fid].feature === found && fid !== "undefined") found.gsId = fid; }
+    }
     return found;
   };
 
@@ -173,7 +183,7 @@
     var found = [];
     GS.tileLayers.slice().reverse().forEach(function (entry) {
       var f = GS.featureAt(map, entry, e.latlng);
-      if (f) found.push('<div class="gs-popup-layer">' + GS.escape(entry.spec.title) + "</div>" + popupFor(entry.spec, f.properties || {}));
+      if (f) found.push('<div class="gs-popup-layer">' + GS.escape(entry.spec.title) + "</div>" + popupFor(entry.spec, f.properties || {}, f.gsId));
     });
     if (found.length) L.popup(GS.popupOptions(map)).setLatLng(e.latlng).setContent(found.join("")).openOn(map);
   }
@@ -194,7 +204,7 @@
         return L.circleMarker(ll, L.extend({ pane: pane, interactive: interactive }, style(f.properties || {})));
       },
       onEachFeature: function (f, layer) {
-        if (interactive) layer.bindPopup(popupFor(spec, f.properties || {}), GS.popupOptions(map));
+        if (interactive) layer.bindPopup(popupFor(spec, f.properties || {}, f.id), GS.popupOptions(map));
         if (spec.register) GS[spec.register][f.id || f.properties[spec.titleField]] = layer;
       }
     });

@@ -72,11 +72,11 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def _page(browser, server: str, token: str, **options):
-    """A browser page that sends ``token``; ``page.visit`` records errors and outside requests."""
-    context = browser.new_context(
-        extra_http_headers={"Authorization": f"Bearer {token}"}, **options
-    )
+def _page(browser, server: str, token: str | None, **options):
+    """A browser page that sends ``token`` (None: a person who signs in with the form);
+    ``page.visit`` records errors and outside requests."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    context = browser.new_context(extra_http_headers=headers, **options)
     visit = Visit()
 
     def route(r) -> None:
