@@ -70,3 +70,10 @@ def test_vectorgrid_is_patched_for_leaflet_1_9_and_the_manifest_says_why() -> No
     code = (MANIFEST.parent / grid["folder"] / patch["file"]).read_text(encoding="utf-8")
     assert "fakeStop" not in code and vendor.VECTORGRID_CLICK.new in code
     assert "fakeStop" not in (MANIFEST.parent / "leaflet@1.9.3/dist/leaflet.js").read_text()
+
+
+def test_a_map_page_says_its_language() -> None:
+    """Screen readers and the browser's translation offer read ``<html lang>``."""
+    sites = '{"type":"FeatureCollection","features":[]}'
+    assert '<html lang="zh-CN">' in assets.render_page(builders.overview_map(sites, None, "zh"))
+    assert '<html lang="en">' in assets.render_page(builders.overview_map(sites, None, "en"))
