@@ -290,15 +290,12 @@ def acknowledgement(packet: Packet, crc_mode: CrcMode = "hj212") -> bytes:
     )
 
 
-def refusal(packet: Packet | None, code: Return, crc_mode: CrcMode = "hj212") -> bytes | None:
-    """CN 9011 with QnRtn: the answer to a packet refused after its fields were read (None
-    when there is nobody to address it to: no MN could be read)."""
-    if packet is None:
-        return None
-    cp = f"QN={packet.qn};QnRtn={int(code)}" if packet.qn else f"QnRtn={int(code)}"
-    return build(
-        qn=packet.qn, st="91", cn="9011", pw=packet.pw, mn=packet.mn, cp=cp, crc_mode=crc_mode
-    )
+def refusal(
+    code: Return, *, mn: str, pw: str, qn: str | None, crc_mode: CrcMode = "hj212"
+) -> bytes:
+    """CN 9011 with QnRtn: the answer to a refused packet, addressed to its device."""
+    cp = f"QN={qn};QnRtn={int(code)}" if qn else f"QnRtn={int(code)}"
+    return build(qn=qn, st="91", cn="9011", pw=pw, mn=mn, cp=cp, crc_mode=crc_mode)
 
 
 def cut(buffer: bytes) -> tuple[list[bytes], bytes]:

@@ -136,10 +136,10 @@ def test_a_modbus_device_is_checked_with_modbus() -> None:
 
 def test_a_refusal_answers_with_9011_and_the_return_code() -> None:
     packet = hj212.parse(PACKETS[2])
-    answer = hj212.parse(hj212.refusal(packet, Return.PW_ERROR))
+    raw = hj212.refusal(Return.PW_ERROR, mn=packet.mn, pw=packet.pw, qn=packet.qn)
+    answer = hj212.parse(raw)
     assert (answer.cn, answer.st, answer.mn) == ("9011", "91", packet.mn)
     assert answer.data().items == {"QN": packet.qn, "QnRtn": "3"}
-    assert hj212.refusal(None, Return.CRC_ERROR) is None
 
 
 def test_split_packets_are_put_back_together_in_part_order() -> None:
