@@ -101,8 +101,23 @@ def migrate(url: str, revision: str = "heads") -> None:
             sync_reference(conn)
             sync_triggers(conn)
             sync_grants(conn)
+            _partitions_ahead(conn)
     finally:
         engine.dispose()
+
+
+def _partitions_ahead(conn: Connection) -> None:
+    """The readings' partitions of this month and the next ones (migration 0017's)."""
+    if conn.execute(text("SELECT to_regprocedure('readings_partition(date, text)')")).scalar():
+        import datetime as dt
+
+        from geo_service.monitoring import partitions
+        from geo_service.settings import MonitoringSettings
+
+        settings = MonitoringSettings()
+        partitions.ensure_ahead(
+            conn, dt.datetime.now(dt.UTC), settings.partitions_ahead, settings.timezone
+        )
 
 
 def downgrade(url: str, revision: str) -> None:

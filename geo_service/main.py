@@ -7,6 +7,7 @@ static assets included.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -25,6 +26,7 @@ from geo_service.api import (
     landing,
     login,
     maps,
+    monitors,
     parcels,
     search,
     site_settings,
@@ -39,6 +41,8 @@ from geo_service.api.pages import LanguageCookie
 from geo_service.auth import PrincipalCache
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
+from geo_service.monitoring.receiver import Receiver, serve
+from geo_service.monitoring.store import DatabaseSink
 from geo_service.ogc.routes import router as ogc_router
 from geo_service.ogc.tile_routes import router as ogc_tile_router
 from geo_service.settings import (
@@ -47,6 +51,7 @@ from geo_service.settings import (
     DatabaseSettings,
     ImportSettings,
     MapSettings,
+    MonitoringSettings,
     ServerSettings,
     database_settings,
     session_secret,
@@ -57,22 +62,28 @@ from maps.assets import STATIC_URL as MAPS_ASSETS_URL
 
 
 def _lifespan(
-    settings: DatabaseSettings, server: ServerSettings
+    settings: DatabaseSettings, server: ServerSettings, monitoring: MonitoringSettings
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """One engine (and pool) per application, and the tile cache's listener; both closed
-    when the server stops."""
+    """One engine (and pool) per application, the tile cache's listener and, when its port
+    is set, the HJ 212 receiver; all closed when the server stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         url = database_url(settings)
         app.state.engine = make_engine(url, pool_size=settings.pool_size)
         app.state.tile_cache = TileCache(server.tile_cache_mb * 2**20)
+        app.state.receiver = Receiver(DatabaseSink(app.state.engine, monitoring.timezone))
         listener = ChangeListener(url, app.state.tile_cache)
         if server.tile_cache_mb > 0:
             listener.start()
+        hj212 = None
+        if monitoring.port is not None:
+            hj212 = asyncio.create_task(serve(app.state.receiver, monitoring.host, monitoring.port))
         try:
             yield
         finally:
+            if hj212 is not None:
+                hj212.cancel()
             listener.stop()
             app.state.engine.dispose()
 
@@ -87,6 +98,7 @@ def create_app(
     import_settings: ImportSettings | None = None,
     map_settings: MapSettings | None = None,
     band_rules: BandRules | None = None,
+    monitoring: MonitoringSettings | None = None,
 ) -> FastAPI:
     """The web application; settings from the environment unless given (tests give theirs).
 
@@ -103,7 +115,7 @@ def create_app(
         title="Site-impact service 工地周边影响服务",
         description=geo_service.__doc__,
         version=geo_service.__version__,
-        lifespan=_lifespan(settings, server),
+        lifespan=_lifespan(settings, server, monitoring or MonitoringSettings()),
         # Served by ``docs``, which declares them public like every other route.
         openapi_url=None,
         docs_url=None,
@@ -132,6 +144,7 @@ def create_app(
         site_settings,
         search,
         maps,
+        monitors,
     ):
         app.include_router(module.router)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.

@@ -4,7 +4,8 @@ impact settings and reference data, and the secrets (the disclosure key).
 Each function adds its tables to the metadata ``geo_service.schema`` builds; a table's
 ``info`` says what it is to the rest of the service (``account``: not data the maps or
 feeds read; ``append_only``; ``reference``: synced from ``geo_service/reference``;
-``secret``: never leaves the database).
+``secret``: never leaves the database; ``stream``: measurements arriving all the time,
+which no tile or feed cache follows).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -272,4 +275,59 @@ def secret_tables(metadata: MetaData) -> None:
         Column("salt", Text, nullable=False, server_default=text("(gen_random_uuid())::text")),
         CheckConstraint("id", name="ck_disclosure_key_one_row"),
         info={"secret": True},
+    )
+
+
+# Measurements arriving every second: the tile cache does not follow them (``data_tables``).
+STREAM = {"stream": True}
+
+
+def monitoring_tables(metadata: MetaData) -> None:
+    """What the monitors send (migration 0017, ``geo_service.monitoring``).
+
+    ``hj212_packets``: every frame the receiver got, accepted or not and why, as received
+    (the Noise Law has a builder keep the raw records). ``readings``: one value of one
+    factor and statistic of one command (2011 real-time, 2051 minute, 2061 hourly, 2031
+    daily) at one time (the interval's start for aggregates), particulates in ug/m3; range
+    partitions by month (``geo_service.monitoring.partitions`` creates them ahead and
+    detaches old ones), BRIN on time. A repeated packet changes nothing (the key).
+    """
+    Table(
+        "hj212_packets",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Column("peer", Text, nullable=False),
+        Column("via", String(8), nullable=False),
+        Column("raw", LargeBinary, nullable=False),
+        Column("mn", String(64)),
+        Column("monitor_id", Integer, ForeignKey("monitors.id", ondelete="SET NULL")),
+        Column("accepted", Boolean, nullable=False),
+        Column("code", SmallInteger, nullable=False),
+        Column("reason", Text, nullable=False),
+        Index("ix_hj212_packets_received_at", "received_at", postgresql_using="brin"),
+        Index("ix_hj212_packets_monitor_id", "monitor_id"),
+        CheckConstraint("via IN ('tcp', 'http')", name="ck_hj212_packets_via"),
+        info=STREAM,
+    )
+    Table(
+        "readings",
+        metadata,
+        Column(
+            "monitor_id",
+            Integer,
+            ForeignKey("monitors.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("cn", String(4), primary_key=True),
+        Column("factor", String(16), primary_key=True),
+        Column("statistic", String(12), primary_key=True),
+        Column("at", DateTime(timezone=True), primary_key=True),
+        Column("value", Float, nullable=False),
+        Column("flag", String(1)),
+        Column("received_at", DateTime(timezone=True), nullable=False),
+        Index("ix_readings_at", "at", postgresql_using="brin"),
+        CheckConstraint("cn IN ('2011', '2051', '2061', '2031')", name="ck_readings_cn"),
+        postgresql_partition_by="RANGE (at)",
+        info=STREAM,
     )

@@ -74,7 +74,7 @@ class LayerQuery:
     @property
     def fields(self) -> tuple[Field, ...]:
         """The fields this query may read: the public ones, or all with ``personal``."""
-        return self.layer.fields if self.personal else self.layer.public_fields
+        return self.layer.readable_fields if self.personal else self.layer.public_fields
 
     def field(self, name: str) -> Field:
         for f in self.fields:

@@ -15,6 +15,7 @@ with ``geo_service.query`` from the same declarations.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from geoalchemy2 import Geometry
@@ -208,6 +209,7 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
     own_tables.secret_tables(metadata)
     own_tables.impact_tables(metadata)
     own_tables.import_tables(metadata)
+    own_tables.monitoring_tables(metadata)
     return metadata
 
 
@@ -220,7 +222,7 @@ def data_tables() -> tuple[str, ...]:
     return tuple(
         t.name
         for t in metadata.sorted_tables
-        if not (t.info.get("account") or t.info.get("secret"))
+        if not (t.info.get("account") or t.info.get("secret") or t.info.get("stream"))
     )
 
 
@@ -257,3 +259,12 @@ def sync_triggers(conn: Connection) -> None:
                 "FOR EACH STATEMENT EXECUTE FUNCTION notify_data_changed()"
             )
         )
+
+
+PARTITION = re.compile(r"readings_\d{4}_\d{2}")
+
+
+def is_partition(name: str) -> bool:
+    """A monthly partition of ``readings`` (made at run time, or detached by retention):
+    not in the declared schema, and no migration's to compare."""
+    return PARTITION.fullmatch(name) is not None

@@ -242,3 +242,34 @@ def kept_secret(path: Path) -> str:
 def database_settings() -> DatabaseSettings:
     """Settings are read once per process; tests build their own instances."""
     return DatabaseSettings()
+
+
+class MonitoringSettings(BaseSettings):
+    """The HJ 212 receiver (``GEO_SERVICE_HJ212_...``).
+
+    ``port`` set: ``geo-service serve`` also listens for monitors there (``geo-service
+    hj212 listen`` listens alone). ``host`` is loopback by default: set it to the address
+    the monitors reach (``0.0.0.0`` for all) once a firewall lets only them in. ``timezone``
+    is the devices' clock (HJ 212 times carry none) and the partitions' months.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "HJ212_", extra="ignore")
+
+    port: int | None = Field(default=None, ge=0, le=65535)
+    host: str = "127.0.0.1"
+    timezone: str = "Asia/Shanghai"
+    # Partitions made ahead at every ``db up``; readings older than ``retention_months``
+    # (this month counted) are detached by ``geo-service hj212 retention`` (0: keep all).
+    partitions_ahead: int = Field(default=2, ge=0, le=24)
+    retention_months: int = Field(default=0, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, e.g. Asia/Shanghai") from None
+        return value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from geo_service.errors import UnknownLayer
-from layers import buildings, communities, households, impact_zones, parcels, sites
+from layers import buildings, communities, households, impact_zones, monitors, parcels, sites
 from layers.base import Field, Layer, Reference
 
 LAYERS: dict[str, Layer] = {
@@ -14,6 +14,7 @@ LAYERS: dict[str, Layer] = {
         communities.LAYER,
         buildings.LAYER,
         households.LAYER,
+        monitors.LAYER,
     )
 }
 

@@ -35,6 +35,8 @@ class Field:
     ``personal`` fields (PIPL) never leave the service without an entitled reader;
     ``sensitive`` ones (health, vulnerability) need the strictest handling.
     ``derived`` fields are computed by the service and ignored in imported files.
+    ``secret`` fields (a monitor's HJ 212 password) are imported and stored, and read by no
+    query but the one that needs them (the receiver's): no feed, export or page, whoever asks.
     """
 
     name: str
@@ -45,6 +47,7 @@ class Field:
     personal: bool = False
     sensitive: bool = False
     derived: bool = False
+    secret: bool = False
     choices: tuple[str, ...] | None = None
     # A regular expression every value must match whole (checked on import), with the
     # words that say what it allows, e.g. for codes that become feature ids and URLs.
@@ -181,7 +184,12 @@ class Layer:
 
     @property
     def public_fields(self) -> tuple[Field, ...]:
-        return tuple(f for f in self.fields if not f.personal)
+        return tuple(f for f in self.fields if not f.personal and not f.secret)
+
+    @property
+    def readable_fields(self) -> tuple[Field, ...]:
+        """Every field an entitled reader may be shown: all but the secret ones."""
+        return tuple(f for f in self.fields if not f.secret)
 
     @property
     def personal_fields(self) -> tuple[Field, ...]:

@@ -49,6 +49,7 @@ def test_one_frame_per_layer_with_exactly_its_import_columns(
             "communities",
             "buildings",
             "households",
+            "monitors",
         ]
     )
     for layer, frame in district.items():
@@ -226,6 +227,7 @@ def test_write_city_small(tmp_path: Path) -> None:
         "city_communities.gpkg",
         "city_buildings.gpkg",
         "city_households.gpkg",
+        "city_monitors.gpkg",
         "city_parcels.gpkg",
         "city_sites.gpkg",
     }
@@ -295,3 +297,19 @@ def test_geo_service_demo_refuses_load_options_with_a_file_command(tmp_path: Pat
     assert result.exit_code == 2
     assert "--if-empty and --serve are for loading the demo, not for demo city" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_every_site_under_construction_has_a_dust_and_a_noise_monitor_on_its_edge(
+    district: dict[str, gpd.GeoDataFrame],
+) -> None:
+    sites = district["sites"].set_index("code")
+    monitors = district["monitors"]
+    active = set(sites.index[sites["status"] == "under_construction"])
+    assert set(monitors["site"]) == active and len(monitors) == 2 * len(active)
+    assert monitors["mn"].is_unique
+    assert set(zip(monitors["kind"], monitors["st"], strict=True)) == {
+        ("both", "39"),
+        ("noise", "23"),
+    }
+    for site, point in zip(monitors["site"], monitors.geometry, strict=True):
+        assert sites.geometry[site].distance(point) < 1e-6  # on the boundary (or the road)

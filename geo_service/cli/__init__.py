@@ -3,12 +3,21 @@ server.
 
 Each command is a few lines of arguments around one call into the service. What they all
 share is ``edge`` (settings read once, domain errors as one line and exit 2, the engine);
-the commands are in ``database``, ``data``, ``access`` and ``server``, which add themselves
-to ``main`` when imported here.
+the commands are in ``database``, ``data``, ``access``, ``server`` and ``monitoring``, which
+add themselves to ``main`` when imported here.
 """
 
-from geo_service.cli import access, data, database, server
+from geo_service.cli import access, data, database, monitoring, server
 from geo_service.cli.data import announce_demo_admin
 from geo_service.cli.edge import CliSettings, main
 
-__all__ = ["CliSettings", "access", "announce_demo_admin", "data", "database", "main", "server"]
+__all__ = [
+    "CliSettings",
+    "access",
+    "announce_demo_admin",
+    "data",
+    "database",
+    "main",
+    "monitoring",
+    "server",
+]

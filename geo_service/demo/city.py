@@ -23,7 +23,7 @@ from shapely.geometry.base import BaseGeometry
 from tqdm import tqdm
 
 from geo_service.demo.description import DistrictError, as_date, load_district
-from geo_service.demo.frames import layer_frame, write_geopackage
+from geo_service.demo.frames import layer_frame, monitors_frame, write_geopackage
 from geo_service.demo.geometry import Projection, as_multipolygon
 from geo_service.demo.housing import (
     Buildings,
@@ -367,6 +367,7 @@ def _city_frames(
         ),
         "sites": layer_frame("sites", site_columns, proj.to_wgs84(np.where(road, lines, outline))),
     }
+    frames["monitors"] = monitors_frame(frames["sites"])
     step("reproject")
     return {layer: frames[layer] for layer in LAYERS}
 

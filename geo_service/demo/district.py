@@ -30,7 +30,12 @@ from geo_service.demo.description import (
     load_district,
     parcel_entry,
 )
-from geo_service.demo.frames import import_columns, layer_frame, write_geopackage
+from geo_service.demo.frames import (
+    import_columns,
+    layer_frame,
+    monitors_frame,
+    write_geopackage,
+)
 from geo_service.demo.geometry import Projection, as_multipolygon, rect, rect_strips
 from geo_service.demo.housing import (
     Buildings,
@@ -330,6 +335,7 @@ def build_demo_district(path: Path | None = None) -> dict[str, gpd.GeoDataFrame]
             shapely.points(lon, lat),
         ),
     }
+    frames["monitors"] = monitors_frame(frames["sites"])
     _check_extent(frames, spec["extent"])
     return {layer: frames[layer] for layer in LAYERS}
 

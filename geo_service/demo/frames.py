@@ -43,3 +43,35 @@ def write_geopackage(frame: gpd.GeoDataFrame, path: Path, layer: str) -> Path:
     path.unlink(missing_ok=True)
     frame.to_file(path, layer=layer, driver="GPKG", engine="pyogrio", use_arrow=USE_ARROW)
     return path
+
+
+def monitors_frame(sites: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Two monitors at each site under construction, as 智慧工地 rules ask: one for dust and
+    noise on the boundary (ST 39), one for noise facing the homes (ST 23). MNs follow the
+    site's code; the password is the devices' factory default, as on a demo should be."""
+    rows: dict[str, list[Any]] = {name: [] for name in import_columns("monitors")}
+    points = []
+    active = sites[sites["status"] == "under_construction"]
+    for code, geom in zip(active["code"], active.geometry, strict=True):
+        edge = geom.boundary if geom.geom_type.endswith("Polygon") else geom
+        stem = "".join(ch for ch in code if ch.isalnum()).upper()
+        for n, (kind, st, placement, where) in enumerate(
+            (("both", "39", "boundary", 0.1), ("noise", "23", "facade", 0.6)), start=1
+        ):
+            values = {
+                "mn": f"DEMO{stem}{n:02d}",
+                "site": code,
+                "name": f"{code} {'扬尘噪声' if kind == 'both' else '噪声'}监测点{n}",
+                "st": st,
+                "kind": kind,
+                "placement": placement,
+                "faces": None,
+                "password": "123456",
+                "crc_mode": "hj212",
+                "units": "ug/m3",
+                "interval_s": 60,
+            }
+            for name, value in values.items():
+                rows[name].append(value)
+            points.append(edge.interpolate(where, normalized=True))
+    return layer_frame("monitors", rows, np.array(points, dtype=object))

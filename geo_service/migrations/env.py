@@ -6,14 +6,15 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
-from geo_service.schema import metadata
+from geo_service.schema import is_partition, metadata
 
 target_metadata = metadata
 
 
 def _include_object(obj, name, type_, reflected, compare_to) -> bool:
-    # PostGIS owns spatial_ref_sys and the tiger/topology schemas; they are not ours.
-    return not (type_ == "table" and name == "spatial_ref_sys")
+    # PostGIS owns spatial_ref_sys and the tiger/topology schemas; they are not ours. The
+    # readings' monthly partitions are made at run time.
+    return not (type_ == "table" and (name == "spatial_ref_sys" or is_partition(name)))
 
 
 def run_migrations_online() -> None:

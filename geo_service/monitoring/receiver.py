@@ -50,9 +50,24 @@ class Sink(Protocol):
 
     def device(self, mn: str) -> Device | None: ...
 
-    def keep_raw(self, received: dt.datetime, peer: str, raw: bytes, outcome: Outcome) -> None: ...
+    def record(self, frame: Frame) -> Outcome:
+        """Keep one frame as received with its verdict, and its readings when it completed
+        a data packet; all or nothing. The verdict as kept (a store may refuse readings
+        the protocol accepted)."""
 
-    def store(self, device: Device, packet: Packet, received: dt.datetime) -> None: ...
+
+@dataclass(frozen=True)
+class Frame:
+    """One frame as received, its verdict, and the whole data packet it completed (a split
+    packet's last part completes it), if any."""
+
+    received: dt.datetime
+    peer: str
+    via: str
+    raw: bytes
+    outcome: Outcome
+    device: Device | None
+    data: Packet | None
 
 
 def _unverified(raw: bytes, key: bytes, pattern: bytes = rb"[^;&]*") -> str | None:
@@ -89,29 +104,35 @@ class Receiver:
             return Outcome(False, Return.ST_ERROR, reason, packet), device
         return Outcome(True, Return.READY, "accepted", packet), device
 
-    def receive(self, raw: bytes, peer: str, received: dt.datetime | None = None) -> bytes | None:
-        """Handle one frame; the answer to send back, if any."""
+    def receive(
+        self, raw: bytes, peer: str, via: str = "tcp", received: dt.datetime | None = None
+    ) -> tuple[Outcome, bytes | None]:
+        """Handle one frame: its verdict and the answer to send back, if any."""
         received = received or dt.datetime.now(dt.UTC)
         outcome, device = self.check(raw)
-        self.sink.keep_raw(received, peer, raw, outcome)
+        packet, data = outcome.packet, None
+        if outcome.accepted:
+            assert packet is not None and self.reassembly is not None
+            whole = self.reassembly.add(packet)
+            if whole is not None and whole.cn in DATA_COMMANDS:
+                data = whole
+        outcome = self.sink.record(Frame(received, peer, via, raw, outcome, device, data))
+        return outcome, self.answer(raw, outcome, device)
+
+    def answer(self, raw: bytes, outcome: Outcome, device: Device | None) -> bytes | None:
+        """What the device is sent back: 9014 when it asked, 9011 for a refusal."""
         packet = outcome.packet
-        if not outcome.accepted:
-            # A refusal answers only a device we know: a stranger learns nothing about
-            # which MNs exist. A packet that could not be read is answered from its
-            # unverified header.
-            if device is None:
-                return None
-            qn = packet.qn if packet else _unverified(raw, b"QN", rb"\d{14}(?:\d{3})?")
-            # Their own PW back, never the device's: the answer goes to whoever sent it.
-            pw = packet.pw if packet else (_unverified(raw, b"PW") or "")
-            return hj212.refusal(outcome.code, mn=device.mn, pw=pw, qn=qn, crc_mode=device.crc_mode)
-        assert packet is not None and device is not None and self.reassembly is not None
-        whole = self.reassembly.add(packet)
-        if whole is not None and whole.cn in DATA_COMMANDS:
-            self.sink.store(device, whole, received)
-        if packet.ack_requested:
-            return hj212.acknowledgement(packet, device.crc_mode)
-        return None
+        if outcome.accepted:
+            assert packet is not None and device is not None
+            return hj212.acknowledgement(packet, device.crc_mode) if packet.ack_requested else None
+        # A refusal answers only a device we know: a stranger learns nothing about which
+        # MNs exist. A packet that could not be read is answered from its unverified header.
+        if device is None:
+            return None
+        qn = packet.qn if packet else _unverified(raw, b"QN", rb"\d{14}(?:\d{3})?")
+        # Their own PW back, never the device's: the answer goes to whoever sent it.
+        pw = packet.pw if packet else (_unverified(raw, b"PW") or "")
+        return hj212.refusal(outcome.code, mn=device.mn, pw=pw, qn=qn, crc_mode=device.crc_mode)
 
     async def serve_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -127,7 +148,7 @@ class Receiver:
                     break
                 frames, buffer = hj212.cut(buffer + chunk)
                 for raw in frames:
-                    answer = await asyncio.to_thread(self.receive, raw, peer)
+                    _, answer = await asyncio.to_thread(self.receive, raw, peer)
                     if answer:
                         writer.write(answer)
                 await writer.drain()
@@ -141,7 +162,10 @@ async def serve(
     receiver: Receiver, host: str, port: int, ready: Callable[[int], Awaitable[None]] | None = None
 ) -> None:
     """Listen until cancelled; ``ready`` gets the bound port (``port=0`` picks one)."""
-    server = await asyncio.start_server(receiver.serve_connection, host, port, limit=READ_LIMIT)
+    # reuse_port: each of ``serve``'s worker processes listens, the kernel shares them out.
+    server = await asyncio.start_server(
+        receiver.serve_connection, host, port, limit=READ_LIMIT, reuse_port=port != 0
+    )
     async with server:
         if ready:
             await ready(server.sockets[0].getsockname()[1])

@@ -48,6 +48,10 @@ VALUES
    '交通局', NULL, NULL, '市政公司', NULL, '李联络',
    ST_GeomFromText('LINESTRING(120.150 30.270, 120.160 30.270, 120.170 30.271)', 4326));
 SELECT setval(pg_get_serial_sequence('sites', 'id'), 2);
+
+INSERT INTO monitors (mn, site_id, name, st, kind, placement, password, geom)
+VALUES ('AZF202401-01', 1, '西溪安置房一期 扬尘噪声监测点', '39', 'both', 'boundary', 'seed-pw',
+        ST_SetSRID(ST_MakePoint(120.1585, 30.2670), 4326));
 SELECT setval(pg_get_serial_sequence('parcels', 'id'), 2);
 
 INSERT INTO site_parcels (site_id, parcel_id) VALUES (1, 1);

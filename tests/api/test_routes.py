@@ -33,6 +33,7 @@ PATH_VALUES = {
     "community_id": "1",
     "collection_id": "parcels",
     "feature_id": "XC1003-R21-02",
+    "mn": "010000A8900016F000169DC0",
     "z": "0",
     "x": "0",
     "y": "0",

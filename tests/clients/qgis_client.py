@@ -38,11 +38,10 @@ from qgis.core import (  # noqa: E402  (the environment above must come first)
 from qgis.PyQt.QtCore import QSize  # noqa: E402
 from qgis.PyQt.QtGui import QColor  # noqa: E402
 
-# The service's collections (``layers.COLLECTIONS``; this script runs outside its venv).
-COLLECTIONS = ("parcels", "sites", "communities", "buildings", "households", "impact_zones")
 
-
-def main(base: str, user: str, token: str) -> dict:
+def main(base: str, user: str, token: str, collections: str) -> dict:
+    """``collections``: the service's, comma-separated (the test passes ``layers.COLLECTIONS``:
+    this script runs in Debian's Python, outside the project's venv)."""
     app = QgsApplication([], False)
     app.setPrefixPath("/usr", True)
     app.initQgis()
@@ -56,7 +55,7 @@ def main(base: str, user: str, token: str) -> dict:
     authcfg = config.id()
 
     out: dict = {"qgis": Qgis.version(), "layers": {}}
-    for name in COLLECTIONS:
+    for name in collections.split(","):
         layer = QgsVectorLayer(
             f"url='{base}/ogc' typename='{name}' authcfg={authcfg}", name, "OAPIF"
         )
@@ -108,6 +107,6 @@ def main(base: str, user: str, token: str) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(*sys.argv[1:4])), flush=True)
+    print(json.dumps(main(*sys.argv[1:5])), flush=True)
     # QGIS 3.22 crashes tearing down its layers at interpreter exit; what it saw is printed.
     os._exit(0)

@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from geo_service.monitoring import hj212
-from geo_service.monitoring.receiver import Device, Outcome, Receiver, serve
+from geo_service.monitoring.receiver import Device, Frame, Outcome, Receiver, serve
 from tests.monitoring.test_hj212 import PACKETS
 
 NOISE = Device("010000A8900016F000169DC0", "123456", st="23")
@@ -26,12 +26,13 @@ class Kept:
     def device(self, mn: str) -> Device | None:
         return {d.mn: d for d in (NOISE, MODBUS)}.get(mn)
 
-    def keep_raw(self, received: dt.datetime, peer: str, raw: bytes, outcome: Outcome) -> None:
-        assert peer.startswith("127.0.0.1:")
-        self.raw.append((raw, outcome))
-
-    def store(self, device: Device, packet: hj212.Packet, received: dt.datetime) -> None:
-        self.stored.append((device.mn, packet))
+    def record(self, frame: Frame) -> Outcome:
+        assert frame.peer.startswith("127.0.0.1:") and frame.via == "tcp"
+        self.raw.append((frame.raw, frame.outcome))
+        if frame.data is not None:
+            assert frame.device is not None
+            self.stored.append((frame.device.mn, frame.data))
+        return frame.outcome
 
 
 def _exchange(kept: Kept, chunks: list[bytes], answers: int) -> list[bytes]:

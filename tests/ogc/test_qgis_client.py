@@ -51,7 +51,7 @@ def district_for_qgis(engine: Engine) -> Engine:
 
 def _qgis(root: str, user: str, token: str) -> dict:
     done = subprocess.run(
-        [SYSTEM_PYTHON, str(CLIENT), root, user, token],
+        [SYSTEM_PYTHON, str(CLIENT), root, user, token, ",".join(COLLECTIONS)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -1,0 +1,135 @@
+"""``/api/ingest/hj212`` (packets forwarded over HTTP) and ``/api/monitors/...`` (readings).
+
+A platform that forwards its monitors' packets posts them here, one per line, exactly as
+the devices sent them; each is checked, kept and answered as over TCP (the packets carry
+their device's password, as on TCP, so the endpoint needs no token). Readings are public
+like the monitors layer: noise and dust at a site boundary are not personal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from geo_service.api.deps import EngineDep, Public, PublicLayerReader
+from geo_service.errors import InvalidQuery, NotFound
+from geo_service.monitoring.receiver import Outcome, Receiver
+
+router = APIRouter(tags=["monitoring"])
+
+MAX_PACKETS = 500
+MAX_READINGS = 50_000
+# Energy means for levels in dB (LAeq of the bucket), arithmetic means for the rest; only
+# readings with a valid flag (N, T, or none sent) count.
+NOISE_FACTORS = ("LA", "Leq", "L5", "L10", "L50", "L90", "L95", "Ld", "Ln", "Ldn")
+BUCKETS = {"20min": "20 minutes", "1h": "1 hour", "1d": "1 day"}
+
+
+@router.post("/api/ingest/hj212", summary="Packets from monitors, forwarded over HTTP")
+async def ingest(request: Request, _: Public) -> dict[str, Any]:
+    """One HJ 212 packet per line (CRLF or LF); each answered as over TCP."""
+    body = await request.body()
+    lines = [line.strip() for line in body.splitlines() if line.strip()]
+    if not lines:
+        raise InvalidQuery("the body holds no packet: post HJ 212 packets, one per line")
+    if len(lines) > MAX_PACKETS:
+        raise InvalidQuery(f"at most {MAX_PACKETS} packets per request; split the batch")
+    receiver: Receiver = request.app.state.receiver
+    peer = request.client.host if request.client else "unknown"
+    answers = []
+    for raw in lines:
+        outcome, answer = await _receive(receiver, raw, peer)
+        packet = outcome.packet
+        answers.append(
+            {
+                "accepted": outcome.accepted,
+                "code": int(outcome.code),
+                "reason": outcome.reason,
+                "qn": packet.qn if packet else None,
+                "answer": answer.decode("ascii").strip() if answer else None,
+            }
+        )
+    accepted = sum(a["accepted"] for a in answers)
+    return {"accepted": accepted, "refused": len(answers) - accepted, "packets": answers}
+
+
+async def _receive(receiver: Receiver, raw: bytes, peer: str) -> tuple[Outcome, bytes | None]:
+    """The database work in a worker thread, off the event loop."""
+    return await run_in_threadpool(receiver.receive, raw, peer, "http")
+
+
+def _when(value: str | None, name: str, default: dt.datetime) -> dt.datetime:
+    if value is None:
+        return default
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise InvalidQuery(
+            f"{name}={value!r} is not a time (ISO 8601, e.g. 2026-06-01T22:00+08:00)"
+        ) from None
+    if parsed.tzinfo is None:
+        raise InvalidQuery(f"{name}={value!r} has no time zone (add +08:00 or Z)")
+    return parsed
+
+
+@router.get("/api/monitors/{mn}/readings", summary="A monitor's readings, raw or aggregated")
+def readings(
+    engine: EngineDep,
+    _: PublicLayerReader,
+    mn: Annotated[str, Path(max_length=24)],
+    from_: Annotated[str | None, Query(alias="from", description="ISO 8601 with zone")] = None,
+    to: Annotated[str | None, Query(description="ISO 8601 with zone; default now")] = None,
+    factor: Annotated[str | None, Query(max_length=16, description="a34002, Leq, ...")] = None,
+    agg: Annotated[Literal["raw", "20min", "1h", "1d"], Query()] = "raw",
+) -> dict[str, Any]:
+    """``from`` to ``to`` (at most 31 days; the last 24 hours by default)."""
+    end = _when(to, "to", dt.datetime.now(dt.UTC))
+    start = _when(from_, "from", end - dt.timedelta(days=1))
+    if not start < end or end - start > dt.timedelta(days=31):
+        raise InvalidQuery("from must be before to, at most 31 days apart")
+    with engine.connect() as conn:
+        monitor = conn.execute(text("SELECT id FROM monitors WHERE mn = :mn"), {"mn": mn}).scalar()
+        if monitor is None:
+            raise NotFound(f"no monitor has MN {mn!r}")
+        params = {"m": monitor, "start": start, "end": end, "factor": factor}
+        if agg == "raw":
+            rows = conn.execute(
+                text(f"""
+SELECT at, cn, factor, statistic, value, flag FROM readings
+WHERE monitor_id = :m AND at >= :start AND at < :end
+  AND (CAST(:factor AS text) IS NULL OR factor = :factor)
+ORDER BY at, factor, statistic LIMIT {MAX_READINGS + 1}"""),
+                params,
+            ).mappings()
+        else:
+            rows = conn.execute(
+                text(f"""
+SELECT date_bin(CAST(:bucket AS interval), at, TIMESTAMPTZ '2000-01-01 00:00+08') AS at,
+       factor, statistic,
+       CASE WHEN factor = ANY(CAST(:noise AS text[]))
+            THEN round(CAST(10 * log(avg(power(10, value / 10))) AS numeric), 1)
+            ELSE round(CAST(avg(value) AS numeric), 2) END AS value,
+       count(*) AS n
+FROM readings
+WHERE monitor_id = :m AND at >= :start AND at < :end AND coalesce(flag, 'N') IN ('N', 'T')
+  AND (CAST(:factor AS text) IS NULL OR factor = :factor)
+GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT {MAX_READINGS + 1}"""),
+                {**params, "bucket": BUCKETS[agg], "noise": list(NOISE_FACTORS)},
+            ).mappings()
+        out = [dict(r) for r in rows]
+    if len(out) > MAX_READINGS:
+        raise InvalidQuery(f"more than {MAX_READINGS} readings: ask for a shorter time or agg")
+    for r in out:
+        r["at"] = r["at"].isoformat()
+        r["value"] = float(r["value"])
+    return {
+        "monitor": mn,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "agg": agg,
+        "readings": out,
+    }

@@ -1,0 +1,116 @@
+"""Noise and dust monitors at construction sites (智慧工地): what reports over HJ 212-2017.
+
+A monitor is known by its device number ``mn`` (the MN of its packets) and checked by its
+password (``password``: secret, read only by the receiver), its system code ``st`` and its
+checksum mode (``crc_mode``: the standard's, or Modbus CRC-16 as some devices send). Indoor
+monitors are held to limits 10 dB lower (GB 12523-2011 4.3).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, String
+
+from layers.base import CODE, Field, Layer, Reference
+
+# HJ 212 system codes a site monitor sends: construction dust, acoustic environment, noise
+# source (geo_service/monitoring/hj212.py reads the others too).
+SYSTEM_CODES = ("39", "23", "36")
+MONITOR_KINDS = ("noise", "dust", "both")
+PLACEMENTS = ("boundary", "facade", "indoor")
+CRC_MODES = ("hj212", "modbus")
+DUST_UNITS = ("ug/m3", "mg/m3")
+
+LAYER = Layer(
+    id="monitors",
+    title_zh="监测设备",
+    title_en="Monitors",
+    description="Noise and dust monitors at construction sites, reporting over HJ 212-2017.",
+    table="monitors",
+    geometry_types=("Point",),
+    feature_id="mn",
+    natural_key=("mn",),
+    fields=(
+        Field(
+            "mn",
+            "设备编号（MN）",
+            "Device number (MN)",
+            required=True,
+            aliases=("设备编号", "MN"),
+            sql=String(24),
+            pattern=CODE,
+        ),
+        Field("site", "所属工地", "Site", required=True, aliases=("所属工地", "工地编号")),
+        Field("name", "名称", "Name", aliases=("名称", "设备名称")),
+        Field(
+            "st",
+            "系统编码（ST）",
+            "System code (ST)",
+            choices=SYSTEM_CODES,
+            aliases=("系统编码", "ST"),
+            sql=String(2),
+            default="'39'",
+        ),
+        Field(
+            "kind",
+            "监测类型",
+            "Kind",
+            choices=MONITOR_KINDS,
+            aliases=("监测类型",),
+            sql=String(8),
+            default="'both'",
+        ),
+        Field(
+            "placement",
+            "安装位置",
+            "Placement",
+            choices=PLACEMENTS,
+            aliases=("安装位置",),
+            sql=String(16),
+            default="'boundary'",
+        ),
+        Field("faces", "面向楼栋", "Faces building", aliases=("面向楼栋",)),
+        Field(
+            "password",
+            "访问密码（PW）",
+            "Password (PW)",
+            required=True,
+            secret=True,
+            aliases=("访问密码", "PW"),
+            sql=String(32),
+        ),
+        Field(
+            "crc_mode",
+            "校验方式",
+            "Checksum",
+            choices=CRC_MODES,
+            aliases=("校验方式",),
+            sql=String(8),
+            default="'hj212'",
+        ),
+        Field(
+            "units",
+            "颗粒物单位",
+            "Particulate unit",
+            choices=DUST_UNITS,
+            aliases=("颗粒物单位",),
+            sql=String(8),
+            default="'ug/m3'",
+        ),
+        Field(
+            "interval_s",
+            "上报间隔（秒）",
+            "Reporting interval (s)",
+            kind="int",
+            aliases=("上报间隔",),
+            sql=Integer(),
+            default="60",
+            between=(1, 86400),
+        ),
+    ),
+    references=(
+        Reference("site", "sites", "code", "site_id", on_delete="CASCADE"),
+        Reference("faces", "buildings", "address", "faces_building_id", required=False),
+    ),
+    popup_fields=("mn", "name", "site", "kind", "placement", "faces"),
+    style={"color": "#9467bd", "radius": 6},
+)
