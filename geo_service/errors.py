@@ -145,6 +145,10 @@ class InsecureConfiguration(GeoServiceError):
     """Settings that would make the service unsafe outside development (a default secret)."""
 
 
+class InvalidBasemapFile(GeoServiceError):
+    """A configured basemap package the service cannot serve: it refuses to start."""
+
+
 @dataclass
 class RowProblem:
     """One problem found in one row of an imported file (row 1 is the first data row)."""

@@ -39,6 +39,7 @@ from geo_service.api.headers import SecurityHeaders
 from geo_service.api.hosts import PublicURL, allowed_hosts
 from geo_service.api.pages import LanguageCookie
 from geo_service.auth import PrincipalCache
+from geo_service.basemap import served_package
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
 from geo_service.monitoring.receiver import Receiver, serve
@@ -86,6 +87,8 @@ def _lifespan(
                 hj212.cancel()
             listener.stop()
             app.state.engine.dispose()
+            if app.state.basemap_package is not None:
+                app.state.basemap_package.close()
 
     return lifespan
 
@@ -106,7 +109,8 @@ def create_app(
     dependencies of ``geo_service.api.deps``; no router reads the environment.
 
     Outside development it refuses to start (``InsecureConfiguration``) without a real
-    ``GEO_SERVICE_SECRET_KEY``.
+    ``GEO_SERVICE_SECRET_KEY``, and anywhere with a basemap file it cannot serve
+    (``InvalidBasemapFile``).
     """
     settings = settings or database_settings()
     auth, server = auth or AuthSettings(), server or ServerSettings()
@@ -123,7 +127,8 @@ def create_app(
     )
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.import_settings = import_settings or ImportSettings()
-    app.state.map_settings = map_settings or MapSettings()
+    map_conf = app.state.map_settings = map_settings or MapSettings()
+    app.state.basemap_package = served_package(map_conf.basemap_file, map_conf.basemap_cache_mb)
     app.state.band_rules = band_rules or BandRules()
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)

@@ -156,14 +156,19 @@ class BandRules(BaseSettings):
 class MapSettings(BaseSettings):
     """Basemaps of the interactive maps (``GEO_SERVICE_MAP_...``).
 
-    None by default: the maps draw the service's own layers only and make no request
-    outside it. ``basemap`` picks a default; ``?basemap=`` may pick another configured one.
-    Tianditu needs a key; AMap tiles are GCJ-02, so the maps shift their data to match.
+    ``basemap_file`` (an MBTiles or PMTiles package) is served by the service itself at
+    ``/maps/basemap/{z}/{x}/{y}.{format}`` (``geo_service.basemap``) and is then every map's
+    default; without it the default is none, and the maps make no request outside the
+    service. ``basemap`` picks another default; ``?basemap=`` may pick another configured
+    one. Tianditu needs a key; AMap tiles are GCJ-02, so the maps shift their data to match.
     """
 
     model_config = SettingsConfigDict(env_prefix=_PREFIX + "MAP_", extra="ignore")
 
-    basemap: str = "none"  # none, osm, tianditu, amap
+    basemap: str = ""  # local, none, osm, tianditu, amap; empty: local if a file is set
+    basemap_file: Path | None = None
+    # Memory per server process for the file's tiles (read once, kept while it runs).
+    basemap_cache_mb: int = Field(default=32, ge=0)
     osm_tiles: str = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
     tianditu_key: SecretStr = SecretStr("")
     tianditu_tiles: str = (
@@ -180,6 +185,11 @@ class MapSettings(BaseSettings):
         "https://webrd0{s}.is.autonavi.com/appmaptile?lang=zh_cn&size=1&scale=1&style=8"
         "&x={x}&y={y}&z={z}"
     )
+
+    @property
+    def default_basemap(self) -> str:
+        """The basemap a map is drawn on unless ``?basemap=`` says otherwise."""
+        return self.basemap or ("local" if self.basemap_file else "none")
 
 
 # Placeholders people copy from examples; as weak as no key at all.

@@ -30,6 +30,7 @@ from geo_service.access import Permission, Principal, anonymous
 from geo_service.api.csrf import require_same_origin
 from geo_service.api.pages import Language, request_language
 from geo_service.auth import PrincipalCache
+from geo_service.basemap import TilePackage
 from geo_service.errors import NotAuthenticated
 from geo_service.settings import AuthSettings, BandRules, ImportSettings, MapSettings
 
@@ -54,6 +55,11 @@ async def get_map_settings(request: Request) -> MapSettings:
     return request.app.state.map_settings
 
 
+async def get_basemap_package(request: Request) -> TilePackage | None:
+    """The basemap package ``create_app`` opened (GEO_SERVICE_MAP_BASEMAP_FILE), or None."""
+    return request.app.state.basemap_package
+
+
 def get_lang(
     request: Request,
     lang: Annotated[
@@ -70,6 +76,7 @@ def get_lang(
 EngineDep = Annotated[Engine, Depends(get_engine)]
 ImportSettingsDep = Annotated[ImportSettings, Depends(get_import_settings)]
 MapSettingsDep = Annotated[MapSettings, Depends(get_map_settings)]
+BasemapPackageDep = Annotated[TilePackage | None, Depends(get_basemap_package)]
 BandRulesDep = Annotated[BandRules, Depends(get_band_rules)]
 Lang = Annotated[Language, Depends(get_lang)]
 # The version (ETag) an edit is based on; a stale one gets 412 (``geo_service.versions``).

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from geo_service.basemap import open_package
 from geo_service.cli.edge import CliSettings, engine_for, main, prepared_url
 from geo_service.database import migrate
 from geo_service.settings import (
@@ -28,13 +29,24 @@ from geo_service.settings import (
     help="The HTML file to write: one file, every script, style and font inside.",
 )
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
-@click.option("--basemap", default="none", show_default=True, help="none, osm, tianditu, amap")
+@click.option(
+    "--basemap",
+    default="none",
+    show_default=True,
+    help="none, osm, tianditu, amap (the local one is served by the service: not in a file)",
+)
 @click.pass_obj
 def map_(cli: CliSettings, site: str, output: Path, lang: str, basemap: str) -> None:
     """Write SITE's map as one self-contained HTML file (to share or print offline)."""
     from geo_service import impact
     from maps import assets, builders, pages
 
+    if basemap == "local":
+        raise click.BadParameter(
+            "the local basemap is served by the running service, so a stand-alone file "
+            "cannot load it; use none, or a remote basemap",
+            param_hint="--basemap",
+        )
     try:
         base = builders.basemap(basemap, cli.get(MapSettings))
     except ValueError as exc:
@@ -57,6 +69,10 @@ def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
     settings = cli.get(ServerSettings).model_copy(update={k: v for k, v in given.items() if v})
     # Refuse a default session key before anything starts (one line, exit 2).
     require_safe_secret(settings.environment, cli.get(AuthSettings).secret_key.get_secret_value())
+    # And a basemap file it cannot serve (InvalidBasemapFile: one line naming the problem).
+    maps = cli.get(MapSettings)
+    if maps.basemap_file is not None:
+        open_package(maps.basemap_file).close()
     migrate(prepared_url(cli.get(DatabaseSettings), owner=True))
     start_server(settings)
 

@@ -13,6 +13,8 @@ from folium.elements import JSCSSMixin
 from folium.map import Layer
 from jinja2 import Template
 
+from maps.builders.basemaps import Basemap
+
 TILE_MATRIX = "WebMercatorQuad/{z}/{x}/{y}"
 _MAPS_JS = [("geo_service_maps_js", "")]
 _MAPS_CSS = [("geo_service_maps_css", "")]
@@ -81,6 +83,30 @@ class DataOverlay(_Overlay):
     def __init__(self, name: str, geojson: str, spec: dict, show: bool = True) -> None:
         super().__init__(name, spec, show)
         self.data = geojson.replace("</", "<\\/")
+
+
+class VectorBasemap(JSCSSMixin, MacroElement):
+    """A basemap of vector tiles (the service's own package), drawn by maps.js beneath the
+    overlays; not in the layer switcher, as a raster basemap is not."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "GeoService.basemap({{ this._parent.get_name() }}, {{ this.spec }});"
+        "{% endmacro %}"
+    )
+    default_js = _GRID_JS
+
+    def __init__(self, base: Basemap, bounds: list[list[float]] | None) -> None:
+        super().__init__()
+        self._name = "VectorBasemap"
+        spec = {
+            "url": base.tiles[0],
+            "attribution": base.attribution,
+            "minZoom": base.min_zoom,
+            "maxNativeZoom": base.max_native_zoom,
+            "bounds": bounds,
+        }
+        self.spec = _js(spec)
 
 
 class Controls(JSCSSMixin, MacroElement):

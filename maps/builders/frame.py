@@ -20,7 +20,14 @@ from geo_service.landuse import land_use_classes
 from layers import COLLECTIONS
 from maps import labels
 from maps.builders.basemaps import Basemap
-from maps.builders.elements import Configure, Controls, DataOverlay, TileOverlay, collection_tiles
+from maps.builders.elements import (
+    Configure,
+    Controls,
+    DataOverlay,
+    TileOverlay,
+    VectorBasemap,
+    collection_tiles,
+)
 from maps.builders.legend import EXPOSURE_STEPS, legend_html
 from maps.builders.popups import SITE_FACTS, layer_spec
 from maps.builders.printed import print_marks
@@ -61,10 +68,7 @@ def new_map(title: str, bbox: Box | None, lang: str, base: Basemap | None) -> fo
     m.get_root().html.add_child(print_marks(lang))
     Configure(config(lang, base, bbox)).add_to(m)
     if base is not None:
-        for url in base.tiles:
-            folium.TileLayer(
-                url, attr=base.attribution, subdomains=base.subdomains, control=False, max_zoom=20
-            ).add_to(m)
+        _draw_basemap(m, base)
     # Without animation: tile layers added next load only the fitted view, not first the
     # zoom_start view and then the fitted one (twice the tile requests at first render).
     fit = FitBounds([[bbox[1], bbox[0]], [bbox[3], bbox[2]]])
@@ -83,6 +87,28 @@ def new_map(title: str, bbox: Box | None, lang: str, base: Basemap | None) -> fo
         prefix=labels.text("cursor", lang),
     ).add_to(m)
     return m
+
+
+def _draw_basemap(m: folium.Map, base: Basemap) -> None:
+    """The basemap under everything, within the zooms and bounds its tiles exist for."""
+    extent = {}
+    if base.bounds:
+        west, south, east, north = base.bounds
+        extent["bounds"] = [[south, west], [north, east]]
+    if base.vector:
+        VectorBasemap(base, extent.get("bounds")).add_to(m)
+        return
+    for url in base.tiles:
+        folium.TileLayer(
+            url,
+            attr=base.attribution,
+            subdomains=base.subdomains,
+            control=False,
+            min_zoom=base.min_zoom,
+            max_zoom=20,
+            max_native_zoom=base.max_native_zoom,
+            **extent,
+        ).add_to(m)
 
 
 def tiled(

@@ -129,6 +129,26 @@
     return layer;
   };
 
+  /* The service's own vector basemap (GEO_SERVICE_MAP_BASEMAP_FILE): every source layer in
+     plain greys by what its name says it holds (water, roads, buildings, else land), labels
+     and points left out; under every overlay and never clickable. */
+  GS.basemapStyle = function (name) {
+    var n = String(name).toLowerCase();
+    if (/label|place|poi|name|housenum/.test(n)) return [];
+    if (/water|ocean|river|lake|sea/.test(n)) return { fill: true, fillColor: "#cdd5db", fillOpacity: 1, color: "#b4bec6", weight: 1 };
+    if (/road|street|transport|highway|rail|path/.test(n)) return { color: "#ffffff", weight: 2, opacity: 1, fill: false };
+    if (/building/.test(n)) return { fill: true, fillColor: "#d4d4d4", fillOpacity: 1, color: "#c0c0c0", weight: 0.5 };
+    return { fill: true, fillColor: "#ececec", fillOpacity: 1, color: "#e0e0e0", weight: 0.5 };
+  };
+  GS.basemap = function (map, spec) {
+    var styles = new Proxy({}, { get: function (_, name) { return GS.basemapStyle(name); } });
+    return L.vectorGrid.protobuf(spec.url, {
+      interactive: false, minZoom: spec.minZoom, maxNativeZoom: spec.maxNativeZoom, maxZoom: 20,
+      bounds: spec.bounds, attribution: spec.attribution, vectorTileLayerStyles: styles,
+      fetchOptions: { credentials: "same-origin" }
+    }).addTo(map);
+  };
+
   /* Inside a filled polygon's rings (ray casting, as Leaflet's, but without the stroke's
      tolerance, which would answer for the neighbouring parcel a few pixels away). */
   function inside(feature, p) {
