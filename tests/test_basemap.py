@@ -113,3 +113,10 @@ def test_serve_and_the_app_refuse_to_start_on_a_bad_basemap_file(
     )
     with pytest.raises(InvalidBasemapFile):
         create_app(DatabaseSettings(database_url=database_url), map_settings=MapSettings())
+
+
+def test_a_stand_alone_map_file_refuses_the_local_basemap_with_a_reason(tmp_path: Path) -> None:
+    out = tmp_path / "site.html"
+    result = CliRunner().invoke(main, ["map", "HF-01", "-o", str(out), "--basemap", "local"])
+    assert result.exit_code == 2 and "a stand-alone file cannot load it" in result.output
+    assert not out.exists()

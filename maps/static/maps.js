@@ -135,17 +135,18 @@
   GS.basemapStyle = function (name) {
     var n = String(name).toLowerCase();
     if (/label|place|poi|name|housenum/.test(n)) return [];
-    if (/water|ocean|river|lake|sea/.test(n)) return { fill: true, fillColor: "#cdd5db", fillOpacity: 1, color: "#b4bec6", weight: 1 };
+    /* Areas without outlines: a polygon cut at a tile's edge would show the tile grid. */
+    if (/water|ocean|river|lake|sea/.test(n)) return { fill: true, fillColor: "#cdd5db", fillOpacity: 1, stroke: false };
     if (/road|street|transport|highway|rail|path/.test(n)) return { color: "#ffffff", weight: 2, opacity: 1, fill: false };
-    if (/building/.test(n)) return { fill: true, fillColor: "#d4d4d4", fillOpacity: 1, color: "#c0c0c0", weight: 0.5 };
-    return { fill: true, fillColor: "#ececec", fillOpacity: 1, color: "#e0e0e0", weight: 0.5 };
+    if (/building/.test(n)) return { fill: true, fillColor: "#d0d0d0", fillOpacity: 1, stroke: false };
+    return { fill: true, fillColor: "#ececec", fillOpacity: 1, stroke: false };
   };
   GS.basemap = function (map, spec) {
     var styles = new Proxy({}, { get: function (_, name) { return GS.basemapStyle(name); } });
     return L.vectorGrid.protobuf(spec.url, {
       interactive: false, minZoom: spec.minZoom, maxNativeZoom: spec.maxNativeZoom, maxZoom: 20,
       bounds: spec.bounds, attribution: spec.attribution, vectorTileLayerStyles: styles,
-      fetchOptions: { credentials: "same-origin" }
+      rendererFactory: L.canvas.tile, fetchOptions: { credentials: "same-origin" }
     }).addTo(map);
   };
 
