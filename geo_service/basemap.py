@@ -242,7 +242,12 @@ class PMTilesPackage:
 class CachedPackage:
     """A package whose tiles, once read, stay in memory (``TileCache``: least recently used
     out first, within ``max_bytes``). Nothing ever invalidates them: the file does not change
-    under a running service."""
+    under a running service.
+
+    Worth it for PMTiles: ``pmtiles.Reader.get`` parses the header and a directory on every
+    call, 0.19 ms a tile in a 128-tile file (more in a city's), against 6 us for an MBTiles
+    lookup and 1-2 us for a kept tile (this machine).
+    """
 
     def __init__(self, package: TilePackage, max_bytes: int) -> None:
         self.info = package.info

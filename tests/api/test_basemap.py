@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings, MapSettings
@@ -125,11 +125,13 @@ def test_without_a_file_the_basemap_url_says_what_to_set(client: TestClient) -> 
 
 
 def test_every_map_draws_the_local_basemap_by_default_with_its_zooms_bounds_and_credit(
-    served: Client, mbtiles: Path
+    served: Client, mbtiles: Path, district: Engine
 ) -> None:
     client = served(mbtiles)
     tiles = f"/maps/basemap/{{z}}/{{x}}/{{y}}.png?v={_version(client)}"
-    for path in ("/maps/overview", "/maps/sites/AZF-2024-01"):
+    with district.connect() as conn:
+        community = conn.execute(text("SELECT min(id) FROM communities")).scalar_one()
+    for path in ("/maps/overview", "/maps/sites/AZF-2024-01", f"/maps/communities/{community}"):
         page = client.get(path).text
         options = re.sub(r"\s", "", page)
         assert f'"{tiles}"' in page
