@@ -31,7 +31,7 @@ from typing import Protocol
 from pmtiles.reader import MmapSource, Reader
 from pmtiles.tile import Compression, MagicNumberNotFound, SpecVersionUnsupported, TileType
 
-from geo_service.errors import InvalidBasemapFile
+from geo_service.errors import InvalidBasemap
 from geo_service.tilecache import TileCache
 
 # Extension of the tile URL -> media type; pbf is Mapbox Vector Tiles.
@@ -85,20 +85,20 @@ class TilePackage(Protocol):
 
 
 def open_package(path: Path) -> TilePackage:
-    """The package at ``path``, by its content (not its name); InvalidBasemapFile if it is
+    """The package at ``path``, by its content (not its name); InvalidBasemap if it is
     missing, unreadable, of another kind or of a tile format the maps cannot draw."""
     try:
         with path.open("rb") as f:
             magic = f.read(16)
     except OSError as exc:
-        raise InvalidBasemapFile(
+        raise InvalidBasemap(
             f"GEO_SERVICE_MAP_BASEMAP_FILE {path}: cannot be read ({exc.strerror})"
         ) from None
     if magic.startswith(b"PMTiles"):
         return PMTilesPackage(path)
     if magic.startswith(b"SQLite format 3\x00"):
         return MBTilesPackage(path)
-    raise InvalidBasemapFile(
+    raise InvalidBasemap(
         f"GEO_SERVICE_MAP_BASEMAP_FILE {path}: neither an MBTiles (SQLite) nor a PMTiles file"
     )
 
@@ -114,8 +114,8 @@ def _plain(text: str) -> str:
     return re.sub(r"<[^>]*>", "", text).strip()
 
 
-def _refuse(path: Path, problem: str) -> InvalidBasemapFile:
-    return InvalidBasemapFile(f"GEO_SERVICE_MAP_BASEMAP_FILE {path}: {problem}")
+def _refuse(path: Path, problem: str) -> InvalidBasemap:
+    return InvalidBasemap(f"GEO_SERVICE_MAP_BASEMAP_FILE {path}: {problem}")
 
 
 def _bounds(path: Path, values: list[float]) -> tuple[float, float, float, float]:

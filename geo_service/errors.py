@@ -145,8 +145,9 @@ class InsecureConfiguration(GeoServiceError):
     """Settings that would make the service unsafe outside development (a default secret)."""
 
 
-class InvalidBasemapFile(GeoServiceError):
-    """A configured basemap package the service cannot serve: it refuses to start."""
+class InvalidBasemap(GeoServiceError):
+    """A basemap file the service cannot serve, or a default basemap it cannot draw: it
+    refuses to start, rather than fail every map."""
 
 
 @dataclass

@@ -60,6 +60,7 @@ from geo_service.settings import (
 from geo_service.tilecache import ChangeListener, TileCache
 from maps.assets import STATIC_DIR as MAPS_STATIC_DIR
 from maps.assets import STATIC_URL as MAPS_ASSETS_URL
+from maps.builders.basemaps import check_default
 
 
 def _lifespan(
@@ -109,8 +110,8 @@ def create_app(
     dependencies of ``geo_service.api.deps``; no router reads the environment.
 
     Outside development it refuses to start (``InsecureConfiguration``) without a real
-    ``GEO_SERVICE_SECRET_KEY``, and anywhere with a basemap file it cannot serve
-    (``InvalidBasemapFile``).
+    ``GEO_SERVICE_SECRET_KEY``, and anywhere with a basemap file it cannot serve or a
+    default basemap it cannot draw (``InvalidBasemap``).
     """
     settings = settings or database_settings()
     auth, server = auth or AuthSettings(), server or ServerSettings()
@@ -128,7 +129,9 @@ def create_app(
     app.state.auth_settings, app.state.server_settings = auth, server
     app.state.import_settings = import_settings or ImportSettings()
     map_conf = app.state.map_settings = map_settings or MapSettings()
-    app.state.basemap_package = served_package(map_conf.basemap_file, map_conf.basemap_cache_mb)
+    package = served_package(map_conf.basemap_file, map_conf.basemap_cache_mb)
+    check_default(map_conf, package.info if package else None)
+    app.state.basemap_package = package
     app.state.band_rules = band_rules or BandRules()
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)

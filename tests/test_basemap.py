@@ -12,7 +12,7 @@ from PIL import Image
 
 from geo_service.basemap import open_package
 from geo_service.cli import main
-from geo_service.errors import InvalidBasemapFile
+from geo_service.errors import InvalidBasemap
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings, MapSettings
 from tests.basemaps import DISTRICT, colour, district_tiles, write_mbtiles, write_pmtiles
@@ -93,7 +93,7 @@ def test_a_file_the_service_cannot_serve_is_refused_with_a_sentence(
     case: str, tmp_path: Path
 ) -> None:
     path, problem = _bad_files(tmp_path)[case]
-    with pytest.raises(InvalidBasemapFile) as refused:
+    with pytest.raises(InvalidBasemap) as refused:
         open_package(path)
     assert refused.value.message.startswith(f"GEO_SERVICE_MAP_BASEMAP_FILE {path}: ")
     assert problem in refused.value.message
@@ -111,7 +111,7 @@ def test_serve_and_the_app_refuse_to_start_on_a_bad_basemap_file(
     assert result.output.strip() == (
         f"error: GEO_SERVICE_MAP_BASEMAP_FILE {bad}: neither an MBTiles (SQLite) nor a PMTiles file"
     )
-    with pytest.raises(InvalidBasemapFile):
+    with pytest.raises(InvalidBasemap):
         create_app(DatabaseSettings(database_url=database_url), map_settings=MapSettings())
 
 
@@ -120,3 +120,19 @@ def test_a_stand_alone_map_file_refuses_the_local_basemap_with_a_reason(tmp_path
     result = CliRunner().invoke(main, ["map", "HF-01", "-o", str(out), "--basemap", "local"])
     assert result.exit_code == 2 and "a stand-alone file cannot load it" in result.output
     assert not out.exists()
+
+
+def test_a_default_basemap_the_service_cannot_draw_stops_it_too(
+    monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    monkeypatch.setenv("GEO_SERVICE_MAP_BASEMAP", "local")
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["serve", "--port", "1"])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: GEO_SERVICE_MAP_BASEMAP=local: the local basemap needs GEO_SERVICE_MAP_BASEMAP_FILE"
+    )
+    with pytest.raises(InvalidBasemap, match="unknown basemap 'osmm'"):
+        create_app(
+            DatabaseSettings(database_url=database_url), map_settings=MapSettings(basemap="osmm")
+        )

@@ -176,6 +176,7 @@ def basemap_tile(
     if data is None:
         return Response(status_code=204, headers=headers)
     if info.vector and data[:2] == b"\x1f\x8b":
+        headers["Vary"] = "Accept-Encoding"  # the same tile, packed or not
         if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"
         else:

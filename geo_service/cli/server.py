@@ -65,14 +65,18 @@ def map_(cli: CliSettings, site: str, output: Path, lang: str, basemap: str) -> 
 @click.pass_obj
 def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
     """Start the web service (maps, API, OGC API)."""
+    from maps import builders
+
     given = {"host": host, "port": port}
     settings = cli.get(ServerSettings).model_copy(update={k: v for k, v in given.items() if v})
     # Refuse a default session key before anything starts (one line, exit 2).
     require_safe_secret(settings.environment, cli.get(AuthSettings).secret_key.get_secret_value())
-    # And a basemap file it cannot serve (InvalidBasemapFile: one line naming the problem).
+    # And a basemap it cannot serve or draw (InvalidBasemap: one line naming the problem).
     maps = cli.get(MapSettings)
-    if maps.basemap_file is not None:
-        open_package(maps.basemap_file).close()
+    package = open_package(maps.basemap_file) if maps.basemap_file else None
+    if package is not None:
+        package.close()
+    builders.check_default(maps, package.info if package else None)
     migrate(prepared_url(cli.get(DatabaseSettings), owner=True))
     start_server(settings)
 

@@ -18,9 +18,9 @@ What the maps draw (the SQL) is ``maps.data``; a whole page is ``maps.pages``. C
 import from this package, not from its modules.
 """
 
-from maps.builders.basemaps import Basemap, basemap
+from maps.builders.basemaps import Basemap, basemap, check_default
 from maps.builders.community import community_map
 from maps.builders.overview import overview_map
 from maps.builders.site import site_map
 
-__all__ = ["Basemap", "basemap", "community_map", "overview_map", "site_map"]
+__all__ = ["Basemap", "basemap", "check_default", "community_map", "overview_map", "site_map"]

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from html import escape
 
 from geo_service.basemap import PackageInfo
+from geo_service.errors import InvalidBasemap
 from geo_service.settings import MapSettings
 
 NAMES = ("local", "none", "osm", "tianditu", "amap")
@@ -69,3 +70,12 @@ def basemap(
     if name == "amap":
         return Basemap(name, (settings.amap_tiles,), "© 高德地图 AutoNavi", "1234", True)
     raise ValueError(f"unknown basemap {name!r}; basemaps are: {', '.join(NAMES)}")
+
+
+def check_default(settings: MapSettings, local: PackageInfo | None) -> None:
+    """Refuse, when the service starts, a default basemap it cannot draw (a typo, Tianditu
+    without a key, ``local`` without a file): otherwise every map would answer 400."""
+    try:
+        basemap(None, settings, local)
+    except ValueError as exc:
+        raise InvalidBasemap(f"GEO_SERVICE_MAP_BASEMAP={settings.default_basemap}: {exc}") from None

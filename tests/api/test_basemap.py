@@ -163,6 +163,7 @@ def test_vector_tiles_keep_their_gzip_and_the_map_draws_them_with_vectorgrid(
     tile = client.get(url, headers={"Accept-Encoding": "gzip"})
     assert tile.headers["content-type"] == "application/vnd.mapbox-vector-tile"
     assert tile.headers["content-encoding"] == "gzip"
+    assert "Accept-Encoding" in tile.headers["vary"]
     assert "water" in mapbox_vector_tile.decode(tile.content)  # httpx undid the gzip
     raw = client.get(url, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in raw.headers
