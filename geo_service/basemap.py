@@ -20,11 +20,10 @@ good; a new file takes effect at the next start.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import sqlite3
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -63,7 +62,6 @@ class PackageInfo:
     max_zoom: int
     attribution: str  # plain text: markup in the file's metadata is dropped
     version: str  # changes whenever the file does (its mtime and size)
-    vector_layers: tuple[str, ...] = field(default=())
 
     @property
     def vector(self) -> bool:
@@ -166,8 +164,7 @@ class MBTilesPackage:
                     "SELECT min(zoom_level), max(zoom_level) FROM tiles"
                 ).fetchone()
                 low, high = int(meta.get("minzoom", low or 0)), int(meta.get("maxzoom", high or 0))
-            layers = json.loads(meta.get("json") or "{}").get("vector_layers", [])
-        except (ValueError, AttributeError) as exc:
+        except ValueError as exc:
             raise _refuse(path, f"unreadable metadata ({exc})") from None
         low, high = _zooms(path, low, high)
         return PackageInfo(
@@ -178,7 +175,6 @@ class MBTilesPackage:
             max_zoom=high,
             attribution=_plain(meta.get("attribution", "")),
             version=_version(path),
-            vector_layers=tuple(str(layer.get("id")) for layer in layers),
         )
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:
@@ -228,7 +224,6 @@ class PMTilesPackage:
             max_zoom=high,
             attribution=_plain(str(meta.get("attribution", ""))),
             version=_version(path),
-            vector_layers=tuple(str(v.get("id")) for v in meta.get("vector_layers", [])),
         )
 
     def tile(self, z: int, x: int, y: int) -> bytes | None:

@@ -76,6 +76,11 @@ def serve(cli: CliSettings, host: str | None, port: int | None) -> None:
     package = open_package(maps.basemap_file) if maps.basemap_file else None
     if package is not None:
         package.close()
+        info = package.info
+        click.echo(
+            f"basemap {info.name} ({info.format}, zoom {info.min_zoom}-{info.max_zoom}) "
+            f"from {maps.basemap_file}"
+        )
     builders.check_default(maps, package.info if package else None)
     migrate(prepared_url(cli.get(DatabaseSettings), owner=True))
     start_server(settings)

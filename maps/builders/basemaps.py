@@ -50,8 +50,9 @@ def local_basemap(info: PackageInfo) -> Basemap:
 def basemap(
     name: str | None, settings: MapSettings, local: PackageInfo | None = None
 ) -> Basemap | None:
-    """The configured basemap by name (``local``: the package the service serves, whose
-    metadata is ``local``); None for none. Unknown names raise ValueError."""
+    """The configured basemap by name; None for none. ``local`` describes the package the
+    service serves, if any. Unknown names, or ones the settings cannot serve, raise
+    ValueError."""
     name = name or settings.default_basemap
     if name == "none":
         return None
