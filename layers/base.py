@@ -131,14 +131,26 @@ class Reference:
         return self.link is not None
 
 
+# The column of a searchable layer's table holding its keys' pinyin (``geo_service.pinyin``):
+# written with every row, read only by search; no field, so no feed, file or popup shows it.
+SEARCH_COLUMN = "search_pinyin"
+
+
 @dataclass(frozen=True)
 class Search:
-    """How the search box finds a layer's features: the fields it matches, the one it shows
-    as the label and the ones (first not empty) it shows beside it."""
+    """How the search box finds a layer's features: the fields it matches (and, by their
+    pinyin, a Chinese name typed in Latin letters), the one it shows as the label and the
+    ones (first not empty) it shows beside it.
+
+    ``rank`` orders the kinds among equally good matches (an exact, prefix or contained
+    match), lowest first: a planner typing a project's name wants its sites before the
+    parcels, communities and hundreds of buildings whose names share the words.
+    """
 
     keys: tuple[str, ...]
     label: str
     detail: tuple[str, ...] = ()
+    rank: int = 100
 
 
 # A layer's own checks and derivations on an imported frame (already in EPSG:4326):

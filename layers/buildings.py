@@ -35,7 +35,7 @@ LAYER = Layer(
         Field("households_count", "户数", "Households", kind="int", aliases=("户数",), merge="sum"),
     ),
     references=(Reference("community", "communities", "name", "community_id", required=False),),
-    search=Search(keys=("address",), label="address", detail=("community",)),
+    search=Search(keys=("address",), label="address", detail=("community",), rank=4),
     popup_fields=("address", "community", "floors", "households_count"),
     style={"color": "#7f7f7f", "weight": 1, "fillOpacity": 0.4},
 )

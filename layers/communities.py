@@ -33,7 +33,7 @@ LAYER = Layer(
             default="'2'",
         ),
     ),
-    search=Search(keys=("name",), label="name", detail=("street_office",)),
+    search=Search(keys=("name",), label="name", detail=("street_office",), rank=3),
     popup_fields=("name", "street_office", "district", "acoustic_class"),
     style={"color": "#1f77b4", "weight": 2, "fillOpacity": 0.08},
 )

@@ -87,7 +87,7 @@ LAYER = Layer(
             computed="ST_Area(geography(geom))",
         ),
     ),
-    search=Search(keys=("code", "name"), label="code", detail=("land_use_zh", "name")),
+    search=Search(keys=("code", "name"), label="code", detail=("land_use_zh", "name"), rank=2),
     popup_fields=("code", "name", "land_use_zh", "area_m2"),
     style={"color": "#666666", "weight": 1, "fillOpacity": 0.5, "fill_by": "land_use"},
     prepare=prepare,

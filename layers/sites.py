@@ -90,7 +90,7 @@ LAYER = Layer(
     checks=(
         ("ck_sites_dates", "end_date IS NULL OR start_date IS NULL OR end_date >= start_date"),
     ),
-    search=Search(keys=("code", "name"), label="name", detail=("code",)),
+    search=Search(keys=("code", "name"), label="name", detail=("code",), rank=1),
     popup_fields=("code", "name", "kind", "status", "progress_pct", "contractor"),
     style={
         "color": "#d62728",

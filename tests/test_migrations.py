@@ -27,3 +27,27 @@ def test_downgrade_to_base_and_upgrade_again(database_url: str, engine: Engine) 
     assert left == 0
     migrate(database_url)
     assert set(metadata.tables) <= set(inspect(engine).get_table_names())
+
+
+def test_0014_spells_the_names_stored_before_it(database_url: str, db: Engine) -> None:
+    area = (
+        "ST_GeomFromText('POLYGON((120.19 30.30, 120.20 30.30, 120.20 30.31, 120.19 30.30))', 4326)"
+    )
+    downgrade(database_url, "0013")
+    try:
+        with db.begin() as conn:
+            assert "search_pinyin" not in {c["name"] for c in inspect(conn).get_columns("sites")}
+            conn.execute(
+                text(
+                    f"INSERT INTO communities (name, geom) VALUES ('华丰社区', ST_Multi({area}));"
+                    f"INSERT INTO sites (code, name, geom) VALUES ('HF-01', '华丰新村3幢', {area}),"
+                    f" ('X-1', 'Depot', {area})"
+                )
+            )
+    finally:
+        migrate(database_url)
+    with db.connect() as conn:
+        spelt = dict(conn.execute(text("SELECT name, search_pinyin FROM sites")).all())
+        community = conn.execute(text("SELECT search_pinyin FROM communities")).scalar_one()
+    assert spelt == {"华丰新村3幢": "huafengxincun3zhuang hfxc3z", "Depot": None}
+    assert community == "huafengshequ hfsq"

@@ -21,6 +21,8 @@ from sqlalchemy import Connection, text
 from geo_service.errors import ImportRejected, RowProblem
 from geo_service.ingest.progress import Progress
 from geo_service.ingest.report import ImportReport
+from geo_service.pinyin import write_spellings
+from geo_service.schema import key_columns
 from layers.base import Field, Layer
 
 # Above this many rows into an empty table, GiST indexes are dropped and rebuilt after COPY:
@@ -122,6 +124,7 @@ def finish_target(
     table = layer.table
     if not target.staging:
         report.inserted = report.rows - report.skipped_rows
+        _spell(conn, layer)  # every row: the table was empty
         if target.restore:
             progress.stage("indexing")
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
@@ -137,6 +140,7 @@ def finish_target(
         report.inserted = conn.execute(
             text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}")
         ).rowcount
+        _spell(conn, layer, source)
         return
     updates = ", ".join(
         f"{c} = EXCLUDED.{c}" for c in target.columns[:-1] if c not in layer.natural_key
@@ -154,6 +158,20 @@ def finish_target(
     )
     report.inserted = sum(flags)
     report.updated = len(flags) - report.inserted
+    _spell(conn, layer, source)
+
+
+def _spell(conn: Connection, layer: Layer, source: str | None = None) -> None:
+    """The pinyin of a searchable layer's keys, for the rows just written (those whose
+    natural key is in ``source``, or all): read back from the table, so an upsert that
+    leaves a key's column out spells the value it kept."""
+    if layer.search is None:
+        return
+    key = ", ".join(f"m.{c}" for c in key_columns(layer))
+    where = (
+        f"({key}) IN (SELECT {', '.join(key_columns(layer))} FROM {source})" if source else "TRUE"
+    )
+    write_spellings(conn, layer.table, layer.search.keys, where)
 
 
 def _part_fields(layer: Layer, target: _Target) -> list[tuple[str, Field]]:
