@@ -118,7 +118,13 @@ def _params(term: str, limit: int) -> dict[str, object]:
 def search(
     engine: EngineDep,
     _: PublicLayerReader,
-    q: Annotated[str, Query(description="Part of a code, name or address", max_length=100)],
+    q: Annotated[
+        str,
+        Query(
+            description="Part of a code, name or address, or its pinyin (hf, huafeng)",
+            max_length=100,
+        ),
+    ],
     limit: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
 ) -> Response:
     """Exact matches, then prefixes, then the rest; sites before parcels, communities and

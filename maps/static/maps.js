@@ -249,7 +249,11 @@
       button.setAttribute("aria-expanded", String(!fold));
     }
     set(folded);
-    L.DomEvent.on(button, "click", function (e) { L.DomEvent.stop(e); set(!L.DomUtil.hasClass(div, "gs-folded")); });
+    L.DomEvent.on(button, "click", function (e) {
+      L.DomEvent.stop(e);
+      set(!L.DomUtil.hasClass(div, "gs-folded"));
+      div.dispatchEvent(new CustomEvent("gs-fold", { bubbles: true }));  /* GS.keepClear */
+    });
     L.DomEvent.disableClickPropagation(div);
     div.gsFold = set;
     return button;
@@ -266,6 +270,7 @@
       return div;
     };
     ctl.addTo(map);
+    GS.keepClear(map, true);
     /* The layer switcher (folium's, added just before) folds the same way. */
     var layers = map.getContainer().querySelector(".leaflet-control-layers");
     if (layers) GS.foldable(layers, "layer_switcher", GS.small(map));
@@ -311,6 +316,37 @@
     L.popup().setLatLng(ll).setContent(GS.popup(r.label, props, fields)).openOn(map);
   };
 
+  /* The search box (top left) and the legend (bottom left) share the left edge: the results
+     list must end above the legend and the open legend below the box. Sizes are handed to
+     the stylesheet (--gs-results-room, --gs-legend-room), which caps them with its own
+     limits. The one just used wins: new results shrink the legend, or fold it when less
+     than MIN_ROOM would be left of it; a legend opened over results closes the list. */
+  var GAP = 8, MIN_ROOM = 100;
+  GS.keepClear = function (map, legendFirst) {
+    var box = map.getContainer(), search = box.querySelector(".gs-search"), legend = box.querySelector(".gs-legend");
+    if (!search || !legend) return;
+    var input = search.querySelector(".gs-search-input"), list = search.querySelector(".gs-search-results");
+    var body = legend.querySelector(".gs-legend-body");
+    box.style.removeProperty("--gs-results-room");
+    box.style.removeProperty("--gs-legend-room");
+    var open = function () { return !L.DomUtil.hasClass(legend, "gs-folded"); };
+    var above = function () {
+      var r = list.getBoundingClientRect();
+      return r.height ? r.bottom : input.getBoundingClientRect().bottom;
+    };
+    if (open()) {
+      var l = legend.getBoundingClientRect(), chrome = l.height - body.getBoundingClientRect().height;
+      var room = l.bottom - above() - GAP - chrome;
+      if (room < MIN_ROOM && list.childNodes.length) {
+        if (legendFirst) list.innerHTML = ""; else legend.gsFold(true);
+        room = l.bottom - above() - GAP - chrome;
+      }
+      if (open()) box.style.setProperty("--gs-legend-room", Math.max(0, room) + "px");
+    }
+    var top = list.getBoundingClientRect().top;
+    box.style.setProperty("--gs-results-room", Math.max(0, legend.getBoundingClientRect().top - GAP - top) + "px");
+  };
+
   GS.search = function (map) {
     var ctl = L.control({ position: "topleft" });
     ctl.onAdd = function () {
@@ -331,10 +367,12 @@
           li.dataset.id = r.id;
           /* Leaflet decides whether a click was on the map by walking up from its target,
              so the list is emptied after the click, not while it is still bubbling. */
-          L.DomEvent.on(li, "click", function () { setTimeout(function () { list.innerHTML = ""; GS.goTo(map, r); }, 0); });
+          L.DomEvent.on(li, "click", function () { setTimeout(function () { go(r); }, 0); });
         });
         if (!items.length && input.value.trim()) list.innerHTML = '<li class="gs-search-none">' + GS.escape(GS.label("no_results")) + "</li>";
+        GS.keepClear(map, false);
       }
+      function go(r) { list.innerHTML = ""; GS.keepClear(map, false); GS.goTo(map, r); }
       function run() {
         var q = input.value.trim();
         if (!q) { show([]); return; }
@@ -344,8 +382,12 @@
       }
       L.DomEvent.on(input, "input", function () { clearTimeout(timer); timer = setTimeout(run, 200); });
       L.DomEvent.on(input, "keydown", function (e) {
-        if (e.key === "Enter" && results.length) { list.innerHTML = ""; GS.goTo(map, results[0]); }
+        if (e.key === "Enter" && results.length) go(results[0]);
       });
+      map.getContainer().addEventListener("gs-fold", function (e) {
+        if (L.DomUtil.hasClass(e.target, "gs-legend")) GS.keepClear(map, true);
+      });
+      map.on("resize", function () { GS.keepClear(map, false); });
       L.DomEvent.disableClickPropagation(div);
       L.DomEvent.disableScrollPropagation(div);
       return div;
