@@ -48,8 +48,8 @@ def _pinyin_match() -> str:
 
 
 def _branch(layer: Layer) -> str:
-    """A layer's features that match, best first, at most ``:limit`` of them: enough for
-    the answer, since kinds never interleave within a match level."""
+    """A layer's features that match, best first, at most ``:limit`` of them: enough, as
+    a layer's rows share their kind, so the answer orders them as the branch does."""
     assert layer.search is not None
     query = LayerQuery(layer)
     label = query.expr(layer.search.label)
