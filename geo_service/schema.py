@@ -169,8 +169,8 @@ def layer_table(layer: Layer, metadata: MetaData) -> Table:
 
 def search_indexes(layer: Layer) -> list[Index]:
     """A pg_trgm GIN index on each search key and on the pinyin, which the search's
-    ``ILIKE '%...%'`` uses for a query of three characters or more: 1.5-2 ms instead of
-    17-22 ms on the city's 24,859 buildings (``benchmarks/results/search.md``). Shorter
+    ``ILIKE '%...%'`` uses for a query of three characters or more: 1.5-2.5 ms instead of
+    17-25 ms on the city's 24,859 buildings, nearly idle (``benchmarks/search.py``). Shorter
     queries have no trigram and scan, as they match most rows anyway."""
     assert layer.search is not None
     return [
