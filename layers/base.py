@@ -140,7 +140,8 @@ SEARCH_COLUMN = "search_pinyin"
 class Search:
     """How the search box finds a layer's features: the fields it matches (and, by their
     pinyin, a Chinese name typed in Latin letters), the one it shows as the label and the
-    ones (first not empty) it shows beside it.
+    ones (first not empty) it shows beside it. The keys are the layer's own text fields
+    (stored in its table, not references), which the import spells as it writes them.
 
     ``rank`` orders the kinds among equally good matches (an exact, prefix or contained
     match), lowest first: a planner typing a project's name wants its sites before the
