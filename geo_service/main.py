@@ -7,7 +7,6 @@ static assets included.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
@@ -42,7 +41,7 @@ from geo_service.auth import PrincipalCache
 from geo_service.basemap import served_package
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
-from geo_service.monitoring.receiver import Receiver, serve
+from geo_service.monitoring.receiver import Receiver, start
 from geo_service.monitoring.store import DatabaseSink
 from geo_service.ogc.routes import router as ogc_router
 from geo_service.ogc.tile_routes import router as ogc_tile_router
@@ -79,13 +78,13 @@ def _lifespan(
         if server.tile_cache_mb > 0:
             listener.start()
         hj212 = None
-        if monitoring.port is not None:
-            hj212 = asyncio.create_task(serve(app.state.receiver, monitoring.host, monitoring.port))
+        if monitoring.port is not None:  # listening before the first request is served
+            hj212 = await start(app.state.receiver, monitoring.host, monitoring.port)
         try:
             yield
         finally:
             if hj212 is not None:
-                hj212.cancel()
+                hj212.close()
             listener.stop()
             app.state.engine.dispose()
             if app.state.basemap_package is not None:

@@ -158,14 +158,19 @@ class Receiver:
             writer.close()
 
 
+async def start(receiver: Receiver, host: str, port: int) -> asyncio.Server:
+    """Listening once this returns (``port=0`` picks one: ``server.sockets[0]``)."""
+    # reuse_port: each of ``serve``'s worker processes listens, the kernel shares them out.
+    return await asyncio.start_server(
+        receiver.serve_connection, host, port, limit=READ_LIMIT, reuse_port=port != 0
+    )
+
+
 async def serve(
     receiver: Receiver, host: str, port: int, ready: Callable[[int], Awaitable[None]] | None = None
 ) -> None:
-    """Listen until cancelled; ``ready`` gets the bound port (``port=0`` picks one)."""
-    # reuse_port: each of ``serve``'s worker processes listens, the kernel shares them out.
-    server = await asyncio.start_server(
-        receiver.serve_connection, host, port, limit=READ_LIMIT, reuse_port=port != 0
-    )
+    """Listen until cancelled; ``ready`` gets the bound port."""
+    server = await start(receiver, host, port)
     async with server:
         if ready:
             await ready(server.sockets[0].getsockname()[1])
