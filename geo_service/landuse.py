@@ -54,6 +54,12 @@ def land_use_classes() -> dict[str, LandUseClass]:
     }
 
 
+def describe_land_use(code: str, lang: str) -> str:
+    """A class as a person reads it, with its code: ``R21 二类居住用地``."""
+    known = land_use_classes().get(code)
+    return f"{code} {known.label(lang)}" if known else code
+
+
 @dataclass(frozen=True)
 class ParcelCode:
     """A parsed parcel code; ``unit`` is opaque, ``land_use`` may hold several classes."""

@@ -23,6 +23,35 @@ if TYPE_CHECKING:
 
 FieldKind = Literal["str", "int", "float", "bool", "date", "time", "str_list"]
 
+# The units a number may be in, with their words in Chinese and English: a heading names the
+# unit after the field's label, and a page writes it after the value (``geo_service.display``).
+Unit = Literal["m²", "m", "%", "dB(A)"]
+UNITS: dict[str, tuple[str, str]] = {
+    "m²": ("平方米", "m²"),
+    "m": ("米", "m"),
+    "%": ("%", "%"),
+    "dB(A)": ("dB(A)", "dB(A)"),
+}
+
+
+class Choice(str):
+    """A coded value with the words people read for it.
+
+    It is its code (a ``str``): stored, checked, filtered and served as the code alone, so
+    a field's choices are declared once, with their labels, where the field is.
+    """
+
+    label_zh: str
+    label_en: str
+
+    def __new__(cls, code: str, label_zh: str, label_en: str) -> Choice:
+        choice = super().__new__(cls, code)
+        choice.label_zh, choice.label_en = label_zh, label_en
+        return choice
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
 
 # What a code that becomes a feature id (and so a URL path and a label) may hold.
 CODE = (r"[\w.\-/]+", "letters, digits, '.', '-', '/' and '_' only")
@@ -48,7 +77,13 @@ class Field:
     sensitive: bool = False
     derived: bool = False
     secret: bool = False
-    choices: tuple[str, ...] | None = None
+    # The codes a value may be, each with its labels; or, for codes of a reference table
+    # (land-use classes), how one reads: ``describe(code, lang)``.
+    choices: tuple[Choice, ...] | None = None
+    describe: Callable[[str, str], str] | None = None
+    # What a number measures in: written after the value on the pages, and after the label
+    # in a heading (``heading``).
+    unit: Unit | None = None
     # A regular expression every value must match whole (checked on import), with the
     # words that say what it allows, e.g. for codes that become feature ids and URLs.
     pattern: tuple[str, str] | None = None
@@ -78,6 +113,27 @@ class Field:
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
+
+    def heading(self, lang: str) -> str:
+        """The label with its unit, for a column of bare numbers (files, feeds, popups):
+        面积（平方米）, Area (m²); a unit that holds parentheses itself follows after a
+        space (限值 dB(A)), never in nested ones."""
+        label = self.label(lang)
+        if self.unit is None:
+            return label
+        words = UNITS[self.unit][0 if lang == "zh" else 1]
+        if "(" in words:
+            return f"{label} {words}"
+        return f"{label}（{words}）" if lang == "zh" else f"{label} ({words})"
+
+    def value_label(self, code: str, lang: str) -> str | None:
+        """How a coded value reads, or None when the field has no labels for it."""
+        if self.describe is not None:
+            return self.describe(code, lang)
+        for choice in self.choices or ():
+            if choice == code:
+                return choice.label(lang)
+        return None
 
     @property
     def blank_value(self) -> object:

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from sqlalchemy import String
 
-from layers.base import Field, Layer, Search
+from geo_service.noise import model
+from layers.base import Choice, Field, Layer, Search
 
-# GB 3096-2008 receiving-zone classes (their limits: geo_service/reference/noise.yaml).
-ACOUSTIC_CLASSES = ("0", "1", "2", "3", "4a", "4b")
+# GB 3096-2008 receiving-zone classes, with their limits and names in
+# geo_service/reference/noise.yaml: the one list of them.
+ACOUSTIC_CLASSES = tuple(
+    Choice(code, f"{code} 类：{zone['name_zh']}", f"Class {code}: {zone['name_en']}")
+    for code, zone in model()["receiving_zones"].items()
+)
+
+
+def describe_acoustic_class(code: str, lang: str) -> str:
+    """A class as its label reads, for fields that hold one without checking it."""
+    found = next((c for c in ACOUSTIC_CLASSES if c == code), None)
+    return found.label(lang) if found else code
+
 
 LAYER = Layer(
     id="communities",

@@ -6,7 +6,20 @@ imported; served read-only as a collection and in the map tiles.
 
 from __future__ import annotations
 
-from layers.base import Field, Layer
+from layers.base import Choice, Field, Layer
+from layers.communities import describe_acoustic_class
+
+ZONE_KINDS = (
+    Choice("band", "距离圈层", "Distance band"),
+    Choice("noise_day", "昼间噪声达标线", "Day noise-limit contour"),
+    Choice("noise_night", "夜间噪声达标线", "Night noise-limit contour"),
+)
+
+
+def describe_band(band: str, lang: str) -> str:
+    """A band by its number, counted outwards from the site."""
+    return f"第 {band} 圈" if lang == "zh" else f"Band {band}"
+
 
 LAYER = Layer(
     id="impact_zones",
@@ -19,12 +32,17 @@ LAYER = Layer(
     natural_key=("id",),
     fields=(
         Field("site_code", "工地编号", "Site code"),
-        Field("kind", "类型", "Kind", choices=("band", "noise_day", "noise_night")),
-        Field("band", "距离带", "Band", kind="int"),
-        Field("inner_m", "内径（米）", "Inner radius (m)", kind="float"),
-        Field("outer_m", "外径（米）", "Outer radius (m)", kind="float"),
-        Field("acoustic_class", "声环境功能区", "Acoustic class (GB 3096)"),
-        Field("limit_dba", "限值 dB(A)", "Limit dB(A)", kind="float"),
+        Field("kind", "类型", "Kind", choices=ZONE_KINDS),
+        Field("band", "距离带", "Band", kind="int", describe=describe_band),
+        Field("inner_m", "内径", "Inner radius", kind="float", unit="m"),
+        Field("outer_m", "外径", "Outer radius", kind="float", unit="m"),
+        Field(
+            "acoustic_class",
+            "声环境功能区",
+            "Acoustic class (GB 3096)",
+            describe=describe_acoustic_class,
+        ),
+        Field("limit_dba", "限值", "Limit", kind="float", unit="dB(A)"),
     ),
     reach="reach",
     popup_fields=("site_code", "kind", "band", "outer_m", "limit_dba"),

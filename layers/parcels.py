@@ -6,7 +6,7 @@ import geopandas as gpd
 from sqlalchemy import ARRAY, Float, String
 
 from geo_service.errors import InvalidParcelCode, RowProblem
-from geo_service.landuse import parse_parcel_code
+from geo_service.landuse import describe_land_use, parse_parcel_code
 from layers.base import Field, Layer, Search
 
 
@@ -69,6 +69,7 @@ LAYER = Layer(
             "Land-use classes",
             kind="str_list",
             derived=True,
+            describe=describe_land_use,
             sql=ARRAY(String(8)),
             nullable=False,
         ),
@@ -79,9 +80,10 @@ LAYER = Layer(
         Field("land_use_en", "用地性质（英文）", "Land use", derived=True, nullable=False),
         Field(
             "area_m2",
-            "面积（平方米）",
-            "Area (m²)",
+            "面积",
+            "Area",
             kind="float",
+            unit="m²",
             derived=True,
             sql=Float(),
             computed="ST_Area(geography(geom))",

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from sqlalchemy import SmallInteger, String
 
-from layers.base import CODE, Field, Layer, Link, Reference, Search
+from layers.base import CODE, Choice, Field, Layer, Link, Reference, Search
 
-SITE_KINDS = ("resettlement_housing", "road", "metro", "school", "other")
-SITE_STATUSES = ("planned", "under_construction", "completed", "suspended")
+SITE_KINDS = (
+    Choice("resettlement_housing", "安置房", "Resettlement housing"),
+    Choice("road", "道路", "Road"),
+    Choice("metro", "地铁", "Metro"),
+    Choice("school", "学校", "School"),
+    Choice("other", "其他", "Other"),
+)
+SITE_STATUSES = (
+    Choice("planned", "规划中", "Planned"),
+    Choice("under_construction", "施工中", "Under construction"),
+    Choice("completed", "已完工", "Completed"),
+    Choice("suspended", "停工", "Suspended"),
+)
 
 LAYER = Layer(
     id="sites",
@@ -49,9 +60,10 @@ LAYER = Layer(
         ),
         Field(
             "progress_pct",
-            "形象进度（%）",
-            "Progress (%)",
+            "形象进度",
+            "Progress",
             kind="int",
+            unit="%",
             sql=SmallInteger(),
             between=(0, 100),
         ),

@@ -66,26 +66,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "count": ("住户数", "Households"),
 }
 
-CHOICES: dict[str, dict[str, tuple[str, str]]] = {
-    "status": {
-        "planned": ("规划中", "Planned"),
-        "under_construction": ("施工中", "Under construction"),
-        "completed": ("已完工", "Completed"),
-        "suspended": ("停工", "Suspended"),
-    },
-    "kind": {
-        "resettlement_housing": ("安置房", "Resettlement housing"),
-        "road": ("道路", "Road"),
-        "metro": ("地铁", "Metro"),
-        "school": ("学校", "School"),
-        "other": ("其他", "Other"),
-        "band": ("距离圈层", "Distance band"),
-        "noise_day": ("昼间噪声达标线", "Day noise-limit contour"),
-        "noise_night": ("夜间噪声达标线", "Night noise-limit contour"),
-    },
-    "night_work_permitted": {"true": ("是", "Yes"), "false": ("否", "No")},
-}
-
 
 def text(key: str, lang: str) -> str:
     zh, en = _TEXT[key]
@@ -101,5 +81,17 @@ def all_text(lang: str) -> dict[str, str]:
 
 
 def choices(lang: str) -> dict[str, dict[str, str]]:
+    """How the popups write coded values and booleans, by field name, from the layers'
+    declarations of their public fields (a site's and a zone's ``kind`` share the name)."""
+    from geo_service.display import YES_NO
+    from layers import COLLECTIONS
+
     i = 0 if lang == "zh" else 1
-    return {f: {k: v[i] for k, v in values.items()} for f, values in CHOICES.items()}
+    out: dict[str, dict[str, str]] = {}
+    for layer in COLLECTIONS.values():
+        for field in layer.public_fields:
+            if field.choices:
+                out.setdefault(field.name, {}).update({c: c.label(lang) for c in field.choices})
+            elif field.kind == "bool":
+                out[field.name] = {str(b).lower(): words[i] for b, words in YES_NO.items()}
+    return out

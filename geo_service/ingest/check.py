@@ -97,7 +97,7 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
             if (
                 key.lower() == fld.name
                 or key in fld.aliases
-                or key == fld.label_zh
+                or key in (fld.label_zh, fld.heading("zh"))
                 or (shapefile_cut and key.lower() == fld.name[:10])
             ):
                 rename[column] = fld.name

@@ -59,7 +59,11 @@ class Collection(LayerQuery):
             }
         }
         for f in self.fields:
-            props[f.name] = {"title": f.label_en, "description": f.label_zh, **_JSON_TYPES[f.kind]}
+            props[f.name] = {
+                "title": f.heading("en"),
+                "description": f.heading("zh"),
+                **_JSON_TYPES[f.kind],
+            }
             if f.choices:
                 props[f.name]["enum"] = list(f.choices)
         props[self.layer.feature_id if self.layer.feature_id in props else "id"] = {

@@ -92,7 +92,9 @@ def _queryable_parameters(col: Collection) -> list[dict[str, Any]]:
                 "name": f.name,
                 "in": "query",
                 "required": False,
-                "description": f"{f.label_en}: the features whose {f.name} is (holds) this value.",
+                "description": (
+                    f"{f.heading('en')}: the features whose {f.name} is (holds) this value."
+                ),
                 "schema": schema,
             }
         )

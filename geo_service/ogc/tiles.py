@@ -96,7 +96,7 @@ def fid_property(col: Collection) -> str | None:
 
 def layer_fields(col: Collection) -> dict[str, str]:
     """A tile layer's properties and what each is (TileJSON ``fields``)."""
-    fields = {f.name: f.label_en for f in col.fields}
+    fields = {f.name: f.heading("en") for f in col.fields}
     if fid_property(col):
         fields["fid"] = "Feature id (the id of the feature in the OGC API items)"
     if col.id in AGGREGATE_BELOW_ZOOM:

@@ -53,7 +53,7 @@ def popup_fields(layer_id: str, names: tuple[str, ...], lang: str) -> list[tuple
             continue
         if field.personal:
             raise ValueError(f"{layer_id}.{name} is personal and must never be on a map")
-        out.append((name, field.label(lang)))
+        out.append((name, field.heading(lang)))
     return out
 
 
