@@ -1,5 +1,8 @@
 """The OGC API's pages for people (``f=html``, or a browser's Accept), from the ``ogc_*.html``
 templates: a document's links and body, a page of features as a table on a map, one feature.
+Each page has breadcrumbs up to the landing page, every row of a table links to its feature's
+page, and values are written as people read them (``geo_service.display``); the JSON keeps
+the raw values.
 
 The map is drawn by ``maps/static/ogc_map.js`` (vendored Leaflet, a blank background) from
 the features the page carries as a JSON data block: the pages hold no inline script, so the
@@ -9,18 +12,19 @@ Content-Security-Policy allows none (``geo_service.api.headers``).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import Response
 
-from geo_service import formats
+from geo_service import display, formats
 from geo_service.api.pages import render, request_language
 from geo_service.ogc import params
-from geo_service.ogc.answers import answer
+from geo_service.ogc.answers import answer, base_url
 from geo_service.ogc.collections import Collection
-from layers import LAYERS
+from layers import LAYERS, Field
 from maps.assets import local_url
 
 # The pages' titles in Chinese, by the English the routes give them (a layer's by its own).
@@ -30,6 +34,53 @@ _TITLES_ZH = {
     "Collections": "数据集",
     **{layer.title_en: layer.title_zh for layer in LAYERS.values()},
 }
+
+
+@dataclass(frozen=True)
+class Crumb:
+    """A step of the breadcrumbs: its words and its path under the OGC API's root."""
+
+    zh: str
+    en: str
+    path: str
+
+
+LANDING = (Crumb("OGC API", "OGC API", ""),)
+CONFORMANCE = (*LANDING, Crumb(_TITLES_ZH["Conformance"], "Conformance", "/conformance"))
+COLLECTIONS = (*LANDING, Crumb(_TITLES_ZH["Collections"], "Collections", "/collections"))
+
+
+def collection_trail(col: Collection) -> tuple[Crumb, ...]:
+    return (*COLLECTIONS, Crumb(col.layer.title_zh, col.layer.title_en, f"/collections/{col.id}"))
+
+
+def items_trail(col: Collection) -> tuple[Crumb, ...]:
+    return (*collection_trail(col), Crumb("要素", "Features", f"/collections/{col.id}/items"))
+
+
+def feature_path(col: Collection, feature_id: object) -> str:
+    """A feature's path under the root; ids may hold a slash (GS0201-R21/B1-05) or a colon."""
+    return f"/collections/{col.id}/items/{quote(str(feature_id), safe='/:')}"
+
+
+def _breadcrumbs(request: Request, lang: str, trail: tuple[Crumb, ...]) -> list[dict]:
+    """The trail as links in the page's language, the language kept in each (as the
+    switch link keeps it), the last one the page itself (no link)."""
+    base, keep = base_url(request), _keep(lang)
+    crumbs = [
+        {"text": "首页" if lang == "zh" else "Home", "href": "/?" + urlencode({"lang": lang})}
+    ]
+    for crumb in trail:
+        crumbs.append(
+            {"text": crumb.zh if lang == "zh" else crumb.en, "href": base + crumb.path + keep}
+        )
+    crumbs[-1]["href"] = None
+    return crumbs
+
+
+def _keep(lang: str) -> str:
+    """The query a link to another OGC page carries: the page as HTML, in this language."""
+    return "?" + urlencode({"f": "html", "lang": lang})
 
 
 def _switch_url(request: Request, lang: str) -> str:
@@ -44,13 +95,15 @@ def page(
     template: str,
     title: str,
     *,
+    trail: tuple[Crumb, ...],
     features: list[dict] | None = None,
     volatile: str = "",
     title_zh: str | None = None,
     **context: Any,
 ) -> Response:
-    """A page for a person, from its template; with ``features`` (GeoJSON features in CRS84)
-    a map of them, for which the page names the vendored Leaflet and the script that draws."""
+    """A page for a person, from its template, under its ``trail`` of breadcrumbs; with
+    ``features`` (GeoJSON features in CRS84) a map of them, for which the page names the
+    vendored Leaflet and the script that draws."""
     assets: dict[str, list[str | None]] = {}
     if features is not None:
         assets = {
@@ -64,6 +117,7 @@ def page(
         title=title,
         title_zh=title_zh or _TITLES_ZH.get(title, title),
         switch_url=_switch_url(request, lang),
+        breadcrumbs=_breadcrumbs(request, lang, trail),
         layer_titles={lid: (layer.title_zh, layer.title_en) for lid, layer in LAYERS.items()},
         features=features,
         **assets,
@@ -72,7 +126,9 @@ def page(
     return answer(request, body, formats.HTML.media_type, volatile=volatile)
 
 
-def document_page(request: Request, f: str | None, title: str, doc: dict) -> Response | None:
+def document_page(
+    request: Request, f: str | None, title: str, doc: dict, trail: tuple[Crumb, ...]
+) -> Response | None:
     """The document as a page when the client asked for HTML, else None (answer JSON)."""
     if params.parse_format(f, request.headers.get("accept", "")) != "html":
         return None
@@ -81,6 +137,7 @@ def document_page(request: Request, f: str | None, title: str, doc: dict) -> Res
         request,
         "ogc_document.html",
         title,
+        trail=trail,
         links=doc.get("links", []),
         document=json.dumps(rest, ensure_ascii=False, indent=1),
     )
@@ -89,15 +146,27 @@ def document_page(request: Request, f: str | None, title: str, doc: dict) -> Res
 def items_page(
     request: Request, col: Collection, head: dict, features: str, lon_lat: bool, stamp: str
 ) -> Response:
-    """A page of features as a table, on a map when its coordinates are lon/lat."""
-    rows = json.loads("[" + features + "]")
-    names = list(rows[0]["properties"]) if rows else [f.name for f in col.fields]
+    """A page of features as a table, each row linking to its feature's page, on a map when
+    its coordinates are lon/lat."""
+    features_ = json.loads("[" + features + "]")
+    names = list(features_[0]["properties"]) if features_ else [f.name for f in col.fields]
+    lang = request_language(request)
+    base, keep = base_url(request), _keep(lang)
+    rows = [
+        {
+            "id": feature["id"],
+            "href": base + feature_path(col, feature["id"]) + keep,
+            "cells": [_shown(col, n, feature["properties"].get(n), lang) for n in names],
+        }
+        for feature in features_
+    ]
     return page(
         request,
         "ogc_items.html",
         col.layer.title_en,
         title_zh=col.layer.title_zh,
-        features=rows if lon_lat else None,
+        trail=items_trail(col),
+        features=features_ if lon_lat else None,
         volatile=stamp,
         head=head,
         names=names,
@@ -111,16 +180,24 @@ def feature_page(
 ) -> Response:
     """One feature's properties, on a map when its coordinates are lon/lat."""
     feature = json.loads(body)
+    lang = request_language(request)
     return page(
         request,
         "ogc_feature.html",
         f"{col.layer.title_en} {feature_id}",
         title_zh=f"{col.layer.title_zh} {feature_id}",
+        trail=(*items_trail(col), Crumb(feature_id, feature_id, feature_path(col, feature_id))),
         features=[feature] if lon_lat else None,
         links=links,
-        properties=feature["properties"],
+        properties={n: _shown(col, n, v, lang) for n, v in feature["properties"].items()},
         labels=_field_labels(col),
     )
+
+
+def _shown(col: Collection, name: str, raw: object, lang: str) -> str:
+    """A property as the page shows it, read by its field's declaration."""
+    field: Field | None = next((f for f in col.layer.fields if f.name == name), None)
+    return display.value(field, raw, lang)
 
 
 def _field_labels(col: Collection) -> dict[str, tuple[str, str]]:

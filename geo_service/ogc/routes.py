@@ -113,13 +113,15 @@ def landing(request: Request, _: Public, f: str | None = None) -> Response:
             },
         ],
     }
-    return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
+    page = pages.document_page(request, f, doc["title"], doc, pages.LANDING)
+    return page or _json(request, doc)
 
 
 @route(router, "/conformance", "conformance", "Conformance classes implemented")
 def conformance(request: Request, _: Public, f: str | None = None) -> Response:
     doc = {"conformsTo": CONFORMANCE}
-    return pages.document_page(request, f, "Conformance", doc) or _json(request, doc)
+    page = pages.document_page(request, f, "Conformance", doc, pages.CONFORMANCE)
+    return page or _json(request, doc)
 
 
 @route(router, "/api", "api", "OpenAPI 3 definition of the OGC API")
@@ -205,6 +207,7 @@ def collections(
             request,
             "ogc_collections.html",
             "Collections",
+            trail=pages.COLLECTIONS,
             base=base,
             collections=doc["collections"],
         )
@@ -221,7 +224,8 @@ def collection(
 ) -> Response:
     col = _collection(principal, collection_id)
     doc = _collection_doc(col, _base(request), engine)
-    return pages.document_page(request, f, doc["title"], doc) or _json(request, doc)
+    page = pages.document_page(request, f, doc["title"], doc, pages.collection_trail(col))
+    return page or _json(request, doc)
 
 
 @route(

@@ -362,7 +362,7 @@ def test_formats_and_caching(client: TestClient) -> None:
     assert client.get(url, params={"f": "csv"}).text.splitlines()[0].startswith("id,code,")
     seq = client.get(url, params={"f": "geojsonseq"}).text
     assert seq.count("\x1e") == 2
-    assert "<table>" in client.get(url, params={"f": "html"}).text
+    assert '<table class="features">' in client.get(url, params={"f": "html"}).text
     first = client.get(url)
     time.sleep(1.1)  # a new timeStamp in the body; the data, and so the ETag, are the same
     again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
