@@ -45,7 +45,7 @@ def value(field: Field | None, raw: object, lang: str) -> str:
     if isinstance(raw, int | float):
         return _number(field, raw, lang)
     if field.kind == "date":
-        return format_date(date.fromisoformat(str(raw)), "long", locale=_LOCALES[lang])
+        return format_date(date.fromisoformat(str(raw)), "medium", locale=_LOCALES[lang])
     if field.kind == "time":
         return format_time(time.fromisoformat(str(raw)), "short", locale=_LOCALES[lang])
     return str(raw)

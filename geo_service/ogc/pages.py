@@ -150,6 +150,9 @@ def items_page(
     its coordinates are lon/lat."""
     features_ = json.loads("[" + features + "]")
     names = list(features_[0]["properties"]) if features_ else [f.name for f in col.fields]
+    # The id leads the row as its link: a code that is the id (a site's) is not repeated.
+    key = col.layer.feature_id if col.layer.feature_id in names else None
+    names = [n for n in names if n != key]
     lang = request_language(request)
     base, keep = base_url(request), _keep(lang)
     rows = [
@@ -169,9 +172,10 @@ def items_page(
         features=features_ if lon_lat else None,
         volatile=stamp,
         head=head,
+        key=key or "id",
         names=names,
         rows=rows,
-        labels=_field_labels(col),
+        labels={"id": ("编号", "Id"), **_field_labels(col)},
     )
 
 

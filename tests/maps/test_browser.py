@@ -199,7 +199,8 @@ def test_ogc_html_pages_show_their_features_on_an_offline_map(page) -> None:
     gk = page.goto(page.base + "/ogc/collections/parcels/items?f=html&limit=3&crs=EPSG:4549")
 
     assert drawn == rows == 12
-    assert "<td>R21, B1</td>" in listing  # a compound land use, as a person reads it
+    # A compound land use, as a person reads it: each class by its GB 50137 name.
+    assert "<td>R21 二类居住用地（住宅用地）、B1 商业用地</td>" in listing
     assert one == ["HF-01"]
     # A property as a person reads it, in the page's language; its name for filters beside.
     assert '<th title="contractor"><span class="primary">施工单位</span>' in single
