@@ -60,8 +60,6 @@ _TEXT: dict[str, tuple[str, str]] = {
     "exceed_0_5": ("超标 0–5 dB", "0–5 dB over"),
     "exceed_5_10": ("超标 5–10 dB", "5–10 dB over"),
     "exceed_10": ("超标 10 dB 以上", "Over 10 dB"),
-    "noise_day": ("昼间达标线", "Day limit contour"),
-    "noise_night": ("夜间达标线", "Night limit contour"),
     "max_exceed": ("最大超标 dB", "Max exceedance dB"),
     "count": ("住户数", "Households"),
 }

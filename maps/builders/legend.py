@@ -49,17 +49,16 @@ def _land_use(lang: str, bands: Sequence[float]) -> list[str]:
 
 
 def _status(lang: str, bands: Sequence[float]) -> list[str]:
-    names = labels.choices(lang)["status"]
-    colours = COLLECTIONS["sites"].style["status_colors"]
-    return [_line(colour, names[status]) for status, colour in colours.items()]
+    sites = COLLECTIONS["sites"]
+    colours = sites.style["status_colors"]
+    return [_line(colours[status], status.label(lang)) for status in sites.field("status").choices]
 
 
 def _kind(lang: str, bands: Sequence[float]) -> list[str]:
-    dashes = COLLECTIONS["sites"].style["kind_dash"]
+    sites = COLLECTIONS["sites"]
+    dashes = sites.style["kind_dash"]
     return [
-        _line("#333333", label, dashes.get(kind))
-        for kind, label in labels.choices(lang)["kind"].items()
-        if kind not in ("band", "noise_day", "noise_night")
+        _line("#333333", kind.label(lang), dashes.get(kind)) for kind in sites.field("kind").choices
     ]
 
 
@@ -77,8 +76,13 @@ def _bands(lang: str, bands: Sequence[float]) -> list[str]:
 
 
 def _noise(lang: str, bands: Sequence[float]) -> list[str]:
-    colours = COLLECTIONS["impact_zones"].style["zone_colors"]
-    return [_line(colour, labels.text(kind, lang), "6 4") for kind, colour in colours.items()]
+    zones = COLLECTIONS["impact_zones"]
+    colours = zones.style["zone_colors"]
+    kinds = zones.field("kind")
+    return [
+        _line(colour, kinds.value_label(kind, lang) or kind, "6 4")
+        for kind, colour in colours.items()
+    ]
 
 
 def _exposure(lang: str, bands: Sequence[float]) -> list[str]:

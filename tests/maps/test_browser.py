@@ -437,7 +437,7 @@ def test_legends_name_contours_band_distances_dashes_and_building_colours(
     """Issue 13.7: what the legend says matches what each map draws, and it is never cut."""
     _open(page, "/maps/overview")
     legend = page.inner_text(".gs-legend")
-    assert "昼间达标线" in legend and "夜间达标线" in legend
+    assert "昼间噪声达标线" in legend and "夜间噪声达标线" in legend  # as layers/ declares them
     assert "0–50 m" in legend and "50–200 m" in legend and "圈层 1" not in legend
     dashes = page.evaluate(
         "[...document.querySelectorAll('.gs-legend svg line')]"
