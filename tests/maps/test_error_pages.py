@@ -92,9 +92,13 @@ def test_the_ogc_pages_and_docs_follow_the_picked_language(liaison) -> None:
     page.goto(f"{page.base}/docs", wait_until="networkidle")
     assert page.evaluate("document.documentElement.lang") == "zh-CN"
     assert page.title().startswith("工地周边影响服务 · 接口文档")
+    page.wait_for_selector(".swagger-ui .info .description")
+    assert "每个建设工地影响哪些住户" in page.inner_text(".swagger-ui .info .description")
     page.goto(f"{page.base}/ogc/collections/sites/items?f=html&lang=en")
     page.goto(f"{page.base}/docs", wait_until="networkidle")
     assert page.title().startswith("Site-impact service · API documentation")
+    page.wait_for_selector(".swagger-ui .info .description")
+    assert "which households each" in page.inner_text(".swagger-ui .info .description")
     screenshot(page, "docs-en")
     own = page.goto(f"{page.base}/maps/sites/{OWN}", wait_until="networkidle")
     page.wait_for_selector(".leaflet-control-layers")
