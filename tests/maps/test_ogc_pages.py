@@ -109,3 +109,30 @@ def test_on_a_desktop_the_keyboard_reaches_a_row_and_the_breadcrumbs_lead_back(
     assert page.inner_text("h1").startswith("Collections")
     _no_sideways_scroll(page)
     _clean(page)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/ogc",
+        "/ogc/conformance",
+        "/ogc/collections",
+        "/ogc/collections/impact_zones",
+        "/ogc/collections/impact_zones/items",
+        "/ogc/collections/parcels/items/GS0407-R21/B1-02",
+    ],
+)
+def test_every_ogc_page_fits_a_phone_with_its_breadcrumbs(phone, path: str) -> None:
+    """Long link relations, JSON and compound parcel codes wrap or scroll in their own box."""
+    answer = phone.goto(f"{phone.base}{path}?f=html", wait_until="load")
+    name = "ogc-phone" + path.removeprefix("/ogc").replace("/", "-")
+    _pictures(phone, name)
+
+    assert answer is not None and answer.status == 200
+    assert _crumbs(phone)[:2] == ["首页", "OGC API"]
+    heights = phone.evaluate(
+        "[...document.querySelectorAll('nav.crumbs a')].map(a => a.getBoundingClientRect().height)"
+    )
+    assert min(heights or [44]) >= 44, heights
+    _no_sideways_scroll(phone)
+    _clean(phone)
