@@ -34,7 +34,7 @@ def value(field: Field | None, raw: object, lang: str) -> str:
     if raw is None or raw == "" or raw == []:
         return EMPTY
     if isinstance(raw, list):
-        return ("、" if lang == "zh" else ", ").join(value(field, v, lang) for v in raw)
+        return separator(lang).join(value(field, v, lang) for v in raw)
     if isinstance(raw, bool):
         return YES_NO[raw][0 if lang == "zh" else 1]
     if field is None:
@@ -49,6 +49,11 @@ def value(field: Field | None, raw: object, lang: str) -> str:
     if field.kind == "time":
         return format_time(time.fromisoformat(str(raw)), "short", locale=_LOCALES[lang])
     return str(raw)
+
+
+def separator(lang: str) -> str:
+    """What stands between the items of a list: 、 in Chinese."""
+    return "、" if lang == "zh" else ", "
 
 
 def _number(field: Field, number: float, lang: str) -> str:

@@ -24,6 +24,7 @@ from geo_service.api.pages import render, request_language
 from geo_service.ogc import params
 from geo_service.ogc.answers import answer, base_url
 from geo_service.ogc.collections import Collection
+from layers import COLLECTIONS as LAYER_COLLECTIONS
 from layers import LAYERS, Field
 from maps.assets import local_url
 
@@ -144,7 +145,13 @@ def document_page(
 
 
 def items_page(
-    request: Request, col: Collection, head: dict, features: str, lon_lat: bool, stamp: str
+    request: Request,
+    col: Collection,
+    head: dict,
+    features: str,
+    lon_lat: bool,
+    stamp: str,
+    readable: set[str],
 ) -> Response:
     """A page of features as a table, each row linking to its feature's page, on a map when
     its coordinates are lon/lat."""
@@ -155,11 +162,12 @@ def items_page(
     names = [n for n in names if n != key]
     lang = request_language(request)
     base, keep = base_url(request), _keep(lang)
+    shown = _Shown(col, lang, base, keep, readable)
     rows = [
         {
             "id": feature["id"],
             "href": base + feature_path(col, feature["id"]) + keep,
-            "cells": [_shown(col, n, feature["properties"].get(n), lang) for n in names],
+            "cells": [shown(n, feature["properties"].get(n)) for n in names],
         }
         for feature in features_
     ]
@@ -180,11 +188,18 @@ def items_page(
 
 
 def feature_page(
-    request: Request, col: Collection, feature_id: str, body: str, lon_lat: bool, links: list
+    request: Request,
+    col: Collection,
+    feature_id: str,
+    body: str,
+    lon_lat: bool,
+    links: list,
+    readable: set[str],
 ) -> Response:
     """One feature's properties, on a map when its coordinates are lon/lat."""
     feature = json.loads(body)
     lang = request_language(request)
+    shown = _Shown(col, lang, base_url(request), _keep(lang), readable)
     return page(
         request,
         "ogc_feature.html",
@@ -193,15 +208,44 @@ def feature_page(
         trail=(*items_trail(col), Crumb(feature_id, feature_id, feature_path(col, feature_id))),
         features=[feature] if lon_lat else None,
         links=links,
-        properties={n: _shown(col, n, v, lang) for n, v in feature["properties"].items()},
+        properties={n: shown(n, v) for n, v in feature["properties"].items()},
         labels=_field_labels(col),
     )
 
 
-def _shown(col: Collection, name: str, raw: object, lang: str) -> str:
-    """A property as the page shows it, read by its field's declaration."""
-    field: Field | None = next((f for f in col.layer.fields if f.name == name), None)
-    return display.value(field, raw, lang)
+@dataclass(frozen=True)
+class _Shown:
+    """How a page shows a property: its value read by its field's declaration, in parts
+    (text, link) so that a reference to a feature the reader may open (a site's parcels)
+    links to that feature's page."""
+
+    col: Collection
+    lang: str
+    base: str
+    keep: str
+    readable: set[str]
+
+    def __call__(self, name: str, raw: object) -> list[tuple[str, str | None]]:
+        field: Field | None = next((f for f in self.col.layer.fields if f.name == name), None)
+        target = self._target(name)
+        if target is None or raw is None or raw == []:
+            return [(display.value(field, raw, self.lang), None)]
+        parts: list[tuple[str, str | None]] = []
+        for v in raw if isinstance(raw, list) else [raw]:
+            if parts:
+                parts.append((display.separator(self.lang), None))
+            href = self.base + feature_path(target, v) + self.keep
+            parts.append((display.value(field, v, self.lang), href))
+        return parts
+
+    def _target(self, name: str) -> Collection | None:
+        """The collection a property names features of by their id, if the reader may
+        read it (a building's community is named, not numbered: no link)."""
+        ref = self.col.layer.reference(name)
+        if ref is None or ref.layer not in self.readable:
+            return None
+        target = Collection(LAYER_COLLECTIONS[ref.layer])
+        return target if target.layer.feature_id == ref.key else None
 
 
 def _field_labels(col: Collection) -> dict[str, tuple[str, str]]:

@@ -313,7 +313,10 @@ def items(
         "links": _page_links(request, col, fmt, page, found),
     }
     if fmt == "html":
-        return pages.items_page(request, col, head, found.features, crs.uri == CRS84, stamp)
+        readable = {c.id for c in _readable(principal)}
+        return pages.items_page(
+            request, col, head, found.features, crs.uri == CRS84, stamp, readable
+        )
     prefix = json.dumps(head, ensure_ascii=False)[:-1]
     body = prefix + ',"features":[' + found.features + "]}"
     return _answer(request, body, chosen.media_type, headers, volatile=stamp, links=head["links"])
@@ -368,7 +371,8 @@ def item(
     ]
     fmt = params.parse_format(request.query_params.get("f"), request.headers.get("accept", ""))
     if fmt == "html":
-        return pages.feature_page(request, col, feature_id, body, crs.uri == CRS84, links)
+        readable = {c.id for c in _readable(principal)}
+        return pages.feature_page(request, col, feature_id, body, crs.uri == CRS84, links, readable)
     if fmt not in formats.OGC_FEATURE:
         raise InvalidQuery(f"f={fmt}: one feature is given as {formats.OGC_FEATURE.spoken()}")
     body = body[:-1] + ',"links":' + json.dumps(links) + "}"

@@ -104,6 +104,12 @@ def test_on_a_desktop_the_keyboard_reaches_a_row_and_the_breadcrumbs_lead_back(
 
     assert page.inner_text("h1").startswith(f"Construction sites {SITE}")
     assert _value(page, "kind") == _label(demo_db, "kind", "en")
+    parcel = page.locator('table.properties tr:has(th[title="parcels"]) td a').first
+    code = parcel.inner_text()
+    parcel.click()  # a site's parcels lead to their own pages
+    page.wait_for_url(f"**/ogc/collections/parcels/items/{code}?f=html&lang=en")
+    assert _crumbs(page)[-3:] == ["Planning parcels", "Features", code]
+    assert _value(page, "area_m2").endswith((" m²", " ha"))
     page.click("nav.crumbs >> text=Collections")
     page.wait_for_url("**/ogc/collections?f=html&lang=en")
     assert page.inner_text("h1").startswith("Collections")

@@ -136,7 +136,6 @@ def test_every_row_links_to_its_feature_page_in_the_same_language(
                 "work_hours_start": "07:00",
                 "work_hours_end": "20:00",
                 "night_work_permitted": "否",
-                "parcels": "XC1003-R21-02",
                 "survey": "省勘察院",
             },
         ),
@@ -151,7 +150,6 @@ def test_every_row_links_to_its_feature_page_in_the_same_language(
                 "work_hours_start": "7:00\u202fAM",
                 "work_hours_end": "8:00\u202fPM",
                 "night_work_permitted": "No",
-                "parcels": "XC1003-R21-02",
                 "survey": "省勘察院",
             },
         ),
@@ -178,6 +176,20 @@ def test_a_site_reads_in_the_page_language_on_the_table_and_its_page(
         conn.execute(text("UPDATE sites SET night_work_permitted = true"))
     again = client.get(f"{BASE}/collections/sites/items/AZF-2024-01?f=html&lang={lang}")
     assert _properties(again.text)["night_work_permitted"] == ("是" if lang == "zh" else "Yes")
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_sites_parcels_link_to_the_parcels_pages(client: TestClient, lang: str) -> None:
+    items = client.get(f"{BASE}/collections/sites/items?f=html&lang={lang}").text
+    feature = client.get(f"{BASE}/collections/sites/items/AZF-2024-01?f=html&lang={lang}").text
+
+    cells = [{fid: v for fid, _, v in _rows(items)}["AZF-2024-01"], _properties(feature)]
+
+    for cell in (c["parcels"] for c in cells):
+        link = re.fullmatch(r'<a href="([^"]+)">XC1003-R21-02</a>', cell)
+        assert link, cell
+        assert link.group(1).endswith(f"/parcels/items/XC1003-R21-02?f=html&lang={lang}")
+        assert _crumbs(client.get(html.unescape(link.group(1))).text)[-1] == ("XC1003-R21-02", None)
 
 
 def test_the_json_keeps_the_raw_values(client: TestClient) -> None:
@@ -268,5 +280,6 @@ def test_communities_and_buildings_read_as_people_read_them(
     assert values["acoustic_class"] == "Class 2: Mixed residential and commercial"
     shown = _properties(building.text)
     assert (shown["floors"], shown["households_count"]) == ("6", "3")
+    assert shown["community"] == "翠苑一区"  # named, not numbered: no link to guess
     ids = re.search(r'<th class="fid" title="id">(.*?)</th>', community.text)
     assert ids and "Id" in ids.group(1)  # numbered features lead with their number
