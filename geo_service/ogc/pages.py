@@ -25,7 +25,7 @@ from geo_service.ogc import params
 from geo_service.ogc.answers import answer, base_url
 from geo_service.ogc.collections import Collection
 from layers import COLLECTIONS as LAYER_COLLECTIONS
-from layers import LAYERS, Field
+from layers import Field
 from maps.assets import local_url
 
 # The pages' titles in Chinese, by the English the routes give them (a layer's by its own).
@@ -33,7 +33,7 @@ _TITLES_ZH = {
     "Site-impact service: OGC API - Features and Tiles": "工地周边影响服务：OGC API 要素与瓦片",
     "Conformance": "符合的标准",
     "Collections": "数据集",
-    **{layer.title_en: layer.title_zh for layer in LAYERS.values()},
+    **{layer.title_en: layer.title_zh for layer in LAYER_COLLECTIONS.values()},
 }
 
 
@@ -119,7 +119,9 @@ def page(
         title_zh=title_zh or _TITLES_ZH.get(title, title),
         switch_url=_switch_url(request, lang),
         breadcrumbs=_breadcrumbs(request, lang, trail),
-        layer_titles={lid: (layer.title_zh, layer.title_en) for lid, layer in LAYERS.items()},
+        layer_titles={
+            lid: (layer.title_zh, layer.title_en) for lid, layer in LAYER_COLLECTIONS.items()
+        },
         features=features,
         **assets,
         **context,

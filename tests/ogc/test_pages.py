@@ -103,6 +103,16 @@ def test_every_page_has_breadcrumbs_back_to_the_landing_page(
         assert _crumbs(up.text)[-1] == (words, None)
 
 
+def test_computed_collections_are_titled_in_chinese_too(client: TestClient) -> None:
+    """Impact zones, a view, had their English title on the Chinese pages."""
+    listing = client.get(f"{BASE}/collections?f=html&lang=zh").text
+    page = client.get(f"{BASE}/collections/impact_zones?f=html&lang=zh").text
+
+    assert '<span class="primary">影响范围</span>' in listing
+    assert "<title>影响范围</title>" in page
+    assert _crumbs(page)[-1] == ("影响范围", None)
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_every_row_links_to_its_feature_page_in_the_same_language(
     client: TestClient, lang: str
