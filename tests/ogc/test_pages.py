@@ -293,3 +293,19 @@ def test_communities_and_buildings_read_as_people_read_them(
     assert shown["community"] == "翠苑一区"  # named, not numbered: no link to guess
     ids = re.search(r'<th class="fid" title="id">(.*?)</th>', community.text)
     assert ids and "Id" in ids.group(1)  # numbered features lead with their number
+
+
+def test_household_pages_show_no_personal_field(
+    client: TestClient, district_households: Engine
+) -> None:
+    """Readable values are the public fields' only: no name, phone or vulnerability flag,
+    not even as 是/否."""
+    listing = client.get(f"{BASE}/collections/households/items?f=html").text
+    ((_, href, values), *_) = _rows(listing)
+    one = client.get(href).text
+
+    assert set(values) == {"building", "unit_label", "residents"}
+    assert set(_properties(one)) == {"building", "unit_label", "residents"}
+    for page in (listing, one):
+        assert "张三" not in page and "1380000000" not in page
+        assert "elderly" not in page and "老人" not in page
