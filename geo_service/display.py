@@ -59,7 +59,7 @@ def separator(lang: str) -> str:
 def _number(field: Field, number: float, lang: str) -> str:
     """A number rounded for reading, with its unit (square metres, hectares from 1 ha)."""
     locale, i = _LOCALES[lang], 0 if lang == "zh" else 1
-    if field.unit == "m²" and number >= HECTARE_FROM_M2:
+    if field.unit == "m²" and round(number) >= HECTARE_FROM_M2:  # never "10,000 m²"
         return f"{format_decimal(number / 10_000, '#,##0.##', locale=locale)} {HECTARE[i]}"
     if field.unit is None:
         # Counts stay whole; other measures (floors, 3.5) keep up to two decimals.

@@ -49,6 +49,10 @@ class Choice(str):
         choice.label_zh, choice.label_en = label_zh, label_en
         return choice
 
+    def __getnewargs__(self) -> tuple[str, str, str]:  # type: ignore[override]
+        """Copies and pickles keep the labels (a ``str`` would give its text alone)."""
+        return (str(self), self.label_zh, self.label_en)
+
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
 
