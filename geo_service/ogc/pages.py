@@ -37,6 +37,54 @@ _TITLES_ZH = {
 }
 
 
+# What a link leads to, by its relation, as a person reads it (the JSON keeps the rel).
+_OGC_REL = "http://www.opengis.net/def/rel/ogc/1.0/"
+_RELATIONS: dict[str, tuple[str, str]] = {
+    "self": ("本页", "This page"),
+    "alternate": ("本页的其他格式", "This page in another format"),
+    "next": ("下一页", "Next page"),
+    "prev": ("上一页", "Previous page"),
+    "collection": ("数据集说明", "About the collection"),
+    "items": ("要素", "Features"),
+    "data": ("数据集", "Collections"),
+    "conformance": ("符合的标准", "Conformance"),
+    "service-desc": ("OpenAPI 定义", "OpenAPI definition"),
+    "service-doc": ("接口文档", "API documentation"),
+    "queryables": ("可查询字段", "Queryables"),
+    _OGC_REL + "queryables": ("可查询字段", "Queryables"),
+    _OGC_REL + "schema": ("要素结构", "Feature schema"),
+    _OGC_REL + "tilesets-vector": ("矢量瓦片", "Vector tiles"),
+}
+_FORMAT_LABELS = {
+    **{f.essence: f.label for f in formats.FORMATS.values()},
+    "application/schema+json": "JSON Schema",
+    "application/vnd.oai.openapi+json": "OpenAPI 3",
+}
+
+
+def _links(links: list[dict], lang: str) -> list[dict]:
+    """A document's links as a page lists them: what each leads to in the page's language
+    (else its own title, else its rel) and its format by name; a link listed twice under
+    two rels (queryables, for GDAL and for OGC clients) once."""
+    out, seen = [], set()
+    for link in links:
+        if (link["href"], link.get("type")) in seen:
+            continue
+        seen.add((link["href"], link.get("type")))
+        words = _RELATIONS.get(link["rel"])
+        text = (words[0] if lang == "zh" else words[1]) if words else link.get("title")
+        media = link.get("type", "").partition(";")[0].strip()
+        out.append(
+            {
+                "href": link["href"],
+                "rel": link["rel"],
+                "text": text or link["rel"],
+                "format": _FORMAT_LABELS.get(media, media),
+            }
+        )
+    return out
+
+
 @dataclass(frozen=True)
 class Crumb:
     """A step of the breadcrumbs: its words and its path under the OGC API's root."""
@@ -141,7 +189,7 @@ def document_page(
         "ogc_document.html",
         title,
         trail=trail,
-        links=doc.get("links", []),
+        links=_links(doc.get("links", []), request_language(request)),
         document=json.dumps(rest, ensure_ascii=False, indent=1),
     )
 
@@ -182,6 +230,7 @@ def items_page(
         features=features_ if lon_lat else None,
         volatile=stamp,
         head=head,
+        links=_links(head["links"], lang),
         key=key or "id",
         names=names,
         rows=rows,
@@ -209,7 +258,7 @@ def feature_page(
         title_zh=f"{col.layer.title_zh} {feature_id}",
         trail=(*items_trail(col), Crumb(feature_id, feature_id, feature_path(col, feature_id))),
         features=[feature] if lon_lat else None,
-        links=links,
+        links=_links(links, lang),
         properties={n: shown(n, v) for n, v in feature["properties"].items()},
         labels=_field_labels(col),
     )

@@ -309,3 +309,27 @@ def test_household_pages_show_no_personal_field(
     for page in (listing, one):
         assert "张三" not in page and "1380000000" not in page
         assert "elderly" not in page and "老人" not in page
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("zh", {"next": "下一页", "alternate": "本页的其他格式", "collection": "数据集说明"}),
+        ("en", {"next": "Next page", "alternate": "This page in another format"}),
+    ],
+)
+def test_links_say_where_they_lead_and_in_what_format(
+    client: TestClient, lang: str, words: dict[str, str]
+) -> None:
+    """Not ``http://www.opengis.net/def/rel/ogc/1.0/queryables (application/schema+json)``:
+    the rel stays in the link's title for those who know it."""
+    page = client.get(f"{BASE}/collections/sites/items?f=html&limit=1&lang={lang}").text
+    landing = client.get(f"{BASE}?f=html&lang={lang}").text
+
+    listed = dict(re.findall(r'<li><a href="[^"]*" title="([^"]+)">(.*?)</a>', page))
+
+    assert {rel: listed[rel] for rel in words} == words
+    assert re.search(r'title="next">[^<]+</a> \(GeoJSON\)', page) is None  # next is HTML
+    assert re.search(r'title="alternate">[^<]+</a> \(GeoJSON\)', page)
+    docs = "接口文档" if lang == "zh" else "API documentation"
+    assert re.search(rf'title="service-doc">{docs}</a> \(HTML page\)', landing)
