@@ -25,7 +25,6 @@ from geo_service.ogc import params
 from geo_service.ogc.answers import answer, base_url
 from geo_service.ogc.collections import Collection
 from layers import COLLECTIONS as LAYER_COLLECTIONS
-from layers import Field
 from maps.assets import local_url
 
 # The pages' titles in Chinese, by the English the routes give them (a layer's by its own).
@@ -264,21 +263,23 @@ def feature_page(
     )
 
 
-@dataclass(frozen=True)
 class _Shown:
     """How a page shows a property: its value read by its field's declaration, in parts
-    (text, link) so that a reference to a feature the reader may open (a site's parcels)
-    links to that feature's page."""
+    (text, link) so that a reference to features the reader may open by their id (a
+    site's parcels) links to their pages; a building's community is named, not numbered,
+    so it is no link."""
 
-    col: Collection
-    lang: str
-    base: str
-    keep: str
-    readable: set[str]
+    def __init__(self, col: Collection, lang: str, base: str, keep: str, readable: set[str]):
+        self.lang, self.base, self.keep = lang, base, keep
+        self.fields = {f.name: f for f in col.layer.fields}
+        self.targets = {
+            ref.field: Collection(LAYER_COLLECTIONS[ref.layer])
+            for ref in col.layer.references
+            if ref.layer in readable and LAYER_COLLECTIONS[ref.layer].feature_id == ref.key
+        }
 
     def __call__(self, name: str, raw: object) -> list[tuple[str, str | None]]:
-        field: Field | None = next((f for f in self.col.layer.fields if f.name == name), None)
-        target = self._target(name)
+        field, target = self.fields.get(name), self.targets.get(name)
         if target is None or raw is None or raw == []:
             return [(display.value(field, raw, self.lang), None)]
         parts: list[tuple[str, str | None]] = []
@@ -288,15 +289,6 @@ class _Shown:
             href = self.base + feature_path(target, v) + self.keep
             parts.append((display.value(field, v, self.lang), href))
         return parts
-
-    def _target(self, name: str) -> Collection | None:
-        """The collection a property names features of by their id, if the reader may
-        read it (a building's community is named, not numbered: no link)."""
-        ref = self.col.layer.reference(name)
-        if ref is None or ref.layer not in self.readable:
-            return None
-        target = Collection(LAYER_COLLECTIONS[ref.layer])
-        return target if target.layer.feature_id == ref.key else None
 
 
 def _field_labels(col: Collection) -> dict[str, tuple[str, str]]:
