@@ -10,15 +10,30 @@ from __future__ import annotations
 
 from sqlalchemy import Integer, String
 
-from layers.base import CODE, Field, Layer, Reference
+from layers.base import CODE, Choice, Field, Layer, Reference
 
 # HJ 212 system codes a site monitor sends: construction dust, acoustic environment, noise
 # source (geo_service/monitoring/hj212.py reads the others too).
-SYSTEM_CODES = ("39", "23", "36")
-MONITOR_KINDS = ("noise", "dust", "both")
-PLACEMENTS = ("boundary", "facade", "indoor")
-CRC_MODES = ("hj212", "modbus")
-DUST_UNITS = ("ug/m3", "mg/m3")
+SYSTEM_CODES = (
+    Choice("39", "39 建筑施工扬尘", "39 Construction dust"),
+    Choice("23", "23 声环境质量", "23 Acoustic environment"),
+    Choice("36", "36 噪声污染源", "36 Noise source"),
+)
+MONITOR_KINDS = (
+    Choice("noise", "噪声", "Noise"),
+    Choice("dust", "扬尘", "Dust"),
+    Choice("both", "扬尘与噪声", "Dust and noise"),
+)
+PLACEMENTS = (
+    Choice("boundary", "厂界（工地边界）", "Site boundary"),
+    Choice("facade", "敏感建筑外", "Building facade"),
+    Choice("indoor", "室内（限值减 10 dB）", "Indoors (limits 10 dB lower)"),
+)
+CRC_MODES = (
+    Choice("hj212", "HJ 212 附录 A", "HJ 212 Appendix A"),
+    Choice("modbus", "Modbus CRC-16", "Modbus CRC-16"),
+)
+DUST_UNITS = (Choice("ug/m3", "微克/立方米", "ug/m3"), Choice("mg/m3", "毫克/立方米", "mg/m3"))
 
 LAYER = Layer(
     id="monitors",
