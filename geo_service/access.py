@@ -48,6 +48,8 @@ class Permission(StrEnum):
     WIDEN_PERSONAL_SCOPE = "widen_personal_scope"
     """Move a site's outer band out, which adds households (with their contacts) to the
     personal-data scope of the site's liaison officers."""
+    MANAGE_MITIGATION = "manage_mitigation"
+    """Create mitigation programmes, edit their eligibility rules and enrol households."""
 
 
 @dataclass(frozen=True)
@@ -76,8 +78,16 @@ ROLES: dict[str, Role] = {
             "planner",
             "规划人员",
             "Planner",
-            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_ALL_LAYERS, _P.EDIT_IMPACT_SETTINGS}),
-            "All maps, layers and aggregates, and the sites' impact settings; no personal fields.",
+            frozenset(
+                {
+                    _P.READ_PUBLIC_LAYERS,
+                    _P.READ_ALL_LAYERS,
+                    _P.EDIT_IMPACT_SETTINGS,
+                    _P.MANAGE_MITIGATION,
+                }
+            ),
+            "All maps, layers and aggregates, the sites' impact settings and mitigation "
+            "programmes; no personal fields.",
         ),
         Role(
             "liaison",

@@ -107,6 +107,28 @@ class EditConflict(GeoServiceError):
     """An edit based on a version of a record that someone else has changed since."""
 
 
+class CaseTransitionRefused(GeoServiceError):
+    """A mitigation case asked to go to a state its current one does not lead to."""
+
+    def __init__(self, message: str, *, state: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.state, self.allowed = state, allowed
+
+    def detail(self) -> dict:
+        return {**super().detail(), "state": self.state, "allowed": list(self.allowed)}
+
+
+class CaseFieldsInvalid(GeoServiceError):
+    """A mitigation case step without the fields it needs, or with dates out of order."""
+
+    def __init__(self, message: str, *, fields: list[str]) -> None:
+        super().__init__(message)
+        self.fields = fields
+
+    def detail(self) -> dict:
+        return {**super().detail(), "fields": self.fields}
+
+
 class NotFound(GeoServiceError):
     """A record that does not exist."""
 
@@ -203,6 +225,8 @@ STATUS: dict[type[GeoServiceError], int] = {
     InvalidServiceArea: 400,
     InvalidText: 400,
     EditConflict: 412,
+    CaseTransitionRefused: 409,
+    CaseFieldsInvalid: 422,
     PreconditionRequired: 428,
     InvalidQuery: 400,
     UnknownCRS: 400,

@@ -1,5 +1,6 @@
 """The service's own tables, beside the layers': accounts and sessions, the audit log, the
-impact settings and reference data, and the secrets (the disclosure key).
+impact settings and reference data, the secrets (the disclosure key), and the mitigation
+programmes with their cases.
 
 Each function adds its tables to the metadata ``geo_service.schema`` builds; a table's
 ``info`` says what it is to the rest of the service (``account``: not data the maps or
@@ -16,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -330,4 +332,113 @@ def monitoring_tables(metadata: MetaData) -> None:
         CheckConstraint("cn IN ('2011', '2051', '2061', '2031')", name="ck_readings_cn"),
         postgresql_partition_by="RANGE (at)",
         info=STREAM,
+    )
+
+
+def mitigation_tables(metadata: MetaData) -> None:
+    """Mitigation programmes, their cases (one per household) and the cases' events
+    (migration 0016; ``geo_service.mitigation``).
+
+    Case work, not map data: kept like the accounts, so a case's step sends no tile-cache
+    notification. A household or site that has cases cannot be deleted (RESTRICT): an
+    import that would replace them is refused and names this table; upserts keep them. The
+    events are append-only to the service's role (it may insert and read them, nothing
+    else). Personal columns say so in their ``info`` (``personal``): the API shows them only
+    to the site's case workers, and audits the read.
+    """
+    from geo_service.mitigation import states  # data only; no import back here
+
+    Table(
+        "mitigation_kinds",
+        metadata,
+        Column("code", String(40), primary_key=True),
+        Column("name_zh", Text, nullable=False),
+        Column("name_en", Text, nullable=False),
+        info={"reference": True},
+    )
+    thresholds = ("min_leq_day", "min_leq_night", "min_exceed_day", "min_exceed_night")
+    Table(
+        "mitigation_programmes",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("site_id", ForeignKey("sites.id", ondelete="RESTRICT"), nullable=False, index=True),
+        Column("kind", ForeignKey("mitigation_kinds.code", ondelete="RESTRICT"), nullable=False),
+        Column("title", Text, nullable=False),
+        # The eligibility rule: thresholds (dB, inclusive) on the household list's values,
+        # combined by ``match``, within bands 1..max_band (NULL: the whole outer band).
+        *(Column(name, Float) for name in thresholds),
+        Column("match", String(3), nullable=False, server_default=text("'any'::character varying")),
+        Column("max_band", Integer),
+        Column("budget", Float),
+        Column("unit_cost_per_m2", Float),
+        Column("created_by", Text, nullable=False),
+        *timestamps(),
+        CheckConstraint("match IN ('any', 'all')", name="ck_mitigation_programmes_match"),
+        CheckConstraint(
+            " OR ".join(f"{name} IS NOT NULL" for name in thresholds),
+            name="ck_mitigation_programmes_rule",
+        ),
+        CheckConstraint("max_band IS NULL OR max_band >= 1", name="ck_mitigation_programmes_band"),
+        CheckConstraint(
+            "(budget IS NULL OR budget >= 0) AND "
+            "(unit_cost_per_m2 IS NULL OR unit_cost_per_m2 >= 0)",
+            name="ck_mitigation_programmes_costs",
+        ),
+        info=ACCOUNT,
+    )
+    state_list = ", ".join(f"'{s}'" for s in states.STATES)
+    cases = Table(
+        "mitigation_cases",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column(
+            "programme_id",
+            ForeignKey("mitigation_programmes.id", ondelete="RESTRICT"),
+            nullable=False,
+        ),
+        Column("household_id", ForeignKey("households.id", ondelete="RESTRICT"), nullable=False),
+        Column(
+            "state",
+            String(16),
+            nullable=False,
+            server_default=text("'eligible'::character varying"),
+        ),
+        Column("window_area_m2", Float),
+        Column("contractor", Text),
+        *(Column(name, Date) for name in states.STATE_DATES.values()),
+        Column("cost", Float),
+        Column("note", Text, info={"personal": True}),
+        *timestamps(),
+        CheckConstraint(f"state IN ({state_list})", name="ck_mitigation_cases_state"),
+        CheckConstraint(
+            f"window_area_m2 IS NULL OR (window_area_m2 > 0 AND window_area_m2 <= "
+            f"{states.MAX_WINDOW_AREA_M2})",
+            name="ck_mitigation_cases_area",
+        ),
+        CheckConstraint(
+            f"cost IS NULL OR (cost >= 0 AND cost <= {states.MAX_COST})",
+            name="ck_mitigation_cases_cost",
+        ),
+        info=ACCOUNT,
+    )
+    Index("uq_mitigation_cases_household", cases.c.programme_id, cases.c.household_id, unique=True)
+    Index("ix_mitigation_cases_household", cases.c.household_id)
+    Table(
+        "mitigation_case_events",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column(
+            "case_id",
+            ForeignKey("mitigation_cases.id", ondelete="RESTRICT"),
+            nullable=False,
+            index=True,
+        ),
+        Column("at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("actor", Text, nullable=False),
+        Column("role", String(32), nullable=False),
+        Column("from_state", String(16)),
+        Column("to_state", String(16), nullable=False),
+        # The fields the step set; a note's text is personal and stays on the case only.
+        Column("changes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        info={**ACCOUNT, "append_only": True},
     )

@@ -231,6 +231,7 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
     own_tables.impact_tables(metadata)
     own_tables.import_tables(metadata)
     own_tables.monitoring_tables(metadata)
+    own_tables.mitigation_tables(metadata)
     return metadata
 
 

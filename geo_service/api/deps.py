@@ -263,6 +263,12 @@ Importer = Annotated[Principal, Depends(Requirement(Permission.IMPORT_DATA))]
 AccessManager = Annotated[Principal, Depends(Requirement(Permission.MANAGE_ACCESS))]
 Auditor = Annotated[Principal, Depends(Requirement(Permission.READ_AUDIT))]
 ImpactEditor = Annotated[Principal, Depends(Requirement(Permission.EDIT_IMPACT_SETTINGS))]
+MitigationManager = Annotated[Principal, Depends(Requirement(Permission.MANAGE_MITIGATION))]
+CaseWorker = Annotated[
+    Principal, Depends(Requirement(then="per site: Principal.can_read_personal"))
+]
+"""Signed in; whether this site's mitigation cases may be worked (its liaison officers,
+administrators) is checked once the case or programme is found."""
 
 
 def requirement_of(dependency: object) -> str | None:

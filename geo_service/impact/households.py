@@ -123,16 +123,23 @@ def natural_key(sql: str) -> str:
     )
 
 
-# Door-knocking order: community, building, then unit (building, unit, floor and door), each
-# natural; the household id last, so that pages of equal addresses never overlap.
-_ADDRESS = ", ".join(
-    [
-        "hi.community_name IS NULL",
-        natural_key("hi.community_name"),
-        natural_key("hi.building_address"),
-        natural_key("(hi.household).unit_label"),
-        "hi.household_id",
-    ]
+def door_order(community: str, building: str, unit: str, household_id: str) -> str:
+    """SQL ORDER BY terms of door-knocking order: community, building, then unit (building,
+    unit, floor and door), each natural; the household id last, so that pages of equal
+    addresses never overlap. Every list of households in that order uses this."""
+    return ", ".join(
+        [
+            f"{community} IS NULL",
+            natural_key(community),
+            natural_key(building),
+            natural_key(unit),
+            household_id,
+        ]
+    )
+
+
+_ADDRESS = door_order(
+    "hi.community_name", "hi.building_address", "(hi.household).unit_label", "hi.household_id"
 )
 _ORDER = {
     "distance": "hi.distance_m, hi.community_name, hi.building_address, (hi.household).unit_label,"
@@ -157,7 +164,9 @@ def list_columns(personal: tuple[str, ...] = ()) -> list[str]:
     ]
 
 
-def _column_sql(name: str) -> str:
+def list_sql(name: str) -> str:
+    """A list column as SQL over ``household_impacts hi``: what other queries compare with
+    the values a reader sees in the list (rounded as the list rounds them)."""
     return _LIST_SQL.get(name) or f"(hi.household).{name}"
 
 
@@ -166,7 +175,7 @@ def households_query(
 ) -> str:
     """SQL for the affected households of ``:site_id`` (public columns + ``personal``)."""
     page = " LIMIT :limit OFFSET :offset" if paged else ""
-    select = ",\n       ".join(f"{_column_sql(n)} AS {n}" for n in list_columns(personal))
+    select = ",\n       ".join(f"{list_sql(n)} AS {n}" for n in list_columns(personal))
     return f"""
 SELECT {select}
 FROM household_impacts hi
@@ -180,7 +189,7 @@ def _json_object(names: list[str]) -> str:
     bare = _JSON_BARE | {f.name for f in households.fields if f.kind in ("int", "float", "bool")}
     parts = []
     for i, name in enumerate(names):
-        sql = _column_sql(name)
+        sql = list_sql(name)
         value = f"({sql})::text" if name in bare else f"to_json({sql})::text"
         parts += [f"'{'{' if i == 0 else ','}\"{name}\":'", f"coalesce({value}, 'null')"]
     return f"concat({', '.join(parts)}, '}}')"
