@@ -141,7 +141,8 @@ def create(
             f"INSERT INTO mitigation_programmes (site_id, created_by, {', '.join(names)}) "
             f"VALUES (:site, :by, {', '.join(':' + n for n in names)}) RETURNING id"
         ),
-        {"site": site_id, "by": principal.actor, **{n: values.get(n) for n in names}},
+        {"site": site_id, "by": principal.actor, **{n: values.get(n) for n in names}}
+        | {"match": values.get("match") or "any"},
     ).scalar_one()
     return get(conn, new_id)
 

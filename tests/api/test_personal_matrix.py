@@ -18,17 +18,22 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import Engine, text
 
+from geo_service import impact
+from geo_service.access import local_operator
+from geo_service.mitigation import programmes
 from layers import get_layer
 
 SITE, OTHER = "AZF-2024-01", "ROAD-2024-07"
 # Values the ``homes`` fixture (tests/api/conftest.py) stores for its households.
 NAMES = ("示例-王某", "示例-李某")
 PHONES = ("199-0000-0001", "199-0000-0002")
-PERSONAL = tuple(f.name for f in get_layer("households").personal_fields)
+PERSONAL = (*(f.name for f in get_layer("households").personal_fields), "note")
 LABELS = tuple(
     f.label(lang) for f in get_layer("households").personal_fields for lang in ("zh", "en")
 )
 LON, LAT = 120.1570, 30.2688
+# A mitigation case's note (personal): free text about a household.
+NOTE = "示例：住户夜班，白天勿扰"
 
 
 def _tile(z: int) -> tuple[int, int, int]:
@@ -38,10 +43,23 @@ def _tile(z: int) -> tuple[int, int, int]:
     return z, x, y
 
 
+def _mitigation(engine: Engine) -> tuple[int, int]:
+    """A programme of the site with every household enrolled and a note on one case."""
+    with engine.begin() as conn:
+        site_id = impact.resolve_site(conn, SITE).id
+        values = {"kind": "sound_insulation_windows", "title": "隔声窗", "min_leq_day": 0}
+        programme = programmes.create(conn, site_id, values, local_operator())["id"]
+        programmes.enrol(conn, programme, local_operator())
+        case = conn.execute(text("SELECT min(id) FROM mitigation_cases")).scalar_one()
+        conn.execute(text("UPDATE mitigation_cases SET note = :n"), {"n": NOTE})
+    return programme, case
+
+
 def _endpoints(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
         community = conn.execute(text("SELECT id FROM communities LIMIT 1")).scalar_one()
         household = conn.execute(text("SELECT min(id) FROM households")).scalar_one()
+    programme, case = _mitigation(engine)
     z, x, y = _tile(16)
     lz, lx, ly = _tile(12)
     urls = {
@@ -64,6 +82,12 @@ def _endpoints(engine: Engine) -> dict[str, str]:
         "map.site": f"/maps/sites/{SITE}",
         "map.overview": "/maps/overview",
         "search": "/api/search?q=示例",
+        "mitigation.cases": f"/api/mitigation/programmes/{programme}/cases",
+        "mitigation.case": f"/api/mitigation/cases/{case}",
+        "mitigation.programme": f"/api/mitigation/programmes/{programme}",
+        "mitigation.programmes": f"/api/sites/{SITE}/mitigation/programmes",
+        "mitigation.funnel": f"/api/mitigation/programmes/{programme}/funnel",
+        "mitigation.site_funnel": f"/api/sites/{SITE}/mitigation/funnel",
     }
     return urls
 
@@ -78,7 +102,7 @@ def _keys(doc: object) -> set[str]:
 
 def _personal_seen(name: str, body: bytes) -> bool:
     """Whether an answer carries any personal value, field name or header."""
-    if any(v.encode() in body for v in NAMES + PHONES):
+    if any(v.encode() in body for v in (*NAMES, *PHONES, NOTE)):
         return True
     if name.endswith("xlsx"):
         sheet = load_workbook(io.BytesIO(body)).worksheets[0]
@@ -105,16 +129,11 @@ def _personal_seen(name: str, body: bytes) -> bool:
 
 
 # role -> the endpoints where that role must see personal fields (everywhere else: never)
+LISTS = {"list.json", "list.csv", "list.en.csv", "list.xlsx", "list.geojson", "list.gpkg"}
+CASES = {"mitigation.cases", "mitigation.case"}
 ENTITLED = {
-    "admin": {"list.json", "list.csv", "list.en.csv", "list.xlsx", "list.geojson", "list.gpkg"},
-    "liaison-own": {
-        "list.json",
-        "list.csv",
-        "list.en.csv",
-        "list.xlsx",
-        "list.geojson",
-        "list.gpkg",
-    },
+    "admin": LISTS | CASES,
+    "liaison-own": LISTS | CASES,
     "liaison-other": set(),
     "planner": set(),
     "gis": set(),

@@ -31,6 +31,8 @@ PATH_VALUES = {
     "layer": "parcels",
     "username": "wang",
     "community_id": "1",
+    "programme_id": "1",
+    "case_id": "1",
     "collection_id": "parcels",
     "feature_id": "XC1003-R21-02",
     "mn": "010000A8900016F000169DC0",
