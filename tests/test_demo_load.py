@@ -10,11 +10,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
-from geo_service import auth
+from geo_service import auth, impact
 from geo_service.access import local_operator
 from geo_service.cli import main
 from geo_service.demo import build_demo_district, load_demo
 from geo_service.main import create_app
+from geo_service.mitigation import funnel
 from geo_service.settings import DatabaseSettings
 from tests.conftest import count_rows
 
@@ -36,6 +37,12 @@ def test_demo_loads_every_layer_and_is_served(db: Engine) -> None:
             .all()
         )
     assert linked and "望" in linked[0]
+    with db.connect() as conn:
+        (windows,) = funnel.funnel(conn, impact.resolve_site(conn, "QT-01").id)
+    # 秋涛路's sound-insulation windows: about 2,200 households, cases at every step.
+    assert windows["kind"] == "sound_insulation_windows" and 2000 < windows["cases"] < 2400
+    assert all(n > 0 for n in windows["by_state"].values()), windows["by_state"]
+    assert windows["area_installed_m2"] > 10_000 and windows["no_longer_eligible"] == 0
     url = db.url.render_as_string(hide_password=False)
     with db.begin() as conn:
         token = auth.create_token(

@@ -366,6 +366,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
     time). Returns whether the demo was loaded.
     """
     from geo_service import impact
+    from geo_service.demo.mitigation import clear_mitigation, load_mitigation
     from geo_service.ingest import NoProgress, TqdmProgress, import_frame
 
     tables = [layer.table for layer in LAYERS.values()]
@@ -377,6 +378,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
         if stored and if_empty:
             print("the database already holds data; the demo district was not loaded")
             return False
+        clear_mitigation(conn)
         for table in reversed(tables):
             conn.execute(text(f"DELETE FROM {table}"))
     for layer, frame in build_demo_district().items():
@@ -389,7 +391,9 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
         )
         if progress:
             print(report.summary().splitlines()[0])
+    district = load_district()
     with engine.begin() as conn:
-        for code, lines in load_district().get("equipment", {}).items():
+        for code, lines in district.get("equipment", {}).items():
             impact.set_equipment(conn, impact.resolve_site(conn, code).id, lines)
+    load_mitigation(engine, district.get("mitigation", []), district["seed"])
     return True

@@ -36,6 +36,35 @@ def personal_columns() -> tuple[str, ...]:
     return tuple(c.name for c in table.columns if c.info.get("personal"))
 
 
+def _impact_nulls() -> str:
+    types = {"band": "integer"}
+    return ", ".join(f"NULL::{types.get(n, 'float8')} AS {n}" for n in IMPACT_COLUMNS)
+
+
+# The cases of the site's programmes (or of ``:programme``) with the model's current figures
+# and eligibility, as a WITH list. The site's impact rows are computed once; cases are found
+# from them by index, and those whose household has left the outer band by a hashed NOT IN.
+# Joined the other way (each case against the view's rows), PostgreSQL, which estimates the
+# view at one row, compared every case with every household: 1.5 s for the demo's 2,155
+# cases of QT-01; this way about 0.1 s.
+CASES_NOW = f"""
+hi AS MATERIALIZED (SELECT * FROM household_impacts WHERE site_id = :site),
+cases_now AS (
+    SELECT c.*, {eligible_sql()} AS eligible_now,
+           {", ".join(f"{impact.list_sql(n)} AS {n}" for n in IMPACT_COLUMNS)}
+    FROM hi
+    JOIN mitigation_cases c ON c.household_id = hi.household_id
+    JOIN mitigation_programmes p ON p.id = c.programme_id
+    WHERE p.site_id = :site AND (CAST(:programme AS integer) IS NULL OR p.id = :programme)
+    UNION ALL
+    SELECT c.*, false, {_impact_nulls()}
+    FROM mitigation_cases c
+    JOIN mitigation_programmes p ON p.id = c.programme_id
+    WHERE p.site_id = :site AND (CAST(:programme AS integer) IS NULL OR p.id = :programme)
+      AND c.household_id NOT IN (SELECT household_id FROM hi)
+)"""
+
+
 def _select(household_personal: tuple[str, ...], case_personal: tuple[str, ...]) -> str:
     columns = [
         "c.id",
@@ -45,8 +74,8 @@ def _select(household_personal: tuple[str, ...], case_personal: tuple[str, ...])
         "b.address AS building",
         "h.unit_label",
         *(f"c.{name}" for name in _CASE_COLUMNS),
-        f"coalesce({eligible_sql()}, false) AS eligible_now",
-        *(f"{impact.list_sql(name)} AS {name}" for name in IMPACT_COLUMNS),
+        "c.eligible_now",
+        *(f"c.{name}" for name in IMPACT_COLUMNS),
         "c.created_at",
         "c.updated_at",
         *(f"c.{name}" for name in case_personal),
@@ -55,16 +84,11 @@ def _select(household_personal: tuple[str, ...], case_personal: tuple[str, ...])
     return ",\n       ".join(columns)
 
 
-# The site's impact rows alone (a constant site id lets the view use its indexes); a case
-# whose household has left the outer band has none, and is no longer eligible.
 _FROM = """
-FROM mitigation_cases c
-JOIN mitigation_programmes p ON p.id = c.programme_id
+FROM cases_now c
 JOIN households h ON h.id = c.household_id
 JOIN buildings b ON b.id = h.building_id
-LEFT JOIN communities co ON co.id = b.community_id
-LEFT JOIN (SELECT * FROM household_impacts WHERE site_id = :site) hi
-       ON hi.household_id = c.household_id"""
+LEFT JOIN communities co ON co.id = b.community_id"""
 _ORDER = impact.door_order("co.name", "b.address", "h.unit_label", "h.id")
 
 
@@ -82,7 +106,7 @@ class CaseFilter:
             "state": "c.state = :state",
             "community": "co.name = :community",
             "building": "b.address = :building",
-            "eligible_now": f"coalesce({eligible_sql()}, false) = :eligible_now",
+            "eligible_now": "c.eligible_now = :eligible_now",
         }
         given = {k: v for k, v in vars(self).items() if v is not None}
         return "".join(f" AND {clauses[k]}" for k in given), given
@@ -104,13 +128,14 @@ def list_cases(
     personal columns come with them (both or neither)."""
     where, params = wanted.where()
     case_personal = personal_columns() if personal else ()
+    where = f"WHERE true{where}"
+    params |= {"programme": programme_id, "site": site_id}
     rows = conn.execute(
         text(
-            f"SELECT {_select(personal, case_personal)}, count(*) OVER () AS total {_FROM} "
-            f"WHERE c.programme_id = :programme{where} ORDER BY {_ORDER} "
-            "LIMIT :limit OFFSET :offset"
+            f"WITH {CASES_NOW} SELECT {_select(personal, case_personal)}, count(*) OVER () "
+            f"AS total {_FROM} {where} ORDER BY {_ORDER} LIMIT :limit OFFSET :offset"
         ),
-        {**params, "programme": programme_id, "site": site_id, "limit": limit, "offset": offset},
+        {**params, "limit": limit, "offset": offset},
     ).mappings()
     found = [_shaped(dict(r)) for r in rows]
     total = found[0].pop("total") if found else 0
@@ -118,8 +143,7 @@ def list_cases(
         row.pop("total")
     if not found and offset:  # a page past the end: still say how many there are
         total = conn.execute(
-            text(f"SELECT count(*) {_FROM} WHERE c.programme_id = :programme{where}"),
-            {**params, "programme": programme_id, "site": site_id},
+            text(f"WITH {CASES_NOW} SELECT count(*) {_FROM} {where}"), params
         ).scalar_one()
     return found, int(total)
 
@@ -152,8 +176,10 @@ def get_case(conn: Connection, ref: CaseRef, *, personal: tuple[str, ...] = ()) 
     """One case with its events, oldest first."""
     case_personal = personal_columns() if personal else ()
     row = conn.execute(
-        text(f"SELECT {_select(personal, case_personal)} {_FROM} WHERE c.id = :id"),
-        {"id": ref.id, "site": ref.site_id},
+        text(
+            f"WITH {CASES_NOW} SELECT {_select(personal, case_personal)} {_FROM} WHERE c.id = :id"
+        ),
+        {"id": ref.id, "site": ref.site_id, "programme": ref.programme_id},
     ).mappings()
     case = _shaped(dict(row.one()))
     case["events"] = [
@@ -188,6 +214,8 @@ def transition(
     """Move every case to ``target`` with the step's fields, all or none: a refused case
     (409, naming where it may go) or a field at fault (422, naming it) is found before
     anything is written. Each step is one event, with who and when."""
+    if not case_ids:
+        return []
     today = today or dt.date.today()
     rows = {
         r["id"]: dict(r)
@@ -213,43 +241,38 @@ def transition(
             raise CaseTransitionRefused(
                 f"case {case_id}: {refused.message}", state=refused.state, allowed=refused.allowed
             ) from None
-        checked.append((case_id, case["state"], states.check_fields(chosen, fields, case, today)))
-    for case_id, source, given in checked:
-        _write(conn, case_id, source, target, given, principal)
-    return [
-        {"id": case_id, "state": target, "next": list(states.next_states(target))}
-        for case_id, _, _ in checked
-    ]
+        checked.append(case_id)
+        given = states.check_fields(chosen, fields, case, today)
+    _write(conn, checked, target, given, principal)
+    return [{"id": i, "state": target, "next": list(states.next_states(target))} for i in checked]
 
 
 def _write(
-    conn: Connection,
-    case_id: int,
-    source: str,
-    target: str,
-    given: dict[str, Any],
-    principal: Principal,
+    conn: Connection, case_ids: list[int], target: str, given: dict[str, Any], principal: Principal
 ) -> None:
-    sets = "".join(f", {name} = :{name}" for name in given)
-    conn.execute(
-        text(
-            f"UPDATE mitigation_cases SET state = :state, updated_at = now(){sets} WHERE id = :id"
-        ),
-        {"id": case_id, "state": target, **given},
-    )
+    """The events (with each case's state before), then the cases: two statements for any
+    number of cases, which all get the same fields."""
     personal = set(personal_columns())
     changes = {k: (True if k in personal else v) for k, v in given.items()}
     conn.execute(
         text(
             "INSERT INTO mitigation_case_events (case_id, actor, role, from_state, to_state, "
-            "changes) VALUES (:case, :actor, :role, :source, :target, CAST(:changes AS jsonb))"
+            "changes) SELECT id, :actor, :role, state, :target, CAST(:changes AS jsonb) "
+            "FROM mitigation_cases WHERE id = ANY(:ids) ORDER BY id"
         ),
         {
-            "case": case_id,
+            "ids": case_ids,
             "actor": principal.actor,
             "role": principal.role,
-            "source": source,
             "target": target,
             "changes": json.dumps(changes, default=str, ensure_ascii=False),
         },
+    )
+    sets = "".join(f", {name} = :{name}" for name in given)
+    conn.execute(
+        text(
+            f"UPDATE mitigation_cases SET state = :state, updated_at = now(){sets} "
+            "WHERE id = ANY(:ids)"
+        ),
+        {"ids": case_ids, "state": target, **given},
     )

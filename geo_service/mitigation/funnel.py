@@ -15,25 +15,24 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from geo_service.mitigation import states
-from geo_service.mitigation.programmes import eligible_sql
+from geo_service.mitigation.cases import CASES_NOW
 
 # A step is reached when its date is recorded; every case has reached ``eligible``.
 _REACHED = {"eligible": "c.id", **{s: f"c.{col}" for s, col in states.STATE_DATES.items()}}
 
 _FUNNEL = f"""
+WITH {CASES_NOW}
 SELECT p.id AS programme_id, p.kind, p.title, p.budget, p.unit_cost_per_m2,
        count(c.id) AS cases,
        {", ".join(f"count(*) FILTER (WHERE c.state = '{s}') AS at_{s}" for s in states.STATES)},
        {", ".join(f"count({col}) AS reached_{s}" for s, col in _REACHED.items())},
-       count(c.id) FILTER (WHERE NOT coalesce({eligible_sql()}, false)) AS no_longer_eligible,
+       count(c.id) FILTER (WHERE NOT c.eligible_now) AS no_longer_eligible,
        coalesce(sum(c.window_area_m2) FILTER (WHERE c.installed_at IS NOT NULL), 0)
            AS area_installed_m2,
        sum(c.cost) AS cost,
        count(c.cost) AS cases_with_cost
 FROM mitigation_programmes p
-LEFT JOIN mitigation_cases c ON c.programme_id = p.id
-LEFT JOIN (SELECT * FROM household_impacts WHERE site_id = :site) hi
-       ON hi.household_id = c.household_id
+LEFT JOIN cases_now c ON c.programme_id = p.id
 WHERE p.site_id = :site AND (CAST(:programme AS integer) IS NULL OR p.id = :programme)
 GROUP BY p.id
 ORDER BY p.id

@@ -164,7 +164,7 @@ _ENROL = f"""
 WITH selected AS (
     SELECT hi.household_id
     FROM mitigation_programmes p
-    JOIN household_impacts hi ON hi.site_id = p.site_id
+    JOIN household_impacts hi ON hi.site_id = :site
     WHERE p.id = :programme AND {eligible_sql()}
 ), created AS (
     INSERT INTO mitigation_cases (programme_id, household_id)
@@ -179,11 +179,15 @@ WITH selected AS (
 SELECT (SELECT count(*) FROM selected) AS selected, (SELECT count(*) FROM logged) AS created
 """
 
+# Enrolled households the rule no longer selects: a hashed NOT IN over the site's selected
+# households (a join of each case with the view's rows compares every pair).
 _LEFT = f"""
 SELECT count(*) FROM mitigation_cases c
-JOIN mitigation_programmes p ON p.id = c.programme_id
-LEFT JOIN household_impacts hi ON hi.site_id = p.site_id AND hi.household_id = c.household_id
-WHERE c.programme_id = :programme AND NOT coalesce({eligible_sql()}, false)
+WHERE c.programme_id = :programme AND c.household_id NOT IN (
+    SELECT hi.household_id
+    FROM household_impacts hi JOIN mitigation_programmes p ON p.id = :programme
+    WHERE hi.site_id = :site AND {eligible_sql()}
+)
 """
 
 
@@ -192,8 +196,9 @@ def enrol(conn: Connection, programme_id: int, principal: Principal) -> dict[str
 
     Returns how many the rule selects now, how many cases were created, and how many
     enrolled households it no longer selects (their cases stay, flagged)."""
-    row = conn.execute(
-        text(_ENROL), {"programme": programme_id, "actor": principal.actor, "role": principal.role}
-    ).one()
-    left = conn.execute(text(_LEFT), {"programme": programme_id}).scalar_one()
-    return {"selected": int(row.selected), "created": int(row.created), "no_longer_eligible": left}
+    programme = resolve(conn, programme_id)
+    ids = {"programme": programme.id, "site": programme.site_id}
+    row = conn.execute(text(_ENROL), {**ids, "actor": principal.actor, "role": principal.role})
+    selected, created = row.one()
+    left = conn.execute(text(_LEFT), ids).scalar_one()
+    return {"selected": int(selected), "created": int(created), "no_longer_eligible": left}
