@@ -21,7 +21,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from geo_service import impact
 from geo_service.access import local_operator
-from geo_service.errors import CaseFieldsInvalid, CaseTransitionRefused
+from geo_service.errors import CaseFieldsInvalid, CaseTransitionRefused, ImportRejected
 from geo_service.ingest import import_frame
 from geo_service.mitigation import cases, funnel, programmes, states
 from geo_service.settings import ImportSettings
@@ -386,3 +386,13 @@ def test_cases_list_in_door_knocking_order(site: Engine) -> None:
             conn, programme_id, _site_id(conn), wanted=cases.CaseFilter(), personal=("phone",)
         )
         assert {"note", "phone"} <= set(rows[0])
+
+
+def test_replacing_households_that_have_cases_is_refused_by_name(site: Engine) -> None:
+    with site.begin() as conn:
+        programmes.enrol(conn, _programme(conn, min_leq_day=0), OPERATOR)
+    again = _frame({"building": ["试验1幢"], "unit_label": ["9-9-909"]}, [Point(120.1955, 30.2455)])
+    with pytest.raises(ImportRejected, match="mitigation_cases still reference them"):
+        import_frame(site, "households", again, mode="replace", settings=ImportSettings())
+    with site.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM households")).scalar() == 4

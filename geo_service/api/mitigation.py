@@ -152,6 +152,7 @@ def _programme(conn: Connection, principal: Principal, programme_id: int) -> pro
 
 
 def _change(conn: Connection, principal: Principal, code: str, count: int, **detail: Any) -> None:
+    """A programme's or case's change, in the audit log beside the case's own events."""
     audit.record(
         conn,
         principal,
@@ -170,6 +171,7 @@ def _audit_read(
     personal: tuple[str, ...],
     **detail: Any,
 ) -> None:
+    """Notes and contacts shown are a read of personal data, audited as the lists are."""
     audit.record(
         conn,
         principal,

@@ -285,3 +285,14 @@ def test_kinds_have_both_labels(homes: Engine, client: TestClient) -> None:
     kinds = {k["code"]: k for k in client.get("/api/mitigation/kinds").json()}
     assert kinds["sound_insulation_windows"]["name_zh"] == "隔声窗"
     assert kinds["temporary_rehousing"]["name_en"] == "Temporary rehousing"
+
+
+def test_an_oversized_step_body_is_413_and_changes_nothing(
+    programme: int, homes: Engine, client: TestClient
+) -> None:
+    case_id = _cases(client, programme)["cases"][0]["id"]
+    before = _rows(homes)
+    body = {"to": "surveyed", "surveyed_at": "2026-11-01", "note": "示" * 200_000}
+    answer = client.post(f"/api/mitigation/cases/{case_id}/transitions", json=body)
+    assert answer.status_code == 413 and "KiB" in answer.json()["detail"]
+    assert _rows(homes) == before
