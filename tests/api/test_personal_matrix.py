@@ -162,3 +162,39 @@ def test_personal_fields_only_where_entitled(
         seen = _personal_seen(name, answer.content)
         assert seen == (name in ENTITLED[role]), f"{role} {name}: personal fields seen={seen}"
     assert answered >= {"anonymous": 0, "gis": 1, "liaison-other": 1}.get(role, 5)
+
+
+@pytest.mark.parametrize("role", list(ENTITLED))
+def test_mitigation_writes_answer_without_personal_fields(
+    role: str, homes: Engine, client_as: Callable[..., TestClient], anonymous: TestClient
+) -> None:
+    """The mitigation endpoints that change something (create, edit, enrol, steps) answer
+    every role, entitled or not, without a personal value or field."""
+    programme, case = _mitigation(homes)
+    if role == "anonymous":
+        who = anonymous
+    elif role.startswith("liaison"):
+        who = client_as("liaison", sites=[SITE if role == "liaison-own" else OTHER])
+    else:
+        who = client_as(role)
+    step = {"to": "surveyed", "surveyed_at": "2026-11-01", "note": "示例：上门前先电话"}
+    answers = [
+        who.post(
+            f"/api/sites/{SITE}/mitigation/programmes",
+            json={"kind": "ventilators", "title": "通风器", "rule": {"min_leq_night": 0}},
+        ),
+        who.patch(f"/api/mitigation/programmes/{programme}", json={"title": "隔声窗（一期）"}),
+        who.post(f"/api/mitigation/programmes/{programme}/enrol"),
+        who.post(f"/api/mitigation/cases/{case}/transitions", json=step),
+        who.post(
+            f"/api/mitigation/programmes/{programme}/transitions",
+            json={**step, "to": "surveyed", "case_ids": [case + 1]},
+        ),
+    ]
+    for answer in answers:
+        assert answer.status_code in (200, 201, 401, 403), answer.text
+        assert not any(v.encode() in answer.content for v in (*NAMES, *PHONES, NOTE))
+        assert not _keys(answer.json()) & set(PERSONAL), answer.text
+    refused = 401 if role == "anonymous" else 403
+    expected = 200 if role in ("admin", "liaison-own") else refused
+    assert [a.status_code for a in answers[3:]] == [expected, expected]
