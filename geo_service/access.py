@@ -45,6 +45,13 @@ class Permission(StrEnum):
     """The audit log."""
     EDIT_IMPACT_SETTINGS = "edit_impact_settings"
     """A site's distance bands, impact kinds, active phase and planned equipment."""
+    WORK_REQUESTS = "work_requests"
+    """Residents' requests and visits of the assigned sites: record, move through their
+    states, assign, note, with reporter contacts and internal notes; edit the site's
+    working group."""
+    READ_SITE_REQUESTS = "read_site_requests"
+    """Residents' requests of the assigned sites, read only, without reporter contacts or
+    internal notes (working-group members)."""
     WIDEN_PERSONAL_SCOPE = "widen_personal_scope"
     """Move a site's outer band out, which adds households (with their contacts) to the
     personal-data scope of the site's liaison officers."""
@@ -93,8 +100,17 @@ ROLES: dict[str, Role] = {
             "liaison",
             "联络人员",
             "Liaison officer",
-            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_PERSONAL_ASSIGNED}),
-            "Households, with contacts, of their own sites; nothing of other sites' households.",
+            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_PERSONAL_ASSIGNED, _P.WORK_REQUESTS}),
+            "Households, with contacts, of their own sites, and their requests and visits; "
+            "nothing of other sites' households.",
+        ),
+        Role(
+            "member",
+            "工作组成员",
+            "Working-group member",
+            frozenset({_P.READ_PUBLIC_LAYERS, _P.READ_SITE_REQUESTS}),
+            "Their sites' residents' requests without reporter contacts (owner, contractor, "
+            "supervisor, street office, community).",
         ),
         Role(
             "gis",
@@ -115,6 +131,12 @@ def get_role(name: str) -> Role:
         return ROLES[name]
     except KeyError:
         raise InvalidAccount(f"unknown role {name!r}; roles are: {', '.join(ROLES)}") from None
+
+
+# Permissions scoped to the sites assigned to the principal: roles holding one take sites.
+SITE_SCOPED = frozenset(
+    {Permission.READ_PERSONAL_ASSIGNED, Permission.WORK_REQUESTS, Permission.READ_SITE_REQUESTS}
+)
 
 
 def public_layer_ids() -> frozenset[str]:
@@ -191,6 +213,38 @@ class Principal:
         if self.has(Permission.READ_PERSONAL_ALL):
             return True
         return self.has(Permission.READ_PERSONAL_ASSIGNED) and site_id in self.site_ids
+
+    def can_read_requests(self, site_id: int) -> bool:
+        """Whether a site's requests (their public fields) and its visits may be read."""
+        if self.has(Permission.READ_ALL_LAYERS) or self.has(Permission.READ_PERSONAL_ALL):
+            return True
+        scoped = self.has(Permission.WORK_REQUESTS) or self.has(Permission.READ_SITE_REQUESTS)
+        return scoped and site_id in self.site_ids
+
+    def can_work_requests(self, site_id: int) -> bool:
+        """Whether a site's requests and visits may be recorded and changed."""
+        if not self.has(Permission.WORK_REQUESTS):
+            return False
+        return self.has(Permission.READ_PERSONAL_ALL) or site_id in self.site_ids
+
+    def can_read_case_personal(self, site_id: int) -> bool:
+        """Whether reporter contacts, visit notes and internal notes of a site may be read:
+        its own officers and administrators, never a working-group member or a planner."""
+        return self.can_work_requests(site_id)
+
+    def case_personal_site_ids(self) -> set[int] | None:
+        """Sites whose reporter contacts and notes may be read; None means every site."""
+        if not self.has(Permission.WORK_REQUESTS):
+            return set()
+        return None if self.has(Permission.READ_PERSONAL_ALL) else set(self.site_ids)
+
+    def request_site_ids(self) -> set[int] | None:
+        """Sites whose requests may be read; None means every site."""
+        if self.has(Permission.READ_ALL_LAYERS) or self.has(Permission.READ_PERSONAL_ALL):
+            return None
+        if self.has(Permission.WORK_REQUESTS) or self.has(Permission.READ_SITE_REQUESTS):
+            return set(self.site_ids)
+        return set()
 
     def personal_site_ids(self) -> set[int] | None:
         """Sites whose households' personal fields may be read; None means every site."""

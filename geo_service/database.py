@@ -88,9 +88,10 @@ def alembic_config(url: str) -> Config:
 def migrate(url: str, revision: str = "heads") -> None:
     """Upgrade the schema, create the impact views from their files, then refresh the
     reference tables from ``geo_service/reference`` (the noise model's, the mitigation
-    kinds), give every data table its
-    data-changed trigger and the service role its privileges."""
+    kinds, the request categories), give every data table its data-changed trigger
+    and the service role its privileges."""
     from geo_service.grants import sync_grants
+    from geo_service.liaison import categories
     from geo_service.mitigation.programmes import sync_kinds
     from geo_service.noise import sync_reference
     from geo_service.schema import sync_triggers
@@ -102,6 +103,7 @@ def migrate(url: str, revision: str = "heads") -> None:
         with engine.begin() as conn:
             sync_reference(conn)
             sync_kinds(conn)
+            categories.sync(conn)
             sync_triggers(conn)
             sync_grants(conn)
             _partitions_ahead(conn)

@@ -133,6 +133,23 @@ class NotFound(GeoServiceError):
     """A record that does not exist."""
 
 
+class InvalidCase(GeoServiceError):
+    """A request, visit or working-group entry whose fields cannot be used (an unknown
+    category, a household of another site, a satisfaction out of 1-5)."""
+
+
+class RefusedTransition(GeoServiceError):
+    """A request moved to a state that may not follow its current one (or no longer may:
+    a reopen after the window); the answer names the states that may."""
+
+    def __init__(self, message: str, *, state: str, allowed: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.state, self.allowed = state, allowed
+
+    def detail(self) -> dict:
+        return {**super().detail(), "state": self.state, "allowed": list(self.allowed)}
+
+
 class NotAuthenticated(GeoServiceError):
     """No credentials, or credentials that are wrong, expired or revoked.
 
@@ -216,6 +233,8 @@ STATUS: dict[type[GeoServiceError], int] = {
     Forbidden: 403,
     TooManyAttempts: 429,
     InvalidAccount: 400,
+    InvalidCase: 422,
+    RefusedTransition: 409,
     UploadTooLarge: 413,
     MalformedUpload: 400,
     UnsupportedFile: 415,

@@ -36,7 +36,7 @@ REVOKE ALL ON FUNCTION service_analyze(regclass) FROM PUBLIC;
 
 def table_privileges(info: dict) -> str:
     """The privileges of the service role on a table of this kind."""
-    if info.get("append_only"):
+    if info.get("append_only") or info.get("event_log"):
         return "SELECT, INSERT"
     if info.get("reference") or info.get("secret"):
         return "SELECT"

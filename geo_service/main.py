@@ -19,6 +19,7 @@ import geo_service
 from geo_service.api import (
     audit,
     docs,
+    groups,
     health,
     impact,
     imports,
@@ -28,10 +29,12 @@ from geo_service.api import (
     mitigation,
     monitors,
     parcels,
+    requests,
     search,
     site_settings,
     sites,
     users,
+    visits,
 )
 from geo_service.api.bodies import BodyLimit
 from geo_service.api.deps import PublicFiles
@@ -51,6 +54,7 @@ from geo_service.settings import (
     BandRules,
     DatabaseSettings,
     ImportSettings,
+    LiaisonSettings,
     MapSettings,
     MonitoringSettings,
     ServerSettings,
@@ -103,6 +107,7 @@ def create_app(
     map_settings: MapSettings | None = None,
     band_rules: BandRules | None = None,
     monitoring: MonitoringSettings | None = None,
+    liaison: LiaisonSettings | None = None,
 ) -> FastAPI:
     """The web application; settings from the environment unless given (tests give theirs).
 
@@ -133,6 +138,7 @@ def create_app(
     check_default(map_conf, package.info if package else None)
     app.state.basemap_package = package
     app.state.band_rules = band_rules or BandRules()
+    app.state.liaison_settings = liaison or LiaisonSettings()
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)
@@ -154,6 +160,9 @@ def create_app(
         search,
         maps,
         monitors,
+        requests,
+        visits,
+        groups,
     ):
         app.include_router(module.router)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.

@@ -442,3 +442,132 @@ def mitigation_tables(metadata: MetaData) -> None:
         Column("changes", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         info={**ACCOUNT, "append_only": True},
     )
+
+
+# Party of a working-group member: the five parties responsible for a project (五方责任主体:
+# owner, survey, design, contractor, supervisor), the street office and the community.
+PARTIES = ("owner", "survey", "design", "contractor", "supervisor", "street_office", "community")
+OFFICER_DUTIES = ("lead", "deputy")
+OUTBOX_STATES = ("pending", "delivered", "failed", "held")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def liaison_tables(metadata: MetaData) -> None:
+    """Liaison case work beside the ``requests`` and ``visits`` layers (migration 0015).
+
+    ``request_categories``: reference data, synced from ``reference/request_categories.csv``.
+    ``request_events``: every change of a request, append-only (a trigger refuses UPDATE and
+    DELETE; the service role may only SELECT and INSERT), emptied only with the data.
+    ``site_officers`` and ``working_group_members``: by site code, like ``user_sites``, so
+    they survive a re-import of sites. ``liaison_outbox``: notifications to deliver.
+    """
+    Table(
+        "request_categories",
+        metadata,
+        Column("code", String(32), primary_key=True),
+        Column("name_zh", Text, nullable=False),
+        Column("name_en", Text, nullable=False),
+        Column("acknowledge_hours", Integer, nullable=False),
+        Column("resolve_working_days", Integer, nullable=False),
+        Column("position", Integer, nullable=False),
+        CheckConstraint(
+            "acknowledge_hours > 0 AND resolve_working_days > 0", name="ck_request_categories_sla"
+        ),
+        info={"reference": True},
+    )
+    events = Table(
+        "request_events",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("request_id", ForeignKey("requests.id", ondelete="RESTRICT"), nullable=False),
+        Column("at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("actor", Text, nullable=False),
+        Column("role", String(32)),
+        Column("kind", String(24), nullable=False),
+        Column("from_state", String(24)),
+        Column("to_state", String(24)),
+        Column("note", Text),
+        # The SLA step an event records ("resolve/1/warning"): each happens once per request.
+        Column("clock", String(40)),
+        Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        CheckConstraint(
+            _in(
+                "kind",
+                (
+                    "created",
+                    "state_change",
+                    "public_note",
+                    "internal_note",
+                    "assignment",
+                    "duplicate",
+                    "sla_warning",
+                    "sla_breach",
+                    "escalation",
+                ),
+            ),
+            name="ck_request_events_kind",
+        ),
+        Index("ix_request_events_request", "request_id", "id"),
+        info={"event_log": True},
+    )
+    Index(
+        "uq_request_events_clock",
+        events.c.request_id,
+        events.c.clock,
+        unique=True,
+        postgresql_where=text("clock IS NOT NULL"),
+    )
+    Table(
+        "site_officers",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("site_code", String(64), nullable=False, index=True),
+        Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        Column("duty", String(8), nullable=False),
+        Column("starts_on", Date, nullable=False),
+        Column("ends_on", Date),
+        CheckConstraint(_in("duty", OFFICER_DUTIES), name="ck_site_officers_duty"),
+        CheckConstraint("ends_on IS NULL OR ends_on >= starts_on", name="ck_site_officers_dates"),
+        info=ACCOUNT,
+    )
+    Table(
+        "working_group_members",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("site_code", String(64), nullable=False, index=True),
+        Column("organisation", Text, nullable=False),
+        Column("party", String(16), nullable=False),
+        Column("role", Text),
+        Column("name", Text, nullable=False),
+        Column("phone", String(32)),
+        *timestamps(),
+        CheckConstraint(_in("party", PARTIES), name="ck_working_group_members_party"),
+    )
+    Table(
+        "liaison_outbox",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("request_id", ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+        Column("kind", String(24), nullable=False),
+        Column("recipient", Text),
+        Column("message", JSONB, nullable=False),
+        Column("webhook", Text),
+        Column(
+            "status",
+            String(16),
+            nullable=False,
+            server_default=text("'pending'::character varying"),
+        ),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column(
+            "next_attempt_at", DateTime(timezone=True), server_default=func.now(), nullable=False
+        ),
+        Column("delivered_at", DateTime(timezone=True)),
+        Column("last_error", Text),
+        CheckConstraint(_in("status", OUTBOX_STATES), name="ck_liaison_outbox_status"),
+        Index("ix_liaison_outbox_due", "status", "next_attempt_at"),
+    )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     Computed,
     Connection,
     Date,
+    DateTime,
     Float,
     ForeignKey,
     Index,
@@ -42,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeEngine
 
 from geo_service import own_tables
-from layers import LAYERS
+from layers import STORED_LAYERS
 from layers.base import SEARCH_COLUMN, Field, Layer, Reference
 
 SRID = 4326
@@ -68,6 +69,8 @@ def _column_type(fld: Field) -> TypeEngine:
         return fld.sql
     if fld.kind == "str_list":
         return ARRAY(Text())
+    if fld.kind == "datetime":
+        return DateTime(timezone=True)
     return _TYPES[fld.kind]()
 
 
@@ -105,7 +108,7 @@ def range_check(fld: Field) -> str:
 
 
 def _reference_column(ref: Reference) -> Column:
-    target = LAYERS[ref.layer]
+    target = STORED_LAYERS[ref.layer]
     return Column(
         ref.column,
         BigInteger if target.big_ids else Integer,
@@ -198,7 +201,7 @@ def link_tables(layer: Layer, metadata: MetaData) -> list[Table]:
     for ref in layer.references:
         if ref.link is None:
             continue
-        target = LAYERS[ref.layer]
+        target = STORED_LAYERS[ref.layer]
         tables.append(
             Table(
                 ref.link.table,
@@ -232,10 +235,11 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
     own_tables.import_tables(metadata)
     own_tables.monitoring_tables(metadata)
     own_tables.mitigation_tables(metadata)
+    own_tables.liaison_tables(metadata)
     return metadata
 
 
-metadata = build_metadata(LAYERS.values())
+metadata = build_metadata(STORED_LAYERS.values())
 
 
 def data_tables() -> tuple[str, ...]:

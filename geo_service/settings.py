@@ -13,6 +13,7 @@ import secrets
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -151,6 +152,34 @@ class BandRules(BaseSettings):
 
     band_step_m: float = Field(50.0, gt=0, le=1000)
     max_outer_band_m: float = Field(1000.0, gt=0, le=5000)
+
+
+class LiaisonSettings(BaseSettings):
+    """Deadlines, escalation and notifications of residents' requests
+    (``GEO_SERVICE_LIAISON_...``).
+
+    ``webhooks``: URLs that notifications are POSTed to, comma-separated (DingTalk or WeCom
+    group robots, or any receiver of JSON); ``webhook_format`` says which body they take.
+    ``manager``: who a request escalates to after the site's lead (a user name or a name).
+    ``sla_interval_seconds``: how often the server runs the SLA pass and delivers the outbox
+    itself; 0 (the default) leaves it to ``geo-service sla run`` from cron.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "LIAISON_", extra="ignore")
+
+    webhooks: str = ""
+    webhook_format: Literal["dingtalk", "wecom", "json"] = "json"
+    manager: str | None = None
+    warn_fraction: float = Field(0.75, gt=0, lt=1)
+    reopen_days: int = Field(30, ge=1)
+    delivery_attempts: int = Field(5, ge=1, le=50)
+    retry_seconds: float = Field(60.0, gt=0)
+    webhook_timeout_seconds: float = Field(10.0, gt=0)
+    sla_interval_seconds: int = Field(0, ge=0)
+
+    @property
+    def webhook_urls(self) -> list[str]:
+        return [u.strip() for u in self.webhooks.split(",") if u.strip()]
 
 
 class MapSettings(BaseSettings):

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from geo_service.errors import RowProblem
 
-FieldKind = Literal["str", "int", "float", "bool", "date", "time", "str_list"]
+FieldKind = Literal["str", "int", "float", "bool", "date", "time", "datetime", "str_list"]
 
 # The units a number may be in, with their words in Chinese and English: a heading names the
 # unit after the field's label, and a page writes it after the value (``geo_service.display``).
@@ -251,6 +251,9 @@ class Layer:
     # (name, SQL) that span fields.
     big_ids: bool = False
     checks: tuple[tuple[str, str], ...] = ()
+    # Written by a workflow of the service (requests, visits: their state machine and
+    # events), never by the generic import, which would go around it.
+    workflow: bool = False
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

@@ -32,7 +32,13 @@ from geo_service.api.pages import Language, request_language
 from geo_service.auth import PrincipalCache
 from geo_service.basemap import TilePackage
 from geo_service.errors import NotAuthenticated
-from geo_service.settings import AuthSettings, BandRules, ImportSettings, MapSettings
+from geo_service.settings import (
+    AuthSettings,
+    BandRules,
+    ImportSettings,
+    LiaisonSettings,
+    MapSettings,
+)
 
 
 async def get_engine(request: Request) -> Engine:
@@ -269,6 +275,26 @@ CaseWorker = Annotated[
 ]
 """Signed in; whether this site's mitigation cases may be worked (its liaison officers,
 administrators) is checked once the case or programme is found."""
+
+
+RequestReader = Annotated[
+    Principal, Depends(Requirement(then="per site: Principal.can_read_requests"))
+]
+"""Signed in; whether a site's requests, visits and working group may be read is checked
+once the site is known (planners: all, public fields; officers and members: their sites)."""
+RequestWorker = Annotated[
+    Principal,
+    Depends(Requirement(Permission.WORK_REQUESTS, then="per site: Principal.can_work_requests")),
+]
+"""Liaison officers of the site, and administrators: record and change requests and visits."""
+
+
+async def get_liaison_settings(request: Request) -> LiaisonSettings:
+    """The SLA and webhook settings ``create_app`` was given."""
+    return request.app.state.liaison_settings
+
+
+LiaisonSettingsDep = Annotated[LiaisonSettings, Depends(get_liaison_settings)]
 
 
 def requirement_of(dependency: object) -> str | None:

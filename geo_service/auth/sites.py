@@ -2,7 +2,8 @@
 
 The code is the stable feature id of a site: re-importing sites (which renews row ids) keeps
 the assignments, and they resolve to the current row ids on every request. Only roles that
-read households of their own sites (``Permission.READ_PERSONAL_ASSIGNED``) take sites.
+work on their own sites (``access.SITE_SCOPED``: liaison officers, working-group members)
+take sites.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, text
 
-from geo_service.access import Permission, get_role
+from geo_service.access import SITE_SCOPED, get_role
 from geo_service.errors import InvalidAccount
 
 
@@ -22,7 +23,7 @@ def parse_site_codes(value: str | None) -> list[str]:
 
 
 def role_takes_sites(role: str) -> bool:
-    return Permission.READ_PERSONAL_ASSIGNED in get_role(role).permissions
+    return bool(SITE_SCOPED & get_role(role).permissions)
 
 
 def check_sites_apply(role: str, codes: Sequence[str]) -> None:
@@ -30,7 +31,7 @@ def check_sites_apply(role: str, codes: Sequence[str]) -> None:
     if codes and not role_takes_sites(role):
         raise InvalidAccount(
             f"site assignments apply to roles that read households of their own sites "
-            f"(liaison), not to {role}"
+            f"(liaison, member), not to {role}"
         )
 
 

@@ -3,11 +3,11 @@ server.
 
 Each command is a few lines of arguments around one call into the service. What they all
 share is ``edge`` (settings read once, domain errors as one line and exit 2, the engine);
-the commands are in ``database``, ``data``, ``access``, ``server`` and ``monitoring``, which
-add themselves to ``main`` when imported here.
+the commands are in ``database``, ``data``, ``access``, ``liaison``, ``server`` and
+``monitoring``, which add themselves to ``main`` when imported here.
 """
 
-from geo_service.cli import access, data, database, monitoring, server
+from geo_service.cli import access, data, database, liaison, monitoring, server
 from geo_service.cli.data import announce_demo_admin
 from geo_service.cli.edge import CliSettings, main
 
@@ -17,6 +17,7 @@ __all__ = [
     "announce_demo_admin",
     "data",
     "database",
+    "liaison",
     "main",
     "monitoring",
     "server",

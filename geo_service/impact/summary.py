@@ -14,18 +14,18 @@ from geo_service.impact.sites import SiteRef
 from layers import get_layer
 
 
-def _vulnerable() -> str:
-    """SQL: the household ``h`` has a sensitive flag set (elderly, infant, ...).
+def vulnerable_sql(alias: str = "h") -> str:
+    """SQL: the household ``alias`` has a sensitive flag set (elderly, infant, ...).
 
     The flags are the households layer's sensitive yes/no fields, so a new one counts here
     without an edit.
     """
     sensitive = get_layer("households").sensitive_fields
-    flags = [f"h.{f.name}" for f in sensitive if f.kind == "bool"]
+    flags = [f"{alias}.{f.name}" for f in sensitive if f.kind == "bool"]
     return f"({' OR '.join(flags) or 'false'})"
 
 
-_VULNERABLE = _vulnerable()
+_VULNERABLE = vulnerable_sql()
 # Counts of sensitive fields: perturbed for readers who may not see those fields.
 SENSITIVE_COUNTS = ("vulnerable_households",)
 # Every query of these joins the households ``h`` and ``CROSS JOIN disclosure_key dk``.

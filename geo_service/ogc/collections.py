@@ -30,6 +30,7 @@ _JSON_TYPES: dict[str, dict[str, Any]] = {
     "bool": {"type": "boolean"},
     "date": {"type": "string", "format": "date"},
     "time": {"type": "string", "format": "time"},
+    "datetime": {"type": "string", "format": "date-time"},
     "str_list": {"type": "array", "items": {"type": "string"}},
 }
 
@@ -286,6 +287,8 @@ def parse_value(col: Collection, name: str, raw: str) -> Any:
             return dt.date.fromisoformat(raw)
         if kind == "time":
             return dt.time.fromisoformat(raw)
+        if kind == "datetime":
+            return dt.datetime.fromisoformat(raw)
     except ValueError:
         raise InvalidQuery(f"{name}={raw!r} is not a valid {kind}") from None
     return raw

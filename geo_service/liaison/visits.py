@@ -1,0 +1,180 @@
+"""The visit log (入户走访) and a site's coverage: how many of the households it affects
+have been visited, per band, vulnerable households first.
+
+A household is *visited* when a visit met someone there (outcome ``met`` or
+``revisit_needed``); a visit that found nobody (``not_at_home``) is an attempt. A refusal or
+a move-out settles the household too (``settled``): nobody needs to knock again. Visit notes
+are personal: the site's officers and administrators read them, audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from geo_service import audit
+from geo_service.access import Principal
+from geo_service.errors import Forbidden, InvalidCase
+from geo_service.impact import resolve_site
+from geo_service.impact.disclosure import CELL_KEY, protect
+from geo_service.impact.summary import vulnerable_sql
+from geo_service.liaison.requests import _site_for_work, affected_household
+from geo_service.query import LayerQuery
+from layers import WORKFLOW_LAYERS
+from layers.visits import OUTCOMES
+
+LAYER = WORKFLOW_LAYERS["visits"]
+MET = ("met", "revisit_needed")
+SETTLED = ("met", "refused", "moved_out")
+
+
+@dataclass(frozen=True)
+class NewVisit:
+    site: str
+    household: int
+    outcome: str
+    visited_at: dt.datetime
+    notes: str | None = None
+    next_visit_due: dt.date | None = None
+
+
+def log(conn: Connection, principal: Principal, visit: NewVisit) -> int:
+    """Record a visit by the principal to a household the site affects; returns its id."""
+    site = _site_for_work(conn, principal, visit.site)
+    if visit.outcome not in OUTCOMES:
+        raise InvalidCase(f"outcome {visit.outcome!r} is not one of: {', '.join(OUTCOMES)}")
+    if visit.visited_at.tzinfo is None:
+        raise InvalidCase("visited_at needs a time zone, e.g. 2026-12-02T10:30:00+08:00")
+    if visit.visited_at > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+        raise InvalidCase("visited_at is in the future")
+    affected_household(conn, site, visit.household)
+    visit_id = conn.execute(
+        text("""
+INSERT INTO visits (site_id, household_id, officer, visited_at, outcome, notes,
+    next_visit_due, geom)
+SELECT :site, id, :officer, :at, :outcome, :notes, :next, geom FROM households WHERE id = :h
+RETURNING id"""),
+        {
+            "site": site.id,
+            "h": visit.household,
+            "officer": principal.actor,
+            "at": visit.visited_at,
+            "outcome": visit.outcome,
+            "notes": visit.notes,
+            "next": visit.next_visit_due,
+        },
+    ).scalar_one()
+    audit.record(
+        conn,
+        principal,
+        audit.AuditAction.CHANGE,
+        target=f"visit:{visit_id}",
+        detail={"site": site.code, "household": visit.household},
+    )
+    return int(visit_id)
+
+
+def _readable_site(conn: Connection, principal: Principal, ref: str) -> Any:
+    site = resolve_site(conn, ref)
+    if not principal.can_read_requests(site.id):
+        raise Forbidden(
+            f"the {principal.role} role may not see visits of site {site.code}", site=site.code
+        )
+    return site
+
+
+def visits(
+    conn: Connection,
+    principal: Principal,
+    ref: str,
+    *,
+    household: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """A site's visits, newest first; notes for the site's officers (audited)."""
+    site = _readable_site(conn, principal, ref)
+    personal = principal.can_read_case_personal(site.id)
+    query = LayerQuery(LAYER, personal=personal)
+    columns = ", ".join(f"{query.expr(n)} AS {n}" for n in query.field_names)
+    where = "m.site_id = :site" + (" AND m.household_id = :h" if household is not None else "")
+    params = {"site": site.id, "h": household}
+    total = conn.execute(text(f"SELECT count(*) FROM visits m WHERE {where}"), params).scalar_one()
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            text(
+                f"SELECT m.id, {columns} FROM {query.source} WHERE {where} "
+                "ORDER BY m.visited_at DESC, m.id DESC LIMIT :limit OFFSET :offset"
+            ),
+            {**params, "limit": limit, "offset": offset},
+        ).mappings()
+    ]
+    if personal and rows:
+        audit.record(
+            conn,
+            principal,
+            audit.AuditAction.READ_PERSONAL,
+            target=f"visits:{site.code}",
+            record_count=len(rows),
+        )
+    return rows, int(total)
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(repr(v) for v in values) + ")"
+
+
+_COVERAGE = f"""
+WITH hh AS (
+    SELECT hi.band, hi.band_outer_m, h.*,
+           EXISTS (SELECT 1 FROM visits v WHERE v.site_id = hi.site_id
+                   AND v.household_id = h.id AND v.outcome IN {_in(MET)}) AS visited,
+           EXISTS (SELECT 1 FROM visits v WHERE v.site_id = hi.site_id
+                   AND v.household_id = h.id) AS attempted,
+           EXISTS (SELECT 1 FROM visits v WHERE v.site_id = hi.site_id
+                   AND v.household_id = h.id AND v.outcome IN {_in(SETTLED)}) AS settled
+    FROM household_impacts hi JOIN households h ON h.id = hi.household_id
+    WHERE hi.site_id = :site
+)
+SELECT {{group}}, count(*) AS households, {CELL_KEY} AS cell_key,
+       count(*) FILTER (WHERE h.visited) AS visited,
+       count(*) FILTER (WHERE h.attempted) AS attempted,
+       count(*) FILTER (WHERE h.settled) AS settled
+FROM hh h CROSS JOIN disclosure_key dk
+"""
+
+
+def coverage(conn: Connection, principal: Principal, ref: str) -> dict[str, Any]:
+    """Visited households of a site: its vulnerable households first, then per band and in
+    all. The vulnerable line counts a sensitive attribute: exact for those who may read the
+    site's households' personal fields, perturbed (and small cells "<5") for others."""
+    site = _readable_site(conn, principal, ref)
+    exact = principal.can_read_personal(site.id)
+    # Households last: ``protect`` sizes the cell by it.
+    counts = ("visited", "attempted", "settled", "households")
+
+    def query(group: str, where: str = "TRUE", by: str = "") -> list[dict[str, Any]]:
+        sql = _COVERAGE.format(group=group) + f" WHERE {where} {by}"
+        return [dict(r) for r in conn.execute(text(sql), {"site": site.id}).mappings()]
+
+    vulnerable = query("'vulnerable' AS cell", vulnerable_sql("h"))[0]
+    # The vulnerable cell's households are themselves a count of a sensitive attribute.
+    vulnerable = protect(vulnerable, counts, exact)
+    if not exact and vulnerable["households"] == "<5":
+        vulnerable = {**vulnerable, **dict.fromkeys(counts, "<5")}
+    vulnerable.pop("cell")
+    by_band = "GROUP BY h.band, h.band_outer_m ORDER BY h.band"
+    bands = [protect(r, (), True) for r in query("h.band, h.band_outer_m", by=by_band)]
+    total = protect(query("'all' AS cell")[0], (), True)
+    total.pop("cell")
+    return {
+        "site": site.code,
+        "vulnerable": vulnerable,
+        "bands": bands,
+        "all": total,
+        "exact": exact,
+    }

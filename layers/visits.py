@@ -1,0 +1,51 @@
+"""Door-to-door visits (入户走访): which household a site's officer called on, when, and
+what came of it. The officer's notes are personal.
+
+Written by the visit log (``geo_service.liaison.visits``), never by the generic import;
+served as the ``visits`` collection with its public fields, at the household's point.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import DateTime, String
+
+from layers.base import Field, Layer, Reference
+
+OUTCOMES = ("met", "not_at_home", "refused", "moved_out", "revisit_needed")
+
+LAYER = Layer(
+    id="visits",
+    title_zh="入户走访",
+    title_en="Visits",
+    description="Visits of a site's liaison officers to the households around it.",
+    table="visits",
+    geometry_types=("Point",),
+    feature_id="id",
+    natural_key=("id",),
+    fields=(
+        Field("site", "工地编号", "Site code", required=True),
+        Field("household", "住户", "Household", kind="int"),
+        Field("officer", "走访人", "Officer", required=True, sql=String(64)),
+        Field(
+            "visited_at",
+            "走访时间",
+            "Visited at",
+            kind="datetime",
+            sql=DateTime(timezone=True),
+            required=True,
+            index=True,
+        ),
+        Field("outcome", "走访结果", "Outcome", choices=OUTCOMES, sql=String(16), required=True),
+        Field("notes", "走访记录", "Notes", personal=True),
+        Field("next_visit_due", "下次走访", "Next visit due", kind="date"),
+    ),
+    references=(
+        Reference("site", "sites", "code", "site_id"),
+        Reference(
+            "household", "households", "id", "household_id", required=False, on_delete="SET NULL"
+        ),
+    ),
+    popup_fields=("site", "officer", "visited_at", "outcome"),
+    style={"color": "#31a354", "radius": 4},
+    workflow=True,
+)
