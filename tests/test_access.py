@@ -46,8 +46,8 @@ def _as(role: str, *site_ids: int) -> Principal:
 
 
 # -- roles as data ----------------------------------------------------------------------------
-def test_roles_are_the_four_of_the_design_and_admin_has_every_permission() -> None:
-    assert set(ROLES) == {"admin", "planner", "liaison", "gis"}
+def test_roles_are_those_of_the_design_and_admin_has_every_permission() -> None:
+    assert set(ROLES) == {"admin", "planner", "liaison", "member", "gis"}
     assert ROLES["admin"].permissions == frozenset(Permission)
     assert Permission.READ_PERSONAL_ALL not in ROLES["planner"].permissions
     assert ROLES["gis"].permissions == {Permission.READ_PUBLIC_LAYERS}
