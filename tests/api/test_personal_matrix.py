@@ -7,6 +7,7 @@ GeoJSON sequences, HTML, vector tiles), personal field *names* in every structur
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 import math
@@ -135,22 +136,29 @@ ENTITLED = {
     "admin": LISTS | CASES,
     "liaison-own": LISTS | CASES,
     "liaison-other": set(),
+    "member-own": set(),
+    "member-other": set(),
     "planner": set(),
     "gis": set(),
     "anonymous": set(),
 }
 
 
+def _client(role: str, client_as: Callable[..., TestClient], anonymous: TestClient) -> TestClient:
+    """A client of the role; ``-own`` and ``-other`` name the site assigned to it."""
+    if role == "anonymous":
+        return anonymous
+    if role.endswith(("-own", "-other")):
+        name, _, which = role.partition("-")
+        return client_as(name, sites=[SITE if which == "own" else OTHER])
+    return client_as(role)
+
+
 @pytest.mark.parametrize("role", list(ENTITLED))
 def test_personal_fields_only_where_entitled(
     role: str, homes: Engine, client_as: Callable[..., TestClient], anonymous: TestClient
 ) -> None:
-    if role == "anonymous":
-        who = anonymous
-    elif role.startswith("liaison"):
-        who = client_as("liaison", sites=[SITE if role == "liaison-own" else OTHER])
-    else:
-        who = client_as(role)
+    who = _client(role, client_as, anonymous)
     answered = 0
     for name, url in _endpoints(homes).items():
         answer = who.get(url)
@@ -161,7 +169,13 @@ def test_personal_fields_only_where_entitled(
         answered += 1
         seen = _personal_seen(name, answer.content)
         assert seen == (name in ENTITLED[role]), f"{role} {name}: personal fields seen={seen}"
-    assert answered >= {"anonymous": 0, "gis": 1, "liaison-other": 1}.get(role, 5)
+    assert answered >= {
+        "anonymous": 0,
+        "gis": 1,
+        "liaison-other": 1,
+        "member-own": 1,
+        "member-other": 1,
+    }.get(role, 5)
 
 
 @pytest.mark.parametrize("role", list(ENTITLED))
@@ -198,3 +212,143 @@ def test_mitigation_writes_answer_without_personal_fields(
     refused = 401 if role == "anonymous" else 403
     expected = 200 if role in ("admin", "liaison-own") else refused
     assert [a.status_code for a in answers[3:]] == [expected, expected]
+
+
+# -- liaison case work: reporter contacts, visit notes, internal notes, members' phones ----------
+CASE_VALUES = ("示例-报告人", "188-0000-0001", "内部备注-甲", "走访记录-乙", "177-0000-0001")
+CASE_FIELDS = ("reporter_name", "reporter_phone", "notes", "phone")
+
+
+@pytest.fixture
+def cases(homes: Engine) -> str:
+    """One request at SITE with a reporter and an internal note, a visit with notes, a
+    working-group member with a phone; returns the request's id."""
+    from geo_service.access import Principal
+    from geo_service.liaison import groups, visits
+    from geo_service.liaison import requests as liaison
+
+    officer = Principal(role="liaison", username="wang", site_ids=frozenset({1}))
+    with homes.begin() as conn:
+        household = conn.execute(text("SELECT min(id) FROM households")).scalar_one()
+        rid = liaison.create(
+            conn,
+            officer,
+            liaison.NewRequest(
+                site=SITE,
+                category="noise",
+                channel="visit",
+                description="打桩噪声",
+                household=household,
+                reporter_name=CASE_VALUES[0],
+                reporter_phone=CASE_VALUES[1],
+            ),
+        )
+        liaison.add_note(conn, officer, rid, CASE_VALUES[2], internal=True)
+        liaison.add_note(conn, officer, rid, "已联系施工单位", internal=False)
+        visits.log(
+            conn,
+            officer,
+            visits.NewVisit(
+                site=SITE,
+                household=household,
+                outcome="met",
+                notes=CASE_VALUES[3],
+                visited_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1),
+            ),
+        )
+        groups.add_member(
+            conn,
+            officer,
+            SITE,
+            groups.Member(
+                organisation="建工集团", party="contractor", name="施工-孙某", phone=CASE_VALUES[4]
+            ),
+        )
+    return rid
+
+
+def _case_endpoints(rid: str) -> dict[str, str]:
+    return {
+        "requests": "/api/requests",
+        "requests.site": f"/api/requests?site={SITE}&state=new",
+        "request": f"/api/requests/{rid}",
+        "visits": f"/api/sites/{SITE}/visits",
+        "group": f"/api/sites/{SITE}/working-group",
+        "coverage": f"/api/sites/{SITE}/coverage",
+        "ogc.requests": "/ogc/collections/requests/items",
+        "ogc.request": f"/ogc/collections/requests/items/{rid}",
+        "ogc.requests.csv": "/ogc/collections/requests/items?f=csv",
+        "ogc.requests.html": "/ogc/collections/requests/items?f=html",
+        "ogc.visits": "/ogc/collections/visits/items",
+        "ogc.queryables": "/ogc/collections/requests/queryables",
+    }
+
+
+_OWN_CASES = {"requests", "requests.site", "request", "visits", "group"}
+CASE_ENTITLED = {
+    "admin": _OWN_CASES,
+    "liaison-own": _OWN_CASES,
+    "liaison-other": set(),
+    "member-own": set(),
+    "member-other": set(),
+    "planner": set(),
+    "gis": set(),
+    "anonymous": set(),
+}
+# Who may read a site's requests at all (without contacts unless entitled above).
+CASE_READERS = {"admin", "liaison-own", "member-own", "planner"}
+
+
+@pytest.mark.parametrize("role", list(CASE_ENTITLED))
+def test_case_personal_data_only_for_the_sites_officers(
+    role: str, cases: str, client_as: Callable[..., TestClient], anonymous: TestClient
+) -> None:
+    who = _client(role, client_as, anonymous)
+    for name, url in _case_endpoints(cases).items():
+        answer = who.get(url)
+        body = answer.content
+        if answer.status_code in (401, 403, 404):
+            assert name not in CASE_ENTITLED[role], f"{role} refused {name}: {answer.text[:200]}"
+            continue
+        assert answer.status_code == 200, f"{role} {name}: {answer.status_code} {answer.text[:200]}"
+        assert not any(v.encode() in body for v in NAMES + PHONES), f"{role} {name}: household"
+        seen = any(v.encode() in body for v in CASE_VALUES)
+        if (
+            not name.startswith("ogc")
+            and not seen
+            and answer.headers["content-type"].startswith("application/json")
+        ):
+            seen = bool(_keys(answer.json()) & set(CASE_FIELDS))
+        assert seen == (name in CASE_ENTITLED[role]), f"{role} {name}: personal seen={seen}"
+        if name == "request":
+            assert role in CASE_READERS
+            assert "已联系施工单位".encode() in body  # the public note, for every reader
+    one = who.get(f"/api/requests/{cases}")
+    assert (one.status_code == 200) == (role in CASE_READERS), f"{role}: {one.status_code}"
+
+
+def test_reads_of_case_personal_data_are_audited(
+    cases: str, client_as: Callable[..., TestClient], homes: Engine
+) -> None:
+    own = client_as("liaison", sites=[SITE])
+    for url in (
+        f"/api/requests/{cases}",
+        "/api/requests",
+        f"/api/sites/{SITE}/visits",
+        f"/api/sites/{SITE}/working-group",
+    ):
+        assert own.get(url).status_code == 200
+    client_as("member", sites=[SITE]).get(f"/api/requests/{cases}")
+    with homes.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT role, target, record_count FROM audit_log WHERE action = 'read_personal' "
+                "ORDER BY id"
+            )
+        ).all()
+    assert [(r.role, r.target) for r in rows] == [
+        ("liaison", f"request:{cases}"),
+        ("liaison", "requests"),
+        ("liaison", f"visits:{SITE}"),
+        ("liaison", f"working_group:{SITE}"),
+    ]

@@ -25,7 +25,7 @@ MONDAY = dt.datetime(2026, 9, 28, 10, 0, tzinfo=TZ)
 
 
 @pytest.fixture
-def officers(district: Engine) -> Engine:
+def officers(district: Engine) -> Engine:  # noqa: F811 - the imported fixture
     make_user(district, "wang", "liaison", password=None, sites=[SITE])
     make_user(district, "li", "liaison", password=None, sites=[OTHER])
     make_user(district, "zhao", "liaison", password=None, sites=[SITE])

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import Engine, text
@@ -141,7 +142,7 @@ class _Receiver(BaseHTTPRequestHandler):
     """Answers the first ``fail`` POSTs with 500, then as a DingTalk robot does."""
 
     fail = 1
-    bodies: list[dict] = []
+    bodies: ClassVar[list[dict]] = []
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
