@@ -45,6 +45,7 @@ from geo_service.auth import PrincipalCache
 from geo_service.basemap import served_package
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
+from geo_service.liaison import schedule
 from geo_service.monitoring.receiver import Receiver, start
 from geo_service.monitoring.store import DatabaseSink
 from geo_service.ogc.routes import router as ogc_router
@@ -68,10 +69,14 @@ from maps.builders.basemaps import check_default
 
 
 def _lifespan(
-    settings: DatabaseSettings, server: ServerSettings, monitoring: MonitoringSettings
+    settings: DatabaseSettings,
+    server: ServerSettings,
+    monitoring: MonitoringSettings,
+    liaison: LiaisonSettings,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """One engine (and pool) per application, the tile cache's listener and, when its port
-    is set, the HJ 212 receiver; all closed when the server stops."""
+    """One engine (and pool) per application, the tile cache's listener, the HJ 212
+    receiver when its port is set, and the SLA pass when its interval is set
+    (``geo_service.liaison.schedule``); all stopped when the server stops."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -85,9 +90,11 @@ def _lifespan(
         hj212 = None
         if monitoring.port is not None:  # listening before the first request is served
             hj212 = await start(app.state.receiver, monitoring.host, monitoring.port)
+        sla = schedule.start(app.state.engine, liaison)
         try:
             yield
         finally:
+            await schedule.stop(sla)
             if hj212 is not None:
                 hj212.close()
             listener.stop()
@@ -120,12 +127,13 @@ def create_app(
     """
     settings = settings or database_settings()
     auth, server = auth or AuthSettings(), server or ServerSettings()
+    liaison = liaison or LiaisonSettings()
     secret = session_secret(auth, server, settings.home)
     app = FastAPI(
         title="Site-impact service 工地周边影响服务",
         description=geo_service.__doc__,
         version=geo_service.__version__,
-        lifespan=_lifespan(settings, server, monitoring or MonitoringSettings()),
+        lifespan=_lifespan(settings, server, monitoring or MonitoringSettings(), liaison),
         # Served by ``docs``, which declares them public like every other route.
         openapi_url=None,
         docs_url=None,
@@ -138,7 +146,7 @@ def create_app(
     check_default(map_conf, package.info if package else None)
     app.state.basemap_package = package
     app.state.band_rules = band_rules or BandRules()
-    app.state.liaison_settings = liaison or LiaisonSettings()
+    app.state.liaison_settings = liaison
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)

@@ -73,7 +73,8 @@ def barriers_declared(
     way out, migrated back down so that the other tests find the schema they know."""
     monkeypatch.setitem(layers.LAYERS, LAYER.id, LAYER)
     monkeypatch.setitem(layers.COLLECTIONS, LAYER.id, LAYER)
-    monkeypatch.setattr(schema, "metadata", schema.build_metadata(layers.LAYERS.values()))
+    stored = {**layers.LAYERS, **layers.WORKFLOW_LAYERS}
+    monkeypatch.setattr(schema, "metadata", schema.build_metadata(stored.values()))
     config = alembic_config(database_url)
     versions = Path(config.get_main_option("script_location") or "") / "versions"
     config.set_main_option("path_separator", "os")

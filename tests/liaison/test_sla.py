@@ -209,3 +209,42 @@ def test_a_webhook_that_keeps_failing_is_marked_failed_with_its_error(
     with officers.connect() as conn:
         row = conn.execute(text("SELECT status, attempts, last_error FROM liaison_outbox")).one()
     assert row.status == "failed" and row.attempts == 3 and "500" in row.last_error
+
+
+def test_the_server_runs_the_pass_itself_when_an_interval_is_set(
+    officers: Engine, new_request: Callable[..., str], service_database_url: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from geo_service.main import create_app
+    from geo_service.settings import DatabaseSettings
+
+    new_request(at=dt.datetime.now(dt.UTC) - 30 * H)  # its acknowledge time ran out
+    app = create_app(
+        DatabaseSettings(database_url=service_database_url),
+        liaison=LiaisonSettings(sla_interval_seconds=1),
+    )
+    with TestClient(app):
+        for _ in range(200):  # the first pass runs as the server starts
+            if len(_steps(officers)) >= 3:
+                break
+            threading.Event().wait(0.1)
+    assert [kind for kind, _ in _steps(officers)] == ["sla_warning", "sla_breach", "escalation"]
+
+
+def test_geo_service_sla_run_reports_what_it_did(
+    officers: Engine, new_request: Callable[..., str], database_url: str
+) -> None:
+    from click.testing import CliRunner
+
+    from geo_service.cli import CliSettings, main
+    from geo_service.settings import DatabaseSettings
+
+    new_request(at=dt.datetime.now(dt.UTC) - 30 * H)
+    cli = CliSettings(DatabaseSettings(database_url=database_url), LiaisonSettings())
+    first = CliRunner().invoke(main, ["sla", "run"], obj=cli)
+    again = CliRunner().invoke(main, ["sla", "run"], obj=cli)
+    assert first.exit_code == 0, first.output
+    assert "1 warnings, 1 breaches, 1 escalations, 2 notifications" in first.output
+    assert "0 warnings, 0 breaches, 0 escalations" in again.output
+    assert "outbox: 0 delivered" in first.output  # no webhook configured: held
