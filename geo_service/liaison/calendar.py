@@ -16,6 +16,7 @@ announcement does not move deadlines already given.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
@@ -33,8 +34,10 @@ def covered(day: dt.date) -> bool:
     return True
 
 
+@lru_cache(maxsize=4096)
 def is_workday(day: dt.date) -> bool:
-    """A working day in China: make-up Saturdays are, holidays are not."""
+    """A working day in China: make-up Saturdays are, holidays are not (remembered: the
+    SLA pass asks about the same few weeks for every open request)."""
     try:
         return bool(chinese_calendar.is_workday(day))
     except NotImplementedError:  # a year not yet announced

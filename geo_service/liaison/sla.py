@@ -100,6 +100,8 @@ def _steps(
     now: dt.datetime,
     report: SlaReport,
 ) -> None:
+    if clock.elapsed < settings.warn_fraction:
+        return  # most requests, most of the time: no query
     key = f"{clock.name}/{row.cycle}"
     lead = groups.site_lead(conn, row.site_code, now.astimezone(calendar.TZ).date())
     steps: list[tuple[str, str, str | None, int]] = []  # (step, kind, recipient, level)

@@ -134,6 +134,13 @@ def test_unknown_layer_and_bad_mode(client: TestClient) -> None:
     assert "mode" in answer.text
 
 
+def test_requests_and_visits_are_not_imported_around_their_workflow(client: TestClient) -> None:
+    for layer in ("requests", "visits"):
+        answer = _upload(client, layer, "x.geojson", b'{"type": "FeatureCollection"}')
+        assert answer.status_code == 404
+        assert f"/api/{layer}" in answer.json()["detail"]
+
+
 # -- the service area: changed by an administrator, used by the running app at once -----------
 HELSINKI = {
     "type": "FeatureCollection",
