@@ -21,6 +21,8 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine
 
+from geo_service.access import Principal
+from geo_service.liaison.requests import NewRequest, create
 from tests.accounts import make_user
 
 EXAMPLES_PER_OPERATION = 60
@@ -35,6 +37,9 @@ EXISTING = {
     "code": ["XC1003-R21-02", "GS0201-R21/B1-05"],
     "community_id": [1],
     "username": ["wang"],
+    "site": ["AZF-2024-01", "ROAD-2024-07"],
+    "officer_id": [1],
+    "member_id": [1],
     "layer": ["households", "sites", "parcels", "communities", "buildings"],
     "collection_id": ["parcels", "sites", "households", "impact_zones"],
     "feature_id": ["XC1003-R21-02", "AZF-2024-01", "1"],
@@ -83,9 +88,20 @@ def _fuzz(
 
 
 def test_no_operation_answers_with_a_server_error(
-    client: TestClient, app: FastAPI, district: Engine
+    client: TestClient, app: FastAPI, district: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     make_user(district, "wang", "liaison", sites=["AZF-2024-01"])
+    with district.begin() as conn:  # a request, so that its routes run past their 404
+        wang = Principal(role="liaison", username="wang", site_ids=frozenset({1}))
+        new = NewRequest(
+            site="AZF-2024-01",
+            category="noise",
+            channel="web",
+            description="噪声",
+            lon=120.159,
+            lat=30.267,
+        )
+        monkeypatch.setitem(EXISTING, "public_id", [create(conn, wang, new)])
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     headers = {"Authorization": client.headers["Authorization"]}
     operations = [
