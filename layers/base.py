@@ -251,9 +251,6 @@ class Layer:
     # (name, SQL) that span fields.
     big_ids: bool = False
     checks: tuple[tuple[str, str], ...] = ()
-    # Written by a workflow of the service (requests, visits: their state machine and
-    # events), never by the generic import, which would go around it.
-    workflow: bool = False
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

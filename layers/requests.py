@@ -96,5 +96,4 @@ LAYER = Layer(
     ),
     popup_fields=("public_id", "category", "state", "description"),
     style={"color": "#e6550d", "radius": 5},
-    workflow=True,
 )

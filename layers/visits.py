@@ -47,5 +47,4 @@ LAYER = Layer(
     ),
     popup_fields=("site", "officer", "visited_at", "outcome"),
     style={"color": "#31a354", "radius": 4},
-    workflow=True,
 )

@@ -18,6 +18,7 @@ from geo_service import audit
 from geo_service.access import Permission, Principal
 from geo_service.errors import Forbidden, InvalidCase, NotFound
 from geo_service.impact import SiteRef, resolve_site
+from geo_service.liaison.requests import check_assignee
 from geo_service.own_tables import OFFICER_DUTIES, PARTIES
 
 
@@ -83,8 +84,6 @@ def add_officer(
         raise InvalidCase(f"duty {duty!r} is not one of: {', '.join(OFFICER_DUTIES)}")
     if ends_on is not None and ends_on < starts_on:
         raise InvalidCase("ends_on is before starts_on")
-    from geo_service.liaison.requests import check_assignee
-
     name = check_assignee(conn, site, username)
     officer_id = conn.execute(
         text("""

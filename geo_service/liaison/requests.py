@@ -58,7 +58,9 @@ class NewRequest:
     agency: str | None = None
 
 
-def _site_for_work(conn: Connection, principal: Principal, ref: str | int) -> SiteRef:
+def site_for_work(conn: Connection, principal: Principal, ref: str | int) -> SiteRef:
+    """The site, when the principal records and changes its requests and visits; the
+    refusal names it by its code."""
     site = resolve_site(conn, ref)
     if not principal.can_work_requests(site.id):
         raise Forbidden(
@@ -103,7 +105,7 @@ def create(
     now: dt.datetime | None = None,
 ) -> str:
     """Record a request; returns its public id (``R2026000042``)."""
-    site = _site_for_work(conn, principal, new.site)
+    site = site_for_work(conn, principal, new.site)
     category = get_category(conn, new.category)
     for name, value in (("channel", new.channel), ("priority", new.priority)):
         choices = LAYER.field(name).choices or ()
@@ -358,7 +360,7 @@ def _for_change(
     conn: Connection, principal: Principal, public_id: str
 ) -> tuple[dict[str, Any], SiteRef]:
     row = _readable(conn, principal, public_id)
-    site = _site_for_work(conn, principal, row["site_id"])
+    site = site_for_work(conn, principal, row["site_id"])
     return _row(conn, public_id, personal=False, lock=True), site
 
 

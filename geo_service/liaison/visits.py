@@ -21,7 +21,7 @@ from geo_service.errors import Forbidden, InvalidCase
 from geo_service.impact import resolve_site
 from geo_service.impact.disclosure import CELL_KEY, protect
 from geo_service.impact.summary import vulnerable_sql
-from geo_service.liaison.requests import _site_for_work, affected_household
+from geo_service.liaison.requests import affected_household, site_for_work
 from geo_service.query import LayerQuery
 from layers import WORKFLOW_LAYERS
 from layers.visits import OUTCOMES
@@ -43,7 +43,7 @@ class NewVisit:
 
 def log(conn: Connection, principal: Principal, visit: NewVisit) -> int:
     """Record a visit by the principal to a household the site affects; returns its id."""
-    site = _site_for_work(conn, principal, visit.site)
+    site = site_for_work(conn, principal, visit.site)
     if visit.outcome not in OUTCOMES:
         raise InvalidCase(f"outcome {visit.outcome!r} is not one of: {', '.join(OUTCOMES)}")
     if visit.visited_at.tzinfo is None:
