@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
-from sqlalchemy import Engine
+import datetime as dt
 
+import pytest
+from sqlalchemy import Engine, text
+
+from geo_service.access import Principal
 from tests.api.conftest import anonymous, app, client, client_as, district, homes  # noqa: F401
 
 HOUSEHOLDS = """
@@ -25,3 +28,46 @@ def district_households(district: Engine) -> Engine:  # noqa: F811
     with district.begin() as conn:
         conn.exec_driver_sql(HOUSEHOLDS)
     return district
+
+
+def case_work(engine: Engine) -> None:
+    """Three requests and three visits at the housing site, through the liaison workflow
+    (the only way they are written), so that every collection holds features."""
+    from geo_service.liaison import requests, visits
+
+    officer = Principal(role="liaison", username="wang", site_ids=frozenset({1}))
+    with engine.begin() as conn:
+        homes = (
+            conn.execute(
+                text(
+                    "SELECT household_id FROM household_impacts WHERE site_id = 1 "
+                    "ORDER BY household_id LIMIT 3"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        for household in homes:
+            requests.create(
+                conn,
+                officer,
+                requests.NewRequest(
+                    site="AZF-2024-01",
+                    category="noise",
+                    channel="visit",
+                    description="噪声",
+                    household=household,
+                    reporter_phone="199-0000-0007",
+                ),
+            )
+            visits.log(
+                conn,
+                officer,
+                visits.NewVisit(
+                    site="AZF-2024-01",
+                    household=household,
+                    outcome="met",
+                    notes="记录",
+                    visited_at=dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC),
+                ),
+            )

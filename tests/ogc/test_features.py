@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from urllib.parse import unquote
 
@@ -14,8 +13,8 @@ from shapely.geometry import shape
 from sqlalchemy import Engine, text
 
 from geo_service import formats
-from geo_service.access import Principal
 from layers import COLLECTIONS, WORKFLOW_LAYERS
+from tests.ogc.conftest import case_work
 
 BASE = "/ogc"
 QGIS_NEEDS = [
@@ -636,40 +635,6 @@ def test_each_claimed_cql2_class_works(
 
 
 # -- counting, compression, caching headers, CORS, schema ---------------------------------------
-def _case_work(engine: Engine) -> None:
-    """Three requests and three visits at the housing site, through the liaison workflow
-    (the only way they are written)."""
-    from geo_service.liaison import requests, visits
-
-    officer = Principal(role="liaison", username="wang", site_ids=frozenset({1}))
-    with engine.begin() as conn:
-        homes = conn.execute(text("SELECT id FROM households ORDER BY id")).scalars().all()
-        for household in homes:
-            requests.create(
-                conn,
-                officer,
-                requests.NewRequest(
-                    site="AZF-2024-01",
-                    category="noise",
-                    channel="visit",
-                    description="噪声",
-                    household=household,
-                    reporter_phone="199-0000-0007",
-                ),
-            )
-            visits.log(
-                conn,
-                officer,
-                visits.NewVisit(
-                    site="AZF-2024-01",
-                    household=household,
-                    outcome="met",
-                    notes="记录",
-                    visited_at=dt.datetime(2026, 11, 30, 10, tzinfo=dt.UTC),
-                ),
-            )
-
-
 @pytest.mark.parametrize("collection", list(COLLECTIONS))
 def test_every_collection_counts_its_matches_exactly(
     client: TestClient, homes: Engine, collection: str
@@ -677,7 +642,7 @@ def test_every_collection_counts_its_matches_exactly(
     """numberMatched is the number a client reads by following the next links; for impact
     zones (a view) the planner's estimate was taken, and numberMatched left out."""
     if collection in WORKFLOW_LAYERS:
-        _case_work(homes)
+        case_work(homes)
     first = client.get(f"{BASE}/collections/{collection}/items", params={"limit": 2}).json()
     read, href = 0, f"{BASE}/collections/{collection}/items?limit=2"
     while href:

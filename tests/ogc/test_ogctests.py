@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 
 from geo_service.devserver import running_server
 from tests.accounts import issue_token
+from tests.ogc.conftest import case_work
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = ROOT / ".venv" / "ogctests" / "bin" / "python"
@@ -46,6 +47,7 @@ SUITE_BUGS = {
 @pytest.fixture
 def server(homes: Engine) -> Iterator[tuple[str, str]]:
     """The test district (every collection holds features) and an admin token."""
+    case_work(homes)
     token = issue_token(homes, "admin")
     with running_server(homes.url.render_as_string(False)) as root:
         yield root + "/ogc", token

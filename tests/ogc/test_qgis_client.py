@@ -21,7 +21,7 @@ from layers import COLLECTIONS
 from tests.accounts import issue_token, make_user
 from tests.api.conftest import SEED
 from tests.conftest import empty_database
-from tests.ogc.conftest import HOUSEHOLDS
+from tests.ogc.conftest import HOUSEHOLDS, case_work
 
 CLIENT = Path(__file__).resolve().parents[1] / "clients" / "qgis_client.py"
 SYSTEM_PYTHON = "/usr/bin/python3"
@@ -46,6 +46,7 @@ def district_for_qgis(engine: Engine) -> Engine:
             "SELECT 1, 'Q-' || i, 1, ST_SetSRID(ST_MakePoint(120.1556 + i * 1e-7, 30.2687), "
             "4326) FROM generate_series(1, 2500) i"
         )
+    case_work(engine)
     return engine
 
 
