@@ -10,25 +10,36 @@ from __future__ import annotations
 
 from sqlalchemy import DateTime, SmallInteger, String
 
-from layers.base import Field, Layer, Reference
+from layers.base import Choice, Field, Layer, Reference
 
-CHANNELS = ("visit", "hotline_12345", "walk_in", "web", "open311")
-PRIORITIES = ("low", "normal", "high", "urgent")
+CHANNELS = (
+    Choice("visit", "入户走访", "Door-to-door visit"),
+    Choice("hotline_12345", "12345 热线", "12345 hotline"),
+    Choice("walk_in", "来访", "Walk-in"),
+    Choice("web", "网上", "Web"),
+    Choice("open311", "Open311 客户端", "Open311 client"),
+)
+PRIORITIES = (
+    Choice("low", "低", "Low"),
+    Choice("normal", "一般", "Normal"),
+    Choice("high", "高", "High"),
+    Choice("urgent", "紧急", "Urgent"),
+)
 # The states of geo_service.liaison.states, in the order a request usually passes them.
 STATES = (
-    "new",
-    "acknowledged",
-    "assigned",
-    "in_progress",
-    "waiting_resident",
-    "action_scheduled",
-    "resolved",
-    "closed",
-    "reopened",
-    "duplicate",
-    "referred",
-    "rejected",
-    "cancelled",
+    Choice("new", "新登记", "New"),
+    Choice("acknowledged", "已受理", "Acknowledged"),
+    Choice("assigned", "已分派", "Assigned"),
+    Choice("in_progress", "处理中", "In progress"),
+    Choice("waiting_resident", "待居民回复", "Waiting for the resident"),
+    Choice("action_scheduled", "已排期", "Action scheduled"),
+    Choice("resolved", "已解决", "Resolved"),
+    Choice("closed", "已办结", "Closed"),
+    Choice("reopened", "已重开", "Reopened"),
+    Choice("duplicate", "重复", "Duplicate"),
+    Choice("referred", "已转办", "Referred"),
+    Choice("rejected", "不予受理", "Rejected"),
+    Choice("cancelled", "已撤销", "Cancelled"),
 )
 
 

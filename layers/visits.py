@@ -9,9 +9,15 @@ from __future__ import annotations
 
 from sqlalchemy import DateTime, String
 
-from layers.base import Field, Layer, Reference
+from layers.base import Choice, Field, Layer, Reference
 
-OUTCOMES = ("met", "not_at_home", "refused", "moved_out", "revisit_needed")
+OUTCOMES = (
+    Choice("met", "已见面", "Met"),
+    Choice("not_at_home", "不在家", "Not at home"),
+    Choice("refused", "拒绝", "Refused"),
+    Choice("moved_out", "已搬离", "Moved out"),
+    Choice("revisit_needed", "需再访", "Revisit needed"),
+)
 
 LAYER = Layer(
     id="visits",
