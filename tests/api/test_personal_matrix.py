@@ -187,8 +187,9 @@ def test_mitigation_writes_answer_without_personal_fields(
     programme, case = _mitigation(homes)
     if role == "anonymous":
         who = anonymous
-    elif role.startswith("liaison"):
-        who = client_as("liaison", sites=[SITE if role == "liaison-own" else OTHER])
+    elif role.startswith(("liaison", "member")):
+        kind, _, whose = role.partition("-")
+        who = client_as(kind, sites=[SITE if whose == "own" else OTHER])
     else:
         who = client_as(role)
     step = {"to": "surveyed", "surveyed_at": "2026-11-01", "note": "示例：上门前先电话"}
