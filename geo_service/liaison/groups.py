@@ -43,6 +43,13 @@ def _site(conn: Connection, principal: Principal, ref: str, *, edit: bool) -> Si
     return site
 
 
+def _changed(conn: Connection, principal: Principal, site: SiteRef, **what: object) -> None:
+    """A change to a site's working group, in the audit log (who, which site, what)."""
+    audit.record(
+        conn, principal, audit.AuditAction.CHANGE, target=f"working_group:{site.code}", detail=what
+    )
+
+
 def site_lead(conn: Connection, site_code: str, on: dt.date) -> str | None:
     """The user who leads the site's officers on this day (the newest assignment)."""
     return conn.execute(
@@ -164,13 +171,7 @@ def add_member(conn: Connection, principal: Principal, ref: str, member: Member)
         ),
         {"code": site.code, **member.__dict__},
     ).scalar_one()
-    audit.record(
-        conn,
-        principal,
-        audit.AuditAction.CHANGE,
-        target=f"working_group:{site.code}",
-        detail={"added_member": int(member_id)},
-    )
+    _changed(conn, principal, site, added_member=int(member_id))
     return int(member_id)
 
 
@@ -189,13 +190,7 @@ def update_member(
     ).rowcount
     if not changed:
         raise NotFound(f"site {site.code} has no working-group member {member_id}")
-    audit.record(
-        conn,
-        principal,
-        audit.AuditAction.CHANGE,
-        target=f"working_group:{site.code}",
-        detail={"updated_member": member_id},
-    )
+    _changed(conn, principal, site, updated_member=member_id)
 
 
 def remove_member(conn: Connection, principal: Principal, ref: str, member_id: int) -> None:
@@ -206,10 +201,4 @@ def remove_member(conn: Connection, principal: Principal, ref: str, member_id: i
     ).rowcount
     if not gone:
         raise NotFound(f"site {site.code} has no working-group member {member_id}")
-    audit.record(
-        conn,
-        principal,
-        audit.AuditAction.CHANGE,
-        target=f"working_group:{site.code}",
-        detail={"removed_member": member_id},
-    )
+    _changed(conn, principal, site, removed_member=member_id)
