@@ -70,13 +70,18 @@ class SiteRow:
     map: bool
 
 
+def own_sites_only(principal: Principal) -> bool:
+    """A liaison officer: the page lists their assigned sites, not all of them."""
+    return principal.has(Permission.READ_PERSONAL_ASSIGNED) and not principal.has(
+        Permission.READ_ALL_LAYERS
+    )
+
+
 def your_sites(conn: Connection, principal: Principal) -> list[SiteRow]:
     """The sites the landing page lists for this reader, by code."""
     if principal.is_anonymous or not principal.has(Permission.READ_PUBLIC_LAYERS):
         return []
-    own = not principal.has(Permission.READ_ALL_LAYERS) and principal.has(
-        Permission.READ_PERSONAL_ASSIGNED
-    )
+    own = own_sites_only(principal)
     rows = conn.execute(
         text("""
 SELECT s.id, s.code, s.name, s.kind, s.status, s.progress_pct,
@@ -116,8 +121,7 @@ def landing(request: Request, engine: EngineDep, lang: Lang, principal: Visitor)
             "principal": principal,
             "role": ROLES.get(principal.role),  # None: anonymous, or a role no longer defined
             "sites": sites,
-            "own_sites": principal.has(Permission.READ_PERSONAL_ASSIGNED)
-            and not principal.has(Permission.READ_ALL_LAYERS),
+            "own_sites": own_sites_only(principal),
             "overview": principal.has(Permission.READ_PUBLIC_LAYERS),
             "choices": labels.choices(lang),
             "session": principal.via == "session",

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.deps import EngineDep, Public, PublicLayerReader
 from geo_service.errors import InvalidQuery, NotFound
+from geo_service.monitoring import rules
 from geo_service.monitoring.receiver import Outcome, Receiver
 
 router = APIRouter(tags=["monitoring"])
@@ -24,7 +25,8 @@ router = APIRouter(tags=["monitoring"])
 MAX_PACKETS = 500
 MAX_READINGS = 50_000
 # Energy means for levels in dB (LAeq of the bucket), arithmetic means for the rest; only
-# readings with a valid flag (N, T, or none sent) count.
+# readings with a flag the rules count as valid (``reference/monitoring.yaml``; none sent
+# counts as N) count.
 NOISE_FACTORS = ("LA", "Leq", "L5", "L10", "L50", "L90", "L95", "Ld", "Ln", "Ldn")
 BUCKETS = {"20min": "20 minutes", "1h": "1 hour", "1d": "1 day"}
 
@@ -115,10 +117,18 @@ SELECT date_bin(CAST(:bucket AS interval), at, TIMESTAMPTZ '2000-01-01 00:00+08'
             ELSE round(CAST(avg(value) AS numeric), 2) END AS value,
        count(*) AS n
 FROM readings
-WHERE monitor_id = :m AND at >= :start AND at < :end AND coalesce(flag, 'N') IN ('N', 'T')
+WHERE monitor_id = :m AND at >= :start AND at < :end AND coalesce(flag, 'N') = ANY(
+      CASE WHEN factor = ANY(CAST(:noise AS text[])) THEN CAST(:noise_valid AS text[])
+           ELSE CAST(:dust_valid AS text[]) END)
   AND (CAST(:factor AS text) IS NULL OR factor = :factor)
 GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT {MAX_READINGS + 1}"""),
-                {**params, "bucket": BUCKETS[agg], "noise": list(NOISE_FACTORS)},
+                {
+                    **params,
+                    "bucket": BUCKETS[agg],
+                    "noise": list(NOISE_FACTORS),
+                    "noise_valid": sorted(rules.noise_rule().valid_flags),
+                    "dust_valid": sorted(rules.monitoring_data()["dust_valid_flags"]),
+                },
             ).mappings()
         out = [dict(r) for r in rows]
     if len(out) > MAX_READINGS:

@@ -81,7 +81,7 @@ def simulate(
         if len(parts) != 3 or parts[2] not in ("noise", "dust", "both"):
             raise click.BadParameter(f"{spec!r} is not MN:PW:KIND", param_hint="--monitor")
         played.append(Monitor(parts[0], parts[1], parts[2]))  # type: ignore[arg-type]
-    first = (start or dt.datetime.now()).date() - dt.timedelta(days=0 if start else days)
+    first = start.date() if start else dt.date.today() - dt.timedelta(days=days)
     season = Season.demo(first, days, offline) if days >= 12 else Season(first, days)
     total = days * 24 * 60 * len(played)
     stream = tqdm(packets(played, season, seed), total=total, unit=" packet", file=sys.stderr)

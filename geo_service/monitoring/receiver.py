@@ -14,7 +14,7 @@ import datetime as dt
 import hmac
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from geo_service.monitoring import hj212
@@ -82,10 +82,7 @@ class Receiver:
     """Frames in, answers out; one per service, shared by every connection."""
 
     sink: Sink
-    reassembly: hj212.Reassembly | None = None
-
-    def __post_init__(self) -> None:
-        self.reassembly = self.reassembly or hj212.Reassembly()
+    reassembly: hj212.Reassembly = field(default_factory=hj212.Reassembly)
 
     def check(self, raw: bytes) -> tuple[Outcome, Device | None]:
         """The verdict on one frame (the device's checksum mode is the one its MN names)."""
@@ -112,7 +109,7 @@ class Receiver:
         outcome, device = self.check(raw)
         packet, data = outcome.packet, None
         if outcome.accepted:
-            assert packet is not None and self.reassembly is not None
+            assert packet is not None
             whole = self.reassembly.add(packet)
             if whole is not None and whole.cn in DATA_COMMANDS:
                 data = whole

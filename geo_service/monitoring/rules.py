@@ -126,10 +126,9 @@ class NoiseRule:
 
 
 def energy_mean(levels: list[float]) -> float | None:
-    """LAeq of equal intervals: 10 log10 of the mean of 10^(L/10)."""
-    if not levels:
-        return None
-    return 10 * math.log10(sum(10 ** (level / 10) for level in levels) / len(levels))
+    """LAeq of equal intervals: the levels' energy sum less 10 log10 of their number."""
+    total = noise.energy_sum(levels)
+    return None if total is None else total - 10 * math.log10(len(levels))
 
 
 def noise_rule(overrides: Mapping[str, Any] | None = None) -> NoiseRule:

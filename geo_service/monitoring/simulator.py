@@ -115,16 +115,13 @@ def dust_minute(season: Season, t: dt.datetime, rng: random.Random) -> dict[str,
     }
 
 
-_DUST = ("a34002", "a34004", "a34001")
-
-
 def minute_cp(monitor: Monitor, season: Season, t: dt.datetime, rng: random.Random) -> str:
     """The CP of one minute's data packet (CN 2051: DataTime is the minute's start)."""
     items = [f"DataTime={t:%Y%m%d%H%M%S}"]
     if monitor.kind in ("dust", "both"):
         scale = 1000 if monitor.dust_unit == "mg/m3" else 1
         for code, value in dust_minute(season, t, rng).items():
-            if code in _DUST:
+            if code in hj212.PARTICULATES:
                 shown = f"{value / scale:.4f}" if scale > 1 else f"{value}"
                 items.append(f"{code}-Avg={shown},{code}-Flag=N")
             else:

@@ -21,7 +21,6 @@ from geo_service.monitoring import hj212, partitions, rules
 from geo_service.monitoring.hj212 import Return
 from geo_service.monitoring.receiver import Device, Frame, Outcome
 
-PARTICULATES = {"a34001", "a34002", "a34004", "a34005"}
 ARCHIVED = "55000"  # readings_partition(): the month was detached by retention
 _DEVICE_TTL_S = 10.0  # an imported monitor (or a new password) is known within seconds
 
@@ -43,7 +42,9 @@ def reading_rows(
     at = data.data_time.replace(tzinfo=ZoneInfo(zone)) if data.data_time is not None else received
     rows = []
     for r in data.readings:
-        value = rules.to_ug_m3(r.value, monitor.units) if r.factor in PARTICULATES else r.value
+        value = (
+            rules.to_ug_m3(r.value, monitor.units) if r.factor in hj212.PARTICULATES else r.value
+        )
         rows.append(
             {
                 "monitor_id": monitor.id,
@@ -116,7 +117,7 @@ class DatabaseSink:
         except DBAPIError as error:
             if getattr(error.orig, "pgcode", None) != ARCHIVED:
                 raise
-            reason = str(getattr(error.orig, "diag", None) and error.orig.diag.message_primary)
+            reason = error.orig.diag.message_primary  # the function's own sentence
             refused = Outcome(False, Return.REFUSED, reason, frame.outcome.packet)
             with self.engine.begin() as conn:
                 conn.execute(_INSERT_PACKET, self._packet_row(frame, refused))
