@@ -161,6 +161,10 @@ PACKAGES: tuple[Package, ...] = (
         ("dist/leaflet.groupedlayercontrol.min.js", "dist/leaflet.groupedlayercontrol.min.css"),
         "",  # MIT (package.json); the package ships no licence file
     ),
+    # Apache ECharts: the charts of the dashboards and the monitor pages (time series with
+    # the limits drawn, LTTB sampling for a month of minute data, zh/en built in). NOTICE
+    # travels with it, as the Apache licence asks.
+    Package("echarts", "6.1.0", ("dist/echarts.min.js", "NOTICE"), "LICENSE"),
 )
 
 
