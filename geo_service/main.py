@@ -35,6 +35,7 @@ from geo_service.api import (
     sites,
     users,
     visits,
+    workflow_imports,
 )
 from geo_service.api.bodies import BodyLimit
 from geo_service.api.deps import PublicFiles
@@ -173,6 +174,7 @@ def create_app(
         groups,
     ):
         app.include_router(module.router)
+    app.include_router(workflow_imports.router)  # sheets of visits and requests (issue 14.12)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
     app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)

@@ -50,7 +50,9 @@ def get_layer(layer_id: str) -> Layer:
         if layer_id in WORKFLOW_LAYERS:
             raise UnknownLayer(
                 f"{layer_id} are written through their own API (/api/{layer_id}), "
-                "not imported as a layer"
+                "not imported as a layer; import a sheet of them for one site with "
+                f"geo-service import {layer_id} FILE --site CODE, or "
+                f"POST /api/sites/{{site}}/imports/{layer_id}"
             ) from None
         raise UnknownLayer(f"unknown layer {layer_id!r}; layers are: {', '.join(LAYERS)}") from None
 

@@ -43,15 +43,19 @@ class Choice(str):
 
     label_zh: str
     label_en: str
+    # Other words teams write for it in their spreadsheets (需回访 for 需再访), read by imports.
+    aliases: tuple[str, ...]
 
-    def __new__(cls, code: str, label_zh: str, label_en: str) -> Choice:
+    def __new__(
+        cls, code: str, label_zh: str, label_en: str, aliases: tuple[str, ...] = ()
+    ) -> Choice:
         choice = super().__new__(cls, code)
-        choice.label_zh, choice.label_en = label_zh, label_en
+        choice.label_zh, choice.label_en, choice.aliases = label_zh, label_en, aliases
         return choice
 
-    def __getnewargs__(self) -> tuple[str, str, str]:  # type: ignore[override]
+    def __getnewargs__(self) -> tuple[str, str, str, tuple[str, ...]]:  # type: ignore[override]
         """Copies and pickles keep the labels (a ``str`` would give its text alone)."""
-        return (str(self), self.label_zh, self.label_en)
+        return (str(self), self.label_zh, self.label_en, self.aliases)
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
@@ -117,6 +121,17 @@ class Field:
 
     def label(self, lang: str) -> str:
         return self.label_zh if lang == "zh" else self.label_en
+
+    def is_header(self, key: str) -> bool:
+        """Whether a file's column heading names this field: its name (any case), an alias,
+        its Chinese label (with or without the unit), or its English label."""
+        key = key.strip()
+        return (
+            key.lower() == self.name
+            or key in self.aliases
+            or key in (self.label_zh, self.heading("zh"))
+            or key.lower() in (self.label_en.lower(), self.heading("en").lower())
+        )
 
     def heading(self, lang: str) -> str:
         """The label with its unit, for a column of bare numbers (files, feeds, popups):
@@ -214,6 +229,21 @@ class Search:
     rank: int = 100
 
 
+@dataclass(frozen=True)
+class WorkCount:
+    """A count of the liaison work done about a feature (a household's visits, its open
+    requests): no column of the layer's table, but rows of a workflow layer's table that
+    point at it (``household_id``). Only a query made for a reader entitled to a site's
+    liaison work carries it (``geo_service.query.LayerQuery.work_sites``), counting the
+    work of the sites they may read; for anyone else the property is not there at all.
+    """
+
+    field: Field
+    table: str
+    # Count only rows in an open state (requests: ``geo_service.liaison.states``).
+    open_only: bool = False
+
+
 # A layer's own checks and derivations on an imported frame (already in EPSG:4326):
 # it may add derived columns and returns the problems it found, by row.
 Prepare = Callable[["gpd.GeoDataFrame"], list["RowProblem"]]
@@ -251,6 +281,8 @@ class Layer:
     # (name, SQL) that span fields.
     big_ids: bool = False
     checks: tuple[tuple[str, str], ...] = ()
+    # Counts of the liaison work about each feature, for entitled readers only.
+    work_counts: tuple[WorkCount, ...] = ()
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import SmallInteger, String
 
-from layers.base import Field, Layer, Reference
+from layers.base import Field, Layer, Reference, WorkCount
 
 # The unit of a household that is a whole building (a house, or an address with no units, as
 # OpenStreetMap has them): what a file without a unit column imports, one per building.
@@ -26,7 +26,7 @@ LAYER = Layer(
             "单元户号",
             "Unit",
             required=True,
-            aliases=("单元户号", "户号"),
+            aliases=("单元户号", "户号", "房号", "门牌", "门牌号"),
             sql=String(32),
             when_absent=WHOLE_BUILDING,
         ),
@@ -59,6 +59,16 @@ LAYER = Layer(
         ),
     ),
     big_ids=True,
+    # For readers of the sites' liaison work: how often the household was called on, and
+    # how many of its requests are still open (over the sites the reader may read).
+    work_counts=(
+        WorkCount(Field("visited", "走访次数", "Visits", kind="int", derived=True), "visits"),
+        WorkCount(
+            Field("open_requests", "未办结诉求", "Open requests", kind="int", derived=True),
+            "requests",
+            open_only=True,
+        ),
+    ),
     references=(Reference("building", "buildings", "address", "building_id"),),
     popup_fields=("building", "unit_label", "residents"),
     style={"color": "#ff7f0e", "radius": 3},

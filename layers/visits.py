@@ -16,7 +16,7 @@ OUTCOMES = (
     Choice("not_at_home", "不在家", "Not at home"),
     Choice("refused", "拒绝", "Refused"),
     Choice("moved_out", "已搬离", "Moved out"),
-    Choice("revisit_needed", "需再访", "Revisit needed"),
+    Choice("revisit_needed", "需再访", "Revisit needed", aliases=("需回访",)),
 )
 
 LAYER = Layer(
@@ -30,8 +30,8 @@ LAYER = Layer(
     natural_key=("id",),
     fields=(
         Field("site", "工地编号", "Site code", required=True),
-        Field("household", "住户", "Household", kind="int"),
-        Field("officer", "走访人", "Officer", required=True, sql=String(64)),
+        Field("household", "住户", "Household", kind="int", aliases=("住户编号",)),
+        Field("officer", "走访人", "Officer", required=True, sql=String(64), aliases=("走访人员",)),
         Field(
             "visited_at",
             "走访时间",
@@ -40,10 +40,25 @@ LAYER = Layer(
             sql=DateTime(timezone=True),
             required=True,
             index=True,
+            aliases=("走访日期",),
         ),
-        Field("outcome", "走访结果", "Outcome", choices=OUTCOMES, sql=String(16), required=True),
-        Field("notes", "走访记录", "Notes", personal=True),
-        Field("next_visit_due", "下次走访", "Next visit due", kind="date"),
+        Field(
+            "outcome",
+            "走访结果",
+            "Outcome",
+            choices=OUTCOMES,
+            sql=String(16),
+            required=True,
+            aliases=("结果",),
+        ),
+        Field("notes", "走访记录", "Notes", personal=True, aliases=("走访情况", "备注")),
+        Field(
+            "next_visit_due",
+            "下次走访",
+            "Next visit due",
+            kind="date",
+            aliases=("下次走访日期", "回访日期"),
+        ),
     ),
     references=(
         Reference("site", "sites", "code", "site_id"),

@@ -164,6 +164,18 @@ def announce_demo_admin(engine: Engine, settings: CliSettings | None = None) -> 
     help="Rows that share a natural key (the parts of one building's address) become one "
     "feature: their polygons unioned into one multipolygon.",
 )
+@click.option(
+    "--site",
+    default=None,
+    help="visits and requests: the site (its code) the sheet (XLSX or CSV) is for.",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(["zh", "en"]),
+    default="zh",
+    show_default=True,
+    help="visits and requests: the language of the row problems.",
+)
 @click.pass_obj
 def import_(
     cli: CliSettings,
@@ -175,9 +187,27 @@ def import_(
     file_layer: str | None,
     merge_parts: bool,
     report_path: Path | None,
+    site: str | None,
+    lang: str,
 ) -> None:
     """Import PATH (GeoJSON, GeoPackage, zipped Shapefile, CSV) into LAYER, all or nothing
-    (or, with --on-invalid skip, the rows without problems)."""
+    (or, with --on-invalid skip, the rows without problems). LAYER visits or requests: a
+    team's sheet (XLSX, CSV) for one --site, recorded as the API records them."""
+    from geo_service.liaison import imports as workflow
+
+    if layer in workflow.KINDS:
+        if site is None:
+            raise click.UsageError(f"importing {layer} needs --site CODE: the site they are for")
+        done = workflow.import_file(
+            engine_for(cli),
+            local_operator(),
+            layer,
+            site,
+            path,
+            lang=lang,  # type: ignore[arg-type]
+        )
+        click.echo(done.summary())
+        return
     from geo_service.ingest import TqdmProgress, import_file
 
     report = import_file(

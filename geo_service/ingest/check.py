@@ -94,12 +94,7 @@ def _map_columns(frame: gpd.GeoDataFrame, layer: Layer) -> tuple[gpd.GeoDataFram
             if fld.derived:
                 continue
             shapefile_cut = len(fld.name) > 10 and cuts[fld.name[:10]] == 1
-            if (
-                key.lower() == fld.name
-                or key in fld.aliases
-                or key in (fld.label_zh, fld.heading("zh"))
-                or (shapefile_cut and key.lower() == fld.name[:10])
-            ):
+            if fld.is_header(key) or (shapefile_cut and key.lower() == fld.name[:10]):
                 rename[column] = fld.name
     frame = frame.rename(columns=rename)
     geometry_name = frame.geometry.name

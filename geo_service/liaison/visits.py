@@ -39,6 +39,8 @@ class NewVisit:
     visited_at: dt.datetime
     notes: str | None = None
     next_visit_due: dt.date | None = None
+    # Who called, as a team's own sheet names them (an import); else the signed-in officer.
+    officer: str | None = None
 
 
 def log(conn: Connection, principal: Principal, visit: NewVisit) -> int:
@@ -60,7 +62,7 @@ RETURNING id"""),
         {
             "site": site.id,
             "h": visit.household,
-            "officer": principal.actor,
+            "officer": visit.officer or principal.actor,
             "at": visit.visited_at,
             "outcome": visit.outcome,
             "notes": visit.notes,
