@@ -18,11 +18,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from geo_service.errors import InvalidQuery
 from layers import COLLECTIONS, LAYERS, get_layer
-from layers.base import Field, Layer
+from layers.base import Field, Layer, WorkCount
+
+if TYPE_CHECKING:
+    from geo_service.access import Principal
 
 # The row of the layer's own table is ``m`` in every query built here.
 ROW = "m"
@@ -64,17 +67,50 @@ def _linked_keys(link: str, owner_column: str, target: Layer, target_column: str
     )
 
 
+# Whose liaison work a query's work counts (``Layer.work_counts``) count: None, nobody's (the
+# counts are not there); "all", every site's; or the ids of the sites the reader may read.
+WorkSites = frozenset[int] | Literal["all"] | None
+
+
+def work_sites(principal: Principal) -> WorkSites:
+    """The sites whose visits and requests this reader may read, as ``WorkSites``."""
+    sites = principal.request_site_ids()
+    if sites is None:
+        return "all"
+    return frozenset(sites) or None
+
+
 @dataclass(frozen=True)
 class LayerQuery:
     """One layer's fields as SQL expressions over its table ``m``, with the joins they need."""
 
     layer: Layer
     personal: bool = False
+    work_sites: WorkSites = None
 
     @property
     def fields(self) -> tuple[Field, ...]:
-        """The fields this query may read: the public ones, or all with ``personal``."""
-        return self.layer.readable_fields if self.personal else self.layer.public_fields
+        """The fields this query may read: the public ones, or all with ``personal``; and
+        the work counts for a reader of the sites' liaison work."""
+        own = self.layer.readable_fields if self.personal else self.layer.public_fields
+        if self.work_sites is None:
+            return own
+        return (*own, *(w.field for w in self.layer.work_counts))
+
+    def _work_count(self, work: WorkCount) -> str:
+        """SQL: how many rows of the work's table, of the readable sites, point at ``m``."""
+        source = next(lay for lay in COLLECTIONS.values() if lay.table == work.table)
+        ref = next(r for r in source.references if r.layer == self.layer.id)
+        clauses = [f"w.{quote(ref.column)} = {ROW}.id"]
+        if self.work_sites != "all":
+            ids = ", ".join(str(int(i)) for i in sorted(self.work_sites or ()))
+            clauses.append(f"w.site_id = ANY(ARRAY[{ids}]::bigint[])")
+        if work.open_only:
+            from geo_service.liaison.states import OPEN_STATES
+
+            states = ", ".join("'" + s.replace("'", "''") + "'" for s in OPEN_STATES)
+            clauses.append(f"w.state IN ({states})")
+        return f"(SELECT count(*) FROM {quote(work.table)} w WHERE {' AND '.join(clauses)})"
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -100,9 +136,12 @@ class LayerQuery:
         ``m`` holding the joined row's id)."""
         exprs: dict[str, str] = {}
         joins: dict[str, tuple[str, str]] = {}
+        work = {w.field.name: w for w in self.layer.work_counts}
         for n, fld in enumerate(self.fields):
             ref = self.layer.reference(fld.name)
-            if ref is None:
+            if fld.name in work:
+                exprs[fld.name] = self._work_count(work[fld.name])
+            elif ref is None:
                 exprs[fld.name] = f"{ROW}.{quote(fld.name)}"
             elif ref.link is not None:
                 exprs[fld.name] = _linked_keys(

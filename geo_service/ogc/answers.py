@@ -22,6 +22,7 @@ from geo_service.access import Principal
 from geo_service.errors import NotFound
 from geo_service.ogc import params
 from geo_service.ogc.collections import Collection
+from geo_service.query import work_sites
 from layers import COLLECTIONS
 
 JSON = formats.JSON.media_type
@@ -62,9 +63,14 @@ def base_url(request: Request) -> str:
 
 
 def readable(principal: Principal) -> list[Collection]:
-    return [
-        Collection(layer) for lid, layer in COLLECTIONS.items() if principal.can_read_layer(lid)
-    ]
+    return [_collection(principal, lid) for lid in COLLECTIONS if principal.can_read_layer(lid)]
+
+
+def _collection(principal: Principal, collection_id: str) -> Collection:
+    """The collection as this reader sees it: with the work counts of the liaison work
+    they may read (a household's ``visited``, ``open_requests``), else without them."""
+    layer = COLLECTIONS[collection_id]
+    return Collection(layer, work_sites=work_sites(principal) if layer.work_counts else None)
 
 
 def readable_collection(principal: Principal, collection_id: str) -> Collection:
@@ -75,7 +81,7 @@ def readable_collection(principal: Principal, collection_id: str) -> Collection:
     token.
     """
     if collection_id in COLLECTIONS and principal.can_read_layer(collection_id):
-        return Collection(COLLECTIONS[collection_id])
+        return _collection(principal, collection_id)
     if collection_id in COLLECTIONS:
         principal.require_signed_in()
     names = ", ".join(c.id for c in readable(principal)) or "none for this reader"

@@ -271,7 +271,7 @@ class _Shown:
 
     def __init__(self, col: Collection, lang: str, base: str, keep: str, readable: set[str]):
         self.lang, self.base, self.keep = lang, base, keep
-        self.fields = {f.name: f for f in col.layer.fields}
+        self.fields = {f.name: f for f in col.fields}
         self.targets = {
             ref.field: Collection(LAYER_COLLECTIONS[ref.layer])
             for ref in col.layer.references
@@ -293,4 +293,4 @@ class _Shown:
 
 def _field_labels(col: Collection) -> dict[str, tuple[str, str]]:
     """Each field's name as a person reads it, Chinese and English, from its layer."""
-    return {f.name: (f.label_zh, f.label_en) for f in col.layer.fields}
+    return {f.name: (f.label_zh, f.label_en) for f in col.fields}

@@ -113,7 +113,13 @@ def test_qgis_sees_feature_ids_and_no_personal_fields(seen: dict) -> None:
     layers = seen["layers"]
     assert layers["parcels"]["ids"] == ["GS0201-R21/B1-05", "XC1003-R21-02"]
     assert layers["sites"]["ids"] == ["AZF-2024-01", "ROAD-2024-07"]
-    assert layers["households"]["fields"] == ["building", "unit_label", "residents"]
+    assert layers["households"]["fields"] == [
+        "building",
+        "unit_label",
+        "residents",
+        "visited",
+        "open_requests",
+    ]
     # A polygon site and a road given as a line, both drawn.
     assert sorted(layers["sites"]["geometry_types"]) == [2, 3]  # LineString, Polygon
 
