@@ -43,6 +43,7 @@ def test_demo_loads_every_layer_and_is_served(db: Engine) -> None:
     assert windows["kind"] == "sound_insulation_windows" and 2000 < windows["cases"] < 2400
     assert all(n > 0 for n in windows["by_state"].values()), windows["by_state"]
     assert windows["area_installed_m2"] > 10_000 and windows["no_longer_eligible"] == 0
+    _season_is_there(db)
     url = db.url.render_as_string(hide_password=False)
     with db.begin() as conn:
         token = auth.create_token(
@@ -108,3 +109,36 @@ def test_geo_service_demo_if_empty_loads_once_and_names_the_admin(
     again = CliRunner().invoke(main, ["demo", "--if-empty"])
     assert again.exit_code == 0, again.output
     assert "the database already holds data; the demo district was not loaded" in again.output
+
+
+def _season_is_there(db: Engine) -> None:
+    """The liaison season: a working group per site, most of 秋涛路's households visited,
+    about 120 requests in all 15 categories and every state, some overdue and breached."""
+    from geo_service.liaison.requests import OVERDUE
+    from layers.requests import STATES
+    from layers.visits import OUTCOMES
+
+    with db.connect() as conn:
+        one = lambda sql: conn.execute(text(sql), {"now": dt.datetime.now(dt.UTC)}).scalar_one()  # noqa: E731
+        sites = one("SELECT count(*) FROM sites")
+        assert one("SELECT count(DISTINCT site_code) FROM site_officers") == sites
+        assert one("SELECT count(DISTINCT site_code) FROM working_group_members") == sites
+        parties = one(
+            "SELECT count(DISTINCT party) FROM working_group_members m JOIN sites s "
+            "ON s.code = m.site_code WHERE s.code = 'QT-01'"
+        )
+        assert parties == 7  # owner, survey, design, contractor, supervisor, street, community
+        road = "(SELECT id FROM sites WHERE code = 'QT-01')"
+        affected = one(f"SELECT count(*) FROM household_impacts WHERE site_id = {road}")
+        visited = one(f"SELECT count(DISTINCT household_id) FROM visits WHERE site_id = {road}")
+        assert 0.9 * affected < visited < affected
+        outcomes = conn.execute(text("SELECT DISTINCT outcome FROM visits")).scalars().all()
+        assert set(outcomes) == set(OUTCOMES)
+        assert one("SELECT count(*) FROM visits WHERE next_visit_due IS NOT NULL") > 100
+        assert one("SELECT count(*) FROM requests") == 120
+        assert one("SELECT count(DISTINCT category) FROM requests") == 15
+        found = set(conn.execute(text("SELECT DISTINCT state FROM requests")).scalars())
+        assert found == set(STATES)
+        assert one(f"SELECT count(*) FROM requests m WHERE {OVERDUE}") > 10
+        assert one("SELECT count(*) FROM request_events WHERE kind = 'sla_breach'") > 10
+        assert one("SELECT count(*) FROM requests WHERE duplicate_of IS NOT NULL") == 6

@@ -366,6 +366,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
     time). Returns whether the demo was loaded.
     """
     from geo_service import impact
+    from geo_service.demo.liaison import clear_liaison, load_liaison
     from geo_service.demo.mitigation import clear_mitigation, load_mitigation
     from geo_service.ingest import NoProgress, TqdmProgress, import_frame
 
@@ -379,6 +380,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
             print("the database already holds data; the demo district was not loaded")
             return False
         clear_mitigation(conn)
+        clear_liaison(conn)
         for table in reversed(tables):
             conn.execute(text(f"DELETE FROM {table}"))
     for layer, frame in build_demo_district().items():
@@ -396,4 +398,5 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
         for code, lines in district.get("equipment", {}).items():
             impact.set_equipment(conn, impact.resolve_site(conn, code).id, lines)
     load_mitigation(engine, district.get("mitigation", []), district["seed"])
+    load_liaison(engine, district["seed"])  # the season of visits and requests (issue 14.14)
     return True
