@@ -45,6 +45,7 @@ class AuditAction(StrEnum):
     READ_AUDIT = "read_audit"
     CHANGE = "change"
     WIDEN_PERSONAL_SCOPE = "widen_personal_scope"
+    PURGE_PERSONAL = "purge_personal"
 
 
 _INSERT = text("""

@@ -22,6 +22,8 @@ from geo_service.schema import metadata
 SERVICE_ROLE = "geo_service_app"
 # The owner's functions that add and detach the readings' monthly partitions.
 PARTITION_FUNCTIONS = ("readings_partition(date, text)", "readings_detach(date)")
+# Migration 0019's: the retention rule blanks internal notes of the append-only history.
+RETENTION_FUNCTIONS = ("request_events_redact(integer[])",)
 # ANALYZE is the owner's: the service asks for it after an import through this function,
 # which runs as its owner and only analyzes (PostgreSQL 15 has no MAINTAIN privilege).
 _ANALYZE = """
@@ -69,6 +71,6 @@ def sync_grants(conn: Connection) -> None:
         conn.execute(text(f'GRANT SELECT ON "{view}" TO {role}'))
     conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}"))
     conn.execute(text(f"GRANT EXECUTE ON FUNCTION service_analyze(regclass) TO {role}"))
-    for function in PARTITION_FUNCTIONS:  # migration 0017's, once it has run
+    for function in (*PARTITION_FUNCTIONS, *RETENTION_FUNCTIONS):  # once their migration ran
         if conn.execute(text("SELECT to_regprocedure(:f)"), {"f": function}).scalar():
             conn.execute(text(f"GRANT EXECUTE ON FUNCTION {function} TO {role}"))

@@ -37,6 +37,8 @@ from geo_service.api import (
     visits,
     workflow_imports,
 )
+from geo_service.api import photos as visit_photos
+from geo_service.api import wishes as micro_wishes
 from geo_service.api.bodies import BodyLimit
 from geo_service.api.deps import PublicFiles
 from geo_service.api.headers import SecurityHeaders
@@ -175,6 +177,8 @@ def create_app(
     ):
         app.include_router(module.router)
     app.include_router(workflow_imports.router)  # sheets of visits and requests (issue 14.12)
+    app.include_router(visit_photos.router)
+    app.include_router(micro_wishes.router)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
     app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)

@@ -571,3 +571,54 @@ def liaison_tables(metadata: MetaData) -> None:
         CheckConstraint(_in("status", OUTBOX_STATES), name="ck_liaison_outbox_status"),
         Index("ix_liaison_outbox_due", "status", "next_attempt_at"),
     )
+
+
+# A micro-wish (微心愿): posted (by a site's officer, maybe for a household), claimed by a
+# working-group member, fulfilled or cancelled; ``geo_service.liaison.wishes`` moves it.
+WISH_STATES = ("posted", "claimed", "fulfilled", "cancelled")
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
+def wish_tables(metadata: MetaData) -> None:
+    """Micro-wishes and the photos of visits (migration 0019).
+
+    ``micro_wishes`` is kept by site code, like the working group whose members claim it.
+    ``title`` says what is wished for and is shown to the working group; ``description`` may
+    name the resident, their health or their flat, so it is personal (the site's officers
+    only) and the retention rule blanks it. ``visit_photos`` holds the re-encoded image
+    itself (no metadata left), so a photo is read, audited and purged where its visit is.
+    """
+    Table(
+        "micro_wishes",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("site_code", String(64), nullable=False, index=True),
+        Column("household_id", ForeignKey("households.id", ondelete="SET NULL")),
+        Column("title", Text, nullable=False),
+        Column("description", Text),
+        Column("state", String(16), nullable=False, server_default=text("'posted'")),
+        Column("posted_by", String(64), nullable=False),
+        Column("claimed_by", ForeignKey("working_group_members.id", ondelete="SET NULL")),
+        Column("due_on", Date),
+        Column("posted_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("claimed_at", DateTime(timezone=True)),
+        Column("fulfilled_at", DateTime(timezone=True)),
+        Column("cancelled_at", DateTime(timezone=True)),
+        *timestamps(),
+        CheckConstraint(_in("state", WISH_STATES), name="ck_micro_wishes_state"),
+        CheckConstraint("length(title) BETWEEN 1 AND 200", name="ck_micro_wishes_title"),
+    )
+    Table(
+        "visit_photos",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("visit_id", ForeignKey("visits.id", ondelete="CASCADE"), nullable=False, index=True),
+        Column("content_type", String(16), nullable=False),
+        Column("width", Integer, nullable=False),
+        Column("height", Integer, nullable=False),
+        Column("bytes", Integer, nullable=False),
+        Column("data", LargeBinary, nullable=False),
+        Column("uploaded_by", String(64), nullable=False),
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        CheckConstraint(_in("content_type", PHOTO_TYPES), name="ck_visit_photos_type"),
+    )

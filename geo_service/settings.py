@@ -176,6 +176,13 @@ class LiaisonSettings(BaseSettings):
     retry_seconds: float = Field(60.0, gt=0)
     webhook_timeout_seconds: float = Field(10.0, gt=0)
     sla_interval_seconds: int = Field(0, ge=0)
+    # Visit photos: the largest upload, the most pixels decoded (a decompression bomb is a
+    # small file that decodes to gigabytes), the longest side kept (re-encoded, no metadata).
+    photo_max_mb: float = Field(10.0, gt=0, le=100)
+    photo_max_pixels: int = Field(40_000_000, ge=10_000)
+    photo_max_side_px: int = Field(2560, ge=64, le=20_000)
+    # Days after a site's completion (its end_date) its finished cases keep personal data.
+    retention_days: int = Field(365, ge=1)
 
     @property
     def webhook_urls(self) -> list[str]:

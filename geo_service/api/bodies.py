@@ -10,10 +10,17 @@ checked while they stream.
 from __future__ import annotations
 
 import json
+import re
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOADS = "/api/imports/"
+# Visit photos stream under their own limit too (``LiaisonSettings.photo_max_mb``).
+PHOTO_UPLOADS = re.compile(r"/api/visits/[^/]+/photos")
+
+
+def _own_limit(path: str) -> bool:
+    return path.startswith(UPLOADS) or PHOTO_UPLOADS.fullmatch(path) is not None
 
 
 class BodyLimit:
@@ -23,7 +30,7 @@ class BodyLimit:
         self.app, self.max_bytes = app, max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(UPLOADS):
+        if scope["type"] != "http" or _own_limit(scope["path"]):
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")

@@ -8,6 +8,7 @@ the commands are in ``database``, ``data``, ``access``, ``liaison``, ``server`` 
 """
 
 from geo_service.cli import access, data, database, liaison, monitoring, server
+from geo_service.cli import retention as retention
 from geo_service.cli.data import announce_demo_admin
 from geo_service.cli.edge import CliSettings, main
 

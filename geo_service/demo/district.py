@@ -368,6 +368,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
     from geo_service import impact
     from geo_service.demo.liaison import clear_liaison, load_liaison
     from geo_service.demo.mitigation import clear_mitigation, load_mitigation
+    from geo_service.demo.wishes import load_wishes
     from geo_service.ingest import NoProgress, TqdmProgress, import_frame
 
     tables = [layer.table for layer in LAYERS.values()]
@@ -399,4 +400,5 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
             impact.set_equipment(conn, impact.resolve_site(conn, code).id, lines)
     load_mitigation(engine, district.get("mitigation", []), district["seed"])
     load_liaison(engine, district["seed"])  # the season of visits and requests (issue 14.14)
+    load_wishes(engine)
     return True
