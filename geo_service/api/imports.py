@@ -35,31 +35,37 @@ from layers import get_layer
 router = APIRouter(prefix="/api/imports", tags=["imports"])
 _CHUNK = 1 << 20
 
-# What FastAPI would document for ``file: UploadFile = File(...)``, written out because the
-# endpoint reads the body itself.
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "GeoJSON, GeoPackage, zipped Shapefile or CSV",
-                        }
-                    },
+
+def upload_body(description: str) -> dict[str, Any]:
+    """What FastAPI would document for ``file: UploadFile = File(...)``, written out because
+    the upload endpoints read the body themselves (``read_form``)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["file"],
+                        "properties": {
+                            "file": {
+                                "type": "string",
+                                "format": "binary",
+                                "description": description,
+                            }
+                        },
+                    }
                 }
-            }
-        },
+            },
+        }
     }
-}
 
 
-@router.post("/{layer}", status_code=201, openapi_extra=_UPLOAD_BODY)
+@router.post(
+    "/{layer}",
+    status_code=201,
+    openapi_extra=upload_body("GeoJSON, GeoPackage, zipped Shapefile or CSV"),
+)
 async def import_layer(
     request: Request,
     engine: EngineDep,
@@ -164,7 +170,7 @@ async def _upload_form(request: Request, settings: ImportSettings) -> FormData:
         raise UploadTooLarge(
             f"upload is {int(declared) / 2**20:.0f} MiB; the limit is {settings.max_upload_mb} MiB"
         )
-    return await _read_form(request, limit, settings.max_upload_mb)
+    return await read_form(request, limit, settings.max_upload_mb)
 
 
 def _uploaded_file(form: FormData) -> tuple[UploadFile, str, str]:
@@ -184,7 +190,7 @@ def _uploaded_file(form: FormData) -> tuple[UploadFile, str, str]:
     return file, name, suffix
 
 
-async def _read_form(request: Request, limit: int, limit_mb: int) -> FormData:
+async def read_form(request: Request, limit: int, limit_mb: int) -> FormData:
     """The multipart body, streamed and cut off at the size limit (chunked uploads too)."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):

@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from geo_service.access import Principal
 from geo_service.api.deps import EngineDep, LiaisonSettingsDep, RequestWorker, Requirement
-from geo_service.api.imports import _read_form
+from geo_service.api.imports import read_form, upload_body
 from geo_service.errors import MalformedUpload, UploadTooLarge
 from geo_service.liaison import photos
 from geo_service.liaison.requests import site_for_work
@@ -33,34 +33,13 @@ PhotoReader = Annotated[
 VisitId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The visit's id")]
 PhotoId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The photo's id")]
 
-_UPLOAD_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "A JPEG, PNG or WebP photo",
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
-
 
 async def _photo_bytes(request: Request, limit_mb: float) -> bytes:
     limit = int(limit_mb * 2**20)
     declared = request.headers.get("content-length") or "0"
     if declared.isdigit() and int(declared) > limit + (1 << 20):
         raise UploadTooLarge(f"the photo is over the limit of {limit_mb:g} MiB")
-    form = await _read_form(request, limit, limit_mb)  # type: ignore[arg-type]
+    form = await read_form(request, limit, limit_mb)  # type: ignore[arg-type]
     try:
         file = form.get("file")
         if not isinstance(file, UploadFile):
@@ -79,7 +58,7 @@ async def _photo_bytes(request: Request, limit_mb: float) -> bytes:
     "/api/visits/{visit_id}/photos",
     status_code=201,
     summary="Add a photo to a visit (its metadata removed)",
-    openapi_extra=_UPLOAD_BODY,
+    openapi_extra=upload_body("A JPEG, PNG or WebP photo"),
 )
 async def post_photo(
     request: Request,

@@ -21,7 +21,7 @@ from starlette.datastructures import UploadFile
 
 from geo_service.access import Principal
 from geo_service.api.deps import EngineDep, ImportSettingsDep, Lang, RequestWorker
-from geo_service.api.imports import _upload_form
+from geo_service.api.imports import _upload_form, upload_body
 from geo_service.errors import MalformedUpload, UnsupportedFile
 from geo_service.ingest import record_rejection
 from geo_service.liaison import imports as workflow
@@ -30,29 +30,13 @@ from geo_service.liaison.requests import site_for_work
 router = APIRouter(tags=["imports"])
 
 SiteCode = Annotated[str, PathParam(description="The site code, e.g. AZF-2024-01", max_length=64)]
-_UPLOAD = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "XLSX or CSV"}
-                    },
-                }
-            }
-        },
-    }
-}
 
 
 @router.post(
     "/api/sites/{site}/imports/{kind}",
     status_code=201,
     summary="Import a sheet of visits or requests for a site (XLSX, CSV; all or nothing)",
-    openapi_extra=_UPLOAD,
+    openapi_extra=upload_body("XLSX or CSV"),
     responses={422: {"description": "Row problems (row, column, what is wrong); nothing imported"}},
 )
 async def import_sheet(
