@@ -216,17 +216,28 @@ def test_mitigation_writes_answer_without_personal_fields(
 
 
 # -- liaison case work: reporter contacts, visit notes, internal notes, members' phones ----------
-CASE_VALUES = ("示例-报告人", "188-0000-0001", "内部备注-甲", "走访记录-乙", "177-0000-0001")
+CASE_VALUES = (
+    "示例-报告人",
+    "188-0000-0001",
+    "内部备注-甲",
+    "走访记录-乙",
+    "177-0000-0001",
+    "心愿说明-丙：独居老人",
+)
 CASE_FIELDS = ("reporter_name", "reporter_phone", "notes", "phone")
+# A visit's photo is personal, however it is encoded: only its type is checked.
+PHOTO_CONTENT = "image/png"
 
 
 @pytest.fixture
 def cases(homes: Engine) -> str:
     """One request at SITE with a reporter and an internal note, a visit with notes, a
-    working-group member with a phone; returns the request's id."""
+    working-group member with a phone, a micro-wish with a description and a photo of the
+    visit; returns the request's id."""
     from geo_service.access import Principal
-    from geo_service.liaison import groups, visits
+    from geo_service.liaison import groups, photos, visits, wishes
     from geo_service.liaison import requests as liaison
+    from geo_service.settings import LiaisonSettings
 
     officer = Principal(role="liaison", username="wang", site_ids=frozenset({1}))
     with homes.begin() as conn:
@@ -246,7 +257,7 @@ def cases(homes: Engine) -> str:
         )
         liaison.add_note(conn, officer, rid, CASE_VALUES[2], internal=True)
         liaison.add_note(conn, officer, rid, "已联系施工单位", internal=False)
-        visits.log(
+        visit = visits.log(
             conn,
             officer,
             visits.NewVisit(
@@ -265,11 +276,43 @@ def cases(homes: Engine) -> str:
                 organisation="建工集团", party="contractor", name="施工-孙某", phone=CASE_VALUES[4]
             ),
         )
+        wishes.post(
+            conn,
+            officer,
+            wishes.NewWish(
+                site=SITE, title="扶手安装", description=CASE_VALUES[5], household=household
+            ),
+        )
+        photos.attach(conn, officer, visit, photos.clean(_png(), LiaisonSettings()))
     return rid
 
 
-def _case_endpoints(rid: str) -> dict[str, str]:
+def _png() -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def _case_ids(engine: Engine) -> tuple[int, int, int]:
+    """The fixture's micro-wish, visit and photo."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT (SELECT min(id) FROM micro_wishes), v.id, p.id "
+                "FROM visits v JOIN visit_photos p ON p.visit_id = v.id"
+            )
+        ).one()
+
+
+def _case_endpoints(rid: str, engine: Engine) -> dict[str, str]:
+    wish, visit, photo = _case_ids(engine)
     return {
+        "wishes": f"/api/sites/{SITE}/wishes",
+        "wish": f"/api/wishes/{wish}",
+        "photos": f"/api/visits/{visit}/photos",
+        "photo": f"/api/visits/{visit}/photos/{photo}",
         "requests": "/api/requests",
         "requests.site": f"/api/requests?site={SITE}&state=new",
         "request": f"/api/requests/{rid}",
@@ -285,7 +328,9 @@ def _case_endpoints(rid: str) -> dict[str, str]:
     }
 
 
-_OWN_CASES = {"requests", "requests.site", "request", "visits", "group"}
+_OWN_CASES = {"requests", "requests.site", "request", "visits", "group", "wishes", "wish"}
+# A photo is personal through and through: only its site's officers get it at all.
+_OWN_PHOTOS = {"photos", "photo"}
 CASE_ENTITLED = {
     "admin": _OWN_CASES,
     "liaison-own": _OWN_CASES,
@@ -302,16 +347,27 @@ CASE_READERS = {"admin", "liaison-own", "member-own", "planner"}
 
 @pytest.mark.parametrize("role", list(CASE_ENTITLED))
 def test_case_personal_data_only_for_the_sites_officers(
-    role: str, cases: str, client_as: Callable[..., TestClient], anonymous: TestClient
+    role: str,
+    cases: str,
+    homes: Engine,
+    client_as: Callable[..., TestClient],
+    anonymous: TestClient,
 ) -> None:
     who = _client(role, client_as, anonymous)
-    for name, url in _case_endpoints(cases).items():
+    photo_reader = role in ("admin", "liaison-own")
+    for name, url in _case_endpoints(cases, homes).items():
         answer = who.get(url)
         body = answer.content
         if answer.status_code in (401, 403, 404):
             assert name not in CASE_ENTITLED[role], f"{role} refused {name}: {answer.text[:200]}"
+            assert not (name in _OWN_PHOTOS and photo_reader), f"{role} refused {name}"
             continue
         assert answer.status_code == 200, f"{role} {name}: {answer.status_code} {answer.text[:200]}"
+        if name in _OWN_PHOTOS:
+            assert photo_reader, f"{role} was shown {name}"
+            if name == "photo":
+                assert answer.headers["content-type"] == PHOTO_CONTENT
+            continue
         assert not any(v.encode() in body for v in NAMES + PHONES), f"{role} {name}: household"
         seen = any(v.encode() in body for v in CASE_VALUES)
         if (
@@ -332,14 +388,20 @@ def test_reads_of_case_personal_data_are_audited(
     cases: str, client_as: Callable[..., TestClient], homes: Engine
 ) -> None:
     own = client_as("liaison", sites=[SITE])
+    wish, visit, photo = _case_ids(homes)
     for url in (
         f"/api/requests/{cases}",
         "/api/requests",
         f"/api/sites/{SITE}/visits",
         f"/api/sites/{SITE}/working-group",
+        f"/api/sites/{SITE}/wishes",
+        f"/api/wishes/{wish}",
+        f"/api/visits/{visit}/photos/{photo}",
     ):
         assert own.get(url).status_code == 200
-    client_as("member", sites=[SITE]).get(f"/api/requests/{cases}")
+    member = client_as("member", sites=[SITE])
+    member.get(f"/api/requests/{cases}")
+    member.get(f"/api/wishes/{wish}")
     with homes.connect() as conn:
         rows = conn.execute(
             text(
@@ -352,4 +414,7 @@ def test_reads_of_case_personal_data_are_audited(
         ("liaison", "requests"),
         ("liaison", f"visits:{SITE}"),
         ("liaison", f"working_group:{SITE}"),
+        ("liaison", f"micro_wishes:{SITE}"),
+        ("liaison", f"micro_wish:{wish}"),
+        ("liaison", f"visit_photo:{photo}"),
     ]
