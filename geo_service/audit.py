@@ -82,6 +82,37 @@ def record(
     return int(conn.execute(_INSERT, row).scalar_one())
 
 
+_INSERT_MANY = text("""
+INSERT INTO audit_log (actor, role, action, target, record_count, client, detail)
+SELECT :actor, :role, :action, t.target, NULL, :client, t.detail
+FROM unnest(CAST(:targets AS text[]), CAST(:details AS jsonb[])) WITH ORDINALITY
+     AS t(target, detail, n)
+ORDER BY t.n
+""")
+
+
+def record_many(
+    conn: Connection,
+    principal: Principal,
+    action: AuditAction,
+    rows: list[tuple[str, dict[str, Any]]],
+) -> None:
+    """One row per (target, detail), as ``record`` would append them, in one statement."""
+    if not rows:
+        return
+    conn.execute(
+        _INSERT_MANY,
+        {
+            "actor": principal.actor,
+            "role": principal.role,
+            "action": str(action),
+            "client": principal.client,
+            "targets": [t for t, _ in rows],
+            "details": [json.dumps(d, ensure_ascii=False, default=str) for _, d in rows],
+        },
+    )
+
+
 @dataclass(frozen=True)
 class AuditFilter:
     """What an auditor asks for: by actor, action and time, newest first."""

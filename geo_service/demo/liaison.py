@@ -192,12 +192,12 @@ def _visits(conn: Connection, officers: list[Principal], seed: int, today: dt.da
     outcomes = list(_OUTCOMES)
     weights = np.array([_OUTCOMES[o] for o in outcomes], dtype=float)
     weights /= weights.sum()
+    calls_by: dict[int, list[visits.NewVisit]] = {0: [], 1: []}
     for n, household in enumerate(homes):
         if rng.random() * 100 < _UNVISITED:
             continue
         # Door-knocking order: the nearest households early in the season.
         day = today - dt.timedelta(days=SEASON_DAYS - int(n * (SEASON_DAYS - 14) / len(homes)))
-        officer = officers[n % 2]
         last = str(rng.choice(outcomes, p=weights))
         calls = (
             [("not_at_home", day)] if last in ("met", "not_at_home") and rng.random() < 0.3 else []
@@ -207,9 +207,7 @@ def _visits(conn: Connection, officers: list[Principal], seed: int, today: dt.da
             due = None
             if outcome in ("not_at_home", "revisit_needed"):
                 due = when + dt.timedelta(days=int(rng.integers(5, 21)))
-            visits.log(
-                conn,
-                officer,
+            calls_by[n % 2].append(
                 visits.NewVisit(
                     site=ROAD,
                     household=household,
@@ -219,8 +217,10 @@ def _visits(conn: Connection, officers: list[Principal], seed: int, today: dt.da
                     if outcome == "met" and rng.random() < 0.2
                     else None,
                     next_visit_due=due,
-                ),
+                )
             )
+    for who, batch in calls_by.items():
+        visits.log_many(conn, officers[who], batch)
 
 
 def _requests(

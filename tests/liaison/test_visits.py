@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
+
+from geo_service.errors import InvalidCase
+from geo_service.liaison import visits
+from tests.liaison.conftest import officer
 
 SITE = "AZF-2024-01"
 
@@ -239,3 +245,36 @@ def test_working_group_officers_by_admins_members_by_the_sites_officers(
     assert client_as("member", sites=["ROAD-2024-07"]).get(url).status_code == 403
     assert wang.delete(f"{url}/members/{made.json()['id']}").status_code == 204
     assert wang.delete(f"{url}/members/{made.json()['id']}").status_code == 404
+
+
+def test_a_batch_of_visits_is_recorded_whole_or_not_at_all(homes: Engine, officers: Engine) -> None:
+    """``log_many`` (the demo's season, in one statement): every visit checked as one is,
+    ids in the batch's order, an audit row each; one household the site does not affect
+    and nothing is written."""
+    first, second, third = _households(homes)
+    at = dt.datetime(2026, 11, 30, 10, 30, tzinfo=dt.UTC)
+    batch = [
+        visits.NewVisit(site=SITE, household=h, outcome=o, visited_at=at + dt.timedelta(hours=n))
+        for n, (h, o) in enumerate([(third, "met"), (first, "not_at_home"), (second, "refused")])
+    ]
+    with homes.begin() as conn:
+        ids = visits.log_many(conn, officer(), batch)
+        rows = conn.execute(text("SELECT id, household_id, outcome FROM visits ORDER BY id")).all()
+        audited = conn.execute(
+            text("SELECT target FROM audit_log WHERE target LIKE 'visit:%' ORDER BY id")
+        ).scalars()
+        assert [(r.id, r.household_id, r.outcome) for r in rows] == [
+            (i, v.household, v.outcome) for i, v in zip(ids, batch, strict=True)
+        ]
+        assert list(audited) == [f"visit:{i}" for i in ids]
+    with homes.connect() as conn:
+        outsider = conn.execute(text("SELECT max(id) + 1000 FROM households")).scalar_one()
+    bad = [*batch, visits.NewVisit(site=SITE, household=outsider, outcome="met", visited_at=at)]
+    refused = pytest.raises(InvalidCase, match=f"household {outsider} is not among")
+    with refused, homes.begin() as conn:
+        visits.log_many(conn, officer(), bad)
+    late = [batch[0], visits.NewVisit(SITE, first, "met", at + dt.timedelta(days=3650))]
+    with pytest.raises(InvalidCase, match="in the future"), homes.begin() as conn:
+        visits.log_many(conn, officer(), late)
+    with homes.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM visits")).scalar_one() == 3
