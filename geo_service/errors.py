@@ -138,6 +138,29 @@ class InvalidCase(GeoServiceError):
     category, a household of another site, a satisfaction out of 1-5)."""
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """Why one record of a batch was refused: its id, the error's name and its words."""
+
+    id: str
+    error: str
+    reason: str
+
+
+class BatchRefused(InvalidCase):
+    """A change to many requests refused as a whole because some could not take it;
+    nothing was changed. The answer names each refused id and why."""
+
+    def __init__(self, summary: str, refused: list[Refusal]) -> None:
+        shown = "; ".join(f"{r.id}: {r.reason}" for r in refused[:20])
+        more = f" (and {len(refused) - 20} more)" if len(refused) > 20 else ""
+        super().__init__(f"{summary}, nothing was changed: {shown}{more}")
+        self.refused = refused
+
+    def detail(self) -> dict:
+        return {**super().detail(), "refused": [r.__dict__ for r in self.refused]}
+
+
 class RefusedTransition(GeoServiceError):
     """A request moved to a state that may not follow its current one (or no longer may:
     a reopen after the window); the answer names the states that may."""

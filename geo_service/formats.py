@@ -127,9 +127,11 @@ class Offer:
 # Literal types, so that FastAPI validates and documents the parameter, and the offer from them.
 HouseholdListFormat = Literal["json", "csv", "xlsx", "geojson", "gpkg"]
 AuditLogFormat = Literal["json", "csv"]
+RequestExportFormat = Literal["csv", "xlsx"]
 
 OGC_ITEMS = Offer({"json": GEOJSON, "html": HTML, "csv": CSV, "geojsonseq": GEOJSONSEQ})
 OGC_FEATURE = Offer({"json": GEOJSON, "html": HTML})
 HOUSEHOLD_LIST = Offer.of(*get_args(HouseholdListFormat))
 LAYER_EXPORT = Offer.of("geojson", "gpkg", "csv")
 AUDIT_LOG = Offer.of(*get_args(AuditLogFormat))
+REQUEST_EXPORT = Offer.of(*get_args(RequestExportFormat))

@@ -245,7 +245,7 @@ def _xlsx(file: HouseholdFile) -> bytes:
     sheet.append(list(table.columns))
     for record in table.itertuples(index=False):
         sheet.append([None if pd.isna(v) else v for v in record])
-    _ready_to_print(sheet)
+    ready_to_print(sheet)
     info = book.create_sheet("参数" if file.lang == "zh" else "Parameters")
     for label, value in parameter_rows(file.meta, file.lang):
         info.append([label, value])
@@ -255,7 +255,7 @@ def _xlsx(file: HouseholdFile) -> bytes:
     return out.getvalue()
 
 
-def _ready_to_print(sheet: Any) -> None:
+def ready_to_print(sheet: Any) -> None:
     """Header frozen and filtered; on paper A4 landscape, one page wide, the header on every
     page: the door-knocking list is printed and carried."""
     from openpyxl.styles import Alignment, Font

@@ -37,6 +37,7 @@ from geo_service.api import (
     visits,
     workflow_imports,
 )
+from geo_service.api import board as requests_board
 from geo_service.api import photos as visit_photos
 from geo_service.api import wishes as micro_wishes
 from geo_service.api.bodies import BodyLimit
@@ -179,6 +180,7 @@ def create_app(
     app.include_router(workflow_imports.router)  # sheets of visits and requests (issue 14.12)
     app.include_router(visit_photos.router)
     app.include_router(micro_wishes.router)
+    app.include_router(requests_board.router)  # the working group's board (issue 14.8)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
     app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)

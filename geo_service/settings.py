@@ -183,6 +183,9 @@ class LiaisonSettings(BaseSettings):
     photo_max_side_px: int = Field(2560, ge=64, le=20_000)
     # Days after a site's completion (its end_date) its finished cases keep personal data.
     retention_days: int = Field(365, ge=1)
+    # The most requests one export (CSV, XLSX) holds: a site's season is a few hundred; a
+    # filter matching more is narrowed first (or paged with offset).
+    export_max_rows: int = Field(20_000, ge=1, le=1_000_000)
 
     @property
     def webhook_urls(self) -> list[str]:

@@ -12,17 +12,21 @@ from __future__ import annotations
 import dataclasses
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from geo_service.api.deps import (
     EngineDep,
+    Lang,
     LiaisonSettingsDep,
     RequestReader,
     RequestWorker,
     SignedIn,
 )
-from geo_service.liaison import categories, states
+from geo_service.formats import REQUEST_EXPORT, RequestExportFormat
+from geo_service.impact_export import content_disposition
+from geo_service.liaison import board, categories, states
 from geo_service.liaison import requests as cases
 from layers.requests import CHANNELS, PRIORITIES, STATES
 
@@ -85,6 +89,34 @@ class AssigneeIn(BaseModel):
     agency: Short | None = None
 
 
+class BulkAssigneeIn(AssigneeIn):
+    """Many requests to one user, all or none: when any id is unknown, unreadable, no
+    longer open, or the user does not work its site, nothing changes."""
+
+    ids: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=24)]],
+        Field(min_length=1, max_length=500, description="Public ids, e.g. R2026000042"),
+    ]
+
+
+def request_filter(
+    site: Annotated[str | None, Query(max_length=64, description="A site code")] = None,
+    state: Annotated[Literal[STATES] | None, Query()] = None,  # type: ignore[valid-type]
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    assignee: Annotated[str | None, Query(max_length=64)] = None,
+    overdue: Annotated[bool | None, Query(description="Only overdue (or only on time)")] = None,
+    community: Annotated[
+        str | None,
+        Query(max_length=100, description="A community's name: requests within its outline"),
+    ] = None,
+) -> cases.RequestFilter:
+    """The filter of the list, its export and the board, declared once."""
+    return cases.RequestFilter(site, state, category, assignee, overdue, community)
+
+
+Filter = Annotated[cases.RequestFilter, Depends(request_filter)]
+
+
 @router.get("/api/request-categories", summary="Request categories and their SLAs")
 def list_categories(engine: EngineDep, _: SignedIn) -> list[dict[str, Any]]:
     with engine.connect() as conn:
@@ -107,18 +139,54 @@ def list_states(_: SignedIn) -> dict[str, Any]:
 def list_requests(
     engine: EngineDep,
     principal: RequestReader,
-    site: Annotated[str | None, Query(max_length=64, description="A site code")] = None,
-    state: Annotated[Literal[STATES] | None, Query()] = None,  # type: ignore[valid-type]
-    category: Annotated[str | None, Query(max_length=32)] = None,
-    assignee: Annotated[str | None, Query(max_length=64)] = None,
-    overdue: Annotated[bool | None, Query(description="Only overdue (or only on time)")] = None,
+    wanted: Filter,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> dict[str, Any]:
-    wanted = cases.RequestFilter(site, state, category, assignee, overdue)
     with engine.begin() as conn:
         rows, total = cases.list_requests(conn, principal, wanted, limit=limit, offset=offset)
     return {"requests": rows, "total": total, "limit": limit, "offset": offset}
+
+
+@router.get(
+    "/api/requests/export",
+    summary="The filtered requests as a CSV or XLSX file",
+    response_class=Response,
+    responses={200: {"content": REQUEST_EXPORT.content()}},
+)
+def export_requests(
+    engine: EngineDep,
+    principal: RequestReader,
+    settings: LiaisonSettingsDep,
+    lang: Lang,
+    wanted: Filter,
+    format: Annotated[RequestExportFormat, Query(description="csv or xlsx")] = "csv",
+) -> Response:
+    """Headers in the chosen language with the other beside them; reporter contacts only
+    for the sites the caller works (the export audited); formulas stay text."""
+    with engine.begin() as conn:
+        body, name, media_type = board.export_file(conn, principal, wanted, format, lang, settings)
+    return Response(
+        body, media_type=media_type, headers={"Content-Disposition": content_disposition(name)}
+    )
+
+
+@router.post(
+    "/api/requests/assign",
+    summary="Give many requests to one user, all or none",
+    responses={422: {"description": "Nothing changed; the answer names each refused id and why"}},
+)
+def post_bulk_assign(
+    engine: EngineDep,
+    principal: RequestWorker,
+    settings: LiaisonSettingsDep,
+    body: BulkAssigneeIn,
+) -> dict[str, Any]:
+    with engine.begin() as conn:
+        done = board.assign_many(
+            conn, principal, body.ids, body.assignee, settings, agency=body.agency
+        )
+    return {"assigned": done, "assignee": body.assignee}
 
 
 @router.post("/api/requests", status_code=201, summary="Record a request")

@@ -225,6 +225,8 @@ class RequestFilter:
     category: str | None = None
     assignee: str | None = None
     overdue: bool | None = None
+    community: str | None = None
+    """A community's name: the requests whose point lies within its outline."""
 
 
 def _row(conn: Connection, public_id: str, *, personal: bool, lock: bool = False) -> dict[str, Any]:
@@ -286,17 +288,15 @@ def read(conn: Connection, principal: Principal, public_id: str) -> dict[str, An
     return {**_public(row), "events": events(conn, row["row_id"], internal=personal)}
 
 
-def list_requests(
+def matching(
     conn: Connection,
     principal: Principal,
     wanted: RequestFilter,
     *,
-    limit: int,
-    offset: int,
     now: dt.datetime | None = None,
-) -> tuple[list[dict[str, Any]], int]:
-    """A page of requests the principal may read, newest first, and how many match.
-    Reporter contacts are in the rows of sites the principal works (the read audited)."""
+) -> tuple[str, dict[str, Any]]:
+    """The SQL condition (over ``m``) and parameters of the requests the principal may read
+    that ``wanted`` selects: the list, its map and its export select through here."""
     clauses, params = [], {"now": _now(now)}
     sites = principal.request_site_ids()
     if sites is not None:
@@ -314,7 +314,32 @@ def list_requests(
             params[name] = value
     if wanted.overdue is not None:
         clauses.append(("" if wanted.overdue else "NOT ") + f"({OVERDUE})")
-    where = " AND ".join(clauses) or "TRUE"
+    if wanted.community is not None:
+        known = conn.execute(
+            text("SELECT 1 FROM communities WHERE name = :name"), {"name": wanted.community}
+        ).first()
+        if known is None:
+            raise InvalidCase(f"no community is called {wanted.community!r}")
+        clauses.append(IN_COMMUNITY)
+        params["community"] = wanted.community
+    return " AND ".join(clauses) or "TRUE", params
+
+
+def list_requests(
+    conn: Connection,
+    principal: Principal,
+    wanted: RequestFilter,
+    *,
+    limit: int,
+    offset: int,
+    now: dt.datetime | None = None,
+    action: audit.AuditAction = audit.AuditAction.READ_PERSONAL,
+    detail: dict[str, Any] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of requests the principal may read, newest first, and how many match.
+    Reporter contacts are in the rows of sites the principal works (the read audited as
+    ``action``: an export says it is one, with its ``detail``)."""
+    where, params = matching(conn, principal, wanted, now=now)
     total = conn.execute(
         text(f"SELECT count(*) FROM requests m WHERE {where}"), params
     ).scalar_one()
@@ -339,10 +364,10 @@ def list_requests(
         audit.record(
             conn,
             principal,
-            audit.AuditAction.READ_PERSONAL,
+            action,
             target="requests",
             record_count=contacts,
-            detail={"filter": wanted.__dict__},
+            detail={"filter": wanted.__dict__, **(detail or {})},
         )
     return page, int(total)
 
@@ -352,6 +377,12 @@ OVERDUE = (
     "m.state IN ('new') AND m.acknowledge_due < :now OR "
     f"m.state IN ({', '.join(repr(s) for s in states.OPEN_STATES if s != states.PAUSED)}) "
     "AND m.resolve_due < :now"
+)
+# A request is in a community when its point lies within the community's outline (param
+# :community, the community's name).
+IN_COMMUNITY = (
+    "EXISTS (SELECT 1 FROM communities c WHERE c.name = :community "
+    "AND ST_Intersects(c.geom, m.geom))"
 )
 
 
@@ -547,8 +578,17 @@ def assign(
     now: dt.datetime | None = None,
 ) -> None:
     """Give the request to a user who works the site (and an agency); an acknowledged or
-    reopened request becomes ``assigned`` with it."""
+    reopened request becomes ``assigned`` with it. A request no longer open (resolved,
+    closed, a side exit) is refused: nobody is to work it until it is reopened."""
     row, site = _for_change(conn, principal, public_id)
+    if row["state"] not in states.OPEN_STATES:
+        allowed = states.allowed_from(row["state"])
+        raise RefusedTransition(
+            f"{public_id} is {row['state']}, no longer open: it cannot be assigned"
+            + (" (reopen it first)" if "reopened" in allowed else ""),
+            state=row["state"],
+            allowed=allowed,
+        )
     name = check_assignee(conn, site, assignee)
     at = _now(now)
     sets: dict[str, Any] = {"assignee": name}
