@@ -22,7 +22,7 @@ from geo_service.access import Principal
 from geo_service.api.deps import EngineDep, Lang, LiaisonSettingsDep, RequestReader, RequestWorker
 from geo_service.api.pages import Language, templates
 from geo_service.errors import InvalidCase
-from geo_service.liaison import board, categories
+from geo_service.liaison import board, categories, states
 from geo_service.liaison import requests as cases
 from geo_service.liaison.calendar import TZ
 from layers.requests import PRIORITIES, STATES
@@ -113,6 +113,7 @@ def render_board(
             "page": page,
             "pages": max(1, -(-total // PAGE_SIZE)),
             "states": STATES,
+            "open_states": states.OPEN_STATES,  # only these may be ticked to assign
             "priorities": {str(p): p.label(lang) for p in PRIORITIES},
             "state_words": {str(s): s.label(lang) for s in STATES},
             "category_words": {

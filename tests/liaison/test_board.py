@@ -144,8 +144,13 @@ def test_the_board_form_assigns_from_the_page_only(
 ) -> None:
     one, two = new_request(), new_request()
     browser = _signed_in(app, officers, "sun", "liaison")
+    with officers.begin() as conn:
+        cases.move(conn, officer(), two, "cancelled", settings)
     page = browser.get(BOARD, headers=OWN_PAGE)
     assert 'id="assign"' in page.text and '<option value="zhao">' in page.text
+    assert f'value="{two}" form="assign" aria-label="{two}" disabled>' in page.text
+    assert f'value="{one}" form="assign" aria-label="{one}">' in page.text
+    two = new_request()
 
     url = f"/liaison/board/assign?site={SITE}&state=new"
     form = {"ids": [one, two], "assign_to": "zhao"}
