@@ -288,3 +288,19 @@ def test_the_board_reads_in_chinese_and_english(
         and f"/api/requests/export?site={SITE}&amp;format=csv&amp;lang=en" in en.text
     )
     assert 'content="width=device-width, initial-scale=1"' in en.text
+
+
+def test_the_board_pages_fifty_at_a_time(
+    client_as: Callable[..., TestClient], new_request: Callable[..., str]
+) -> None:
+    from geo_service.api.board import PAGE_SIZE
+
+    made = [new_request() for _ in range(PAGE_SIZE + 1)]
+    wang = client_as("liaison", sites=[SITE])
+    first = wang.get(f"{BOARD}&category=noise")
+    assert first.text.count('<tr id="request-') == PAGE_SIZE and "1 / 2" in first.text
+    assert f'id="request-{made[0]}"' not in first.text  # the oldest is on page 2
+    assert "page=2" in first.text and 'id="next"' in first.text
+    second = wang.get(f"{BOARD}&category=noise&page=2")
+    assert second.text.count('<tr id="request-') == 1 and f'id="request-{made[0]}"' in second.text
+    assert 'id="prev"' in second.text and 'id="next"' not in second.text
