@@ -112,6 +112,27 @@ def access_tables(metadata: MetaData) -> None:
         Column("site_code", String(64), primary_key=True),
         info=ACCOUNT,
     )
+    # Open311 clients' API keys (``geo_service.liaison.open311``): only the SHA-256 of a
+    # key is stored; a key without sites posts to every site.
+    Table(
+        "open311_keys",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("prefix", String(16), nullable=False, unique=True),
+        Column("key_hash", String(64), unique=True, nullable=False),
+        Column("label", Text, nullable=False),
+        Column("created_by", Text),
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("revoked_at", DateTime(timezone=True)),
+        info=ACCOUNT,
+    )
+    Table(
+        "open311_key_sites",
+        metadata,
+        Column("key_id", ForeignKey("open311_keys.id", ondelete="CASCADE"), primary_key=True),
+        Column("site_code", String(64), primary_key=True),
+        info=ACCOUNT,
+    )
 
 
 def audit_table(metadata: MetaData) -> None:

@@ -58,7 +58,7 @@ def user_create(
     _show_generated(password, password_stdin)
 
 
-def _table(header: list[str], rows: list[list[str]]) -> None:
+def print_table(header: list[str], rows: list[list[str]]) -> None:
     """Columns padded to their widest cell (names may be Chinese: counted as characters)."""
     widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
     for row in [header, *rows]:
@@ -73,7 +73,7 @@ def user_list(cli: CliSettings) -> None:
 
     with engine_for(cli).connect() as conn:
         users = list_users(conn)
-    _table(
+    print_table(
         ["user", "role", "active", "password", "sites", "tokens", "created"],
         [
             [
@@ -224,7 +224,7 @@ def token_list(cli: CliSettings, ended: bool) -> None:
 
     with engine_for(cli).connect() as conn:
         tokens = list_tokens(conn, ended=ended)
-    _table(
+    print_table(
         ["prefix", "role", "user", "sites", "label", "expires", "state", "created by"],
         [
             [
