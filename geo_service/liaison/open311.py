@@ -49,8 +49,8 @@ def status_of(state: str) -> str:
 
 
 def _state_label(state: str) -> str:
-    choice = next(c for c in STATES if c.value == state)
-    return f"{choice.zh} {choice.en}"
+    choice = next(c for c in STATES if c == state)
+    return f"{choice.label_zh} {choice.label_en}"
 
 
 # -- services -----------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def service_definition(conn: Connection, code: str) -> dict[str, Any]:
                 "datatype_description": "默认 normal (default normal)",
                 "order": 2,
                 "description": "优先级 Priority",
-                "values": [{"key": p.value, "name": f"{p.zh} {p.en}"} for p in PRIORITIES],
+                "values": [{"key": str(p), "name": f"{p.label_zh} {p.label_en}"} for p in PRIORITIES],
             },
         ],
     }
