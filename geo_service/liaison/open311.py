@@ -103,7 +103,9 @@ def service_definition(conn: Connection, code: str) -> dict[str, Any]:
                 "datatype_description": "默认 normal (default normal)",
                 "order": 2,
                 "description": "优先级 Priority",
-                "values": [{"key": str(p), "name": f"{p.label_zh} {p.label_en}"} for p in PRIORITIES],
+                "values": [
+                    {"key": str(p), "name": f"{p.label_zh} {p.label_en}"} for p in PRIORITIES
+                ],
             },
         ],
     }

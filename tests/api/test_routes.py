@@ -48,6 +48,10 @@ PATH_VALUES = {
     "x": "0",
     "y": "0",
     "ext": "png",
+    "fmt": "json",
+    "service_code": "noise",
+    "service_request_id": "R2026000001",
+    "token": "R2026000001",
 }
 
 

@@ -31,14 +31,33 @@ SERVICE = {
     "group",
 }
 REQUEST = {
-    "service_request_id", "status", "status_notes", "service_name", "service_code",
-    "description", "agency_responsible", "service_notice", "requested_datetime",
-    "updated_datetime", "expected_datetime", "address", "address_id", "zipcode", "lat",
-    "long", "media_url",
-}  # fmt: skip
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+}
 ATTRIBUTE = {
-    "variable", "code", "datatype", "required", "datatype_description", "order", "description",
-}  # fmt: skip
+    "variable",
+    "code",
+    "datatype",
+    "required",
+    "datatype_description",
+    "order",
+    "description",
+}
 
 
 def check_xml(body: bytes, root: str, item: str, fields: set[str]) -> list[ET.Element]:
@@ -65,8 +84,13 @@ def key(officers: Engine) -> Callable[..., str]:
 
 
 def post(anonymous: TestClient, fmt: str = "json", **fields: object) -> object:
-    form = {"service_code": "noise", "lat": "30.267", "long": "120.159",
-            "description": "夜里打桩太吵", **fields}  # fmt: skip
+    form = {
+        "service_code": "noise",
+        "lat": "30.267",
+        "long": "120.159",
+        "description": "夜里打桩太吵",
+        **fields,
+    }
     return anonymous.post(f"{V2}/requests.{fmt}", data={k: v for k, v in form.items() if v})
 
 
@@ -94,8 +118,13 @@ def test_errors_are_open311_lists_with_the_same_status(anonymous: TestClient) ->
     assert as_xml.status_code == 404
     error = ET.fromstring(as_xml.content).find("error")
     assert error is not None and error.findtext("code") == "404"
-    for query in ("status=sometimes", "start_date=yesterday", "extensions=maybe",
-                  "service_code=nonsense", "start_date=2020-01-01&end_date=2026-01-01"):  # fmt: skip
+    for query in (
+        "status=sometimes",
+        "start_date=yesterday",
+        "extensions=maybe",
+        "service_code=nonsense",
+        "start_date=2020-01-01&end_date=2026-01-01",
+    ):
         bad = anonymous.get(f"{V2}/requests.json?{query}")
         assert bad.status_code == 400, query
         assert list(bad.json()[0]) == ["code", "description"] and bad.json()[0]["code"] == 400
@@ -123,8 +152,15 @@ def test_a_post_needs_a_key_for_the_site_of_the_point(
 def test_a_posted_request_reads_back_without_contacts(
     anonymous: TestClient, key: Callable[..., str], officers: Engine
 ) -> None:
-    made = post(anonymous, "xml", api_key=key(), first_name="示例", last_name="赵某",
-                phone="199-0000-0009", **{"attribute[priority]": "high"})  # fmt: skip
+    made = post(
+        anonymous,
+        "xml",
+        api_key=key(),
+        first_name="示例",
+        last_name="赵某",
+        phone="199-0000-0009",
+        **{"attribute[priority]": "high"},
+    )
     assert made.status_code == 201, made.text
     (created,) = check_xml(made.content, "service_requests", "request", REQUEST | {"token"})
     public_id = created.findtext("service_request_id")
@@ -141,8 +177,10 @@ def test_a_posted_request_reads_back_without_contacts(
     assert (record["lat"], record["long"]) == pytest.approx((30.267, 120.159))
     assert "199-0000" not in read.text and "赵某" not in read.text
     as_xml = anonymous.get(f"{V2}/requests.xml?service_code=noise&status=open")
-    assert [r.findtext("service_request_id") for r in check_xml(
-        as_xml.content, "service_requests", "request", REQUEST)] == [public_id]  # fmt: skip
+    assert [
+        r.findtext("service_request_id")
+        for r in check_xml(as_xml.content, "service_requests", "request", REQUEST)
+    ] == [public_id]
     assert anonymous.get(f"{V2}/requests.json?status=closed").json() == []
     token = anonymous.get(f"{V2}/tokens/{public_id}.json").json()
     assert token == [{"service_request_id": public_id, "token": public_id}]
@@ -158,13 +196,13 @@ def test_a_household_request_is_shown_at_its_community(
             officer(),
             cases.NewRequest(
                 SITE, "noise", "visit", "楼下太吵", household=household, reporter_name="示例-王某"
-            ),  # fmt: skip
+            ),
         )
         community = conn.execute(
             text(
                 "SELECT ST_Y(p), ST_X(p) FROM (SELECT ST_PointOnSurface(geom) p "
                 "FROM communities WHERE name = '翠苑一区') c"
-            )  # fmt: skip
+            )
         ).one()
     answer = anonymous.get(f"{V2}/requests/{public_id}.json?extensions=true")
     (record,) = answer.json()
@@ -203,8 +241,9 @@ def test_extensions_show_the_state_and_public_notes_only(
 
 def test_keys_from_the_cli(officers: Engine, database_url: str, monkeypatch) -> None:
     monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", database_url)
-    made = CliRunner().invoke(main, ["open311", "key", "create", "--label", "街道 App",
-                                     "--sites", SITE])  # fmt: skip
+    made = CliRunner().invoke(
+        main, ["open311", "key", "create", "--label", "街道 App", "--sites", SITE]
+    )
     assert made.exit_code == 0, made.output
     secret = made.stdout.strip().splitlines()[-1]
     assert secret.startswith("o311_")
@@ -214,8 +253,10 @@ def test_keys_from_the_cli(officers: Engine, database_url: str, monkeypatch) -> 
     listed = CliRunner().invoke(main, ["open311", "key", "list"])
     assert "街道 App" in listed.output and SITE in listed.output and secret not in listed.output
     revoked = CliRunner().invoke(main, ["open311", "key", "revoke", secret[:11]])
-    assert revoked.exit_code == 0 and "revoked" in CliRunner().invoke(
-        main, ["open311", "key", "list"]).output  # fmt: skip
+    assert (
+        revoked.exit_code == 0
+        and "revoked" in CliRunner().invoke(main, ["open311", "key", "list"]).output
+    )
     again = CliRunner().invoke(main, ["open311", "key", "revoke", secret[:11]])
     assert again.exit_code == 2
 
@@ -246,7 +287,7 @@ def test_a_published_client_lists_services_and_reads_a_posted_request(
             "lat": "30.267",
             "long": "120.159",
             "description": "工地扬尘大",
-        },  # fmt: skip
+        },
     )
     assert made.status_code == 201, made.text
     public_id = made.json()[0]["service_request_id"]
