@@ -15,6 +15,7 @@ import re
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UPLOADS = "/api/imports/"
+OPEN311 = "/open311/"
 # Visit photos stream under their own limit too (``LiaisonSettings.photo_max_mb``).
 PHOTO_UPLOADS = re.compile(r"/api/visits/[^/]+/photos")
 
@@ -35,7 +36,7 @@ class BodyLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send, int(declared))
+            await self._refuse(send, int(declared), scope["path"])
             return
         chunks, size, more = [], 0, True
         while more:
@@ -46,7 +47,7 @@ class BodyLimit:
             size += len(chunks[-1])
             more = message.get("more_body", False)
             if size > self.max_bytes:  # chunked, without a length: stop reading here
-                await self._refuse(send, size)
+                await self._refuse(send, size, scope["path"])
                 return
         body, sent = b"".join(chunks), False
 
@@ -59,13 +60,15 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _refuse(self, send: Send, size: int) -> None:
+    async def _refuse(self, send: Send, size: int, path: str) -> None:
         limit_kb = self.max_bytes // 1024
         detail = {
             "error": "BodyTooLarge",
             "detail": f"the request body is over {size // 1024} KiB; JSON and form bodies "
             f"may be at most {limit_kb} KiB (files go to /api/imports/...)",
         }
+        if path.startswith(OPEN311):  # its clients parse Open311's error list
+            detail = [{"code": 413, "description": detail["detail"]}]
         payload = json.dumps(detail).encode()
         headers = [
             (b"content-type", b"application/json"),

@@ -14,6 +14,7 @@ endpoint (no session or token is read), so it declares ``Public``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 from xml.etree import ElementTree as ET
@@ -44,6 +45,11 @@ ITEMS = {
 
 
 # -- writing ------------------------------------------------------------------------------------
+# Characters XML 1.0 cannot carry at all (C0 controls but tab, newline, return): dropped,
+# so a stray control character in a description cannot make the document unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _element(tag: str, value: Any) -> ET.Element:
     node = ET.Element(tag)
     if isinstance(value, dict):
@@ -53,7 +59,7 @@ def _element(tag: str, value: Any) -> ET.Element:
     elif isinstance(value, bool):
         node.text = "true" if value else "false"
     elif value is not None:
-        node.text = str(value)
+        node.text = _NOT_XML.sub("", str(value))
     return node
 
 

@@ -4,8 +4,10 @@ Reads show public fields only: never the household, the reporter's contacts, the
 or internal notes. A request tied to a household is shown at its household's community
 (``ST_PointOnSurface`` of the community, with the community's name as its address), or at
 its site's point when the household's building lies in no community: a household's point
-would name the household. Posts come from clients holding a key an administrator issued
-(``geo-service open311 key create``), scoped to sites; only the key's SHA-256 is stored.
+would name the household. A request whose point is exactly a household's (given on a map,
+or left by a household re-import that unlinked it) is treated the same. Posts come from
+clients holding a key an administrator issued (``geo-service open311 key create``), scoped
+to sites; only the key's SHA-256 is stored.
 A post is recorded by ``requests.create`` with the channel ``open311``, so it gets the SLA
 clocks, the events and the audit row of every other request.
 """
@@ -123,7 +125,7 @@ _PUBLIC = """
 SELECT r.id AS row_id, r.public_id, r.state, r.category, c.name_zh, c.name_en,
        c.acknowledge_hours, c.resolve_working_days, r.description, r.agency,
        r.created_at, r.updated_at, r.resolve_due,
-       CASE WHEN r.household_id IS NULL THEN r.address ELSE cm.name END AS address,
+       CASE WHEN hh.id IS NULL THEN r.address ELSE cm.name END AS address,
        ST_Y(g.pt) AS lat, ST_X(g.pt) AS lon,
        (SELECT e.note FROM request_events e WHERE e.request_id = r.id
           AND e.kind IN :update_kinds AND e.note IS NOT NULL
@@ -131,11 +133,17 @@ SELECT r.id AS row_id, r.public_id, r.state, r.category, c.name_zh, c.name_en,
 FROM requests r
 JOIN request_categories c ON c.code = r.category
 JOIN sites s ON s.id = r.site_id
-LEFT JOIN households h ON h.id = r.household_id
-LEFT JOIN buildings b ON b.id = h.building_id
+-- The request's household; or, when it has none (a point given, or the household row gone
+-- in a re-import, which sets household_id to NULL), a household at exactly its point.
+LEFT JOIN LATERAL (
+    SELECT h.id, h.building_id FROM households h
+    WHERE h.id = r.household_id OR (r.household_id IS NULL AND h.geom ~= r.geom)
+    ORDER BY h.id = r.household_id DESC LIMIT 1
+) hh ON true
+LEFT JOIN buildings b ON b.id = hh.building_id
 LEFT JOIN communities cm ON cm.id = b.community_id
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN r.household_id IS NULL THEN r.geom
+    SELECT CASE WHEN hh.id IS NULL THEN r.geom
                 WHEN cm.id IS NOT NULL THEN ST_PointOnSurface(cm.geom)
                 ELSE ST_PointOnSurface(s.geom) END AS pt
 ) g

@@ -146,7 +146,7 @@ def test_a_post_needs_a_key_for_the_site_of_the_point(
     with officers.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM requests")).scalar_one() == 0
     too_big = post(anonymous, api_key=key(), description="噪" * 300_000)
-    assert too_big.status_code == 413
+    assert too_big.status_code == 413 and too_big.json()[0]["code"] == 413
 
 
 def test_a_posted_request_reads_back_without_contacts(
@@ -211,6 +211,27 @@ def test_a_household_request_is_shown_at_its_community(
     assert (
         "30.2688" not in answer.text and "示例" not in answer.text and "1-1-101" not in answer.text
     )
+
+
+def test_a_point_at_a_household_is_generalised_too(
+    homes: Engine, officers: Engine, anonymous: TestClient
+) -> None:
+    """A point given exactly at a household (or left there when a re-import unlinked the
+    household) would name it as surely as the household itself."""
+    with officers.begin() as conn:
+        lon, lat = conn.execute(
+            text("SELECT ST_X(geom), ST_Y(geom) FROM households ORDER BY id LIMIT 1")
+        ).one()
+        public_id = cases.create(
+            conn,
+            officer(),
+            cases.NewRequest(SITE, "noise", "visit", "吵\x0b闹", lon=lon, lat=lat),
+        )
+    (record,) = anonymous.get(f"{V2}/requests/{public_id}.json").json()
+    assert record["address"] == "翠苑一区"
+    assert (record["lat"], record["long"]) != pytest.approx((lat, lon))
+    xml = anonymous.get(f"{V2}/requests/{public_id}.xml")
+    assert ET.fromstring(xml.content).findtext("request/description") == "吵闹"
 
 
 def test_extensions_show_the_state_and_public_notes_only(
