@@ -22,6 +22,7 @@ from xml.etree import ElementTree as ET
 from fastapi import APIRouter, Form, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo_service.api.deps import EngineDep, Public
@@ -104,9 +105,15 @@ class Open311Route(APIRoute):
             try:
                 return await handler(request)
             except (GeoServiceError, RequestValidationError, StarletteHTTPException) as exc:
-                fmt = request.path_params.get("fmt")
                 status, description = _open311_status(exc)
-                return error_answer(fmt if fmt in FORMATS else "json", status, description)
+            except DataError as exc:  # a value PostgreSQL cannot take (out of range)
+                status, description = 400, f"a value is invalid: {str(exc.orig).splitlines()[0]}"
+            except ValueError as exc:  # psycopg2 refuses NUL in text before sending it
+                if "NUL (0x00)" not in str(exc):
+                    raise
+                status, description = 400, "text may not contain NUL (0x00) characters"
+            fmt = request.path_params.get("fmt")
+            return error_answer(fmt if fmt in FORMATS else "json", status, description)
 
         return route
 

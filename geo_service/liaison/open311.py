@@ -218,6 +218,8 @@ def parse_date(name: str, value: str | None) -> dt.datetime | None:
         raise InvalidQuery(
             f"{name} {value!r} is not a w3 date-time such as 2026-09-28T00:00:00Z"
         ) from None
+    if not 1900 <= moment.year <= 2999:  # also keeps the 90-day window arithmetic in range
+        raise InvalidQuery(f"{name} {value!r} is not a date from 1900 to 2999")
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

@@ -124,6 +124,10 @@ def test_errors_are_open311_lists_with_the_same_status(anonymous: TestClient) ->
         "extensions=maybe",
         "service_code=nonsense",
         "start_date=2020-01-01&end_date=2026-01-01",
+        "start_date=0001-01-01T00:00:00%2B14:00",
+        "end_date=0001-01-05",
+        "service_request_id=R%00",
+        f"service_code={'x' * 3000}",
     ):
         bad = anonymous.get(f"{V2}/requests.json?{query}")
         assert bad.status_code == 400, query
