@@ -51,6 +51,7 @@ SEASON_DAYS = 120
 VISIT_BATCH = 20_000
 # What a working group opens first, per site ({code}); None: once for the whole city.
 SCREENS: dict[str, str] = {
+    "board page (HTML, list and map)": "/liaison/board?site={code}",
     "board, first page": "/api/requests?site={code}&limit=50",
     "board, overdue": "/api/requests?site={code}&overdue=true&limit=50",
     "board, one category": "/api/requests?site={code}&category=noise&limit=50",
@@ -59,6 +60,8 @@ SCREENS: dict[str, str] = {
 CITY_SCREENS: dict[str, str] = {
     "all sites, first page": "/api/requests?limit=50",
     "all sites, overdue": "/api/requests?overdue=true&limit=50",
+    "Open311 requests.json": "/open311/v2/requests.json",
+    "Open311 requests.json, open noise": "/open311/v2/requests.json?service_code=noise&status=open",
 }
 
 
@@ -131,7 +134,7 @@ _REQUESTS = """
 WITH picked AS (
     SELECT n, (ARRAY(SELECT id FROM sites ORDER BY id))[1 + (n * 7919) % :sites] AS site_id,
            now() - make_interval(secs => random() * :season * 86400) AS created_at,
-           random() AS r, random() AS s
+           random() AS r, random() AS s, floor(random() * 15)::int AS k
     FROM generate_series(1, :total) AS n
 ), placed AS (
     SELECT p.*, c.code AS category, c.acknowledge_hours, c.resolve_working_days,
@@ -144,7 +147,7 @@ WITH picked AS (
     FROM picked p
     JOIN (SELECT code, acknowledge_hours, resolve_working_days,
                  row_number() OVER (ORDER BY code) - 1 AS k
-          FROM request_categories) c ON c.k = p.n % 15
+          FROM request_categories) c ON c.k = p.k
 )
 INSERT INTO requests (public_id, site_id, category, channel, state, description,
     household_id, reporter_name, reporter_phone, assignee, acknowledge_due, resolve_due,

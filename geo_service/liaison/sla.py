@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,10 +86,31 @@ def run(
     now = now or dt.datetime.now(dt.UTC)
     report = SlaReport()
     rows = conn.execute(text(_OPEN), {"open": list(states.OPEN_STATES)}).all()
+    # The steps already recorded, read once: on a quiet day a pass over a backlog of overdue
+    # requests then costs no query per request (the unique key still holds the steps to once
+    # each against a pass running beside this one).
+    recorded = {
+        (r.request_id, r.clock)
+        for r in conn.execute(
+            text(
+                "SELECT request_id, clock FROM request_events "
+                "WHERE clock IS NOT NULL AND request_id = ANY(:ids)"
+            ),
+            {"ids": [row.id for row in rows]},
+        )
+    }
+    leads: dict[str, str | None] = {}
+
+    def lead_of(site_code: str) -> str | None:
+        if site_code not in leads:
+            today = now.astimezone(calendar.TZ).date()
+            leads[site_code] = groups.site_lead(conn, site_code, today)
+        return leads[site_code]
+
     for row in rows:
         report.checked += 1
         for clock in clocks(row, now):
-            _steps(conn, settings, row, clock, now, report)
+            _steps(conn, settings, row, clock, now, report, recorded, lead_of)
     return report
 
 
@@ -99,20 +121,27 @@ def _steps(
     clock: Clock,
     now: dt.datetime,
     report: SlaReport,
+    recorded: set[tuple[int, str]],
+    lead_of: Callable[[str], str | None],
 ) -> None:
     if clock.elapsed < settings.warn_fraction:
         return  # most requests, most of the time: no query
     key = f"{clock.name}/{row.cycle}"
-    lead = groups.site_lead(conn, row.site_code, now.astimezone(calendar.TZ).date())
-    steps: list[tuple[str, str, str | None, int]] = []  # (step, kind, recipient, level)
+    due: list[tuple[str, str, int]] = []  # (step, kind, level)
     if clock.elapsed >= settings.warn_fraction:
-        steps.append(("warning", "sla_warning", row.assignee or lead, 0))
+        due.append(("warning", "sla_warning", 0))
     if clock.elapsed >= 1:
-        steps.append(("breach", "sla_breach", None, 0))
-        steps.append(("lead", "escalation", lead, 1))
+        due.append(("breach", "sla_breach", 0))
+        due.append(("lead", "escalation", 1))
     if clock.elapsed >= 2:
-        steps.append(("manager", "escalation", settings.manager, 2))
-    for step, kind, recipient, level in steps:
+        due.append(("manager", "escalation", 2))
+    pending = [d for d in due if (row.id, f"{key}/{d[0]}") not in recorded]
+    if not pending:
+        return
+    lead = lead_of(row.site_code)
+    recipients = {"warning": row.assignee or lead, "breach": None, "lead": lead}
+    for step, kind, level in pending:
+        recipient = recipients.get(step, settings.manager)
         detail = {"clock": clock.name, "due": clock.due.isoformat(), "recipient": recipient}
         if level:
             detail["level"] = level
