@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Connection, Engine, make_url, text
 
 from geo_service.database import embedded_cluster, fresh_database, make_engine
-from geo_service.schema import resettable_tables
+from geo_service.schema import metadata, resettable_tables
 from geo_service.settings import DatabaseSettings
 
 
@@ -70,3 +70,44 @@ def clear_audit_log(conn: Connection) -> None:
 def count_rows(engine: Engine, table: str) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+# The demo district's fingerprint per database, taken after it was loaded.
+_DEMO_LOADED: dict[str, list[tuple[str, int, int]]] = {}
+
+
+# Not the district: the audit log (reads append to it), and the users, tokens and sessions
+# tests make to call the service.
+_CALLERS = ("audit_log", "users", "user_sites", "user_sessions", "api_tokens", "token_sites")
+
+
+def _fingerprint(conn: Connection) -> list[tuple[str, int, int]]:
+    """Every district table's row count and the sum of its rows' hashes."""
+    tables = [t.name for t in metadata.sorted_tables if t.name not in _CALLERS]
+    parts = [
+        f"SELECT '{t}', count(*), coalesce(sum(hashtextextended(x::text, 0)), 0) FROM {t} x"
+        for t in tables
+    ]
+    return [tuple(r) for r in conn.execute(text(" UNION ALL ".join(parts) + " ORDER BY 1"))]
+
+
+def demo_district(engine: Engine) -> Engine:
+    """The test database holding the demo district, as ``load_demo`` leaves it, with an
+    empty audit log.
+
+    A load takes tens of seconds and most modules only read the district: when the database
+    still holds exactly the rows of the last load (its fingerprint), it is kept; a test that
+    changed anything (or emptied the database) makes the next caller load it again."""
+    from geo_service.demo import load_demo
+
+    key = engine.url.render_as_string(hide_password=False)
+    with engine.begin() as conn:
+        if key in _DEMO_LOADED and _DEMO_LOADED[key] == _fingerprint(conn):
+            clear_audit_log(conn)
+            return engine
+        empty_database(conn)
+    load_demo(engine)
+    with engine.begin() as conn:
+        clear_audit_log(conn)
+        _DEMO_LOADED[key] = _fingerprint(conn)
+    return engine

@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 from shapely.geometry import box
 from sqlalchemy import Engine
 
-from geo_service.demo import load_demo
 from geo_service.export import export_layer
 from geo_service.ingest import import_frame
 from geo_service.main import create_app
 from geo_service.settings import DatabaseSettings
 from layers.base import SEARCH_COLUMN
 from tests.accounts import bearer, issue_token
+from tests.conftest import demo_district
 
 
 def test_finds_a_parcel_by_part_of_its_code_with_a_point_and_box(client: TestClient) -> None:
@@ -50,9 +50,9 @@ def test_empty_query_is_refused_and_anonymous_must_sign_in(
 
 
 @pytest.fixture
-def demo(db: Engine, service_database_url: str) -> Iterator[TestClient]:
+def demo(engine: Engine, service_database_url: str) -> Iterator[TestClient]:
     """A planner's client of the app on the demo district (loaded through the import)."""
-    load_demo(db)
+    db = demo_district(engine)
     app = create_app(DatabaseSettings(database_url=service_database_url))
     with TestClient(app) as test_client:
         test_client.headers.update(bearer(issue_token(db, "planner")))
@@ -109,7 +109,7 @@ def test_pinyin_ranks_like_the_name_exact_words_first(demo: TestClient) -> None:
 
 
 def test_the_pinyin_is_no_field_of_feeds_exports_or_maps(
-    demo: TestClient, db: Engine, tmp_path: Path
+    demo: TestClient, engine: Engine, tmp_path: Path
 ) -> None:
     items = demo.get("/ogc/collections/sites/items", params={"limit": 100}).json()
     assert items["features"] and all(
@@ -122,7 +122,7 @@ def test_the_pinyin_is_no_field_of_feeds_exports_or_maps(
     overview = demo.get("/maps/overview").text
     assert "huafengdanyuan" not in overview and SEARCH_COLUMN not in overview
     for name in ("communities.csv", "buildings.gpkg"):
-        export_layer(db, name.split(".")[0], tmp_path / name)
+        export_layer(engine, name.split(".")[0], tmp_path / name)
     assert SEARCH_COLUMN not in (tmp_path / "communities.csv").read_text(encoding="utf-8")
     assert SEARCH_COLUMN not in gpd.read_file(tmp_path / "buildings.gpkg").columns
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from geo_service.devserver import running_server
 from tests.accounts import issue_token
-from tests.conftest import empty_database
+from tests.conftest import demo_district
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -32,13 +32,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 @pytest.fixture(scope="module")
 def demo_db(engine: Engine) -> Engine:
-    """The test database holding the demo district (loaded once for the module)."""
-    from geo_service.demo import load_demo
-
-    with engine.begin() as conn:
-        empty_database(conn)
-    load_demo(engine)
-    return engine
+    """The test database holding the demo district (loaded when a test changed it)."""
+    return demo_district(engine)
 
 
 @pytest.fixture(scope="module")
