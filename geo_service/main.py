@@ -18,6 +18,7 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 import geo_service
 from geo_service.api import (
     audit,
+    dashboards,
     docs,
     groups,
     health,
@@ -183,6 +184,7 @@ def create_app(
     app.include_router(micro_wishes.router)
     app.include_router(requests_board.router)  # the working group's board (issue 14.8)
     app.include_router(open311.router)  # Open311 GeoReport v2 (issue 14.10)
+    app.include_router(dashboards.router)
     # The maps' vendored Leaflet, plugins, fonts and images: no map page loads from a CDN.
     app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)

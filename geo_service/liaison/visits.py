@@ -20,7 +20,7 @@ from geo_service import audit
 from geo_service.access import Principal
 from geo_service.errors import Forbidden, InvalidCase
 from geo_service.impact import SiteRef, resolve_site
-from geo_service.impact.disclosure import CELL_KEY, protect
+from geo_service.impact.disclosure import CELL_KEY, SMALL, protect
 from geo_service.impact.summary import vulnerable_sql
 from geo_service.liaison.requests import affected_household, site_for_work
 from geo_service.query import LayerQuery
@@ -196,24 +196,35 @@ FROM hh h CROSS JOIN disclosure_key dk
 """
 
 
+# The counts of a cell of vulnerable households; households last: ``protect`` sizes the cell
+# by it before it is itself protected.
+VULNERABLE_COUNTS = ("visited", "attempted", "settled", "households")
+
+
+def protect_vulnerable(cell: dict[str, Any], exact: bool) -> dict[str, Any]:
+    """A cell of a site's vulnerable households (``households``, with ``cell_key`` over
+    them) and its counts, as the reader may see it. The cell's households are themselves a
+    count of a sensitive attribute: when they are shown "<5", so is every count of the cell
+    (else 3 visited of "<5" would say there are at least 3)."""
+    counts = tuple(c for c in VULNERABLE_COUNTS if c in cell)
+    cell = protect(cell, counts, exact)
+    if not exact and cell["households"] == SMALL:
+        cell = {**cell, **dict.fromkeys(counts, SMALL)}
+    return cell
+
+
 def coverage(conn: Connection, principal: Principal, ref: str) -> dict[str, Any]:
     """Visited households of a site: its vulnerable households first, then per band and in
     all. The vulnerable line counts a sensitive attribute: exact for those who may read the
     site's households' personal fields, perturbed (and small cells "<5") for others."""
     site = _readable_site(conn, principal, ref)
     exact = principal.can_read_personal(site.id)
-    # Households last: ``protect`` sizes the cell by it.
-    counts = ("visited", "attempted", "settled", "households")
 
     def query(group: str, where: str = "TRUE", by: str = "") -> list[dict[str, Any]]:
         sql = _COVERAGE.format(group=group) + f" WHERE {where} {by}"
         return [dict(r) for r in conn.execute(text(sql), {"site": site.id}).mappings()]
 
-    vulnerable = query("'vulnerable' AS cell", vulnerable_sql("h"))[0]
-    # The vulnerable cell's households are themselves a count of a sensitive attribute.
-    vulnerable = protect(vulnerable, counts, exact)
-    if not exact and vulnerable["households"] == "<5":
-        vulnerable = {**vulnerable, **dict.fromkeys(counts, "<5")}
+    vulnerable = protect_vulnerable(query("'vulnerable' AS cell", vulnerable_sql("h"))[0], exact)
     vulnerable.pop("cell")
     by_band = "GROUP BY h.band, h.band_outer_m ORDER BY h.band"
     bands = [protect(r, (), True) for r in query("h.band, h.band_outer_m", by=by_band)]

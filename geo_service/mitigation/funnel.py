@@ -19,6 +19,8 @@ from geo_service.mitigation.cases import CASES_NOW
 
 # A step is reached when its date is recorded; every case has reached ``eligible``.
 _REACHED = {"eligible": "c.id", **{s: f"c.{col}" for s, col in states.STATE_DATES.items()}}
+# The steps ``reached`` counts, in the path's order.
+STEPS = tuple(_REACHED)
 
 _FUNNEL = f"""
 WITH {CASES_NOW}
