@@ -78,7 +78,8 @@ def town(officers: Engine) -> Engine:
     with officers.begin() as conn:  # a level to select the households by (the programme)
         conn.execute(
             text(
-                "INSERT INTO site_equipment (site_id, equipment_code, count) VALUES (1, 'excavator', 2)"
+                "INSERT INTO site_equipment (site_id, equipment_code, count) "
+                "VALUES (1, 'excavator', 2)"
             )
         )
     site, road = _affected(officers, SITE), _affected(officers, OTHER)
