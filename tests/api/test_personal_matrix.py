@@ -89,6 +89,9 @@ def _endpoints(engine: Engine) -> dict[str, str]:
         "mitigation.programmes": f"/api/sites/{SITE}/mitigation/programmes",
         "mitigation.funnel": f"/api/mitigation/programmes/{programme}/funnel",
         "mitigation.site_funnel": f"/api/sites/{SITE}/mitigation/funnel",
+        "dashboard.site": f"/api/dashboards/sites/{SITE}",
+        "dashboard.all": "/api/dashboards",
+        "dashboard.html": f"/dashboards/sites/{SITE}",
     }
     return urls
 
