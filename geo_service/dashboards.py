@@ -42,6 +42,7 @@ from geo_service.liaison import states, wishes
 from geo_service.liaison.requests import OVERDUE
 from geo_service.liaison.visits import MET, protect_vulnerable
 from geo_service.mitigation import funnel
+from geo_service.own_tables import WISH_STATES
 
 # The steps a funnel counts households at, in the path's order (``mitigation.funnel``).
 FUNNEL_STEPS = funnel.STEPS
@@ -158,23 +159,25 @@ def _figures(
     cases = [dict(r) for r in conn.execute(text(_REQUESTS), params).mappings()]
     wished = wishes.counts_by_site(conn, [s.code for s in sites])
     funnels = _funnels(conn, principal, sites)
+    by_site: dict[int | None, list[dict[str, Any]]] = {}
+    for row in cases:
+        by_site.setdefault(None if row["g_site"] else row["site_id"], []).append(row)
     every = all(exact.values())
-    per_site = []
-    for site in sites:
-        per_site.append(
-            {
-                "site": _site(site),
-                "households": _households(homes.get(site.id), exact[site.id]),
-                **_requests([c for c in cases if c["site_id"] == site.id and not c["g_site"]]),
-                "mitigation": funnels.get(site.id),
-                "wishes": wished[site.code],
-            }
-        )
+    per_site = [
+        {
+            "site": _site(site),
+            "households": _households(homes.get(site.id), exact[site.id]),
+            **_requests(by_site.get(site.id, [])),
+            "mitigation": funnels[site.id],
+            "wishes": wished[site.code],
+        }
+        for site in sites
+    ]
     totals = {
         "households": _households(homes.get(None), every),
-        **_requests([c for c in cases if c["g_site"]]),
+        **_requests(by_site.get(None, [])),
         "mitigation": _summed_funnel([f for f in funnels.values() if f is not None]),
-        "wishes": {s: sum(w[s] for w in wished.values()) for s in next(iter(wished.values()), {})},
+        "wishes": {s: sum(w[s] for w in wished.values()) for s in WISH_STATES},
     }
     return {"sites": per_site, "all": totals, "exact": every}
 
