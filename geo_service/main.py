@@ -25,6 +25,7 @@ from geo_service.api import (
     impact,
     imports,
     landing,
+    liaison_pages,
     login,
     maps,
     mitigation,
@@ -177,6 +178,7 @@ def create_app(
         requests,
         visits,
         groups,
+        liaison_pages,
     ):
         app.include_router(module.router)
     app.include_router(workflow_imports.router)  # sheets of visits and requests (issue 14.12)

@@ -58,6 +58,8 @@ _LOCAL: dict[str, str | None] = {
     "geo_service_maps_js": "maps.js",
     "geo_service_maps_css": "maps.css",
     "geo_service_ogc_js": "ogc_map.js",
+    "geo_service_liaison_css": "liaison.css",
+    "geo_service_liaison_js": "liaison.js",
 }
 
 

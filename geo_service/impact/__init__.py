@@ -23,6 +23,7 @@ The noise model's facts are data in ``geo_service/reference/``, its formulas in
 """
 
 from geo_service.impact.households import (
+    DOOR_ORDER,
     LIST_COLUMNS,
     HouseholdsPage,
     Sort,
@@ -53,6 +54,7 @@ from geo_service.impact.summary import (
 )
 
 __all__ = [
+    "DOOR_ORDER",
     "LIST_COLUMNS",
     "MAX_BANDS_M",
     "HouseholdsPage",

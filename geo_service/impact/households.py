@@ -138,13 +138,15 @@ def door_order(community: str, building: str, unit: str, household_id: str) -> s
     )
 
 
-_ADDRESS = door_order(
+# The list's address order (``sort=address``) over ``household_impacts hi``: what the
+# officers' pages list a site's doors in, so paper and phone read the same.
+DOOR_ORDER = door_order(
     "hi.community_name", "hi.building_address", "(hi.household).unit_label", "hi.household_id"
 )
 _ORDER = {
     "distance": "hi.distance_m, hi.community_name, hi.building_address, (hi.household).unit_label,"
     " hi.household_id",
-    "address": _ADDRESS,
+    "address": DOOR_ORDER,
 }
 
 

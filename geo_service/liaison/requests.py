@@ -227,6 +227,7 @@ class RequestFilter:
     overdue: bool | None = None
     community: str | None = None
     """A community's name: the requests whose point lies within its outline."""
+    household: int | None = None
 
 
 def _row(conn: Connection, public_id: str, *, personal: bool, lock: bool = False) -> dict[str, Any]:
@@ -312,6 +313,9 @@ def matching(
                 raise InvalidCase(f"state {value!r} is not one of: {', '.join(STATES)}")
             clauses.append(f"m.{name} = :{name}")
             params[name] = value
+    if wanted.household is not None:
+        clauses.append("m.household_id = :household")
+        params["household"] = wanted.household
     if wanted.overdue is not None:
         clauses.append(("" if wanted.overdue else "NOT ") + f"({OVERDUE})")
     if wanted.community is not None:
