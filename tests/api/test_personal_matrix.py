@@ -92,6 +92,9 @@ def _endpoints(engine: Engine) -> dict[str, str]:
         "dashboard.site": f"/api/dashboards/sites/{SITE}",
         "dashboard.all": "/api/dashboards",
         "dashboard.html": f"/dashboards/sites/{SITE}",
+        "liaison.sites.html": "/liaison/",
+        "liaison.doors.html": f"/liaison/sites/{SITE}",
+        "liaison.household.html": f"/liaison/sites/{SITE}/households/{household}",
     }
     return urls
 
@@ -135,9 +138,10 @@ def _personal_seen(name: str, body: bytes) -> bool:
 # role -> the endpoints where that role must see personal fields (everywhere else: never)
 LISTS = {"list.json", "list.csv", "list.en.csv", "list.xlsx", "list.geojson", "list.gpkg"}
 CASES = {"mitigation.cases", "mitigation.case"}
+PAGES = {"liaison.doors.html", "liaison.household.html"}  # the officer's pages
 ENTITLED = {
-    "admin": LISTS | CASES,
-    "liaison-own": LISTS | CASES,
+    "admin": LISTS | CASES | PAGES,
+    "liaison-own": LISTS | CASES | PAGES,
     "liaison-other": set(),
     "member-own": set(),
     "member-other": set(),

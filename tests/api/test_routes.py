@@ -35,6 +35,7 @@ PATH_VALUES = {
     "case_id": "1",
     "collection_id": "parcels",
     "feature_id": "XC1003-R21-02",
+    "household": "1",
     "mn": "010000A8900016F000169DC0",
     "public_id": "R2026000001",
     "site": "AZF-2024-01",
