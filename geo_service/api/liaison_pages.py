@@ -148,6 +148,10 @@ SELECT s.id, s.code, s.name,
        (SELECT count(DISTINCT v.household_id) FROM visits v
         JOIN household_impacts hi ON hi.site_id = v.site_id AND hi.household_id = v.household_id
         WHERE v.site_id = s.id AND v.outcome IN {doors._in(visit_log.MET)}) AS visited,
+       (SELECT count(DISTINCT v.household_id) FROM visits v
+        JOIN household_impacts hi ON hi.site_id = v.site_id AND hi.household_id = v.household_id
+        WHERE v.site_id = s.id
+          AND v.outcome IN {doors._in(visit_log.MET + visit_log.SETTLED)}) AS done,
        (SELECT count(*) FROM requests r WHERE r.site_id = s.id
         AND r.state IN {doors._in(states.OPEN_STATES)}) AS open_requests,
        (SELECT o.duty FROM site_officers o JOIN users u ON u.id = o.user_id

@@ -37,8 +37,9 @@ def _in(values: tuple[str, ...]) -> str:
 
 @dataclass(frozen=True)
 class DoorFilter:
-    """Which doors to show: all, or only those not yet visited, vulnerable, or with open
-    requests (any combination: all must hold)."""
+    """Which doors to show: all, or only those not yet visited (nobody met, and no refusal
+    or move-out that settles the door: ``visits.MET``, ``visits.SETTLED``), vulnerable, or
+    with open requests (any combination: all must hold)."""
 
     unvisited: bool = False
     vulnerable: bool = False
@@ -63,13 +64,15 @@ class Privacy:
 _DOORS = f"""
 SELECT hi.household_id, {{columns}},
        coalesce(v.visits, 0) AS visits, v.last_visit_at, v.last_outcome,
-       coalesce(v.visited, false) AS visited, coalesce(r.open_requests, 0) AS open_requests,
+       coalesce(v.visited, false) AS visited, coalesce(v.settled, false) AS settled,
+       coalesce(r.open_requests, 0) AS open_requests,
        count(*) OVER () AS total
 FROM household_impacts hi
 LEFT JOIN LATERAL (
     SELECT count(*) AS visits, max(visited_at) AS last_visit_at,
            (array_agg(outcome ORDER BY visited_at DESC, id DESC))[1] AS last_outcome,
-           bool_or(outcome IN {_in(visit_log.MET)}) AS visited
+           bool_or(outcome IN {_in(visit_log.MET)}) AS visited,
+           bool_or(outcome IN {_in(visit_log.SETTLED)}) AS settled
     FROM visits WHERE site_id = hi.site_id AND household_id = hi.household_id
 ) v ON true
 LEFT JOIN LATERAL (
@@ -118,7 +121,7 @@ def doors(
             site=site.code,
         )
     where = [
-        *(["AND NOT coalesce(v.visited, false)"] if wanted.unvisited else []),
+        *(["AND NOT coalesce(v.visited OR v.settled, false)"] if wanted.unvisited else []),
         *([f"AND {vulnerable_sql('(hi.household)')}"] if wanted.vulnerable else []),
         *(["AND coalesce(r.open_requests, 0) > 0"] if wanted.open_requests else []),
     ]
