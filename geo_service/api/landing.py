@@ -125,5 +125,6 @@ def landing(request: Request, engine: EngineDep, lang: Lang, principal: Visitor)
             "overview": principal.has(Permission.READ_PUBLIC_LAYERS),
             "choices": labels.choices(lang),
             "session": principal.via == "session",
+            "liaison": principal.has(Permission.WORK_REQUESTS),
         },
     )

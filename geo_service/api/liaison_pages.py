@@ -198,7 +198,9 @@ def site_page(
     wanted = doors.DoorFilter(unvisited=unvisited, vulnerable=vulnerable, open_requests=open)
     with engine.begin() as conn:
         ref = _site(conn, principal, site)
-        name = conn.execute(text("SELECT name FROM sites WHERE id = :id"), {"id": ref.id})
+        site_name = conn.execute(
+            text("SELECT name FROM sites WHERE id = :id"), {"id": ref.id}
+        ).scalar_one()
         rows, total = doors.doors(
             conn, principal, ref, wanted, limit=PAGE, offset=(page - 1) * PAGE
         )
@@ -209,7 +211,7 @@ def site_page(
         lang,
         principal,
         site=ref,
-        site_name=name.scalar_one(),
+        site_name=site_name,
         doors=rows,
         total=total,
         page=page,

@@ -259,3 +259,10 @@ def test_other_roles_are_refused(client_as: Callable[..., TestClient]) -> None:
         answer = client_as(role, sites=sites).get(f"/liaison/sites/{SITE}")
         assert answer.status_code == 403, role
         assert "work_requests" in answer.json()["detail"]
+
+
+def test_the_landing_page_leads_officers_to_their_pages(
+    wang: TestClient, client_as: Callable[..., TestClient]
+) -> None:
+    assert 'href="/liaison/"' in wang.get("/").text
+    assert 'href="/liaison/"' not in client_as("planner").get("/").text
