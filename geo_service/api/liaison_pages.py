@@ -142,42 +142,13 @@ def _refusal(exc: InvalidCase | RefusedTransition) -> Message:
 
 
 # -- my sites ----------------------------------------------------------------------------------
-_MY_SITES = f"""
-SELECT s.id, s.code, s.name,
-       (SELECT count(*) FROM household_impacts hi WHERE hi.site_id = s.id) AS households,
-       (SELECT count(DISTINCT v.household_id) FROM visits v
-        JOIN household_impacts hi ON hi.site_id = v.site_id AND hi.household_id = v.household_id
-        WHERE v.site_id = s.id AND v.outcome IN {doors._in(visit_log.MET)}) AS visited,
-       (SELECT count(DISTINCT v.household_id) FROM visits v
-        JOIN household_impacts hi ON hi.site_id = v.site_id AND hi.household_id = v.household_id
-        WHERE v.site_id = s.id
-          AND v.outcome IN {doors._in(visit_log.MET + visit_log.SETTLED)}) AS done,
-       (SELECT count(*) FROM requests r WHERE r.site_id = s.id
-        AND r.state IN {doors._in(states.OPEN_STATES)}) AS open_requests,
-       (SELECT o.duty FROM site_officers o JOIN users u ON u.id = o.user_id
-        WHERE o.site_code = s.code AND u.username = :me AND o.starts_on <= current_date
-          AND (o.ends_on IS NULL OR o.ends_on >= current_date)
-        ORDER BY o.duty DESC LIMIT 1) AS duty
-FROM sites s
-WHERE s.id = ANY(:ids)
-ORDER BY s.code"""
-
-
-def my_sites(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
-    """The sites whose requests and visits the principal works, with their progress."""
-    every = conn.execute(text("SELECT id FROM sites")).scalars()
-    ids = [i for i in every if principal.can_work_requests(i)]
-    rows = conn.execute(text(_MY_SITES), {"me": principal.username, "ids": ids}).mappings()
-    return [dict(r) for r in rows]
-
-
 @router.get("/liaison/", response_class=HTMLResponse, include_in_schema=False)
 def sites_page(
     request: Request, engine: EngineDep, principal: RequestWorker, lang: Lang
 ) -> HTMLResponse:
     """The sites the signed-in officer works on: households, visited, open requests."""
     with engine.connect() as conn:
-        sites = my_sites(conn, principal)
+        sites = doors.my_sites(conn, principal)
     return _page(request, "liaison_sites.html", lang, principal, sites=sites, duties=DUTIES)
 
 
@@ -423,7 +394,7 @@ def _request_page(
     found = cases.read(conn, principal, public_id)
     ref = _site(conn, principal, found["site"])
     category = categories.get_category(conn, found["category"])
-    team = [o["username"] for o in _officers(conn, ref)]
+    team = doors.team(conn, ref)
     return _page(
         request,
         "liaison_request.html",
@@ -438,19 +409,6 @@ def _request_page(
         saved=request.query_params.get("saved"),
         **{"form": {}, **context},
     )
-
-
-def _officers(conn: Connection, site: SiteRef) -> list[dict[str, Any]]:
-    """Who may be given the site's requests: its assigned liaison officers, as the
-    assignment check (``requests.check_assignee``) reads users."""
-    rows = conn.execute(
-        text(
-            "SELECT u.username FROM users u JOIN user_sites us ON us.user_id = u.id "
-            "WHERE us.site_code = :code AND u.active ORDER BY u.username"
-        ),
-        {"code": site.code},
-    ).mappings()
-    return [dict(r) for r in rows]
 
 
 @router.get("/liaison/requests/{public_id}", response_class=HTMLResponse, include_in_schema=False)

@@ -1,7 +1,7 @@
-"""What an officer's pages show of a site's households: the doors in door-knocking order
-(the household list's address order, ``impact.DOOR_ORDER``), each with its visit state and
-open requests, and one household with its impact figures, visits, requests and mitigation
-cases.
+"""What an officer's pages show: their sites with their progress (``my_sites``), a site's
+doors in door-knocking order (the household list's address order, ``impact.DOOR_ORDER``),
+each with its visit state and open requests, and one household with its impact figures,
+visits, requests and mitigation cases.
 
 Personal fields are those ``personal_fields_for`` allows the reader for the site (the
 households layer marks them); the vulnerable flag is shown, and may be filtered on, only
@@ -187,3 +187,45 @@ def mitigation_cases(
     if privacy.personal and result:
         _audit(conn, principal, site, len(result), cases=[c["id"] for c in result])
     return result
+
+
+_MY_SITES = f"""
+SELECT s.id, s.code, s.name,
+       (SELECT count(*) FROM household_impacts hi WHERE hi.site_id = s.id) AS households,
+       (SELECT count(DISTINCT v.household_id) FROM visits v
+        JOIN household_impacts hi ON hi.site_id = v.site_id AND hi.household_id = v.household_id
+        WHERE v.site_id = s.id AND v.outcome IN {_in(visit_log.MET)}) AS visited,
+       (SELECT count(DISTINCT v.household_id) FROM visits v
+        JOIN household_impacts hi ON hi.site_id = v.site_id AND hi.household_id = v.household_id
+        WHERE v.site_id = s.id
+          AND v.outcome IN {_in(visit_log.MET + visit_log.SETTLED)}) AS done,
+       (SELECT count(*) FROM requests r WHERE r.site_id = s.id
+        AND r.state IN {_in(states.OPEN_STATES)}) AS open_requests,
+       (SELECT o.duty FROM site_officers o JOIN users u ON u.id = o.user_id
+        WHERE o.site_code = s.code AND u.username = :me AND o.starts_on <= current_date
+          AND (o.ends_on IS NULL OR o.ends_on >= current_date)
+        ORDER BY o.duty DESC LIMIT 1) AS duty
+FROM sites s
+WHERE s.id = ANY(:ids)
+ORDER BY s.code"""
+
+
+def my_sites(conn: Connection, principal: Principal) -> list[dict[str, Any]]:
+    """The sites whose requests and visits the principal works, with their progress."""
+    every = conn.execute(text("SELECT id FROM sites")).scalars()
+    ids = [i for i in every if principal.can_work_requests(i)]
+    rows = conn.execute(text(_MY_SITES), {"me": principal.username, "ids": ids}).mappings()
+    return [dict(r) for r in rows]
+
+
+def team(conn: Connection, site: SiteRef) -> list[str]:
+    """Whom the forms suggest to take a request: the users assigned to the site (the
+    assignment itself is checked by ``requests.check_assignee``)."""
+    rows = conn.execute(
+        text(
+            "SELECT u.username FROM users u JOIN user_sites us ON us.user_id = u.id "
+            "WHERE us.site_code = :code AND u.active ORDER BY u.username"
+        ),
+        {"code": site.code},
+    )
+    return list(rows.scalars())
