@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.deps import EngineDep, Public, PublicLayerReader
 from geo_service.errors import InvalidQuery, NotFound
-from geo_service.monitoring import rules
+from geo_service.monitoring import factors, rules
 from geo_service.monitoring.receiver import Outcome, Receiver
 
 router = APIRouter(tags=["monitoring"])
@@ -27,7 +27,7 @@ MAX_READINGS = 50_000
 # Energy means for levels in dB (LAeq of the bucket), arithmetic means for the rest; only
 # readings with a flag the rules count as valid (``reference/monitoring.yaml``; none sent
 # counts as N) count.
-NOISE_FACTORS = ("LA", "Leq", "L5", "L10", "L50", "L90", "L95", "Ld", "Ln", "Ldn")
+NOISE_FACTORS = factors.ENERGY_MEAN
 BUCKETS = {"20min": "20 minutes", "1h": "1 hour", "1d": "1 day"}
 
 

@@ -36,8 +36,6 @@ CrcMode = Literal["hj212", "modbus"]
 MAX_SEGMENT = 9999  # four decimal digits of length
 MAX_FRAME = 2 + 4 + MAX_SEGMENT + 4 + 2
 FLAG_VERSION_2017 = 1  # V5..V0 = 000001
-# Particulate factors: TSP, PM10, PM2.5, PM1.0 (devices send ug/m3 or mg/m3).
-PARTICULATES = frozenset({"a34001", "a34002", "a34004", "a34005"})
 
 
 class Return(IntEnum):

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
-from geo_service.monitoring import hj212
+from geo_service.monitoring import factors, hj212
 
 Kind = Literal["noise", "dust", "both"]
 ST_BY_KIND = {"noise": "23", "dust": "39", "both": "39"}
@@ -121,7 +121,7 @@ def minute_cp(monitor: Monitor, season: Season, t: dt.datetime, rng: random.Rand
     if monitor.kind in ("dust", "both"):
         scale = 1000 if monitor.dust_unit == "mg/m3" else 1
         for code, value in dust_minute(season, t, rng).items():
-            if code in hj212.PARTICULATES:
+            if code in factors.PARTICULATES:
                 shown = f"{value / scale:.4f}" if scale > 1 else f"{value}"
                 items.append(f"{code}-Avg={shown},{code}-Flag=N")
             else:

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from geo_service.monitoring import hj212, partitions, rules
+from geo_service.monitoring import factors, hj212, partitions, rules
 from geo_service.monitoring.hj212 import Return
 from geo_service.monitoring.receiver import Device, Frame, Outcome
 
@@ -43,7 +43,7 @@ def reading_rows(
     rows = []
     for r in data.readings:
         value = (
-            rules.to_ug_m3(r.value, monitor.units) if r.factor in hj212.PARTICULATES else r.value
+            rules.to_ug_m3(r.value, monitor.units) if r.factor in factors.PARTICULATES else r.value
         )
         rows.append(
             {
