@@ -34,6 +34,7 @@ from geo_service.api import (
     parcels,
     requests,
     search,
+    sensorthings,
     site_settings,
     sites,
     users,
@@ -191,6 +192,7 @@ def create_app(
     app.mount(MAPS_ASSETS_URL, PublicFiles(directory=MAPS_STATIC_DIR), name="maps-static")
     app.include_router(ogc_router)
     app.include_router(ogc_tile_router)
+    app.include_router(sensorthings.router)  # /sta/v1.1, read only (issue 15.9)
     # GIS clients and web maps elsewhere read the feeds: any origin, credentials by header.
     app.add_middleware(
         CORSMiddleware,

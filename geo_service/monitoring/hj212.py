@@ -36,6 +36,13 @@ CrcMode = Literal["hj212", "modbus"]
 MAX_SEGMENT = 9999  # four decimal digits of length
 MAX_FRAME = 2 + 4 + MAX_SEGMENT + 4 + 2
 FLAG_VERSION_2017 = 1  # V5..V0 = 000001
+# The data commands and the interval their DataTime starts (real-time data is an instant).
+DATA_INTERVALS: dict[str, dt.timedelta | None] = {
+    "2011": None,  # real-time: DataTime is the sampling instant
+    "2051": dt.timedelta(minutes=1),
+    "2061": dt.timedelta(hours=1),
+    "2031": dt.timedelta(days=1),
+}
 
 
 class Return(IntEnum):

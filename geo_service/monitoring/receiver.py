@@ -20,7 +20,7 @@ from typing import Protocol
 from geo_service.monitoring import hj212
 from geo_service.monitoring.hj212 import Packet, PacketError, Return
 
-DATA_COMMANDS = {"2011", "2051", "2061", "2031"}  # real-time, minute, hourly, daily data
+DATA_COMMANDS = frozenset(hj212.DATA_INTERVALS)  # real-time, minute, hourly, daily data
 READ_LIMIT = 64 * 1024
 IDLE_TIMEOUT_S = 300.0  # a device sends at least every few minutes; a silent peer goes
 

@@ -1,0 +1,88 @@
+"""``/sta/v1.1``: the OGC SensorThings API 1.1, read only, over the monitors and readings.
+
+Who may read it is who may read the ``monitors`` layer (``Principal.can_read_layer``): every
+signed-in role, and anonymous callers where ``GEO_SERVICE_ANONYMOUS_LAYERS`` opens monitors.
+Nothing here is personal (boundary noise and dust; a monitor's password is never selected).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+
+from geo_service.access import Principal
+from geo_service.api.deps import CollectionReader, EngineDep
+from geo_service.errors import Forbidden
+from geo_service.sensorthings import options, read
+
+router = APIRouter(prefix=f"/sta/{read.VERSION}", tags=["SensorThings API"])
+LAYER = "monitors"
+
+EntitySetName = Annotated[str, Path(description="Things, Datastreams, Observations, ...")]
+Key = Annotated[str, Path(description="The entity's id, quoted: 'MN' or 'MN:a34002'")]
+Link = Annotated[str, Path(description="A navigation link (Datastreams) or a property (name)")]
+
+
+def _base(request: Request) -> str:
+    return str(request.base_url).rstrip("/") + router.prefix
+
+
+def _check(principal: Principal) -> None:
+    if principal.can_read_layer(LAYER):
+        return
+    principal.require_signed_in()
+    raise Forbidden(f"the {principal.role} role does not read the {LAYER} layer")
+
+
+def _raw(request: Request) -> dict[str, str]:
+    return dict(request.query_params)
+
+
+@router.get("", summary="SensorThings service root: entity sets and conformance")
+def service_root(request: Request, principal: CollectionReader) -> dict[str, Any]:
+    _check(principal)
+    return read.root(_base(request))
+
+
+@router.get("/{entity_set}({key})/{link}", summary="What an entity links to, or one property")
+def related(
+    request: Request,
+    engine: EngineDep,
+    principal: CollectionReader,
+    entity_set: EntitySetName,
+    key: Key,
+    link: Link,
+) -> dict[str, Any]:
+    _check(principal)
+    es, entity_id = read.entity_set(entity_set), read.parse_key(key)
+    with engine.connect() as conn:
+        return read.related(conn, es, entity_id, link, _raw(request), _base(request))
+
+
+@router.get("/{entity_set}({key})", summary="One entity ($select, $expand)")
+def entity(
+    request: Request,
+    engine: EngineDep,
+    principal: CollectionReader,
+    entity_set: EntitySetName,
+    key: Key,
+) -> dict[str, Any]:
+    _check(principal)
+    es, entity_id = read.entity_set(entity_set), read.parse_key(key)
+    with engine.connect() as conn:
+        return read.entity(conn, es, entity_id, _raw(request), _base(request))
+
+
+@router.get(
+    "/{entity_set}",
+    summary="An entity set, a page at a time ($top $skip $count $orderby $select $filter $expand)",
+)
+def entities(
+    request: Request, engine: EngineDep, principal: CollectionReader, entity_set: EntitySetName
+) -> dict[str, Any]:
+    _check(principal)
+    es, raw = read.entity_set(entity_set), _raw(request)
+    opts = options.parse(es, raw)
+    with engine.connect() as conn:
+        return read.collection(conn, es, opts, _base(request), es.name, raw)
