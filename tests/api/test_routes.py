@@ -53,6 +53,9 @@ PATH_VALUES = {
     "service_code": "noise",
     "service_request_id": "R2026000001",
     "token": "R2026000001",
+    "entity_set": "Things",
+    "key": "'010000A8900016F000169DC0'",
+    "link": "Datastreams",
 }
 
 

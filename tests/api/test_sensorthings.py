@@ -146,7 +146,9 @@ def test_filters_on_time_and_ids(sta: TestClient) -> None:
 
     leq = f"/Datastreams('{MN}:Leq')/Observations"
     # Minute intervals inside 14:05-14:10 UTC: those starting at 14:05 ... 14:09.
-    inside = "phenomenonTime ge 2024-06-01T14:05:00Z and phenomenonTime lt 2024-06-01T22:10:00+08:00"
+    inside = (
+        "phenomenonTime ge 2024-06-01T14:05:00Z and phenomenonTime lt 2024-06-01T22:10:00+08:00"
+    )
     assert len(ids(leq, inside)) == 5
     assert len(ids(leq, "phenomenonTime le 2024-06-01T14:01:00Z")) == 1
     assert len(ids(leq, "result gt 52.0")) == 9
