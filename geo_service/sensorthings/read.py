@@ -111,10 +111,16 @@ def collection(
         out["@iot.count"] = conn.execute(text(count), params).scalar_one()
     if len(rows) > opts.top:
         rows = rows[: opts.top]
-        following = {**raw, "$top": str(opts.top), "$skip": str(opts.skip + opts.top)}
-        out["@iot.nextLink"] = f"{base}/{path}?{urlencode(following)}"
+        if opts.top > 0:  # $top=0 asks for the count alone: no page follows
+            following = {**raw, "$top": str(opts.top), "$skip": str(opts.skip + opts.top)}
+            out["@iot.nextLink"] = f"{base}/{path}?{_query(following)}"
     out["value"] = _with_expansions(conn, es, rows, opts, base)
     return out
+
+
+def _query(params: Mapping[str, str]) -> str:
+    """A query string that keeps ``$`` and quotes readable, as clients write them."""
+    return urlencode(params, safe="$'(),;:/")
 
 
 def _merged(where: Where, within: Where | None) -> Where:
@@ -141,16 +147,16 @@ def _with_expansions(
             if not nav.many:
                 entity[item.name] = children[0] if children else None
                 continue
-            if len(children) > item.options.top:
-                children = children[: item.options.top]
+            top = item.options.top
+            entity[item.name] = children[:top]
+            if len(children) > top > 0:  # more follow (none when $top=0 asked for none)
                 following = {
                     **item.raw,
                     "$top": str(item.options.top),
                     "$skip": str(item.options.skip + item.options.top),
                 }
                 link = self_link(base, es, rows[n]["id"])
-                entity[f"{item.name}@iot.nextLink"] = f"{link}/{item.name}?{urlencode(following)}"
-            entity[item.name] = children
+                entity[f"{item.name}@iot.nextLink"] = f"{link}/{item.name}?{_query(following)}"
     return entities
 
 

@@ -140,6 +140,13 @@ def test_top_over_the_maximum_is_served_in_pages_of_the_maximum(sta: TestClient)
     assert len(page["value"]) == 3 * MINUTES + 1  # fewer than the 1,000 a page holds
 
 
+def test_top_zero_is_the_count_alone(sta: TestClient) -> None:
+    page = get(sta, "/Observations", **{"$top": "0", "$count": "true"})
+    assert page == {"@iot.count": 3 * MINUTES + 1, "value": []}  # and no next page
+    thing = get(sta, f"/Things('{MN}')", **{"$expand": "Datastreams($top=0)"})
+    assert thing["Datastreams"] == [] and "Datastreams@iot.nextLink" not in thing
+
+
 def test_filters_on_time_and_ids(sta: TestClient) -> None:
     def ids(path: str, flt: str) -> list[str]:
         return [o["@iot.id"] for o in get(sta, path, **{"$filter": flt, "$top": "1000"})["value"]]
