@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from geo_service.access import Principal
 from geo_service.api.deps import CollectionReader, EngineDep
@@ -35,8 +35,28 @@ def _check(principal: Principal) -> None:
     raise Forbidden(f"the {principal.role} role does not read the {LAYER} layer")
 
 
-def _raw(request: Request) -> dict[str, str]:
+def _option(name: str, description: str) -> Any:
+    return Query(alias=name, description=description)
+
+
+def query_options(
+    request: Request,
+    top: Annotated[str | None, _option("$top", "Page size: 100 by default, at most 1000")] = None,
+    skip: Annotated[str | None, _option("$skip", "Entities to skip")] = None,
+    count: Annotated[str | None, _option("$count", "true: add @iot.count")] = None,
+    orderby: Annotated[str | None, _option("$orderby", "e.g. phenomenonTime desc")] = None,
+    select: Annotated[str | None, _option("$select", "e.g. id,result,phenomenonTime")] = None,
+    filter_: Annotated[
+        str | None, _option("$filter", "e.g. phenomenonTime ge 2026-06-01T00:00:00Z")
+    ] = None,
+    expand: Annotated[str | None, _option("$expand", "e.g. Datastreams($top=5)")] = None,
+) -> dict[str, str]:
+    """The query options as sent, checked by ``sensorthings.options`` (declared here for the
+    OpenAPI document; an undeclared ``$option`` is refused there by name)."""
     return dict(request.query_params)
+
+
+QueryOptions = Annotated[dict[str, str], Depends(query_options)]
 
 
 @router.get("", summary="SensorThings service root: entity sets and conformance")
@@ -53,11 +73,12 @@ def related(
     entity_set: EntitySetName,
     key: Key,
     link: Link,
+    raw: QueryOptions,
 ) -> dict[str, Any]:
     _check(principal)
     es, entity_id = read.entity_set(entity_set), read.parse_key(key)
     with engine.connect() as conn:
-        return read.related(conn, es, entity_id, link, _raw(request), _base(request))
+        return read.related(conn, es, entity_id, link, raw, _base(request))
 
 
 @router.get("/{entity_set}({key})", summary="One entity ($select, $expand)")
@@ -67,11 +88,12 @@ def entity(
     principal: CollectionReader,
     entity_set: EntitySetName,
     key: Key,
+    raw: QueryOptions,
 ) -> dict[str, Any]:
     _check(principal)
     es, entity_id = read.entity_set(entity_set), read.parse_key(key)
     with engine.connect() as conn:
-        return read.entity(conn, es, entity_id, _raw(request), _base(request))
+        return read.entity(conn, es, entity_id, raw, _base(request))
 
 
 @router.get(
@@ -79,10 +101,14 @@ def entity(
     summary="An entity set, a page at a time ($top $skip $count $orderby $select $filter $expand)",
 )
 def entities(
-    request: Request, engine: EngineDep, principal: CollectionReader, entity_set: EntitySetName
+    request: Request,
+    engine: EngineDep,
+    principal: CollectionReader,
+    entity_set: EntitySetName,
+    raw: QueryOptions,
 ) -> dict[str, Any]:
     _check(principal)
-    es, raw = read.entity_set(entity_set), _raw(request)
+    es = read.entity_set(entity_set)
     opts = options.parse(es, raw)
     with engine.connect() as conn:
         return read.collection(conn, es, opts, _base(request), es.name, raw)

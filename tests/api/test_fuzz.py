@@ -43,6 +43,10 @@ EXISTING = {
     "layer": ["households", "sites", "parcels", "communities", "buildings"],
     "collection_id": ["parcels", "sites", "households", "impact_zones"],
     "feature_id": ["XC1003-R21-02", "AZF-2024-01", "1"],
+    # The SensorThings API: the district's monitor as a Thing, and what it links to.
+    "entity_set": ["Things", "Datastreams", "Sensors"],
+    "key": ["'AZF202401-01'", "'AZF202401-01:a34002'"],
+    "link": ["Datastreams", "Observations", "Thing", "name"],
     # The WebMercatorQuad tile over the district at zoom 16.
     "z": [16],
     "x": [54642],
