@@ -128,6 +128,7 @@ class Offer:
 HouseholdListFormat = Literal["json", "csv", "xlsx", "geojson", "gpkg"]
 AuditLogFormat = Literal["json", "csv"]
 RequestExportFormat = Literal["csv", "xlsx"]
+AlarmListFormat = Literal["json", "csv", "xlsx"]
 
 OGC_ITEMS = Offer({"json": GEOJSON, "html": HTML, "csv": CSV, "geojsonseq": GEOJSONSEQ})
 OGC_FEATURE = Offer({"json": GEOJSON, "html": HTML})
@@ -135,3 +136,4 @@ HOUSEHOLD_LIST = Offer.of(*get_args(HouseholdListFormat))
 LAYER_EXPORT = Offer.of("geojson", "gpkg", "csv")
 AUDIT_LOG = Offer.of(*get_args(AuditLogFormat))
 REQUEST_EXPORT = Offer.of(*get_args(RequestExportFormat))
+ALARM_LIST = Offer.of(*get_args(AlarmListFormat))

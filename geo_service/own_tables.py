@@ -35,6 +35,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from geo_service.monitoring import lifecycle
+
 
 def timestamps() -> list[Column]:
     """``created_at`` and ``updated_at``, which every layer's table and the accounts have."""
@@ -572,7 +574,9 @@ def liaison_tables(metadata: MetaData) -> None:
         metadata,
         Column("id", BigInteger, Identity(always=True), primary_key=True),
         Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-        Column("request_id", ForeignKey("requests.id", ondelete="CASCADE"), nullable=False),
+        # What the notification is about: a request, or a monitor's alarm (migration 0022).
+        Column("request_id", ForeignKey("requests.id", ondelete="CASCADE")),
+        Column("alarm_id", ForeignKey("alarms.id", ondelete="CASCADE")),
         Column("kind", String(24), nullable=False),
         Column("recipient", Text),
         Column("message", JSONB, nullable=False),
@@ -590,6 +594,7 @@ def liaison_tables(metadata: MetaData) -> None:
         Column("delivered_at", DateTime(timezone=True)),
         Column("last_error", Text),
         CheckConstraint(_in("status", OUTBOX_STATES), name="ck_liaison_outbox_status"),
+        CheckConstraint("num_nonnulls(request_id, alarm_id) = 1", name="ck_liaison_outbox_about"),
         Index("ix_liaison_outbox_due", "status", "next_attempt_at"),
     )
 
@@ -642,4 +647,128 @@ def wish_tables(metadata: MetaData) -> None:
         Column("uploaded_by", String(64), nullable=False),
         Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         CheckConstraint(_in("content_type", PHOTO_TYPES), name="ck_visit_photos_type"),
+    )
+
+
+ALARM_EVENT_KINDS = ("opened", "state_change", "condition_cleared", "escalation")
+
+
+def alarm_tables(metadata: MetaData) -> None:
+    """Rules' verdicts and the alarms they raise (migration 0022, ``monitoring.alarms``).
+
+    ``monitoring_rules``: a site's overrides of the city's rules (by site code, like the
+    officers, so they survive a re-import of sites). ``alarm_watermarks``: up to where each
+    monitor's windows of each rule have been judged, so each window is judged once.
+    ``monitor_exceedances``: every judged window over its limit. ``alarms``: one per episode,
+    at most one active per monitor and kind; ``alarm_events``: every transition,
+    append-only like ``request_events``; ``alarm_requests``: alarms and residents' requests
+    of one site within an hour of each other, read from both sides.
+    """
+    Table(
+        "monitoring_rules",
+        metadata,
+        Column("site_code", String(64), primary_key=True),
+        Column("noise", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("dust", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+    )
+    Table(
+        "alarm_watermarks",
+        metadata,
+        Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+        Column("rule", String(8), primary_key=True),
+        Column("judged_until", DateTime(timezone=True), nullable=False),
+        CheckConstraint("rule IN ('noise', 'dust')", name="ck_alarm_watermarks_rule"),
+        info=STREAM,
+    )
+    alarms = Table(
+        "alarms",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
+        Column("kind", String(16), nullable=False),
+        Column("state", String(16), nullable=False, server_default=text("'open'")),
+        # The first exceeding window's start (offline: when the third interval ran out) and
+        # the last one's end; how many windows, the worst value and its limit.
+        Column("started_at", DateTime(timezone=True), nullable=False),
+        Column("last_at", DateTime(timezone=True), nullable=False),
+        Column("windows", Integer, nullable=False, server_default=text("1")),
+        Column("period", String(8)),
+        Column("worst_value", Float),
+        Column("limit_value", Float),
+        Column("condition_cleared_at", DateTime(timezone=True)),
+        Column("reply_due_at", DateTime(timezone=True), nullable=False),
+        Column("acknowledged_at", DateTime(timezone=True)),
+        Column("replied_at", DateTime(timezone=True)),
+        Column("closed_at", DateTime(timezone=True)),
+        Column("reply", Text),
+        Column("actions", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+        Column("escalated_at", DateTime(timezone=True)),
+        *timestamps(),
+        CheckConstraint(_in("kind", lifecycle.KINDS), name="ck_alarms_kind"),
+        CheckConstraint(_in("state", lifecycle.STATES), name="ck_alarms_state"),
+        CheckConstraint("period IS NULL OR period IN ('day', 'night')", name="ck_alarms_period"),
+        Index("ix_alarms_monitor", "monitor_id", "started_at"),
+        info=STREAM,
+    )
+    Index(
+        "uq_alarms_active",
+        alarms.c.monitor_id,
+        alarms.c.kind,
+        unique=True,
+        postgresql_where=text(_in("state", lifecycle.ACTIVE)),
+    )
+    events = Table(
+        "alarm_events",
+        metadata,
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("alarm_id", ForeignKey("alarms.id", ondelete="RESTRICT"), nullable=False),
+        Column("at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("actor", Text, nullable=False),
+        Column("role", String(32)),
+        Column("kind", String(24), nullable=False),
+        Column("from_state", String(16)),
+        Column("to_state", String(16)),
+        Column("note", Text),
+        # A step that happens once per alarm ("reply/overdue"): a unique index holds it.
+        Column("once", String(40)),
+        Column("detail", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        CheckConstraint(_in("kind", ALARM_EVENT_KINDS), name="ck_alarm_events_kind"),
+        Index("ix_alarm_events_alarm", "alarm_id", "id"),
+        info={"event_log": True, **STREAM},
+    )
+    Index(
+        "uq_alarm_events_once",
+        events.c.alarm_id,
+        events.c.once,
+        unique=True,
+        postgresql_where=text("once IS NOT NULL"),
+    )
+    Table(
+        "monitor_exceedances",
+        metadata,
+        Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+        Column("kind", String(16), primary_key=True),
+        Column("window_start", DateTime(timezone=True), primary_key=True),
+        Column("window_end", DateTime(timezone=True), nullable=False),
+        Column("period", String(8)),
+        Column("value", Float, nullable=False),
+        Column("limit_value", Float, nullable=False),
+        Column("valid_fraction", Float, nullable=False),
+        Column("alarm_id", ForeignKey("alarms.id", ondelete="SET NULL"), index=True),
+        CheckConstraint(_in("kind", lifecycle.KINDS), name="ck_monitor_exceedances_kind"),
+        info=STREAM,
+    )
+    Table(
+        "alarm_requests",
+        metadata,
+        Column("alarm_id", ForeignKey("alarms.id", ondelete="CASCADE"), primary_key=True),
+        Column(
+            "request_id",
+            ForeignKey("requests.id", ondelete="CASCADE"),
+            primary_key=True,
+            index=True,
+        ),
+        Column("linked_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        info=STREAM,
     )

@@ -236,6 +236,7 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
     own_tables.monitoring_tables(metadata)
     own_tables.mitigation_tables(metadata)
     own_tables.liaison_tables(metadata)
+    own_tables.alarm_tables(metadata)
     own_tables.wish_tables(metadata)
     return metadata
 

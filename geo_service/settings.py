@@ -13,7 +13,7 @@ import secrets
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -190,6 +190,27 @@ class LiaisonSettings(BaseSettings):
     @property
     def webhook_urls(self) -> list[str]:
         return [u.strip() for u in self.webhooks.split(",") if u.strip()]
+
+
+class AlarmSettings(BaseSettings):
+    """Monitoring rules and alarms (``GEO_SERVICE_ALARMS_...``; ``geo_service.monitoring``).
+
+    ``reply_hours``: how long after an alarm opens a reply is due; past it, an alarm not yet
+    replied to escalates once, through the liaison outbox and its webhooks. ``noise_rule``
+    and ``dust_rule``: the city's own values over ``reference/`` (JSON, e.g.
+    ``{"night_limit": 50, "day_end": "22:00"}`` or ``{"preset": "shanghai_db31_964_2016",
+    "limit_ug_m3": 60}``); a site overrides them again in ``monitoring_rules``.
+    ``grace_minutes``: how long after a window ends it is judged (late packets still count);
+    ``lookback_hours``: how far back a monitor's first evaluation starts.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX + "ALARMS_", extra="ignore")
+
+    reply_hours: float = Field(1.0, gt=0)
+    noise_rule: dict[str, Any] = Field(default_factory=dict)
+    dust_rule: dict[str, Any] = Field(default_factory=dict)
+    grace_minutes: int = Field(5, ge=0, le=1440)
+    lookback_hours: int = Field(48, ge=1, le=24 * 62)
 
 
 class MapSettings(BaseSettings):

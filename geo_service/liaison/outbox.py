@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from geo_service.settings import LiaisonSettings
 
@@ -55,6 +55,41 @@ def post(url: str, payload: dict[str, Any], fmt: str, timeout: float) -> None:
             raise RuntimeError(
                 f"the robot refused the message: {raw[:200].decode(errors='replace')}"
             )
+
+
+def enqueue(
+    conn: Connection,
+    settings: LiaisonSettings,
+    message: dict[str, Any],
+    *,
+    kind: str,
+    recipient: str | None,
+    now: dt.datetime,
+    request_id: int | None = None,
+    alarm_id: int | None = None,
+) -> int:
+    """One row per configured webhook ("held" when none is configured) about a request or
+    an alarm; returns how many rows."""
+    hooks: list[str | None] = list(settings.webhook_urls) or [None]
+    for hook in hooks:
+        conn.execute(
+            text(
+                "INSERT INTO liaison_outbox (created_at, request_id, alarm_id, kind, recipient, "
+                "message, webhook, status, next_attempt_at) VALUES (:now, :r, :a, :kind, :to, "
+                "CAST(:message AS jsonb), :hook, :status, :now)"
+            ),
+            {
+                "now": now,
+                "r": request_id,
+                "a": alarm_id,
+                "kind": kind,
+                "to": recipient,
+                "message": json.dumps(message, ensure_ascii=False, default=str),
+                "hook": hook,
+                "status": "pending" if hook else "held",
+            },
+        )
+    return len(hooks)
 
 
 _DUE = """

@@ -20,14 +20,13 @@ id, category, site, state and due time, never the description or the reporter.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, text
 
-from geo_service.liaison import calendar, groups, states
+from geo_service.liaison import calendar, groups, outbox, states
 from geo_service.liaison.requests import add_event
 from geo_service.settings import LiaisonSettings
 
@@ -197,22 +196,6 @@ def notify(
         "due": clock.due.isoformat(),
         "recipient": recipient,
     }
-    hooks: list[str | None] = list(settings.webhook_urls) or [None]
-    for hook in hooks:
-        conn.execute(
-            text(
-                "INSERT INTO liaison_outbox (created_at, request_id, kind, recipient, message, "
-                "webhook, status, next_attempt_at) VALUES (:now, :r, :kind, :to, "
-                "CAST(:message AS jsonb), :hook, :status, :now)"
-            ),
-            {
-                "now": now,
-                "r": row.id,
-                "kind": kind,
-                "to": recipient,
-                "message": json.dumps(message, ensure_ascii=False),
-                "hook": hook,
-                "status": "pending" if hook else "held",
-            },
-        )
-    return len(hooks)
+    return outbox.enqueue(
+        conn, settings, message, kind=kind, recipient=recipient, now=now, request_id=row.id
+    )

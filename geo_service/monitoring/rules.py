@@ -156,6 +156,7 @@ class DustRule:
     limit_ug_m3: float
     allowed_per_day: int
     valid_flags: frozenset[str]
+    valid_fraction: float = 0.75
 
     def alarm_days(self, means: Iterable[tuple[dt.datetime, float]]) -> dict[dt.date, int]:
         """The local days with more than ``allowed_per_day`` window means above the limit,
@@ -183,6 +184,7 @@ def dust_rule(overrides: Mapping[str, Any] | None = None) -> DustRule:
         limit_ug_m3=float(values["limit_ug_m3"]),
         allowed_per_day=int(values["allowed_per_day"]),
         valid_flags=frozenset(data["dust_valid_flags"]),
+        valid_fraction=float(values.get("valid_fraction", data["dust_valid_fraction"])),
     )
 
 

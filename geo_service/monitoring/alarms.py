@@ -1,0 +1,584 @@
+"""The alarm pass: monitors' windows judged into exceedances, exceedances into alarms,
+alarms linked to residents' requests and escalated when their reply is late.
+
+One pass (``run``, from the server's scheduler or ``geo-service alarms run``):
+
+1. **Windows.** For each monitor, the windows since its watermark (``alarm_watermarks``) up
+   to the last whole window ended ``grace_minutes`` ago are judged in PostgreSQL, all
+   monitors in one statement per rule (``sql/noise_windows.sql``, ``sql/dust_windows.sql``),
+   and the watermark moves to the end of the last one: each window is judged once (a
+   packet arriving after its window was judged is stored, and not judged).
+2. **Alarms.** The valid windows, in time order per monitor and kind: a window over its
+   limit opens an alarm, or extends the one that is active (one per monitor and kind, a
+   unique index holds it); a valid window within the limit clears the condition: an alarm
+   still ``open`` becomes ``auto_cleared``, one somebody acknowledged keeps its state and
+   notes ``condition_cleared_at`` (``geo_service.monitoring.lifecycle``). Dust opens with the
+   first mean of a local day past the preset's allowed count. ``offline``: no reading for
+   ``offline_after_intervals`` (3) of the monitor's reporting intervals; a reading clears it.
+3. **Links.** An alarm and a resident's request of the categories ``reference/monitoring.yaml``
+   names for its kind (noise, night work; dust), at the same site, made within
+   ``link_minutes`` (60) of the alarm's windows, are linked (``alarm_requests``); recording a
+   request links it too (``link``), so the link is found whichever came first.
+4. **Escalation.** An alarm not replied to by its ``reply_due_at`` (opened +
+   ``GEO_SERVICE_ALARMS_REPLY_HOURS``) escalates once: an event that a unique key holds to
+   once per alarm, and one notification per webhook through the liaison outbox.
+
+Rules are data: ``rules.noise_rule`` / ``rules.dust_rule`` from ``reference/``, over them
+the city's ``AlarmSettings.noise_rule`` / ``dust_rule``, over those the site's row in
+``monitoring_rules``. A site whose overrides do not make a rule is reported and skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, text
+
+from geo_service.access import Principal
+from geo_service.liaison import groups, outbox
+from geo_service.liaison.categories import get_category
+from geo_service.monitoring import lifecycle, partitions, rules
+from geo_service.settings import AlarmSettings, LiaisonSettings
+
+SYSTEM = "system:alarms"
+ORIGIN = dt.datetime(2000, 1, 1)  # the windows' grid: local midnight, as date_bin has it
+
+
+@cache
+def _sql(name: str) -> str:
+    return resources.files("geo_service.monitoring").joinpath(f"sql/{name}.sql").read_text("utf-8")
+
+
+def alarm_data() -> dict[str, Any]:
+    """``alarms`` of ``reference/monitoring.yaml``: reply actions, linked categories."""
+    return rules.monitoring_data()["alarms"]
+
+
+def actions() -> dict[str, dict[str, str]]:
+    """The actions a reply may name (``spray_on``, ``work_stopped``, ...), with labels."""
+    return alarm_data()["actions"]
+
+
+@dataclass
+class AlarmReport:
+    windows: int = 0
+    exceedances: int = 0
+    opened: int = 0
+    auto_cleared: int = 0
+    escalated: int = 0
+    linked: int = 0
+    notifications: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """One valid window's (or an offline check's) verdict for one monitor and alarm kind;
+    ``raises``: over the limit (and, for dust, past the day's allowed count)."""
+
+    monitor_id: int
+    kind: str
+    start: dt.datetime
+    end: dt.datetime
+    raises: bool
+    over: bool
+    value: float | None = None
+    limit: float | None = None
+    period: str | None = None
+
+
+def floor(at: dt.datetime, minutes: int, zone: str) -> dt.datetime:
+    """The start of the window ``at`` falls in, on the grid ``date_bin`` draws in SQL."""
+    origin = ORIGIN.replace(tzinfo=ZoneInfo(zone))
+    step = dt.timedelta(minutes=minutes)
+    return origin + ((at - origin) // step) * step
+
+
+# -- the rules per monitor ---------------------------------------------------------------------
+_MONITORS = """
+SELECT m.id, m.kind, m.placement, m.interval_s, m.created_at, s.code AS site_code,
+       coalesce(r.noise, '{}'::jsonb) AS noise, coalesce(r.dust, '{}'::jsonb) AS dust,
+       (SELECT judged_until FROM alarm_watermarks w WHERE w.monitor_id = m.id
+        AND w.rule = 'noise') AS noise_until,
+       (SELECT judged_until FROM alarm_watermarks w WHERE w.monitor_id = m.id
+        AND w.rule = 'dust') AS dust_until
+FROM monitors m JOIN sites s ON s.id = m.site_id
+LEFT JOIN monitoring_rules r ON r.site_code = s.code
+ORDER BY m.id
+"""
+
+
+def _span(
+    until_seen: dt.datetime | None, minutes: int, now: dt.datetime, s: AlarmSettings, zone: str
+) -> tuple[dt.datetime, dt.datetime] | None:
+    since = until_seen or floor(now - dt.timedelta(hours=s.lookback_hours), minutes, zone)
+    until = floor(now - dt.timedelta(minutes=s.grace_minutes), minutes, zone)
+    return (since, until) if until > since else None
+
+
+def noise_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -> dict | None:
+    """The monitor's noise rule as the SQL takes it, or None when nothing is due."""
+    rule = rules.noise_rule({**settings.noise_rule, **m.noise})
+    span = _span(m.noise_until, rule.window_minutes, now, settings, zone)
+    if span is None:
+        return None
+    day, _ = rule.limits(m.placement, "day")
+    night, lmax = rule.limits(m.placement, "night")
+    return {
+        "monitor_id": m.id,
+        "since": span[0].isoformat(),
+        "until": span[1].isoformat(),
+        "window_minutes": rule.window_minutes,
+        "valid_fraction": rule.valid_fraction,
+        "valid_flags": sorted(rule.valid_flags),
+        "day_start": rule.day_start.isoformat(),
+        "day_end": rule.day_end.isoformat(),
+        "day_limit": day,
+        "night_limit": night,
+        "lmax_limit": lmax,
+    }
+
+
+def dust_params(
+    m: Any, settings: AlarmSettings, now: dt.datetime, zone: str
+) -> tuple[dict, int] | None:
+    """The monitor's dust preset as the SQL takes it, and its allowed count per day."""
+    rule = rules.dust_rule({**settings.dust_rule, **m.dust})
+    span = _span(m.dust_until, rule.window_minutes, now, settings, zone)
+    if span is None:
+        return None
+    return {
+        "monitor_id": m.id,
+        "since": span[0].isoformat(),
+        "until": span[1].isoformat(),
+        "window_minutes": rule.window_minutes,
+        "valid_fraction": rule.valid_fraction,
+        "valid_flags": sorted(rule.valid_flags),
+        "factor": rule.factor,
+        "limit_value": rule.limit_ug_m3,
+    }, rule.allowed_per_day
+
+
+# -- 1. windows ----------------------------------------------------------------------------------
+def judge(
+    conn: Connection, settings: AlarmSettings, now: dt.datetime, zone: str, report: AlarmReport
+) -> list[Verdict]:
+    """Judge every monitor's due windows; store exceedances, move the watermarks."""
+    noise, dust, allowed = [], [], {}
+    for m in conn.execute(text(_MONITORS)).all():
+        try:
+            if m.kind in ("noise", "both") and (p := noise_params(m, settings, now, zone)):
+                noise.append(p)
+            if m.kind in ("dust", "both") and (d := dust_params(m, settings, now, zone)):
+                dust.append(d[0])
+                allowed[m.id] = d[1]
+        except ValueError as problem:
+            report.problems.append(f"site {m.site_code}: {problem}")
+    verdicts: list[Verdict] = []
+    if noise:
+        for w in conn.execute(text(_sql("noise_windows")), _bind(noise, zone)).all():
+            verdicts.append(
+                Verdict(
+                    w.monitor_id,
+                    "noise_laeq",
+                    w.start,
+                    w.end,
+                    w.laeq_exceeds,
+                    w.laeq_exceeds,
+                    w.laeq,
+                    w.limit_value,
+                    w.period,
+                )
+            )
+            verdicts.append(
+                Verdict(
+                    w.monitor_id,
+                    "noise_lmax",
+                    w.start,
+                    w.end,
+                    w.lmax_exceeds,
+                    w.lmax_exceeds,
+                    w.lmax,
+                    w.lmax_limit,
+                    w.period,
+                )
+            )
+            report.windows += 1
+            report.exceedances += int(w.laeq_exceeds) + int(w.lmax_exceeds)
+    if dust:
+        for w in conn.execute(text(_sql("dust_windows")), _bind(dust, zone)).all():
+            raises = bool(w.exceeds and w.day_count > allowed[w.monitor_id])
+            verdicts.append(
+                Verdict(
+                    w.monitor_id, "dust", w.start, w.end, raises, w.exceeds, w.mean, w.limit_value
+                )
+            )
+            report.windows += 1
+            report.exceedances += int(w.exceeds)
+    _move_watermarks(conn, [("noise", p) for p in noise] + [("dust", p) for p in dust])
+    return verdicts
+
+
+def _bind(params: list[dict], zone: str) -> dict[str, Any]:
+    return {"rules": json.dumps(params), "zone": zone}
+
+
+def _move_watermarks(conn: Connection, judged: list[tuple[str, dict]]) -> None:
+    if judged:
+        conn.execute(
+            text(
+                "INSERT INTO alarm_watermarks (monitor_id, rule, judged_until) "
+                "VALUES (:m, :rule, :until) ON CONFLICT (monitor_id, rule) "
+                "DO UPDATE SET judged_until = EXCLUDED.judged_until"
+            ),
+            [{"m": p["monitor_id"], "rule": rule, "until": p["until"]} for rule, p in judged],
+        )
+
+
+_LAST_SEEN = """
+SELECT m.id AS monitor_id, m.interval_s,
+       coalesce((SELECT max(r.at) FROM readings r WHERE r.monitor_id = m.id
+                 AND r.at > :floor AND r.at <= :now),
+                greatest(m.created_at, :floor)) AS last_seen
+FROM monitors m ORDER BY m.id
+"""
+
+
+def offline_verdicts(conn: Connection, settings: AlarmSettings, now: dt.datetime) -> list[Verdict]:
+    """Each monitor: offline (raises) once ``offline_after_intervals`` of its intervals have
+    passed without a reading, online (clears) otherwise; a monitor imported later than
+    ``now`` is neither."""
+    intervals = rules.monitoring_data()["offline_after_intervals"]
+    floor_at = now - dt.timedelta(hours=settings.lookback_hours)
+    found = []
+    for row in conn.execute(text(_LAST_SEEN), {"now": now, "floor": floor_at}):
+        if row.last_seen > now:
+            continue
+        since = row.last_seen + dt.timedelta(seconds=intervals * row.interval_s)
+        down = rules.offline(row.last_seen, now, row.interval_s)
+        found.append(
+            Verdict(row.monitor_id, "offline", since if down else row.last_seen, now, down, down)
+        )
+    return found
+
+
+# -- 2. alarms -----------------------------------------------------------------------------------
+@dataclass
+class _Active:
+    id: int
+    state: str
+    last_at: dt.datetime
+    cleared: bool
+
+
+def apply(
+    conn: Connection,
+    verdicts: Iterable[Verdict],
+    settings: AlarmSettings,
+    now: dt.datetime,
+    report: AlarmReport,
+) -> set[int]:
+    """Open, extend and clear alarms from the verdicts, in time order per monitor and kind;
+    returns the alarms touched."""
+    ordered = sorted(verdicts, key=lambda v: (v.monitor_id, v.kind, v.start))
+    monitors = sorted({v.monitor_id for v in ordered})
+    active = {
+        (r.monitor_id, r.kind): _Active(
+            r.id, r.state, r.last_at, r.condition_cleared_at is not None
+        )
+        for r in conn.execute(
+            text(
+                "SELECT id, monitor_id, kind, state, last_at, condition_cleared_at FROM alarms "
+                "WHERE state = ANY(:active) AND monitor_id = ANY(:m) FOR UPDATE"
+            ),
+            {"active": list(lifecycle.ACTIVE), "m": monitors},
+        )
+    }
+    touched: set[int] = set()
+    for v in ordered:
+        key = (v.monitor_id, v.kind)
+        alarm = active.get(key)
+        if v.raises:
+            if alarm is None:
+                alarm = active[key] = _open(conn, v, settings, now)
+                report.opened += 1
+            elif v.kind != "offline" or v.end > alarm.last_at:
+                _extend(conn, alarm, v, now)
+            touched.add(alarm.id)
+            if v.kind != "offline":
+                conn.execute(
+                    text(
+                        "UPDATE monitor_exceedances SET alarm_id = :a WHERE monitor_id = :m "
+                        "AND kind = :k AND window_start = :s"
+                    ),
+                    {"a": alarm.id, "m": v.monitor_id, "k": v.kind, "s": v.start},
+                )
+        elif (
+            alarm is not None
+            and not v.over
+            and not alarm.cleared
+            and (v.kind == "offline" or v.start >= alarm.last_at)
+        ):
+            if _clear(conn, alarm, v, now):
+                report.auto_cleared += 1
+                del active[key]
+            touched.add(alarm.id)
+    return touched
+
+
+def _open(conn: Connection, v: Verdict, settings: AlarmSettings, now: dt.datetime) -> _Active:
+    row = conn.execute(
+        text("""
+INSERT INTO alarms (monitor_id, kind, state, started_at, last_at, windows, period, worst_value,
+    limit_value, reply_due_at, created_at, updated_at)
+VALUES (:m, :k, 'open', :start, :end, 1, :period, :value, :limit, :due, :now, :now)
+RETURNING id"""),
+        {
+            "m": v.monitor_id,
+            "k": v.kind,
+            "start": v.start,
+            "end": v.end,
+            "period": v.period,
+            "value": v.value,
+            "limit": v.limit,
+            "due": now + dt.timedelta(hours=settings.reply_hours),
+            "now": now,
+        },
+    ).scalar_one()
+    add_event(conn, row, None, "opened", to_state="open", detail=_window(v), at=now)
+    return _Active(row, "open", v.end, False)
+
+
+def _window(v: Verdict) -> dict[str, Any]:
+    return {
+        "window_start": v.start.isoformat(),
+        "window_end": v.end.isoformat(),
+        "value": v.value,
+        "limit": v.limit,
+        "period": v.period,
+    }
+
+
+def _extend(conn: Connection, alarm: _Active, v: Verdict, now: dt.datetime) -> None:
+    """A further window over the limit: the same episode (its condition holds again)."""
+    conn.execute(
+        text("""
+UPDATE alarms SET last_at = greatest(last_at, :end),
+    windows = windows + CASE WHEN kind = 'offline' THEN 0 ELSE 1 END,
+    worst_value = CASE WHEN :value IS NULL THEN worst_value
+                       ELSE greatest(worst_value, :value) END,
+    period = coalesce(period, :period), condition_cleared_at = NULL, updated_at = :now
+WHERE id = :id"""),
+        {"end": v.end, "value": v.value, "period": v.period, "now": now, "id": alarm.id},
+    )
+    alarm.last_at, alarm.cleared = max(alarm.last_at, v.end), False
+
+
+def _clear(conn: Connection, alarm: _Active, v: Verdict, now: dt.datetime) -> bool:
+    """The condition cleared: auto-clear an open alarm (True), note it on another."""
+    conn.execute(
+        text("UPDATE alarms SET condition_cleared_at = :at, updated_at = :now WHERE id = :id"),
+        {"at": v.start, "now": now, "id": alarm.id},
+    )
+    detail = {"cleared_at": v.start.isoformat(), "value": v.value}
+    if alarm.state == "open":
+        conn.execute(
+            text("UPDATE alarms SET state = :s, closed_at = :now WHERE id = :id"),
+            {"s": lifecycle.AUTO_CLEARED, "now": now, "id": alarm.id},
+        )
+        add_event(
+            conn,
+            alarm.id,
+            None,
+            "state_change",
+            from_state="open",
+            to_state=lifecycle.AUTO_CLEARED,
+            detail=detail,
+            at=now,
+        )
+        return True
+    add_event(conn, alarm.id, None, "condition_cleared", detail=detail, at=now)
+    alarm.cleared = True
+    return False
+
+
+def add_event(
+    conn: Connection,
+    alarm_id: int,
+    principal: Principal | None,
+    kind: str,
+    *,
+    from_state: str | None = None,
+    to_state: str | None = None,
+    note: str | None = None,
+    once: str | None = None,
+    detail: dict[str, Any] | None = None,
+    at: dt.datetime,
+) -> bool:
+    """Append one event (who, when); a step held to ``once`` per alarm is not recorded
+    again: returns whether the event is new."""
+    inserted = conn.execute(
+        text("""
+INSERT INTO alarm_events (alarm_id, at, actor, role, kind, from_state, to_state, note, once,
+    detail)
+VALUES (:a, :at, :actor, :role, :kind, :from_state, :to_state, :note, :once,
+    CAST(:detail AS jsonb))
+ON CONFLICT (alarm_id, once) WHERE once IS NOT NULL DO NOTHING
+RETURNING id"""),
+        {
+            "a": alarm_id,
+            "at": at,
+            "actor": principal.actor if principal else SYSTEM,
+            "role": principal.role if principal else None,
+            "kind": kind,
+            "from_state": from_state,
+            "to_state": to_state,
+            "note": note,
+            "once": once,
+            "detail": json.dumps(detail or {}, ensure_ascii=False, default=str),
+        },
+    ).first()
+    return inserted is not None
+
+
+# -- 3. links ------------------------------------------------------------------------------------
+_LINK = """
+INSERT INTO alarm_requests (alarm_id, request_id, linked_at)
+SELECT a.id, r.id, :now
+FROM alarms a
+JOIN monitors m ON m.id = a.monitor_id
+JOIN requests r ON r.site_id = m.site_id
+     AND r.category IN (SELECT jsonb_array_elements_text(CAST(:categories AS jsonb) -> a.kind))
+     AND r.created_at >= a.started_at - make_interval(mins => :minutes)
+     AND r.created_at <= a.last_at + make_interval(mins => :minutes)
+WHERE (CAST(:alarms AS int[]) IS NULL OR a.id = ANY(CAST(:alarms AS int[])))
+  AND (CAST(:request AS int) IS NULL OR r.id = :request)
+ON CONFLICT DO NOTHING
+"""
+
+
+def linked_categories(conn: Connection) -> dict[str, list[str]]:
+    """Alarm kind -> request category codes, each checked against ``request_categories``
+    (an unknown code is an error naming the categories there are)."""
+    mapping = alarm_data()["request_categories"]
+    for codes in mapping.values():
+        for code in codes:
+            get_category(conn, code)
+    return {kind: list(mapping.get(kind) or []) for kind in lifecycle.KINDS}
+
+
+def link(
+    conn: Connection,
+    *,
+    alarms: Iterable[int] | None = None,
+    request: int | None = None,
+    now: dt.datetime | None = None,
+) -> int:
+    """Link alarms and requests of one site within the link window (of these alarms, or
+    of this request); returns how many links are new."""
+    result = conn.execute(
+        text(_LINK),
+        {
+            "now": now or dt.datetime.now(dt.UTC),
+            "categories": json.dumps(linked_categories(conn)),
+            "minutes": int(alarm_data()["link_minutes"]),
+            "alarms": None if alarms is None else sorted(alarms),
+            "request": request,
+        },
+    )
+    return result.rowcount
+
+
+# -- 4. escalation -------------------------------------------------------------------------------
+_OVERDUE = """
+SELECT a.id, a.kind, a.state, a.reply_due_at, a.started_at, m.mn, s.code AS site_code
+FROM alarms a JOIN monitors m ON m.id = a.monitor_id JOIN sites s ON s.id = m.site_id
+WHERE a.state = ANY(:waiting) AND a.reply_due_at <= :now AND a.escalated_at IS NULL
+ORDER BY a.id
+FOR UPDATE OF a SKIP LOCKED
+"""
+
+
+def escalate(
+    conn: Connection, liaison: LiaisonSettings, now: dt.datetime, report: AlarmReport
+) -> None:
+    """Alarms whose reply is late: one escalation each, to the site's lead, via the outbox."""
+    rows = conn.execute(
+        text(_OVERDUE), {"waiting": list(lifecycle.AWAITING_REPLY), "now": now}
+    ).all()
+    for row in rows:
+        lead = groups.site_lead(
+            conn, row.site_code, now.astimezone(ZoneInfo(partitions.ZONE)).date()
+        )
+        detail = {"due": row.reply_due_at.isoformat(), "recipient": lead}
+        if not add_event(
+            conn, row.id, None, "escalation", once="reply/overdue", detail=detail, at=now
+        ):
+            continue
+        conn.execute(
+            text("UPDATE alarms SET escalated_at = :now, updated_at = :now WHERE id = :id"),
+            {"now": now, "id": row.id},
+        )
+        report.escalated += 1
+        report.notifications += outbox.enqueue(
+            conn,
+            liaison,
+            _message(row, lead),
+            kind="alarm_escalation",
+            recipient=lead,
+            now=now,
+            alarm_id=row.id,
+        )
+
+
+_KIND_ZH = {
+    "noise_laeq": "噪声超标",
+    "noise_lmax": "夜间最大声级超标",
+    "dust": "扬尘超标",
+    "offline": "监测设备离线",
+}
+
+
+def _message(row: Any, lead: str | None) -> dict[str, Any]:
+    due = row.reply_due_at.astimezone(ZoneInfo(partitions.ZONE)).strftime("%Y-%m-%d %H:%M")
+    to = f" @{lead}" if lead else ""
+    return {
+        "text": f"【监测告警】A{row.id}（{_KIND_ZH[row.kind]}，{row.site_code}，{row.mn}）"
+        f"未在 {due} 前回复，升级督办{to}",
+        "alarm": row.id,
+        "site": row.site_code,
+        "monitor": row.mn,
+        "kind": "alarm_escalation",
+        "alarm_kind": row.kind,
+        "state": row.state,
+        "due": row.reply_due_at.isoformat(),
+        "recipient": lead,
+    }
+
+
+# -- the pass ------------------------------------------------------------------------------------
+def run(
+    conn: Connection,
+    settings: AlarmSettings,
+    liaison: LiaisonSettings,
+    *,
+    now: dt.datetime | None = None,
+    zone: str = partitions.ZONE,
+) -> AlarmReport:
+    """One pass, in the caller's transaction (see the module's docstring)."""
+    now = now or dt.datetime.now(dt.UTC)
+    report = AlarmReport()
+    verdicts = judge(conn, settings, now, zone, report)
+    verdicts += offline_verdicts(conn, settings, now)
+    touched = apply(conn, verdicts, settings, now, report)
+    if touched:
+        report.linked = link(conn, alarms=touched, now=now)
+    escalate(conn, liaison, now, report)
+    return report
