@@ -17,6 +17,9 @@ from fastapi.middleware.trustedhost import TrustedHostMiddleware
 
 import geo_service
 from geo_service.api import (
+    alarms as monitor_alarms,
+)
+from geo_service.api import (
     audit,
     dashboards,
     docs,
@@ -59,6 +62,7 @@ from geo_service.monitoring.store import DatabaseSink
 from geo_service.ogc.routes import router as ogc_router
 from geo_service.ogc.tile_routes import router as ogc_tile_router
 from geo_service.settings import (
+    AlarmSettings,
     AuthSettings,
     BandRules,
     DatabaseSettings,
@@ -81,9 +85,10 @@ def _lifespan(
     server: ServerSettings,
     monitoring: MonitoringSettings,
     liaison: LiaisonSettings,
+    alarm_settings: AlarmSettings,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """One engine (and pool) per application, the tile cache's listener, the HJ 212
-    receiver when its port is set, and the SLA pass when its interval is set
+    receiver when its port is set, and the SLA and alarm passes when their interval is set
     (``geo_service.liaison.schedule``); all stopped when the server stops."""
 
     @asynccontextmanager
@@ -98,7 +103,7 @@ def _lifespan(
         hj212 = None
         if monitoring.port is not None:  # listening before the first request is served
             hj212 = await start(app.state.receiver, monitoring.host, monitoring.port)
-        sla = schedule.start(app.state.engine, liaison)
+        sla = schedule.start(app.state.engine, liaison, alarm_settings, monitoring.timezone)
         try:
             yield
         finally:
@@ -123,6 +128,7 @@ def create_app(
     band_rules: BandRules | None = None,
     monitoring: MonitoringSettings | None = None,
     liaison: LiaisonSettings | None = None,
+    alarms: AlarmSettings | None = None,
 ) -> FastAPI:
     """The web application; settings from the environment unless given (tests give theirs).
 
@@ -136,12 +142,13 @@ def create_app(
     settings = settings or database_settings()
     auth, server = auth or AuthSettings(), server or ServerSettings()
     liaison = liaison or LiaisonSettings()
+    alarms = alarms or AlarmSettings()
     secret = session_secret(auth, server, settings.home)
     app = FastAPI(
         title="Site-impact service 工地周边影响服务",
         description=geo_service.__doc__,
         version=geo_service.__version__,
-        lifespan=_lifespan(settings, server, monitoring or MonitoringSettings(), liaison),
+        lifespan=_lifespan(settings, server, monitoring or MonitoringSettings(), liaison, alarms),
         # Served by ``docs``, which declares them public like every other route.
         openapi_url=None,
         docs_url=None,
@@ -155,6 +162,7 @@ def create_app(
     app.state.basemap_package = package
     app.state.band_rules = band_rules or BandRules()
     app.state.liaison_settings = liaison
+    app.state.alarm_settings = alarms
     app.state.session_secret = secret
     app.state.principal_cache = PrincipalCache(auth.credential_cache_seconds)
     add_exception_handlers(app)
@@ -176,6 +184,7 @@ def create_app(
         search,
         maps,
         monitors,
+        monitor_alarms,
         requests,
         visits,
         groups,

@@ -129,3 +129,44 @@ def retention(cli: CliSettings, keep_months: int | None) -> None:
         f"detached {len(detached)} partition(s): {', '.join(detached) or 'none'}"
         " (still in the database as tables: archive them, then DROP TABLE)"
     )
+
+
+@main.group(cls=Group)
+def alarms() -> None:
+    """Exceedance alarms of the monitors: the evaluation, escalation of late replies."""
+
+
+@alarms.command("run")
+@click.option(
+    "--deliver/--no-deliver",
+    default=True,
+    show_default=True,
+    help="Also post the outbox to the configured webhooks.",
+)
+@click.pass_obj
+def alarms_run(cli: CliSettings, deliver: bool) -> None:
+    """Judge the windows due, open, extend and clear alarms, link them to residents'
+    requests and escalate late replies (each once); for cron."""
+    from geo_service.liaison import outbox
+    from geo_service.monitoring import alarms as passes
+    from geo_service.settings import AlarmSettings, LiaisonSettings
+
+    liaison = cli.get(LiaisonSettings)
+    engine = engine_for(cli)
+    with engine.begin() as conn:
+        report = passes.run(
+            conn, cli.get(AlarmSettings), liaison, zone=cli.get(MonitoringSettings).timezone
+        )
+    for problem in report.problems:
+        click.echo(f"skipped: {problem}", err=True)
+    click.echo(
+        f"judged {report.windows} windows: {report.exceedances} exceedances, "
+        f"{report.opened} alarms opened, {report.auto_cleared} auto-cleared, "
+        f"{report.linked} linked to requests, {report.escalated} escalated "
+        f"({report.notifications} notifications)"
+    )
+    if deliver:
+        sent = outbox.deliver(engine, liaison)
+        click.echo(
+            f"outbox: {sent.delivered} delivered, {sent.retried} to retry, {sent.failed} failed"
+        )

@@ -101,8 +101,8 @@ def clear_liaison(conn: Connection) -> None:
     (TRUNCATE: the events refuse DELETE, being append-only)."""
     conn.execute(
         text(
-            "TRUNCATE request_events, requests, visit_photos, visits, micro_wishes, "
-            "liaison_outbox, working_group_members, site_officers"
+            "TRUNCATE request_events, alarm_requests, requests, visit_photos, visits, "
+            "micro_wishes, liaison_outbox, working_group_members, site_officers"
         )
     )
 

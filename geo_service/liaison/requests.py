@@ -25,6 +25,7 @@ from geo_service.errors import Forbidden, InvalidCase, NotFound, RefusedTransiti
 from geo_service.impact import SiteRef, resolve_site
 from geo_service.liaison import calendar, states
 from geo_service.liaison.categories import get_category
+from geo_service.monitoring import links
 from geo_service.query import LayerQuery
 from geo_service.settings import LiaisonSettings
 from layers import WORKFLOW_LAYERS
@@ -148,6 +149,7 @@ VALUES (:id, :public_id, :site_id, :category, :channel, :priority, :description,
         },
     )
     add_event(conn, row_id, principal, "created", to_state="new", at=at)
+    links.link(conn, request=row_id, now=at)  # a monitor's alarm at the site within the hour
     audit.record(
         conn,
         principal,
@@ -286,7 +288,11 @@ def read(conn: Connection, principal: Principal, public_id: str) -> dict[str, An
             target=f"request:{public_id}",
             record_count=1,
         )
-    return {**_public(row), "events": events(conn, row["row_id"], internal=personal)}
+    return {
+        **_public(row),
+        "alarms": links.alarms_of(conn, row["row_id"]),
+        "events": events(conn, row["row_id"], internal=personal),
+    }
 
 
 def matching(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -284,9 +284,3 @@ def export(rows: list[dict[str, Any]], fmt: str, lang: str) -> bytes:
     out_bytes = io.BytesIO()
     book.save(out_bytes)
     return out_bytes.getvalue()
-
-
-def filter_dict(wanted: AlarmFilter) -> dict[str, Any]:
-    return {
-        k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in asdict(wanted).items()
-    }

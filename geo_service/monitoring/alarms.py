@@ -43,8 +43,8 @@ from sqlalchemy import Connection, text
 
 from geo_service.access import Principal
 from geo_service.liaison import groups, outbox
-from geo_service.liaison.categories import get_category
 from geo_service.monitoring import lifecycle, partitions, rules
+from geo_service.monitoring.links import alarm_data, link
 from geo_service.settings import AlarmSettings, LiaisonSettings
 
 SYSTEM = "system:alarms"
@@ -54,11 +54,6 @@ ORIGIN = dt.datetime(2000, 1, 1)  # the windows' grid: local midnight, as date_b
 @cache
 def _sql(name: str) -> str:
     return resources.files("geo_service.monitoring").joinpath(f"sql/{name}.sql").read_text("utf-8")
-
-
-def alarm_data() -> dict[str, Any]:
-    """``alarms`` of ``reference/monitoring.yaml``: reply actions, linked categories."""
-    return rules.monitoring_data()["alarms"]
 
 
 def actions() -> dict[str, dict[str, str]]:
@@ -446,54 +441,6 @@ RETURNING id"""),
         },
     ).first()
     return inserted is not None
-
-
-# -- 3. links ------------------------------------------------------------------------------------
-_LINK = """
-INSERT INTO alarm_requests (alarm_id, request_id, linked_at)
-SELECT a.id, r.id, :now
-FROM alarms a
-JOIN monitors m ON m.id = a.monitor_id
-JOIN requests r ON r.site_id = m.site_id
-     AND r.category IN (SELECT jsonb_array_elements_text(CAST(:categories AS jsonb) -> a.kind))
-     AND r.created_at >= a.started_at - make_interval(mins => :minutes)
-     AND r.created_at <= a.last_at + make_interval(mins => :minutes)
-WHERE (CAST(:alarms AS int[]) IS NULL OR a.id = ANY(CAST(:alarms AS int[])))
-  AND (CAST(:request AS int) IS NULL OR r.id = :request)
-ON CONFLICT DO NOTHING
-"""
-
-
-def linked_categories(conn: Connection) -> dict[str, list[str]]:
-    """Alarm kind -> request category codes, each checked against ``request_categories``
-    (an unknown code is an error naming the categories there are)."""
-    mapping = alarm_data()["request_categories"]
-    for codes in mapping.values():
-        for code in codes:
-            get_category(conn, code)
-    return {kind: list(mapping.get(kind) or []) for kind in lifecycle.KINDS}
-
-
-def link(
-    conn: Connection,
-    *,
-    alarms: Iterable[int] | None = None,
-    request: int | None = None,
-    now: dt.datetime | None = None,
-) -> int:
-    """Link alarms and requests of one site within the link window (of these alarms, or
-    of this request); returns how many links are new."""
-    result = conn.execute(
-        text(_LINK),
-        {
-            "now": now or dt.datetime.now(dt.UTC),
-            "categories": json.dumps(linked_categories(conn)),
-            "minutes": int(alarm_data()["link_minutes"]),
-            "alarms": None if alarms is None else sorted(alarms),
-            "request": request,
-        },
-    )
-    return result.rowcount
 
 
 # -- 4. escalation -------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ PATH_VALUES = {
     "visit_id": "1",
     "photo_id": "1",
     "wish_id": "1",
+    "alarm_id": "1",
     "kind": "visits",
     "z": "0",
     "x": "0",
