@@ -97,12 +97,14 @@ def _rng(seed: int, name: str) -> np.random.Generator:
 
 
 def clear_liaison(conn: Connection) -> None:
-    """Empty the liaison work before the sites and households it points at are replaced
-    (TRUNCATE: the events refuse DELETE, being append-only)."""
+    """Empty the liaison work and the monitors' alarms before the sites, households and
+    monitors they point at are replaced (TRUNCATE: the events refuse DELETE, being
+    append-only)."""
     conn.execute(
         text(
-            "TRUNCATE request_events, alarm_requests, requests, visit_photos, visits, "
-            "micro_wishes, liaison_outbox, working_group_members, site_officers"
+            "TRUNCATE request_events, requests, visit_photos, visits, micro_wishes, "
+            "liaison_outbox, working_group_members, site_officers, alarm_events, "
+            "alarm_requests, monitor_exceedances, alarm_watermarks, alarms"
         )
     )
 

@@ -219,3 +219,42 @@ def test_each_window_is_judged_once(monitors: Engine, minutes: Callable[..., Non
     later = run(monitors, local(23, 10))
     assert later.windows == 0
     assert found(monitors) == [("NOISY", "noise_laeq", "open", local(22), local(22, 20))]
+
+
+def test_geo_service_alarms_run_for_cron(
+    monitors: Engine,
+    minutes: Callable[..., None],
+    database_url: str,
+    tmp_path,
+    monkeypatch,
+) -> None:
+    from click.testing import CliRunner
+
+    from geo_service.cli import main
+
+    monkeypatch.setenv("GEO_SERVICE_DATABASE_URL", database_url)
+    monkeypatch.setenv("GEO_SERVICE_HOME", str(tmp_path))
+    monkeypatch.setenv("GEO_SERVICE_ALARMS_REPLY_HOURS", "2")
+    now = dt.datetime.now(dt.UTC)
+    minutes("NOISY", alarms.floor(now - dt.timedelta(hours=2), 20, "Asia/Shanghai"), 20, leq=80)
+    first = CliRunner().invoke(main, ["alarms", "run", "--no-deliver"])
+    assert first.exit_code == 0, first.output
+    assert "judged 1 windows: 1 exceedances" in first.output
+    with monitors.connect() as conn:
+        due = conn.execute(
+            text("SELECT reply_due_at - created_at FROM alarms WHERE kind = 'noise_laeq'")
+        ).scalar_one()
+    assert due == dt.timedelta(hours=2)  # GEO_SERVICE_ALARMS_REPLY_HOURS
+    again = CliRunner().invoke(main, ["alarms", "run", "--no-deliver"])
+    assert "judged 0 windows" in again.output
+
+
+def test_the_servers_scheduler_runs_the_alarm_pass(
+    monitors: Engine, minutes: Callable[..., None]
+) -> None:
+    from geo_service.liaison import schedule
+
+    now = dt.datetime.now(dt.UTC)
+    minutes("NOISY", alarms.floor(now - dt.timedelta(hours=1), 20, "Asia/Shanghai"), 20, leq=80)
+    schedule.tick(monitors, LiaisonSettings(), AlarmSettings())
+    assert [kind for _, kind, *_ in found(monitors)] == ["noise_laeq"]
