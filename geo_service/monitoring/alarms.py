@@ -454,16 +454,18 @@ FOR UPDATE OF a SKIP LOCKED
 
 
 def escalate(
-    conn: Connection, liaison: LiaisonSettings, now: dt.datetime, report: AlarmReport
+    conn: Connection,
+    liaison: LiaisonSettings,
+    now: dt.datetime,
+    report: AlarmReport,
+    zone: str = partitions.ZONE,
 ) -> None:
     """Alarms whose reply is late: one escalation each, to the site's lead, via the outbox."""
     rows = conn.execute(
         text(_OVERDUE), {"waiting": list(lifecycle.AWAITING_REPLY), "now": now}
     ).all()
     for row in rows:
-        lead = groups.site_lead(
-            conn, row.site_code, now.astimezone(ZoneInfo(partitions.ZONE)).date()
-        )
+        lead = groups.site_lead(conn, row.site_code, now.astimezone(ZoneInfo(zone)).date())
         detail = {"due": row.reply_due_at.isoformat(), "recipient": lead}
         if not add_event(
             conn, row.id, None, "escalation", once="reply/overdue", detail=detail, at=now
@@ -477,7 +479,7 @@ def escalate(
         report.notifications += outbox.enqueue(
             conn,
             liaison,
-            _message(row, lead),
+            _message(row, lead, zone),
             kind="alarm_escalation",
             recipient=lead,
             now=now,
@@ -493,8 +495,8 @@ _KIND_ZH = {
 }
 
 
-def _message(row: Any, lead: str | None) -> dict[str, Any]:
-    due = row.reply_due_at.astimezone(ZoneInfo(partitions.ZONE)).strftime("%Y-%m-%d %H:%M")
+def _message(row: Any, lead: str | None, zone: str) -> dict[str, Any]:
+    due = row.reply_due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
     to = f" @{lead}" if lead else ""
     return {
         "text": f"【监测告警】A{row.id}（{_KIND_ZH[row.kind]}，{row.site_code}，{row.mn}）"
@@ -527,5 +529,5 @@ def run(
     touched = apply(conn, verdicts, settings, now, report)
     if touched:
         report.linked = link(conn, alarms=touched, now=now)
-    escalate(conn, liaison, now, report)
+    escalate(conn, liaison, now, report, zone)
     return report
