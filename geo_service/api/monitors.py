@@ -33,7 +33,8 @@ BUCKETS = {"20min": "20 minutes", "1h": "1 hour", "1d": "1 day"}
 
 @router.post("/api/ingest/hj212", summary="Packets from monitors, forwarded over HTTP")
 async def ingest(request: Request, _: Public) -> dict[str, Any]:
-    """One HJ 212 packet per line (CRLF or LF); each answered as over TCP."""
+    """One HJ 212 packet per line (CRLF or LF); each answered as over TCP, all kept in one
+    transaction (a packet the database refuses is refused alone)."""
     body = await request.body()
     lines = [line.strip() for line in body.splitlines() if line.strip()]
     if not lines:
@@ -43,8 +44,7 @@ async def ingest(request: Request, _: Public) -> dict[str, Any]:
     receiver: Receiver = request.app.state.receiver
     peer = request.client.host if request.client else "unknown"
     answers = []
-    for raw in lines:
-        outcome, answer = await _receive(receiver, raw, peer)
+    for outcome, answer in await _receive(receiver, lines, peer):
         packet = outcome.packet
         answers.append(
             {
@@ -59,9 +59,13 @@ async def ingest(request: Request, _: Public) -> dict[str, Any]:
     return {"accepted": accepted, "refused": len(answers) - accepted, "packets": answers}
 
 
-async def _receive(receiver: Receiver, raw: bytes, peer: str) -> tuple[Outcome, bytes | None]:
-    """The database work in a worker thread, off the event loop."""
-    return await run_in_threadpool(receiver.receive, raw, peer, "http")
+async def _receive(
+    receiver: Receiver, lines: list[bytes], peer: str
+) -> list[tuple[Outcome, bytes | None]]:
+    """The database work in a worker thread, off the event loop; one transaction for all."""
+    return await run_in_threadpool(
+        receiver.receive_many, [(raw, peer, "http", None) for raw in lines]
+    )
 
 
 def _when(value: str | None, name: str, default: dt.datetime) -> dt.datetime:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,6 @@ from geo_service.monitoring import factors, hj212, partitions, rules
 from geo_service.monitoring.hj212 import Return
 from geo_service.monitoring.receiver import Device, Frame, Outcome
 
-ARCHIVED = "55000"  # readings_partition(): the month was detached by retention
 _DEVICE_TTL_S = 10.0  # an imported monitor (or a new password) is known within seconds
 
 
@@ -60,19 +60,62 @@ def reading_rows(
     return rows
 
 
-_INSERT_PACKET = text("""
-INSERT INTO hj212_packets (received_at, peer, via, raw, mn, monitor_id, accepted, code, reason)
-VALUES (:received_at, :peer, :via, :raw, :mn, :monitor_id, :accepted, :code, :reason)""")
-_INSERT_READINGS = text("""
-INSERT INTO readings (monitor_id, cn, factor, statistic, at, value, flag, received_at)
-VALUES (:monitor_id, :cn, :factor, :statistic, :at, :value, :flag, :received_at)
+# One statement per batch for each table: arrays in, ``unnest`` spreads them into rows (a
+# multi-row INSERT without a statement text per batch size). A repeated reading, in the
+# batch or before it, is left out by the key.
+_PACKET_COLUMNS = {
+    "received_at": "timestamptz",
+    "peer": "text",
+    "via": "text",
+    "raw": "bytea",
+    "mn": "text",
+    "monitor_id": "integer",
+    "accepted": "boolean",
+    "code": "smallint",
+    "reason": "text",
+}
+_READING_COLUMNS = {
+    "monitor_id": "integer",
+    "cn": "text",
+    "factor": "text",
+    "statistic": "text",
+    "at": "timestamptz",
+    "value": "float8",
+    "flag": "text",
+    "received_at": "timestamptz",
+}
+
+
+def _unnest(columns: dict[str, str]) -> str:
+    names = ", ".join(columns)
+    arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in columns.items())
+    return f"SELECT * FROM unnest({arrays}) AS u({names})"
+
+
+_INSERT_PACKETS = text(
+    f"INSERT INTO hj212_packets ({', '.join(_PACKET_COLUMNS)}) {_unnest(_PACKET_COLUMNS)}"
+)
+_INSERT_READINGS = text(f"""
+INSERT INTO readings ({", ".join(_READING_COLUMNS)}) {_unnest(_READING_COLUMNS)}
 ON CONFLICT DO NOTHING""")
+
+
+def _arrays(rows: list[dict], columns: dict[str, str]) -> dict[str, list]:
+    return {c: [r[c] for r in rows] for c in columns}
+
+
+def _refused_by_database(error: DBAPIError) -> str | None:
+    """The server's sentence when it refused the statement (a bad frame, an archived month);
+    None when there was no answer (the database is down: the whole batch is refused)."""
+    if getattr(error.orig, "pgcode", None) is None:
+        return None
+    return error.orig.diag.message_primary
 
 
 @dataclass
 class DatabaseSink:
     """The receiver's sink on the service's database (safe to share between threads: each
-    frame is one statement batch in its own transaction)."""
+    batch is its own transaction)."""
 
     engine: Engine
     zone: str = partitions.ZONE
@@ -98,31 +141,69 @@ class DatabaseSink:
         self._devices[mn] = (time.monotonic(), monitor)
         return monitor
 
-    def record(self, frame: Frame) -> Outcome:
-        """Keep the frame and its readings in one transaction. Readings of a month that
-        retention archived are refused (the frame is still kept, with that reason)."""
-        monitor = frame.device
-        assert monitor is None or isinstance(monitor, Monitor)
-        rows = (
-            reading_rows(monitor, frame.data, frame.received, self.zone)
-            if frame.data is not None and monitor is not None
-            else []
-        )
+    def record_many(self, frames: Sequence[Frame]) -> list[Outcome]:
+        """Keep the frames and their readings in one transaction. When the database refuses
+        it, each frame is tried alone, so one bad frame (a month retention archived, a value
+        the table cannot hold) is refused with the database's reason, its raw copy kept, and
+        the others stored; when the database does not answer, every frame is refused."""
+        frames = list(frames)
         try:
             with self.engine.begin() as conn:
-                conn.execute(_INSERT_PACKET, self._packet_row(frame, frame.outcome))
-                if rows:
-                    self._ensure_months(conn, rows)
-                    conn.execute(_INSERT_READINGS, rows)
+                months = self._write(conn, frames, [f.outcome for f in frames])
         except DBAPIError as error:
-            if getattr(error.orig, "pgcode", None) != ARCHIVED:
-                raise
-            reason = error.orig.diag.message_primary  # the function's own sentence
-            refused = Outcome(False, Return.REFUSED, reason, frame.outcome.packet)
+            reason = _refused_by_database(error)
+            if reason is None:
+                why = f"the database is unavailable, send again later ({type(error.orig).__name__})"
+                return [self._refusal(f, why) for f in frames]
+            if len(frames) > 1:
+                return [outcome for f in frames for outcome in self.record_many([f])]
+            return [self._keep_refused(frames[0], reason)]
+        self._months |= months  # made for good only once committed
+        return [f.outcome for f in frames]
+
+    def _write(
+        self, conn: Connection, frames: list[Frame], outcomes: list[Outcome]
+    ) -> set[dt.date]:
+        """Both statements (and the partitions they need: the months made, returned)."""
+        conn.execute(
+            _INSERT_PACKETS,
+            _arrays(
+                [self._packet_row(f, o) for f, o in zip(frames, outcomes, strict=True)],
+                _PACKET_COLUMNS,
+            ),
+        )
+        rows = [
+            row
+            for f, o in zip(frames, outcomes, strict=True)
+            if o.accepted
+            for row in self._readings(f)
+        ]
+        if not rows:
+            return set()
+        months = self._ensure_months(conn, rows)
+        conn.execute(_INSERT_READINGS, _arrays(rows, _READING_COLUMNS))
+        return months
+
+    def _readings(self, frame: Frame) -> list[dict]:
+        monitor = frame.device
+        if frame.data is None or not isinstance(monitor, Monitor):
+            return []
+        return reading_rows(monitor, frame.data, frame.received, self.zone)
+
+    def _refusal(self, frame: Frame, reason: str) -> Outcome:
+        return Outcome(False, Return.REFUSED, reason, frame.outcome.packet)
+
+    def _keep_refused(self, frame: Frame, reason: str) -> Outcome:
+        """The frame kept raw as refused, with the database's reason (its readings not)."""
+        refused = self._refusal(frame, reason)
+        if not frame.outcome.accepted:  # refused already: the raw copy itself failed
+            return frame.outcome
+        try:
             with self.engine.begin() as conn:
-                conn.execute(_INSERT_PACKET, self._packet_row(frame, refused))
-            return refused
-        return frame.outcome
+                self._write(conn, [frame], [refused])  # no readings: no months
+        except DBAPIError:
+            pass  # the refusal is still answered; the device sends again
+        return refused
 
     def _packet_row(self, frame: Frame, outcome: Outcome) -> dict:
         packet, monitor = outcome.packet, frame.device
@@ -139,8 +220,8 @@ class DatabaseSink:
             "reason": outcome.reason,
         }
 
-    def _ensure_months(self, conn: Connection, rows: list[dict]) -> None:
+    def _ensure_months(self, conn: Connection, rows: list[dict]) -> set[dt.date]:
         months = {partitions.month_of(r["at"], self.zone) for r in rows} - self._months
         if months:
             partitions.ensure(conn, months, self.zone)
-            self._months |= months
+        return months

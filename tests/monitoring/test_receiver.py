@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from geo_service.monitoring import hj212
@@ -26,13 +27,14 @@ class Kept:
     def device(self, mn: str) -> Device | None:
         return {d.mn: d for d in (NOISE, MODBUS)}.get(mn)
 
-    def record(self, frame: Frame) -> Outcome:
-        assert frame.peer.startswith("127.0.0.1:") and frame.via == "tcp"
-        self.raw.append((frame.raw, frame.outcome))
-        if frame.data is not None:
-            assert frame.device is not None
-            self.stored.append((frame.device.mn, frame.data))
-        return frame.outcome
+    def record_many(self, frames: Sequence[Frame]) -> list[Outcome]:
+        for frame in frames:
+            assert frame.peer.startswith("127.0.0.1:") and frame.via == "tcp"
+            self.raw.append((frame.raw, frame.outcome))
+            if frame.data is not None:
+                assert frame.device is not None
+                self.stored.append((frame.device.mn, frame.data))
+        return [frame.outcome for frame in frames]
 
 
 def _exchange(kept: Kept, chunks: list[bytes], answers: int) -> list[bytes]:
