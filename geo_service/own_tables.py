@@ -17,6 +17,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -305,6 +306,13 @@ def secret_tables(metadata: MetaData) -> None:
 
 # Measurements arriving every second: the tile cache does not follow them (``data_tables``).
 STREAM = {"stream": True}
+# A rollup bucket keeps an energy sum (levels: LAeq), a sum (means) or an extreme; its value
+# follows (``geo_service.monitoring.rollups``).
+ROLLUP_KINDS = ("energy", "mean", "max", "min")
+ROLLUP_VALUE = (
+    "CASE kind WHEN 'energy' THEN 10 * log(total / NULLIF(valid_count, 0))"
+    " WHEN 'mean' THEN total / NULLIF(valid_count, 0) ELSE total END"
+)
 
 
 def monitoring_tables(metadata: MetaData) -> None:
@@ -316,6 +324,9 @@ def monitoring_tables(metadata: MetaData) -> None:
     daily) at one time (the interval's start for aggregates), particulates in ug/m3; range
     partitions by month (``geo_service.monitoring.partitions`` creates them ahead and
     detaches old ones), BRIN on time. A repeated packet changes nothing (the key).
+    ``reading_rollups`` (migration 0024): per monitor, factor, statistic, period (15min,
+    20min, 1h, 1d) and bucket start, what the bucket's value follows from whatever order the
+    readings came in, and the counts of valid and of all readings.
     """
     Table(
         "hj212_packets",
@@ -354,6 +365,28 @@ def monitoring_tables(metadata: MetaData) -> None:
         Index("ix_readings_at", "at", postgresql_using="brin"),
         CheckConstraint("cn IN ('2011', '2051', '2061', '2031')", name="ck_readings_cn"),
         postgresql_partition_by="RANGE (at)",
+        info=STREAM,
+    )
+    Table(
+        "reading_rollups",
+        metadata,
+        Column(
+            "monitor_id",
+            Integer,
+            ForeignKey("monitors.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("factor", String(16), primary_key=True),
+        Column("statistic", String(12), primary_key=True),
+        Column("period", String(8), primary_key=True),
+        Column("start", DateTime(timezone=True), primary_key=True),
+        Column("kind", String(8), nullable=False),
+        Column("total", Float),
+        Column("valid_count", Integer, nullable=False),
+        Column("count", Integer, nullable=False),
+        Column("value", Float, Computed(ROLLUP_VALUE, persisted=True)),
+        Index("ix_reading_rollups_start", "start", postgresql_using="brin"),
+        CheckConstraint(_in("kind", ROLLUP_KINDS), name="ck_reading_rollups_kind"),
         info=STREAM,
     )
 

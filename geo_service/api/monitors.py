@@ -17,18 +17,13 @@ from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.deps import EngineDep, Public, PublicLayerReader
 from geo_service.errors import InvalidQuery, NotFound
-from geo_service.monitoring import factors, rules
+from geo_service.monitoring import rollups
 from geo_service.monitoring.receiver import Outcome, Receiver
 
 router = APIRouter(tags=["monitoring"])
 
 MAX_PACKETS = 500
 MAX_READINGS = 50_000
-# Energy means for levels in dB (LAeq of the bucket), arithmetic means for the rest; only
-# readings with a flag the rules count as valid (``reference/monitoring.yaml``; none sent
-# counts as N) count.
-NOISE_FACTORS = factors.ENERGY_MEAN
-BUCKETS = {"20min": "20 minutes", "1h": "1 hour", "1d": "1 day"}
 
 
 @router.post("/api/ingest/hj212", summary="Packets from monitors, forwarded over HTTP")
@@ -92,7 +87,10 @@ def readings(
     factor: Annotated[str | None, Query(max_length=16, description="a34002, Leq, ...")] = None,
     agg: Annotated[Literal["raw", "20min", "1h", "1d"], Query()] = "raw",
 ) -> dict[str, Any]:
-    """``from`` to ``to`` (at most 31 days; the last 24 hours by default)."""
+    """``from`` to ``to`` (at most 31 days; the last 24 hours by default). Aggregates are the
+    rollups of real-time and minute data (``geo_service.monitoring.rollups``): energy means
+    for levels (LAeq), extremes for LMx/LMn and -Max/-Min, means for the rest, of the
+    readings flagged valid (``n`` of ``count``; ``value`` null when none was)."""
     end = _when(to, "to", dt.datetime.now(dt.UTC))
     start = _when(from_, "from", end - dt.timedelta(days=1))
     if not start < end or end - start > dt.timedelta(days=31):
@@ -114,32 +112,22 @@ ORDER BY at, factor, statistic LIMIT {MAX_READINGS + 1}"""),
         else:
             rows = conn.execute(
                 text(f"""
-SELECT date_bin(CAST(:bucket AS interval), at, TIMESTAMPTZ '2000-01-01 00:00+08') AS at,
-       factor, statistic,
-       CASE WHEN factor = ANY(CAST(:noise AS text[]))
-            THEN round(CAST(10 * log(avg(power(10, value / 10))) AS numeric), 1)
-            ELSE round(CAST(avg(value) AS numeric), 2) END AS value,
-       count(*) AS n
-FROM readings
-WHERE monitor_id = :m AND at >= :start AND at < :end AND coalesce(flag, 'N') = ANY(
-      CASE WHEN factor = ANY(CAST(:noise AS text[])) THEN CAST(:noise_valid AS text[])
-           ELSE CAST(:dust_valid AS text[]) END)
+SELECT start AS at, factor, statistic,
+       round(CAST(value AS numeric), CASE WHEN factor = ANY(CAST(:noise AS text[]))
+                                          THEN 1 ELSE 2 END) AS value,
+       valid_count AS n, count
+FROM reading_rollups
+WHERE monitor_id = :m AND period = :period AND start >= :start AND start < :end
   AND (CAST(:factor AS text) IS NULL OR factor = :factor)
-GROUP BY 1, 2, 3 ORDER BY 1, 2, 3 LIMIT {MAX_READINGS + 1}"""),
-                {
-                    **params,
-                    "bucket": BUCKETS[agg],
-                    "noise": list(NOISE_FACTORS),
-                    "noise_valid": sorted(rules.noise_rule().valid_flags),
-                    "dust_valid": sorted(rules.monitoring_data()["dust_valid_flags"]),
-                },
+ORDER BY start, factor, statistic LIMIT {MAX_READINGS + 1}"""),
+                {**params, "period": agg, "noise": list(rollups.NOISE)},
             ).mappings()
         out = [dict(r) for r in rows]
     if len(out) > MAX_READINGS:
         raise InvalidQuery(f"more than {MAX_READINGS} readings: ask for a shorter time or agg")
     for r in out:
         r["at"] = r["at"].isoformat()
-        r["value"] = float(r["value"])
+        r["value"] = None if r["value"] is None else float(r["value"])
     return {
         "monitor": mn,
         "from": start.isoformat(),

@@ -1,9 +1,10 @@
 """Where the receiver's results go in the service: PostgreSQL.
 
-The raw frame (``hj212_packets``) and its readings (``readings``) are written in one
-transaction, so a frame is either kept with what it said or, if the database refused,
-answered as refused. A repeated packet adds its raw copy (what arrived is kept) and no
-reading (the readings' key). Particulates are stored in ug/m3 whatever the device reports
+The raw frame (``hj212_packets``), its readings (``readings``) and their rollups
+(``reading_rollups``, ``geo_service.monitoring.rollups``) are written in one transaction, so
+a frame is either kept with what it said or, if the database refused, answered as refused.
+A repeated packet adds its raw copy (what arrived is kept) and no reading (the readings'
+key), so nothing to the rollups. Particulates are stored in ug/m3 whatever the device reports
 (``monitors.units``); ``DataTime`` is the device's local time in ``zone``.
 """
 
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
-from geo_service.monitoring import factors, hj212, partitions, rules
+from geo_service.monitoring import factors, hj212, partitions, rollups, rules
 from geo_service.monitoring.hj212 import Return
 from geo_service.monitoring.receiver import Device, Frame, Outcome
 
@@ -95,9 +96,11 @@ def _unnest(columns: dict[str, str]) -> str:
 _INSERT_PACKETS = text(
     f"INSERT INTO hj212_packets ({', '.join(_PACKET_COLUMNS)}) {_unnest(_PACKET_COLUMNS)}"
 )
-_INSERT_READINGS = text(f"""
+# The readings and their rollups in one statement: the rollups add only what was inserted.
+_INSERT_READINGS = rollups.adding(f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)}) {_unnest(_READING_COLUMNS)}
-ON CONFLICT DO NOTHING""")
+ON CONFLICT DO NOTHING
+RETURNING monitor_id, cn, factor, statistic, at, value, flag""")
 
 
 def _arrays(rows: list[dict], columns: dict[str, str]) -> dict[str, list]:
@@ -181,7 +184,8 @@ class DatabaseSink:
         if not rows:
             return set()
         months = self._ensure_months(conn, rows)
-        conn.execute(_INSERT_READINGS, _arrays(rows, _READING_COLUMNS))
+        params = {**_arrays(rows, _READING_COLUMNS), **rollups.parameters(self.zone)}
+        conn.execute(_INSERT_READINGS, params)
         return months
 
     def _readings(self, frame: Frame) -> list[dict]:
