@@ -57,6 +57,7 @@ from geo_service.basemap import served_package
 from geo_service.database import database_url, make_engine
 from geo_service.errors import add_exception_handlers
 from geo_service.liaison import schedule
+from geo_service.monitoring import forward
 from geo_service.monitoring.receiver import Receiver, start
 from geo_service.monitoring.store import DatabaseSink
 from geo_service.ogc.routes import router as ogc_router
@@ -88,7 +89,8 @@ def _lifespan(
     alarm_settings: AlarmSettings,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     """One engine (and pool) per application, the tile cache's listener, the HJ 212
-    receiver when its port is set, and the SLA and alarm passes when their interval is set
+    receiver when its port is set, the forwarding of its packets when upstreams are set
+    (``geo_service.monitoring.forward``), and the SLA and alarm passes when their interval is set
     (``geo_service.liaison.schedule``); all stopped when the server stops."""
 
     @asynccontextmanager
@@ -96,7 +98,9 @@ def _lifespan(
         url = database_url(settings)
         app.state.engine = make_engine(url, pool_size=settings.pool_size)
         app.state.tile_cache = TileCache(server.tile_cache_mb * 2**20)
-        app.state.receiver = Receiver(DatabaseSink(app.state.engine, monitoring.timezone))
+        app.state.receiver = Receiver(
+            DatabaseSink(app.state.engine, monitoring.timezone, monitoring.upstreams)
+        )
         listener = ChangeListener(url, app.state.tile_cache)
         if server.tile_cache_mb > 0:
             listener.start()
@@ -104,9 +108,11 @@ def _lifespan(
         if monitoring.port is not None:  # listening before the first request is served
             hj212 = await start(app.state.receiver, monitoring.host, monitoring.port)
         sla = schedule.start(app.state.engine, liaison, alarm_settings, monitoring.timezone)
+        forwarding = forward.start(forward.Forwarder.configured(app.state.engine, monitoring))
         try:
             yield
         finally:
+            await forward.stop(forwarding)
             await schedule.stop(sla)
             if hj212 is not None:
                 hj212.close()

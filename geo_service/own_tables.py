@@ -326,7 +326,9 @@ def monitoring_tables(metadata: MetaData) -> None:
     detaches old ones), BRIN on time. A repeated packet changes nothing (the key).
     ``reading_rollups`` (migration 0024): per monitor, factor, statistic, period (15min,
     20min, 1h, 1d) and bucket start, what the bucket's value follows from whatever order the
-    readings came in, and the counts of valid and of all readings.
+    readings came in, and the counts of valid and of all readings. ``hj212_forwards``
+    (migration 0024): each accepted frame queued for each upstream server it is forwarded to
+    (``geo_service.monitoring.forward``), with its attempts and when it was delivered.
     """
     Table(
         "hj212_packets",
@@ -389,6 +391,30 @@ def monitoring_tables(metadata: MetaData) -> None:
         CheckConstraint(_in("kind", ROLLUP_KINDS), name="ck_reading_rollups_kind"),
         info=STREAM,
     )
+    forwards = Table(
+        "hj212_forwards",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column(
+            "packet_id",
+            BigInteger,
+            ForeignKey("hj212_packets.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        Column("upstream", Text, nullable=False),
+        Column("attempts", Integer, nullable=False, server_default=text("0")),
+        Column("next_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("last_error", Text),
+        Column("delivered_at", DateTime(timezone=True)),
+        info=STREAM,
+    )
+    Index(
+        "ix_hj212_forwards_due",
+        forwards.c.upstream,
+        forwards.c.id,
+        postgresql_where=forwards.c.delivered_at.is_(None),
+    )
+    Index("ix_hj212_forwards_packet_id", forwards.c.packet_id)
 
 
 def mitigation_tables(metadata: MetaData) -> None:

@@ -332,6 +332,28 @@ class MonitoringSettings(BaseSettings):
     # (this month counted) are detached by ``geo-service hj212 retention`` (0: keep all).
     partitions_ahead: int = Field(default=2, ge=0, le=24)
     retention_months: int = Field(default=0, ge=0)
+    # Accepted packets forwarded unchanged to upstream HJ 212 servers (a regulator's
+    # platform): ``host:port,host:port``; queued with the packet, so a restart loses none
+    # (``geo_service.monitoring.forward``). Retries wait ``forward_retry_s`` doubling up to
+    # ``forward_retry_max_s``; the queue is looked at every ``forward_poll_s``.
+    forward: str = ""
+    forward_poll_s: float = Field(default=1.0, gt=0, le=60)
+    forward_retry_s: float = Field(default=5.0, gt=0)
+    forward_retry_max_s: float = Field(default=600.0, gt=0)
+
+    @field_validator("forward")
+    @classmethod
+    def _upstreams(cls, value: str) -> str:
+        for item in filter(None, (v.strip() for v in value.split(","))):
+            host, colon, port = item.rpartition(":")
+            if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"{item!r} is not host:port (e.g. 10.0.0.5:9212)")
+        return value
+
+    @property
+    def upstreams(self) -> tuple[str, ...]:
+        """The upstream servers, ``host:port`` each, in the order given."""
+        return tuple(dict.fromkeys(filter(None, (v.strip() for v in self.forward.split(",")))))
 
     @field_validator("timezone")
     @classmethod

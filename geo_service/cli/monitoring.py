@@ -27,6 +27,7 @@ def hj212() -> None:
 def listen(cli: CliSettings, host: str | None, port: int | None) -> None:
     """Receive packets over TCP until stopped (``geo-service serve`` does it too when
     GEO_SERVICE_HJ212_PORT is set)."""
+    from geo_service.monitoring import forward
     from geo_service.monitoring.receiver import Receiver, serve
     from geo_service.monitoring.store import DatabaseSink
 
@@ -34,13 +35,23 @@ def listen(cli: CliSettings, host: str | None, port: int | None) -> None:
     port = port if port is not None else settings.port
     if port is None:
         raise click.UsageError("give --port, or set GEO_SERVICE_HJ212_PORT")
-    receiver = Receiver(DatabaseSink(engine_for(cli), settings.timezone))
+    engine = engine_for(cli)
+    receiver = Receiver(DatabaseSink(engine, settings.timezone, settings.upstreams))
 
     async def ready(bound: int) -> None:
         click.echo(f"receiving HJ 212 on {host or settings.host}:{bound} (Ctrl+C stops)")
+        if settings.upstreams:
+            click.echo(f"forwarding accepted packets to {', '.join(settings.upstreams)}")
+
+    async def run() -> None:
+        forwarding = forward.start(forward.Forwarder.configured(engine, settings))
+        try:
+            await serve(receiver, host or settings.host, port, ready)
+        finally:
+            await forward.stop(forwarding)
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(receiver, host or settings.host, port, ready))
+        asyncio.run(run())
 
 
 @hj212.command("simulate")

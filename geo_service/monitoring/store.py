@@ -96,6 +96,15 @@ def _unnest(columns: dict[str, str]) -> str:
 _INSERT_PACKETS = text(
     f"INSERT INTO hj212_packets ({', '.join(_PACKET_COLUMNS)}) {_unnest(_PACKET_COLUMNS)}"
 )
+# With upstreams: each accepted frame queued for each of them (``monitoring.forward``).
+_INSERT_PACKETS_QUEUED = text(f"""
+WITH kept AS (
+    INSERT INTO hj212_packets ({", ".join(_PACKET_COLUMNS)}) {_unnest(_PACKET_COLUMNS)}
+    RETURNING id, accepted)
+INSERT INTO hj212_forwards (packet_id, upstream)
+SELECT kept.id, u.upstream FROM kept
+CROSS JOIN unnest(CAST(:upstreams AS text[])) WITH ORDINALITY AS u(upstream, n)
+WHERE kept.accepted ORDER BY kept.id, u.n""")
 # The readings and their rollups in one statement: the rollups add only what was inserted.
 _INSERT_READINGS = rollups.adding(f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)}) {_unnest(_READING_COLUMNS)}
@@ -122,6 +131,7 @@ class DatabaseSink:
 
     engine: Engine
     zone: str = partitions.ZONE
+    upstreams: tuple[str, ...] = ()  # ``host:port`` of the servers accepted frames go on to
     _devices: dict[str, tuple[float, Monitor | None]] = field(default_factory=dict)
     _months: set[dt.date] = field(default_factory=set)
 
@@ -168,13 +178,14 @@ class DatabaseSink:
         self, conn: Connection, frames: list[Frame], outcomes: list[Outcome]
     ) -> set[dt.date]:
         """Both statements (and the partitions they need: the months made, returned)."""
-        conn.execute(
-            _INSERT_PACKETS,
-            _arrays(
-                [self._packet_row(f, o) for f, o in zip(frames, outcomes, strict=True)],
-                _PACKET_COLUMNS,
-            ),
+        packets = _arrays(
+            [self._packet_row(f, o) for f, o in zip(frames, outcomes, strict=True)],
+            _PACKET_COLUMNS,
         )
+        if self.upstreams:
+            conn.execute(_INSERT_PACKETS_QUEUED, {**packets, "upstreams": list(self.upstreams)})
+        else:
+            conn.execute(_INSERT_PACKETS, packets)
         rows = [
             row
             for f, o in zip(frames, outcomes, strict=True)

@@ -1,5 +1,6 @@
 """Readings' rollups kept as they arrive (``reading_rollups``), built here from the readings
-already stored (``geo_service.monitoring.rollups``).
+already stored (``geo_service.monitoring.rollups``); the queue of packets forwarded to
+upstream HJ 212 servers (``hj212_forwards``, ``geo_service.monitoring.forward``).
 
 Revision ID: 0024
 Revises: 0019
@@ -49,6 +50,28 @@ def upgrade() -> None:
         unique=False,
         postgresql_using="brin",
     )
+    op.create_table(
+        "hj212_forwards",
+        sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
+        sa.Column("packet_id", sa.BigInteger(), nullable=False),
+        sa.Column("upstream", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column(
+            "next_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["packet_id"], ["hj212_packets.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index(
+        "ix_hj212_forwards_due",
+        "hj212_forwards",
+        ["upstream", "id"],
+        unique=False,
+        postgresql_where=sa.text("delivered_at IS NULL"),
+    )
+    op.create_index("ix_hj212_forwards_packet_id", "hj212_forwards", ["packet_id"], unique=False)
     from geo_service.monitoring import rollups
     from geo_service.settings import MonitoringSettings
 
@@ -56,5 +79,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_hj212_forwards_packet_id", table_name="hj212_forwards")
+    op.drop_index("ix_hj212_forwards_due", table_name="hj212_forwards")
+    op.drop_table("hj212_forwards")
     op.drop_index("ix_reading_rollups_start", table_name="reading_rollups", postgresql_using="brin")
     op.drop_table("reading_rollups")
