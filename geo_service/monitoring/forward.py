@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 LEASE_S = 60.0  # a leased batch is sent within this, or is due again
 CONNECT_TIMEOUT_S = 10.0
+STOP_GRACE_S = 2.0  # a stopping service lets the batch in hand finish this long
 ACK_TIMEOUT_S = 30.0  # the upstream's 9014s to a batch come within this, or it is sent again
 
 _LEASE = text("""
@@ -44,6 +45,9 @@ RETURNING f.id, p.raw""")
 _DELIVERED = text(
     "UPDATE hj212_forwards SET delivered_at = now(), last_error = NULL WHERE id = ANY(:ids)"
 )
+_RELEASE = text("""
+UPDATE hj212_forwards SET next_at = now(), attempts = greatest(attempts - 1, 0)
+WHERE id = ANY(:ids) AND delivered_at IS NULL""")
 _FAILED = text("""
 UPDATE hj212_forwards SET last_error = :error,
        next_at = now() + make_interval(secs => least(
@@ -64,6 +68,8 @@ class Forwarder:
     _links: dict[str, tuple[asyncio.StreamReader, asyncio.StreamWriter]] = field(
         default_factory=dict
     )
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task | None = None
 
     @classmethod
     def configured(cls, engine: Engine, settings: MonitoringSettings) -> Forwarder | None:
@@ -78,6 +84,25 @@ class Forwarder:
             retry_max_s=settings.forward_retry_max_s,
         )
 
+    def start(self) -> None:
+        """Send in the background (on the running event loop) until ``stop``."""
+        self._stopping = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Finish the batch in hand (up to ``grace_s``), then stop; a batch cut short is
+        given back to the queue, due at once for the next start."""
+        if self._task is None:
+            return
+        self._stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), grace_s)
+        except TimeoutError:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
     async def run(self) -> None:
         try:
             await asyncio.gather(*(self._upstream(u) for u in self.upstreams))
@@ -86,14 +111,15 @@ class Forwarder:
                 writer.close()
 
     async def _upstream(self, upstream: str) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 sent = await self.deliver(upstream)
             except Exception:  # a database restart must not end the loop; the next poll retries
                 log.exception("forwarding to %s failed", upstream)
                 sent = 0
             if sent < BATCH:
-                await asyncio.sleep(self.poll_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.poll_s)
 
     async def deliver(self, upstream: str) -> int:
         """One leased batch sent to ``upstream``: how many frames were delivered."""
@@ -107,7 +133,11 @@ class Forwarder:
             writer.write(b"".join(raw + b"\r\n" for raw in frames))
             await writer.drain()
             await asyncio.wait_for(_answers(reader, _asking(frames)), self.ack_timeout_s)
-        except (OSError, TimeoutError, EOFError, asyncio.IncompleteReadError) as error:
+        except asyncio.CancelledError:  # stopped mid-batch: its lease back, not a minute later
+            self._drop(upstream)
+            self._execute(_RELEASE, ids=ids)
+            raise
+        except (OSError, TimeoutError, EOFError) as error:
             self._drop(upstream)
             reason = f"{type(error).__name__}: {error}"[:500]
             await asyncio.to_thread(self._execute, _FAILED, ids=ids, error=reason)
@@ -166,15 +196,13 @@ async def _answers(reader: asyncio.StreamReader, waiting: set[bytes]) -> None:
             waiting.discard(qn.group(1))
 
 
-def start(forwarder: Forwarder | None) -> asyncio.Task | None:
-    if forwarder is None or not forwarder.upstreams:
-        return None
-    return asyncio.get_running_loop().create_task(forwarder.run())
+def start(forwarder: Forwarder | None) -> Forwarder | None:
+    """``forwarder`` started, if there is one (the settings may ask for none)."""
+    if forwarder is not None:
+        forwarder.start()
+    return forwarder
 
 
-async def stop(task: asyncio.Task | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+async def stop(forwarder: Forwarder | None) -> None:
+    if forwarder is not None:
+        await forwarder.stop()

@@ -155,7 +155,7 @@ def test_an_upstream_down_for_a_while_gets_what_came_meanwhile_and_each_upstream
         receiver.receive_many([(raw, "127.0.0.1:1", "tcp", None) for raw in raws])
 
     async def run() -> None:
-        sending = asyncio.create_task(forwarder.run())
+        forwarder.start()
         try:
             await asyncio.to_thread(arrive, minute(0), minute(1))
             await asyncio.to_thread(until, lambda: len(upstream.frames) == 2, "the first two")
@@ -170,8 +170,7 @@ def test_an_upstream_down_for_a_while_gets_what_came_meanwhile_and_each_upstream
             await asyncio.to_thread(until, lambda: len(upstream.frames) == 4, "all four")
             await asyncio.to_thread(until, lambda: len(other.frames) == 4, "all four, other")
         finally:
-            sending.cancel()
-            await asyncio.gather(sending, return_exceptions=True)
+            await forwarder.stop()
 
     try:
         asyncio.run(run())
