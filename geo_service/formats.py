@@ -129,6 +129,7 @@ HouseholdListFormat = Literal["json", "csv", "xlsx", "geojson", "gpkg"]
 AuditLogFormat = Literal["json", "csv"]
 RequestExportFormat = Literal["csv", "xlsx"]
 AlarmListFormat = Literal["json", "csv", "xlsx"]
+ReadingsFormat = Literal["json", "csv", "xlsx"]
 
 OGC_ITEMS = Offer({"json": GEOJSON, "html": HTML, "csv": CSV, "geojsonseq": GEOJSONSEQ})
 OGC_FEATURE = Offer({"json": GEOJSON, "html": HTML})
@@ -137,3 +138,4 @@ LAYER_EXPORT = Offer.of("geojson", "gpkg", "csv")
 AUDIT_LOG = Offer.of(*get_args(AuditLogFormat))
 REQUEST_EXPORT = Offer.of(*get_args(RequestExportFormat))
 ALARM_LIST = Offer.of(*get_args(AlarmListFormat))
+READINGS = Offer.of(*get_args(ReadingsFormat))

@@ -11,13 +11,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.deps import EngineDep, Public, PublicLayerReader
 from geo_service.errors import InvalidQuery, NotFound
-from geo_service.monitoring import rollups
+from geo_service.formats import READINGS, ReadingsFormat
+from geo_service.impact_export import content_disposition
+from geo_service.monitoring import export, partitions, rollups
 from geo_service.monitoring.receiver import Outcome, Receiver
 
 router = APIRouter(tags=["monitoring"])
@@ -77,8 +79,13 @@ def _when(value: str | None, name: str, default: dt.datetime) -> dt.datetime:
     return parsed
 
 
-@router.get("/api/monitors/{mn}/readings", summary="A monitor's readings, raw or aggregated")
+@router.get(
+    "/api/monitors/{mn}/readings",
+    summary="A monitor's readings, raw or aggregated, as JSON or a file",
+    responses={200: {"content": READINGS.content()}},
+)
 def readings(
+    request: Request,
     engine: EngineDep,
     _: PublicLayerReader,
     mn: Annotated[str, Path(max_length=24)],
@@ -86,7 +93,8 @@ def readings(
     to: Annotated[str | None, Query(description="ISO 8601 with zone; default now")] = None,
     factor: Annotated[str | None, Query(max_length=16, description="a34002, Leq, ...")] = None,
     agg: Annotated[Literal["raw", "20min", "1h", "1d"], Query()] = "raw",
-) -> dict[str, Any]:
+    format: Annotated[ReadingsFormat, Query(description="json, or a csv or xlsx file")] = "json",
+) -> Any:
     """``from`` to ``to`` (at most 31 days; the last 24 hours by default). Aggregates are the
     rollups of real-time and minute data (``geo_service.monitoring.rollups``): energy means
     for levels (LAeq), extremes for LMx/LMn and -Max/-Min, means for the rest, of the
@@ -126,8 +134,11 @@ ORDER BY start, factor, statistic LIMIT {MAX_READINGS + 1}"""),
     if len(out) > MAX_READINGS:
         raise InvalidQuery(f"more than {MAX_READINGS} readings: ask for a shorter time or agg")
     for r in out:
-        r["at"] = r["at"].isoformat()
         r["value"] = None if r["value"] is None else float(r["value"])
+    if format != "json":
+        return _file(out, mn, agg, format, _zone(request))
+    for r in out:
+        r["at"] = r["at"].isoformat()
     return {
         "monitor": mn,
         "from": start.isoformat(),
@@ -135,3 +146,19 @@ ORDER BY start, factor, statistic LIMIT {MAX_READINGS + 1}"""),
         "agg": agg,
         "readings": out,
     }
+
+
+def _zone(request: Request) -> str:
+    """The devices' time zone, as the receiver was set up with it."""
+    sink = getattr(getattr(request.app.state, "receiver", None), "sink", None)
+    return getattr(sink, "zone", partitions.ZONE)
+
+
+def _file(rows: list[dict], mn: str, agg: str, fmt: str, zone: str) -> Response:
+    name = f"readings_{mn}_{agg}{READINGS[fmt].extension}"
+    body = export.WRITERS[fmt](export.table(rows, zone), f"{mn} {agg}")
+    return Response(
+        body,
+        media_type=READINGS[fmt].media_type,
+        headers={"Content-Disposition": content_disposition(name)},
+    )

@@ -271,3 +271,51 @@ def test_the_simulator_plays_a_day_to_the_receiver_over_tcp_and_into_a_file(
     assert len(frames) == 1440 and rest == b""
     bad = runner.invoke(main, ["hj212", "simulate", "--monitor", "M-1:pw", "-o", str(out)])
     assert bad.exit_code == 2 and "is not MN:PW:KIND" in bad.output
+
+
+def test_readings_export_as_csv_and_xlsx_with_local_times_and_no_live_formula(
+    client: TestClient, monitors: Engine
+) -> None:
+    import io
+
+    from openpyxl import load_workbook
+
+    packets = [
+        hj212.build(
+            qn="20260601100000000",
+            st="23",
+            cn="2051",
+            pw="123456",
+            mn=MN,
+            cp=f"DataTime=20260601100000;{factor}-Data={value}",
+        )
+        for factor, value in (("Leq", "61.5"), ("@SUM(A1)", "-3"))  # a device's code, not a formula
+    ]
+    assert client.post("/api/ingest/hj212", content=b"".join(packets)).json()["accepted"] == 2
+    url = f"/api/monitors/{MN}/readings"
+    day = {"from": "2026-06-01T00:00+08:00", "to": "2026-06-02T00:00+08:00"}
+
+    got = client.get(url, params={**day, "format": "csv"})
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    assert f"readings_{MN}_raw.csv" in got.headers["content-disposition"]
+    lines = got.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("时间 Time,命令 Command,因子 Factor")
+    assert "2026-06-01 10:00:00,2051,'@SUM(A1),Data,-3.0," in lines  # local time; text, not run
+    assert "2026-06-01 10:00:00,2051,Leq,Data,61.5," in lines
+
+    book = client.get(url, params={**day, "format": "xlsx", "agg": "1h"})
+    assert book.status_code == 200
+    sheet = load_workbook(io.BytesIO(book.content)).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0] == [
+        "时间 Time",
+        "因子 Factor",
+        "统计 Statistic",
+        "数值 Value",
+        "有效数 Valid",
+        "总数 Count",
+    ]
+    assert ["2026-06-01 10:00:00", "'@SUM(A1)", "Data", -3.0, 1, 1] in rows
+    assert ["2026-06-01 10:00:00", "Leq", "Data", 61.5, 1, 1] in rows
+    refused = client.get(url, params={**day, "format": "pdf"})
+    assert refused.status_code == 422
