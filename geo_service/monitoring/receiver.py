@@ -57,10 +57,16 @@ class Outcome:
     packet: Packet | None = None
 
 
+class Unavailable(Exception):
+    """The sink cannot answer now (its database is down): the frame is refused with QnRtn 2,
+    so the device sends it again, rather than taken for a stranger's."""
+
+
 class Sink(Protocol):
     """Where the receiver's results go (the service's is the database)."""
 
-    def device(self, mn: str) -> Device | None: ...
+    def device(self, mn: str) -> Device | None:
+        """The device ``mn`` names, None if none does; raises ``Unavailable``."""
 
     def record_many(self, frames: Sequence[Frame]) -> list[Outcome]:
         """Keep frames as received with their verdicts, and the readings of those that
@@ -100,7 +106,10 @@ class Receiver:
     def check(self, raw: bytes) -> tuple[Outcome, Device | None]:
         """The verdict on one frame (the device's checksum mode is the one its MN names)."""
         mn = _unverified(raw, b"MN")
-        device = self.sink.device(mn) if mn else None
+        try:
+            device = self.sink.device(mn) if mn else None
+        except Unavailable as error:
+            return Outcome(False, Return.REFUSED, str(error)), None
         try:
             packet = hj212.parse(raw, device.crc_mode if device else "hj212")
         except PacketError as refused:

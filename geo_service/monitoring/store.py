@@ -21,8 +21,9 @@ from sqlalchemy.exc import DBAPIError
 
 from geo_service.monitoring import factors, hj212, partitions, rollups, rules
 from geo_service.monitoring.hj212 import Return
-from geo_service.monitoring.receiver import Device, Frame, Outcome
+from geo_service.monitoring.receiver import Device, Frame, Outcome, Unavailable
 
+_UNAVAILABLE = "the database is unavailable, send again later ({})"
 _DEVICE_TTL_S = 10.0  # an imported monitor (or a new password) is known within seconds
 
 
@@ -139,11 +140,18 @@ class DatabaseSink:
         cached = self._devices.get(mn)
         if cached and time.monotonic() - cached[0] < _DEVICE_TTL_S:
             return cached[1]
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                text("SELECT id, mn, password, crc_mode, st, units FROM monitors WHERE mn = :mn"),
-                {"mn": mn},
-            ).one_or_none()
+        try:
+            with self.engine.connect() as conn:
+                row = conn.execute(
+                    text(
+                        "SELECT id, mn, password, crc_mode, st, units FROM monitors WHERE mn = :mn"
+                    ),
+                    {"mn": mn},
+                ).one_or_none()
+        except DBAPIError as error:
+            if cached:  # known a moment ago: still known while the database is away
+                return cached[1]
+            raise Unavailable(_UNAVAILABLE.format(type(error.orig).__name__)) from None
         monitor = (
             None
             if row is None
@@ -166,7 +174,7 @@ class DatabaseSink:
         except DBAPIError as error:
             reason = _refused_by_database(error)
             if reason is None:
-                why = f"the database is unavailable, send again later ({type(error.orig).__name__})"
+                why = _UNAVAILABLE.format(type(error.orig).__name__)
                 return [self._refusal(f, why) for f in frames]
             if len(frames) > 1:
                 return [outcome for f in frames for outcome in self.record_many([f])]

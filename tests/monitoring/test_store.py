@@ -141,7 +141,12 @@ def test_a_database_that_does_not_answer_refuses_every_frame_of_the_batch(
     receiver = Receiver(sink)
     receiver.receive_many([(minute(0), "127.0.0.1:1", "tcp", None)])  # the device is known
     sink.engine = create_engine("postgresql+psycopg2://nobody@127.0.0.1:9/none")  # then it goes
-    results = receiver.receive_many([(minute(n), "127.0.0.1:1", "tcp", None) for n in (1, 2)])
-    assert [(o.accepted, o.code) for o, _ in results] == [(False, 2), (False, 2)]
+    dust = hj212.build(
+        qn="20260601080000000", st="39", cn="2051", pw="s3cret-pw", mn="DUST-MG-01", cp=""
+    )  # a device not seen since the database went: it cannot be checked now
+    batch = [minute(1), dust, minute(2)]
+    results = receiver.receive_many([(raw, "127.0.0.1:1", "tcp", None) for raw in batch])
+    assert [(o.accepted, o.code) for o, _ in results] == [(False, 2)] * 3
     assert all("database is unavailable" in o.reason for o, _ in results)
+    assert hj212.parse(results[0][1]).data().items["QnRtn"] == "2"  # told: it sends again
     assert _scalar(monitors, "SELECT count(*) FROM readings") == 1
