@@ -167,6 +167,7 @@ def layer_table(layer: Layer, metadata: MetaData) -> Table:
             UniqueConstraint(*key_columns(layer), name=f"uq_{layer.table}_natural_key")
         )
     indexes.append(Index(f"ix_{layer.table}_geom", "geom", postgresql_using="gist"))
+    indexes += [Index(name, *cols) for name, cols in layer.indexes]
     return Table(layer.table, metadata, *columns, *constraints, *indexes)
 
 

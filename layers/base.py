@@ -281,6 +281,9 @@ class Layer:
     # (name, SQL) that span fields.
     big_ids: bool = False
     checks: tuple[tuple[str, str], ...] = ()
+    # Indexes over several columns (name, columns as stored), for the lists that read the
+    # table by them: a board's first page (a site's newest) reads 50 rows, not the table.
+    indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Counts of the liaison work about each feature, for entitled readers only.
     work_counts: tuple[WorkCount, ...] = ()
 

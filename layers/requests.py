@@ -137,6 +137,11 @@ LAYER = Layer(
     checks=(
         ("ck_requests_not_own_duplicate", "duplicate_of IS NULL OR duplicate_of <> public_id"),
     ),
+    # Newest first, of a site (the board) and of all (the city's list, Open311).
+    indexes=(
+        ("ix_requests_site_created", ("site_id", "created_at", "id")),
+        ("ix_requests_created", ("created_at", "id")),
+    ),
     popup_fields=("public_id", "category", "state", "description"),
     style={"color": "#e6550d", "radius": 5},
 )

@@ -66,6 +66,8 @@ LAYER = Layer(
             "household", "households", "id", "household_id", required=False, on_delete="SET NULL"
         ),
     ),
+    # A site's coverage and dashboard: its visits per household.
+    indexes=(("ix_visits_site_household", ("site_id", "household_id")),),
     popup_fields=("site", "officer", "visited_at", "outcome"),
     style={"color": "#31a354", "radius": 4},
 )

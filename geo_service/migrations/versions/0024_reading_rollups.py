@@ -3,7 +3,7 @@ already stored (``geo_service.monitoring.rollups``); the queue of packets forwar
 upstream HJ 212 servers (``hj212_forwards``, ``geo_service.monitoring.forward``).
 
 Revision ID: 0024
-Revises: 0019
+Revises: 0022
 Create Date: 2026-12-02
 """
 
