@@ -5,9 +5,26 @@ and the server runs it itself)."""
 from __future__ import annotations
 
 import click
+from sqlalchemy import Engine
 
 from geo_service.cli.edge import CliSettings, Group, engine_for, main
 from geo_service.settings import LiaisonSettings
+
+# Both passes (``sla run``, ``alarms run``) end by posting the outbox, unless told not to.
+deliver_option = click.option(
+    "--deliver/--no-deliver",
+    default=True,
+    show_default=True,
+    help="Also post the outbox to the configured webhooks.",
+)
+
+
+def deliver_outbox(engine: Engine, settings: LiaisonSettings) -> None:
+    """Post what the pass put in the outbox and say how it went."""
+    from geo_service.liaison import outbox
+
+    sent = outbox.deliver(engine, settings)
+    click.echo(f"outbox: {sent.delivered} delivered, {sent.retried} to retry, {sent.failed} failed")
 
 
 @main.group(cls=Group)
@@ -16,16 +33,10 @@ def sla() -> None:
 
 
 @sla.command("run")
-@click.option(
-    "--deliver/--no-deliver",
-    default=True,
-    show_default=True,
-    help="Also post the outbox to the configured webhooks.",
-)
+@deliver_option
 @click.pass_obj
 def sla_run(cli: CliSettings, deliver: bool) -> None:
     """Warn at 75 % of a due time, record breaches and escalate (each once), then deliver."""
-    from geo_service.liaison import outbox
     from geo_service.liaison import sla as passes
 
     settings = cli.get(LiaisonSettings)
@@ -38,7 +49,4 @@ def sla_run(cli: CliSettings, deliver: bool) -> None:
         f"{report.notifications} notifications"
     )
     if deliver:
-        sent = outbox.deliver(engine, settings)
-        click.echo(
-            f"outbox: {sent.delivered} delivered, {sent.retried} to retry, {sent.failed} failed"
-        )
+        deliver_outbox(engine, settings)

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from geo_service.cli.edge import CliSettings, Group, engine_for, main
+from geo_service.cli.liaison import deliver_option, deliver_outbox
 from geo_service.settings import MonitoringSettings
 
 
@@ -148,17 +149,11 @@ def alarms() -> None:
 
 
 @alarms.command("run")
-@click.option(
-    "--deliver/--no-deliver",
-    default=True,
-    show_default=True,
-    help="Also post the outbox to the configured webhooks.",
-)
+@deliver_option
 @click.pass_obj
 def alarms_run(cli: CliSettings, deliver: bool) -> None:
     """Judge the windows due, open, extend and clear alarms, link them to residents'
     requests and escalate late replies (each once); for cron."""
-    from geo_service.liaison import outbox
     from geo_service.monitoring import alarms as passes
     from geo_service.settings import AlarmSettings, LiaisonSettings
 
@@ -177,7 +172,4 @@ def alarms_run(cli: CliSettings, deliver: bool) -> None:
         f"({report.notifications} notifications)"
     )
     if deliver:
-        sent = outbox.deliver(engine, liaison)
-        click.echo(
-            f"outbox: {sent.delivered} delivered, {sent.retried} to retry, {sent.failed} failed"
-        )
+        deliver_outbox(engine, liaison)
