@@ -11,6 +11,7 @@ which no tile or feed cache follows).
 
 from __future__ import annotations
 
+from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
     BigInteger,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    Time,
     func,
     text,
 )
@@ -729,6 +731,8 @@ def alarm_tables(metadata: MetaData) -> None:
         Column("site_code", String(64), primary_key=True),
         Column("noise", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("dust", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        # Overrides of reference/night_work.yaml's background (``background_db``, ...).
+        Column("night_work", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
         Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
     )
     Table(
@@ -737,7 +741,7 @@ def alarm_tables(metadata: MetaData) -> None:
         Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
         Column("rule", String(8), primary_key=True),
         Column("judged_until", DateTime(timezone=True), nullable=False),
-        CheckConstraint("rule IN ('noise', 'dust')", name="ck_alarm_watermarks_rule"),
+        CheckConstraint("rule IN ('noise', 'dust', 'night')", name="ck_alarm_watermarks_rule"),
         info=STREAM,
     )
     alarms = Table(
@@ -745,7 +749,7 @@ def alarm_tables(metadata: MetaData) -> None:
         metadata,
         Column("id", Integer, primary_key=True),
         Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
-        Column("kind", String(16), nullable=False),
+        Column("kind", String(32), nullable=False),
         Column("state", String(16), nullable=False, server_default=text("'open'")),
         # The first exceeding window's start (offline: when the third interval ran out) and
         # the last one's end; how many windows, the worst value and its limit.
@@ -807,7 +811,7 @@ def alarm_tables(metadata: MetaData) -> None:
         "monitor_exceedances",
         metadata,
         Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
-        Column("kind", String(16), primary_key=True),
+        Column("kind", String(32), primary_key=True),
         Column("window_start", DateTime(timezone=True), primary_key=True),
         Column("window_end", DateTime(timezone=True), nullable=False),
         Column("period", String(8)),
@@ -830,4 +834,48 @@ def alarm_tables(metadata: MetaData) -> None:
         ),
         Column("linked_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
         info=STREAM,
+    )
+
+
+def night_work_tables(metadata: MetaData) -> None:
+    """Night work (migration 0025, ``monitoring.night_work``).
+
+    ``night_work_permits``: a site's certificates (by site code, like ``monitoring_rules``),
+    each for the nights ``first_night`` to ``last_night`` (the evening's dates) and the hours
+    ``hours_start`` to ``hours_end``; revoked, never deleted. ``exam_site_bans``: no work
+    within ``radius_m`` of an exam site during its hours, by day or night.
+    """
+    Table(
+        "night_work_permits",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("site_code", String(64), nullable=False),
+        Column("certificate_no", String(64), nullable=False, index=True),
+        Column("issuer", String(32), nullable=False),
+        Column("first_night", Date, nullable=False),
+        Column("last_night", Date, nullable=False),
+        Column("hours_start", Time, nullable=False),
+        Column("hours_end", Time, nullable=False),
+        Column("activities", ARRAY(Text), nullable=False),
+        Column("notice_posted_at", DateTime(timezone=True)),
+        Column("created_by", Text, nullable=False),
+        Column("revoked_at", DateTime(timezone=True)),
+        Column("revoked_by", Text),
+        *timestamps(),
+        CheckConstraint("first_night <= last_night", name="ck_night_work_permits_nights"),
+        CheckConstraint("hours_start <> hours_end", name="ck_night_work_permits_hours"),
+        Index("ix_night_work_permits_site", "site_code", "first_night"),
+    )
+    Table(
+        "exam_site_bans",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("name", Text, nullable=False),
+        Column("document_no", Text),
+        Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
+        Column("radius_m", Float, nullable=False),
+        Column("starts_at", DateTime(timezone=True), nullable=False),
+        Column("ends_at", DateTime(timezone=True), nullable=False),
+        CheckConstraint("radius_m > 0", name="ck_exam_site_bans_radius"),
+        CheckConstraint("starts_at < ends_at", name="ck_exam_site_bans_times"),
     )

@@ -238,6 +238,7 @@ def build_metadata(layers: Iterable[Layer]) -> MetaData:
     own_tables.mitigation_tables(metadata)
     own_tables.liaison_tables(metadata)
     own_tables.alarm_tables(metadata)
+    own_tables.night_work_tables(metadata)
     own_tables.wish_tables(metadata)
     return metadata
 

@@ -43,7 +43,7 @@ from sqlalchemy import Connection, text
 
 from geo_service.access import Principal
 from geo_service.liaison import groups, outbox
-from geo_service.monitoring import lifecycle, partitions, rules
+from geo_service.monitoring import lifecycle, night_work, partitions, rules
 from geo_service.monitoring.links import alarm_data, link
 from geo_service.settings import AlarmSettings, LiaisonSettings
 
@@ -87,6 +87,7 @@ class Verdict:
     value: float | None = None
     limit: float | None = None
     period: str | None = None
+    detail: dict[str, Any] | None = None  # what else the opening event tells (night work)
 
 
 def floor(at: dt.datetime, minutes: int, zone: str) -> dt.datetime:
@@ -100,10 +101,13 @@ def floor(at: dt.datetime, minutes: int, zone: str) -> dt.datetime:
 _MONITORS = """
 SELECT m.id, m.kind, m.placement, m.interval_s, m.created_at, s.code AS site_code,
        coalesce(r.noise, '{}'::jsonb) AS noise, coalesce(r.dust, '{}'::jsonb) AS dust,
+       coalesce(r.night_work, '{}'::jsonb) AS night_work,
        (SELECT judged_until FROM alarm_watermarks w WHERE w.monitor_id = m.id
         AND w.rule = 'noise') AS noise_until,
        (SELECT judged_until FROM alarm_watermarks w WHERE w.monitor_id = m.id
-        AND w.rule = 'dust') AS dust_until
+        AND w.rule = 'dust') AS dust_until,
+       (SELECT judged_until FROM alarm_watermarks w WHERE w.monitor_id = m.id
+        AND w.rule = 'night') AS night_until
 FROM monitors m JOIN sites s ON s.id = m.site_id
 LEFT JOIN monitoring_rules r ON r.site_code = s.code
 ORDER BY m.id
@@ -141,6 +145,14 @@ def noise_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -
     }
 
 
+def night_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -> dict | None:
+    """The monitor's night-work judgement on the noise rule's windows, or None when
+    nothing is due (its own watermark: ``night``)."""
+    rule = rules.noise_rule({**settings.noise_rule, **m.noise})
+    span = _span(m.night_until, rule.window_minutes, now, settings, zone)
+    return None if span is None else night_work.params(m.id, rule, span, m.night_work)
+
+
 def dust_params(
     m: Any, settings: AlarmSettings, now: dt.datetime, zone: str
 ) -> tuple[dict, int] | None:
@@ -166,11 +178,13 @@ def judge(
     conn: Connection, settings: AlarmSettings, now: dt.datetime, zone: str, report: AlarmReport
 ) -> list[Verdict]:
     """Judge every monitor's due windows; store exceedances, move the watermarks."""
-    noise, dust, allowed = [], [], {}
+    noise, night, dust, allowed = [], [], [], {}
     for m in conn.execute(text(_MONITORS)).all():
         try:
             if m.kind in ("noise", "both") and (p := noise_params(m, settings, now, zone)):
                 noise.append(p)
+            if m.kind in ("noise", "both") and (n := night_params(m, settings, now, zone)):
+                night.append(n)
             if m.kind in ("dust", "both") and (d := dust_params(m, settings, now, zone)):
                 dust.append(d[0])
                 allowed[m.id] = d[1]
@@ -217,8 +231,32 @@ def judge(
             )
             report.windows += 1
             report.exceedances += int(w.exceeds)
-    _move_watermarks(conn, [("noise", p) for p in noise] + [("dust", p) for p in dust])
+    for w in night_work.judge(conn, night, zone):
+        judged_night = night_verdicts(w)
+        verdicts += judged_night
+        report.windows += 1
+        report.exceedances += sum(v.over for v in judged_night)
+    judged = [("noise", p) for p in noise] + [("dust", p) for p in dust]
+    _move_watermarks(conn, judged + [("night", p) for p in night])
     return verdicts
+
+
+def night_verdicts(w: Any) -> list[Verdict]:
+    """A window judged for night work: unpermitted night activity (night windows), and
+    activity in a quiet period (the windows a city-wide period or an exam-site ban holds,
+    and the other night windows, which clear it)."""
+    found = []
+    detail = night_work.detail(w)
+    args = (w.monitor_id, w.start, w.end)
+    values = {"value": w.laeq, "limit": w.limit_value, "period": w.period, "detail": detail}
+    if w.period == "night":
+        raises = bool(w.active and not w.permitted)
+        found.append(Verdict(args[0], night_work.KIND, *args[1:], raises, raises, **values))
+    banned = bool(w.quiet_period or w.exam_site_ban)
+    if banned or w.period == "night":
+        raises = bool(w.active and banned)
+        found.append(Verdict(args[0], night_work.QUIET, *args[1:], raises, raises, **values))
+    return found
 
 
 def _bind(params: list[dict], zone: str) -> dict[str, Any]:
@@ -358,6 +396,7 @@ def _window(v: Verdict) -> dict[str, Any]:
         "value": v.value,
         "limit": v.limit,
         "period": v.period,
+        **(v.detail or {}),
     }
 
 
@@ -492,6 +531,8 @@ _KIND_ZH = {
     "noise_lmax": "夜间最大声级超标",
     "dust": "扬尘超标",
     "offline": "监测设备离线",
+    "night_work_unpermitted": "无夜间施工许可作业",
+    "quiet_period": "禁止施工时段作业",
 }
 
 

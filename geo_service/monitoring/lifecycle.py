@@ -15,8 +15,11 @@ from typing import Literal
 
 # noise_laeq: a 20-minute LAeq over the day or night limit; noise_lmax: a night window's
 # Lmax over the limit + 15; dust: more window means over the limit in a day than allowed;
-# offline: no data for three expected reporting intervals.
-KINDS = ("noise_laeq", "noise_lmax", "dust", "offline")
+# offline: no data for three expected reporting intervals; night_work_unpermitted: a night
+# window's LAeq above the monitor's background with no permit covering it; quiet_period:
+# such activity in a city-wide quiet period (permit or not) or near an exam site in its
+# hours (geo_service.monitoring.night_work).
+KINDS = ("noise_laeq", "noise_lmax", "dust", "offline", "night_work_unpermitted", "quiet_period")
 STATES = ("open", "acknowledged", "replied", "closed", "auto_cleared")
 # States in which an alarm still asks something of someone: one per monitor and kind.
 ACTIVE = ("open", "acknowledged", "replied")

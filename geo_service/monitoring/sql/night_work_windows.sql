@@ -1,0 +1,122 @@
+-- night_work_windows: the monitors' windows judged for night work and quiet periods.
+--
+-- Bound: rules, a JSON array with one object per monitor (geo_service.monitoring.night_work
+-- builds it): the monitor, the stretch to judge [since, until) on the noise windows' grid,
+-- the window length, valid share and flags, the day hours, and the background settings
+-- (a configured background_db, or null; how many previous periods and windows make one;
+-- the margin above it that is activity); quiet, a JSON array of the city-wide quiet periods
+-- [starts, ends); zone, the devices' time zone.
+--
+-- Windows are made as noise_windows makes them (minute data, valid minutes, energy mean to
+-- 0.1 dB). Each belongs to a period (night from day_end, 22:00, to day_start, 06:00) of a
+-- date (a night's: the evening's date). The background of a window is the configured value
+-- or else the median LAeq of the monitor's valid windows of the same period (night or day)
+-- on the background_nights dates before its own (at least background_min_windows of them);
+-- a window is activity when its LAeq is at least margin_db above it. A night window's
+-- activity is permitted when a permit of the site, not revoked and with its notice posted by
+-- the window's start, covers the whole window; a window is in a quiet period when it starts
+-- in a city-wide one (night windows) or overlaps an exam-site ban whose circle reaches the
+-- site's geometry (any window). Activity not permitted, and activity in a quiet period, are
+-- stored as exceedances (once: the key); every window judged is returned.
+WITH p AS (
+    SELECT *
+    FROM jsonb_to_recordset(CAST(:rules AS jsonb)) AS p(
+        monitor_id int, since timestamptz, until timestamptz, window_minutes int,
+        valid_fraction float8, valid_flags text[], day_start time, day_end time,
+        background_db float8, background_nights int, background_min_windows int,
+        margin_db float8)
+),
+q AS (
+    SELECT *
+    FROM jsonb_to_recordset(CAST(:quiet AS jsonb)) AS q(
+        code text, document_no text, starts timestamptz, ends timestamptz)
+),
+minute AS (
+    SELECT p.monitor_id,
+           date_bin(make_interval(mins => p.window_minutes), r.at,
+                    TIMESTAMP '2000-01-01' AT TIME ZONE :zone) AS start,
+           max(r.value) FILTER (WHERE r.factor = 'Leq') AS leq,
+           bool_and(coalesce(r.flag, 'N') = ANY(p.valid_flags)) AS valid
+    FROM p
+    JOIN readings r ON r.monitor_id = p.monitor_id AND r.cn = '2051'
+         AND r.factor IN ('Leq', 'LMx') AND r.at < p.until
+         AND r.at >= p.since - make_interval(days => p.background_nights + 1)
+    GROUP BY p.monitor_id, p.window_minutes, r.at
+),
+win AS (
+    SELECT monitor_id, start,
+           count(*) FILTER (WHERE valid AND leq IS NOT NULL) AS counted,
+           10 * log(avg(power(10, leq / 10)) FILTER (WHERE valid)) AS laeq
+    FROM minute
+    GROUP BY monitor_id, start
+),
+valid AS MATERIALIZED (
+    SELECT w.monitor_id, w.start,
+           w.start + make_interval(mins => p.window_minutes) AS "end",
+           round(CAST(w.laeq AS numeric), 1)::float8 AS laeq,
+           round(CAST(w.counted AS numeric) / p.window_minutes, 3)::float8 AS valid_fraction,
+           CASE WHEN CAST(w.start AT TIME ZONE :zone AS time) >= p.day_start
+                 AND CAST(w.start AT TIME ZONE :zone AS time) < p.day_end
+                THEN 'day' ELSE 'night' END AS period,
+           CAST((w.start AT TIME ZONE :zone) - CAST(p.day_start AS interval) AS date) AS period_of
+    FROM win w JOIN p USING (monitor_id)
+    WHERE w.counted >= ceil(p.valid_fraction * p.window_minutes - 1e-9)
+),
+judged AS (
+    SELECT v.*, coalesce(p.background_db, b.median) AS background, p.margin_db,
+           s.code AS site_code, s.geom AS site_geom
+    FROM valid v
+    JOIN p USING (monitor_id)
+    JOIN monitors m ON m.id = v.monitor_id
+    JOIN sites s ON s.id = m.site_id
+    LEFT JOIN LATERAL (
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY h.laeq) AS median
+        FROM valid h
+        WHERE h.monitor_id = v.monitor_id AND h.period = v.period
+          AND h.period_of >= v.period_of - p.background_nights AND h.period_of < v.period_of
+        HAVING count(*) >= p.background_min_windows
+    ) b ON true
+    WHERE v.start >= p.since
+),
+flagged AS (
+    SELECT j.monitor_id, j.start, j."end", j.period, j.laeq, j.valid_fraction,
+           round(CAST(j.background AS numeric), 1)::float8 AS background,
+           round(CAST(j.background + j.margin_db AS numeric), 1)::float8 AS limit_value,
+           j.laeq >= round(CAST(j.background + j.margin_db AS numeric), 1) AS active,
+           EXISTS (
+               SELECT 1
+               FROM night_work_permits w
+               CROSS JOIN LATERAL (
+                   SELECT j.period_of + CASE WHEN w.hours_start >= TIME '12:00' THEN 0 ELSE 1 END
+                          AS from_day
+               ) f
+               WHERE w.site_code = j.site_code
+                 AND j.period_of BETWEEN w.first_night AND w.last_night
+                 AND (w.revoked_at IS NULL OR w.revoked_at > j.start)
+                 AND w.notice_posted_at <= j.start
+                 AND j.start >= (f.from_day + w.hours_start) AT TIME ZONE :zone
+                 AND j."end" <= (f.from_day + CASE WHEN w.hours_end > w.hours_start THEN 0
+                                                   ELSE 1 END + w.hours_end) AT TIME ZONE :zone
+           ) AS permitted,
+           (SELECT q.code FROM q WHERE j.period = 'night' AND j.start >= q.starts
+               AND j.start < q.ends ORDER BY q.starts LIMIT 1) AS quiet_period,
+           (SELECT b.id FROM exam_site_bans b
+             WHERE j.start < b.ends_at AND j."end" > b.starts_at
+               AND ST_DWithin(CAST(b.geom AS geography), CAST(j.site_geom AS geography),
+                              b.radius_m)
+             ORDER BY b.starts_at, b.id LIMIT 1) AS exam_site_ban
+    FROM judged j
+    WHERE j.background IS NOT NULL
+),
+stored AS (
+    INSERT INTO monitor_exceedances (monitor_id, kind, window_start, window_end, period, value,
+                                     limit_value, valid_fraction)
+    SELECT monitor_id, 'night_work_unpermitted', start, "end", period, laeq, limit_value,
+           valid_fraction
+    FROM flagged WHERE period = 'night' AND active AND NOT permitted
+    UNION ALL
+    SELECT monitor_id, 'quiet_period', start, "end", period, laeq, limit_value, valid_fraction
+    FROM flagged WHERE active AND (quiet_period IS NOT NULL OR exam_site_ban IS NOT NULL)
+    ON CONFLICT DO NOTHING
+)
+SELECT * FROM flagged ORDER BY monitor_id, start
