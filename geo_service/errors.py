@@ -129,6 +129,15 @@ class CaseFieldsInvalid(GeoServiceError):
         return {**super().detail(), "fields": self.fields}
 
 
+class InvalidNightPermit(GeoServiceError):
+    """A night-work permit that cannot be: its last night before its first, an unknown
+    issuer or activity, hours that cover nothing."""
+
+
+class NightPermitConflict(GeoServiceError):
+    """A permit whose certificate number is already on a permit for some of these nights."""
+
+
 class NotFound(GeoServiceError):
     """A record that does not exist."""
 
@@ -271,6 +280,8 @@ STATUS: dict[type[GeoServiceError], int] = {
     CaseFieldsInvalid: 422,
     PreconditionRequired: 428,
     InvalidQuery: 400,
+    InvalidNightPermit: 422,
+    NightPermitConflict: 409,
     UnknownCRS: 400,
     ClusterError: 503,
 }

@@ -45,6 +45,7 @@ from geo_service.api import (
     workflow_imports,
 )
 from geo_service.api import board as requests_board
+from geo_service.api import night_work as night_permits
 from geo_service.api import photos as visit_photos
 from geo_service.api import wishes as micro_wishes
 from geo_service.api.bodies import BodyLimit
@@ -191,6 +192,7 @@ def create_app(
         maps,
         monitors,
         monitor_alarms,
+        night_permits,
         requests,
         visits,
         groups,

@@ -45,6 +45,7 @@ PATH_VALUES = {
     "photo_id": "1",
     "wish_id": "1",
     "alarm_id": "1",
+    "permit_id": "1",
     "kind": "visits",
     "z": "0",
     "x": "0",
