@@ -2,8 +2,8 @@
 exam hours), a site's night-work overrides beside its rules, and the two alarm kinds they
 raise, ``night_work_unpermitted`` and ``quiet_period`` (issue 15, point 7).
 
-Revision ID: 0025
-Revises: 0024
+Revision ID: 0026
+Revises: 0025
 Create Date: 2026-12-02
 """
 
@@ -14,8 +14,8 @@ from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0025"
-down_revision: str | Sequence[str] | None = "0024"
+revision: str = "0026"
+down_revision: str | Sequence[str] | None = "0025"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
