@@ -188,12 +188,17 @@ WITH hh AS (
     FROM household_impacts hi JOIN households h ON h.id = hi.household_id
     WHERE hi.site_id = :site
 )
-SELECT {{group}}, count(*) AS households, {CELL_KEY} AS cell_key,
+{{cells}}
+"""
+# One cell of the coverage over ``hh`` (its rows selected by ``where``, grouped by ``by``):
+# the three cells are one statement, so the site's households are found once.
+_CELL = f"""
+SELECT {{kind}} AS cell, {{band}} AS band, {{outer}} AS band_outer_m,
+       count(*) AS households, {CELL_KEY} AS cell_key,
        count(*) FILTER (WHERE h.visited) AS visited,
        count(*) FILTER (WHERE h.attempted) AS attempted,
        count(*) FILTER (WHERE h.settled) AS settled
-FROM hh h CROSS JOIN disclosure_key dk
-"""
+FROM hh h CROSS JOIN disclosure_key dk WHERE {{where}} {{by}}"""
 
 
 # The counts of a cell of vulnerable households; households last: ``protect`` sizes the cell
@@ -220,16 +225,23 @@ def coverage(conn: Connection, principal: Principal, ref: str) -> dict[str, Any]
     site = _readable_site(conn, principal, ref)
     exact = principal.can_read_personal(site.id)
 
-    def query(group: str, where: str = "TRUE", by: str = "") -> list[dict[str, Any]]:
-        sql = _COVERAGE.format(group=group) + f" WHERE {where} {by}"
-        return [dict(r) for r in conn.execute(text(sql), {"site": site.id}).mappings()]
-
-    vulnerable = protect_vulnerable(query("'vulnerable' AS cell", vulnerable_sql("h"))[0], exact)
-    vulnerable.pop("cell")
-    by_band = "GROUP BY h.band, h.band_outer_m ORDER BY h.band"
-    bands = [protect(r, (), True) for r in query("h.band, h.band_outer_m", by=by_band)]
-    total = protect(query("'all' AS cell")[0], (), True)
-    total.pop("cell")
+    cells = " UNION ALL ".join(
+        _CELL.format(kind=f"'{kind}'", band=band, outer=outer, where=where, by=by)
+        for kind, band, outer, where, by in (
+            ("vulnerable", "NULL", "NULL", vulnerable_sql("h"), ""),
+            ("band", "h.band", "h.band_outer_m", "TRUE", "GROUP BY h.band, h.band_outer_m"),
+            ("all", "NULL", "NULL", "TRUE", ""),
+        )
+    )
+    found: dict[str, list[dict[str, Any]]] = {"vulnerable": [], "band": [], "all": []}
+    for row in conn.execute(text(_COVERAGE.format(cells=cells)), {"site": site.id}).mappings():
+        found[row["cell"]].append({k: v for k, v in row.items() if k != "cell"})
+    (vulnerable,), (total,) = found["vulnerable"], found["all"]
+    for line in (vulnerable, total):
+        del line["band"], line["band_outer_m"]
+    vulnerable = protect_vulnerable(vulnerable, exact)
+    bands = [protect(r, (), True) for r in sorted(found["band"], key=lambda r: r["band"])]
+    total = protect(total, (), True)
     return {
         "site": site.code,
         "vulnerable": vulnerable,
