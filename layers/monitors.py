@@ -127,5 +127,10 @@ LAYER = Layer(
         Reference("faces", "buildings", "address", "faces_building_id", required=False),
     ),
     popup_fields=("mn", "name", "site", "kind", "placement", "faces"),
-    style={"color": "#9467bd", "radius": 6},
+    # By the monitor's state (geo_service.monitoring.states): the maps' markers and legend.
+    style={
+        "color": "#9467bd",
+        "radius": 6,
+        "state_colors": {"normal": "#2ca02c", "exceeding": "#d62728", "offline": "#7f7f7f"},
+    },
 )

@@ -7,6 +7,7 @@ comes from the vector tiles instead.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlalchemy import Connection, Row, text
 from geo_service import impact
 from geo_service.errors import NotFound
 from geo_service.query import public
+from layers import COLLECTIONS
 
 Box = tuple[float, float, float, float]
 _EMPTY = '{"type":"FeatureCollection","features":[]}'
@@ -94,6 +96,26 @@ def sites(conn: Connection, site_id: int | None = None) -> str:
     )
 
 
+_MONITORS = public("monitors")
+_MONITOR_FIELDS = COLLECTIONS["monitors"].popup_fields
+
+
+def monitors(conn: Connection, states: dict[str, str], site_id: int | None = None) -> str:
+    """Every monitor (or one site's) with its public facts and its state
+    (``geo_service.monitoring.states``, by MN) as ``monitor_state``."""
+    return _collection(
+        conn,
+        f"""SELECT {
+            _MONITORS.feature_json(
+                [*_MONITOR_FIELDS, ("monitor_state", "CAST(:states AS jsonb) ->> m.mn")], digits=6
+            )
+        }
+            AS f FROM {_MONITORS.source}
+            WHERE CAST(:site AS integer) IS NULL OR m.site_id = :site ORDER BY m.mn""",
+        {"site": site_id, "states": json.dumps(states)},
+    )
+
+
 def extent(conn: Connection) -> Box | None:
     """The box around parcels, sites and communities: where the overview opens."""
     row = conn.execute(
@@ -120,6 +142,7 @@ class SiteBundle:
     communities: str
     bbox: Box
     bands_m: tuple[float, ...]
+    monitors: str
     # The site's summary as a planner gets it from the API (``geo_service.impact``):
     # vulnerable households perturbed and small cells "<5", never exact counts on a map.
     summary: dict[str, Any]
@@ -163,8 +186,9 @@ SELECT {_COMMUNITIES.feature_json(_AFFECTED_COMMUNITY_ITEMS, digits=6)}
     ORDER BY m.name"""
 
 
-def site_bundle(conn: Connection, site_id: int) -> SiteBundle:
-    """The site, its parcels, rings and contours, its affected households and communities."""
+def site_bundle(conn: Connection, site_id: int, states: dict[str, str]) -> SiteBundle:
+    """The site, its parcels, rings and contours, its affected households and communities,
+    its monitors in their ``states``."""
     row = _subject(conn, _SITE, {"site": site_id}, f"no site has the id {site_id}")
     p = {"site": site_id}
     return SiteBundle(
@@ -178,6 +202,7 @@ def site_bundle(conn: Connection, site_id: int) -> SiteBundle:
         communities=_collection(conn, _SITE_COMMUNITIES, p),
         bbox=_box(row),
         bands_m=tuple(impact.current_bands(conn, site_id)),
+        monitors=monitors(conn, states, site_id),
         summary=impact.site_impact(conn, impact.SiteRef(row[0], row[1], row[2]), exact=False),
     )
 

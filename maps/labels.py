@@ -62,6 +62,9 @@ _TEXT: dict[str, tuple[str, str]] = {
     "exceed_10": ("超标 10 dB 以上", "Over 10 dB"),
     "max_exceed": ("最大超标 dB", "Max exceedance dB"),
     "count": ("住户数", "Households"),
+    "legend_monitor_state": ("监测设备状态", "Monitors: state"),
+    "monitor_state": ("状态", "State"),
+    "open_monitor_page": ("查看监测数据", "Open monitor page"),
 }
 
 
@@ -93,3 +96,10 @@ def choices(lang: str) -> dict[str, dict[str, str]]:
             elif field.kind == "bool":
                 out[field.name] = {str(b).lower(): words[i] for b, words in YES_NO.items()}
     return out
+
+
+def monitor_states(lang: str) -> dict[str, str]:
+    """A monitor's states as the popups and legend write them."""
+    from geo_service.monitoring.states import LABELS
+
+    return {state: zh if lang == "zh" else en for state, (zh, en) in LABELS.items()}

@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from geo_service.monitoring.states import monitor_states
+from geo_service.settings import AlarmSettings
 from maps import assets, builders, data
 
 
-def site_page(conn: Connection, site_id: int, lang: str, base: builders.Basemap | None) -> str:
-    """One site's map page (local assets only; ``assets.inline`` makes it one file)."""
-    bundle = data.site_bundle(conn, site_id)
+def site_page(
+    conn: Connection,
+    site_id: int,
+    lang: str,
+    base: builders.Basemap | None,
+    alarms: AlarmSettings | None = None,
+) -> str:
+    """One site's map page (local assets only; ``assets.inline`` makes it one file), its
+    monitors in their current states (under ``alarms``' offline rule; the environment's by
+    default)."""
+    states = monitor_states(conn, alarms or AlarmSettings())
+    bundle = data.site_bundle(conn, site_id, states)
     return assets.render_page(builders.site_map(bundle, lang, base))

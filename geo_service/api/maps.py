@@ -31,6 +31,7 @@ from geo_service.api.deps import (
 )
 from geo_service.basemap import MAX_ZOOM, TilePackage
 from geo_service.errors import InvalidQuery, NotFound
+from geo_service.monitoring.states import monitor_states
 from geo_service.settings import MapSettings
 from maps import assets, builders, data, pages
 
@@ -58,6 +59,7 @@ def _page(html: str, settings: MapSettings) -> HTMLResponse:
 
 @router.get("/overview", response_class=HTMLResponse, summary="Every site over the city")
 def overview(
+    request: Request,
     engine: EngineDep,
     settings: MapSettingsDep,
     principal: PublicLayerReader,
@@ -70,6 +72,7 @@ def overview(
     with engine.connect() as conn:
         sites, bbox = data.sites(conn), data.extent(conn)
         site_maps = _openable_sites(conn, principal)
+        monitors = _monitors(conn, request, principal)
     figure = builders.overview_map(
         sites,
         bbox,
@@ -78,8 +81,16 @@ def overview(
         households=principal.can_read_layer("households"),
         site_maps=site_maps,
         community_maps=principal.has(Permission.READ_ALL_LAYERS),
+        monitors=monitors,
     )
     return _page(assets.render_page(figure), settings)
+
+
+def _monitors(conn: Connection, request: Request, principal: Principal) -> str | None:
+    """Every monitor in its state, for a reader of the monitors layer (else None)."""
+    if not principal.can_read_layer("monitors"):
+        return None
+    return data.monitors(conn, monitor_states(conn, request.app.state.alarm_settings))
 
 
 def _openable_sites(conn: Connection, principal: Principal) -> list[str]:
@@ -89,17 +100,23 @@ def _openable_sites(conn: Connection, principal: Principal) -> list[str]:
 
 
 def _site_page(
-    engine: EngineDep, principal: Principal, ref: str, lang: str, base: builders.Basemap | None
+    request: Request,
+    engine: EngineDep,
+    principal: Principal,
+    ref: str,
+    lang: str,
+    base: builders.Basemap | None,
 ) -> str:
     """The site map's HTML, for a reader who may see the site's households."""
     with engine.connect() as conn:
         site = impact.resolve_site(conn, ref)
         require_households(principal, site.id, site.code)
-        return pages.site_page(conn, site.id, lang, base)
+        return pages.site_page(conn, site.id, lang, base, request.app.state.alarm_settings)
 
 
 @router.get("/sites/{ref}", response_class=HTMLResponse, summary="One site and whom it affects")
 def site(
+    request: Request,
     engine: EngineDep,
     settings: MapSettingsDep,
     principal: HouseholdReader,
@@ -109,7 +126,7 @@ def site(
     basemap: Basemap = None,
 ) -> HTMLResponse:
     base = _basemap(settings, package, basemap)
-    return _page(_site_page(engine, principal, ref, lang, base), settings)
+    return _page(_site_page(request, engine, principal, ref, lang, base), settings)
 
 
 @router.get(

@@ -122,9 +122,18 @@ def _span(
     return (since, until) if until > since else None
 
 
+def noise_rule_for(settings: AlarmSettings, site: dict[str, Any]) -> rules.NoiseRule:
+    """The rule a site's monitors are held to: the data, the city's values, the site's."""
+    return rules.noise_rule({**settings.noise_rule, **site})
+
+
+def dust_rule_for(settings: AlarmSettings, site: dict[str, Any]) -> rules.DustRule:
+    return rules.dust_rule({**settings.dust_rule, **site})
+
+
 def noise_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -> dict | None:
     """The monitor's noise rule as the SQL takes it, or None when nothing is due."""
-    rule = rules.noise_rule({**settings.noise_rule, **m.noise})
+    rule = noise_rule_for(settings, m.noise)
     span = _span(m.noise_until, rule.window_minutes, now, settings, zone)
     if span is None:
         return None
@@ -157,7 +166,7 @@ def dust_params(
     m: Any, settings: AlarmSettings, now: dt.datetime, zone: str
 ) -> tuple[dict, int] | None:
     """The monitor's dust preset as the SQL takes it, and its allowed count per day."""
-    rule = rules.dust_rule({**settings.dust_rule, **m.dust})
+    rule = dust_rule_for(settings, m.dust)
     span = _span(m.dust_until, rule.window_minutes, now, settings, zone)
     if span is None:
         return None
@@ -284,18 +293,45 @@ FROM monitors m ORDER BY m.id
 """
 
 
+@dataclass(frozen=True)
+class Seen:
+    """When a monitor last reported (or, silent within the lookback, since when it is
+    counted silent) and whether that makes it offline; ``offline`` is None for a monitor
+    imported later than ``now`` (neither online nor offline yet)."""
+
+    monitor_id: int
+    interval_s: int
+    last_seen: dt.datetime
+    offline: bool | None
+
+
+def last_seen(conn: Connection, settings: AlarmSettings, now: dt.datetime) -> list[Seen]:
+    """Every monitor's last reading and the offline rule's verdict on it
+    (``rules.offline``): the one computation the offline alarms and the monitors' states
+    (``geo_service.monitoring.states``) share."""
+    floor_at = now - dt.timedelta(hours=settings.lookback_hours)
+    return [
+        Seen(
+            row.monitor_id,
+            row.interval_s,
+            row.last_seen,
+            None if row.last_seen > now else rules.offline(row.last_seen, now, row.interval_s),
+        )
+        for row in conn.execute(text(_LAST_SEEN), {"now": now, "floor": floor_at})
+    ]
+
+
 def offline_verdicts(conn: Connection, settings: AlarmSettings, now: dt.datetime) -> list[Verdict]:
     """Each monitor: offline (raises) once ``offline_after_intervals`` of its intervals have
     passed without a reading, online (clears) otherwise; a monitor imported later than
     ``now`` is neither."""
     intervals = rules.monitoring_data()["offline_after_intervals"]
-    floor_at = now - dt.timedelta(hours=settings.lookback_hours)
     found = []
-    for row in conn.execute(text(_LAST_SEEN), {"now": now, "floor": floor_at}):
-        if row.last_seen > now:
+    for row in last_seen(conn, settings, now):
+        if row.offline is None:
             continue
         since = row.last_seen + dt.timedelta(seconds=intervals * row.interval_s)
-        down = rules.offline(row.last_seen, now, row.interval_s)
+        down = row.offline
         found.append(
             Verdict(row.monitor_id, "offline", since if down else row.last_seen, now, down, down)
         )

@@ -29,7 +29,7 @@ from maps.builders.elements import (
     collection_tiles,
 )
 from maps.builders.legend import EXPOSURE_STEPS, legend_html
-from maps.builders.popups import SITE_FACTS, layer_spec
+from maps.builders.popups import SITE_FACTS, layer_spec, monitor_link
 from maps.builders.printed import print_marks
 from maps.data import Box
 
@@ -42,9 +42,10 @@ def config(lang: str, base: Basemap | None, bbox: Box | None = None) -> dict:
     return {
         "lang": lang,
         "labels": labels.all_text(lang),
-        "choices": labels.choices(lang),
+        "choices": {**labels.choices(lang), "monitor_state": labels.monitor_states(lang)},
         "landUse": {code: c.color for code, c in land_use_classes().items()},
         "siteStatus": sites["status_colors"],
+        "monitorStates": COLLECTIONS["monitors"].style["state_colors"],
         "siteKindDash": sites["kind_dash"],
         "bandColours": zones["band_colors"],
         "zoneColours": zones["zone_colors"],
@@ -143,6 +144,17 @@ def embedded_sites(geojson: str, lang: str, **extra) -> DataOverlay:
     """Sites with their key facts, titled by name; a search hit opens its popup (``register``)."""
     return embedded(
         "sites", geojson, lang, SITE_FACTS, titleField="name", register="sites", **extra
+    )
+
+
+def embedded_monitors(geojson: str, lang: str) -> DataOverlay:
+    """Monitors coloured by ``monitor_state``, each popup linking to the monitor's page."""
+    return embedded(
+        "monitors",
+        geojson,
+        lang,
+        (*COLLECTIONS["monitors"].popup_fields, "monitor_state"),
+        link=monitor_link(lang),
     )
 
 

@@ -54,6 +54,19 @@ def _status(lang: str, bands: Sequence[float]) -> list[str]:
     return [_line(colours[status], status.label(lang)) for status in sites.field("status").choices]
 
 
+def _monitor_state(lang: str, bands: Sequence[float]) -> list[str]:
+    colours = COLLECTIONS["monitors"].style["state_colors"]
+    return [_dot(colours[state], label) for state, label in labels.monitor_states(lang).items()]
+
+
+def _dot(colour: str, label: str) -> str:
+    """A point as the map draws it: a filled circle."""
+    return (
+        '<div><span class="gs-swatch" style="background:'
+        f'{colour};border-radius:50%"></span>{escape(label)}</div>'
+    )
+
+
 def _kind(lang: str, bands: Sequence[float]) -> list[str]:
     sites = COLLECTIONS["sites"]
     dashes = sites.style["kind_dash"]
@@ -108,6 +121,7 @@ _SECTIONS: dict[str, tuple[str, Callable[[str, Sequence[float]], list[str]]]] = 
     "default_bands": ("legend_default_bands", _bands),
     "noise": ("legend_noise", _noise),
     "status": ("legend_status", _status),
+    "monitor_state": ("legend_monitor_state", _monitor_state),
     "kind": ("legend_kind", _kind),
     "land_use": ("legend_land_use", _land_use),
 }

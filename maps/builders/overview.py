@@ -13,7 +13,7 @@ import folium
 from geo_service import noise
 from maps import labels
 from maps.builders.basemaps import Basemap
-from maps.builders.frame import embedded_sites, finish, new_map, tiled
+from maps.builders.frame import embedded_monitors, embedded_sites, finish, new_map, tiled
 from maps.builders.popups import community_link, site_link
 from maps.data import Box
 
@@ -26,6 +26,7 @@ def overview_map(
     households: bool = True,
     site_maps: Collection[str] | None = None,
     community_maps: bool = True,
+    monitors: str | None = None,
 ) -> folium.Map:
     """Sites embedded; parcels, communities, buildings, zones and households from tiles.
 
@@ -53,17 +54,25 @@ def overview_map(
                 show=False,
             )
         )
+    shown = [embedded_monitors(monitors, lang)] if monitors is not None else []
     # Drawn bottom to top; a click lists what lies under it topmost first (maps.js identify).
     return finish(
         m,
         lang,
-        (parcels, communities, zones, buildings, *points, sites),
+        (parcels, communities, zones, buildings, *points, sites, *shown),
         {
             "group_planning": [parcels],
-            "group_sites": [zones, sites],
+            "group_sites": [zones, sites, *shown],
             "group_people": [*people, *points],
         },
-        ("status", "kind", "default_bands", "noise", "land_use"),
+        (
+            "status",
+            *(["monitor_state"] if shown else []),
+            "kind",
+            "default_bands",
+            "noise",
+            "land_use",
+        ),
         (sites, "sites"),
         noise.model()["default_bands_m"],
     )

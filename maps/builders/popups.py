@@ -100,3 +100,12 @@ def community_link(lang: str) -> dict:
         "href": f"/maps/communities/{{}}?lang={lang}",
         "text": labels.text("open_community_map", lang),
     }
+
+
+def monitor_link(lang: str) -> dict:
+    """A monitor popup's link to the monitor's page (readable by whoever sees the monitor)."""
+    return {
+        "field": "mn",
+        "href": f"/monitoring/monitors/{{}}?lang={lang}",
+        "text": labels.text("open_monitor_page", lang),
+    }

@@ -1,8 +1,9 @@
 """One site's map: everything it affects, embedded, so the page also works as one file.
 
 Its parcels, band rings and noise contours, the households it affects (coloured by how far
-their predicted level exceeds the limit) and their communities; the site's popup links to
-its household list as a spreadsheet.
+their predicted level exceeds the limit) and their communities, its monitors in their
+states; the site's popup links to its household list as a spreadsheet, a monitor's to its
+page.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import folium
 from maps import labels
 from maps.builders import printed
 from maps.builders.basemaps import Basemap
-from maps.builders.frame import embedded, embedded_sites, finish, new_map
+from maps.builders.frame import embedded, embedded_monitors, embedded_sites, finish, new_map
 from maps.builders.popups import HOUSEHOLD_FACTS
 from maps.data import SiteBundle
 
@@ -38,17 +39,18 @@ def site_map(bundle: SiteBundle, lang: str, base: Basemap | None = None) -> foli
         name=labels.text("site_households", lang),
         style="exposure",
     )
+    monitors = embedded_monitors(bundle.monitors, lang)
     m.get_root().html.add_child(printed.summary(bundle.summary, bundle.bands_m, lang))
     return finish(
         m,
         lang,
-        (parcels, communities, zones, site, households),
+        (parcels, communities, zones, site, households, monitors),
         {
             "group_planning": [parcels],
-            "group_sites": [zones, site],
+            "group_sites": [zones, site, monitors],
             "group_people": [communities, households],
         },
-        ("exposure", "bands", "noise", "status", "land_use"),
+        ("exposure", "monitor_state", "bands", "noise", "status", "land_use"),
         (site, "sites"),
         bundle.bands_m,
     )

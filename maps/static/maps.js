@@ -77,6 +77,10 @@
       var n = Number(p.count || p.households || 1);
       return { radius: Math.min(2.5 + Math.log2(n) * 1.5, 14), color: "#ff7f0e", weight: 0.5, fill: true, fillOpacity: 0.7 };
     },
+    monitors: function (p) {
+      var colours = GS.config.monitorStates || {};
+      return { radius: 7, color: "#222222", weight: 1.5, fill: true, fillColor: colours[p.monitor_state] || "#9467bd", fillOpacity: 0.95 };
+    },
     exposure: function (p) {
       var e = Math.max(Number(p.exceed_day || 0), Number(p.exceed_night || 0)), steps = GS.config.exposureSteps || [];
       var colour = "#2ca02c";
@@ -213,7 +217,8 @@
   /* Which pane each style draws in: what a user clicks for (households, buildings) on top,
      sites below them, the large areas (parcels, communities, bands) beneath both. */
   GS.panes = { parcels: "gsAreas", communities: "gsAreas", impact_zones: "gsAreas",
-    sites: "overlayPane", buildings: "gsFeatures", households: "gsFeatures", exposure: "gsFeatures" };
+    sites: "overlayPane", buildings: "gsFeatures", households: "gsFeatures", exposure: "gsFeatures",
+    monitors: "gsFeatures" };
 
   GS.geojson = function (map, data, spec) {
     var style = GS.styles[spec.style], pane = GS.panes[spec.style] || "overlayPane";
