@@ -136,7 +136,7 @@ ORDER BY start, factor, statistic LIMIT {MAX_READINGS + 1}"""),
     for r in out:
         r["value"] = None if r["value"] is None else float(r["value"])
     if format != "json":
-        return _file(out, mn, agg, format, _zone(request))
+        return _file(out, mn, agg, format, device_zone(request))
     for r in out:
         r["at"] = r["at"].isoformat()
     return {
@@ -148,7 +148,7 @@ ORDER BY start, factor, statistic LIMIT {MAX_READINGS + 1}"""),
     }
 
 
-def _zone(request: Request) -> str:
+def device_zone(request: Request) -> str:
     """The devices' time zone, as the receiver was set up with it."""
     sink = getattr(getattr(request.app.state, "receiver", None), "sink", None)
     return getattr(sink, "zone", partitions.ZONE)

@@ -15,7 +15,8 @@ What belongs here, by concern:
   prediction's inputs;
 - ``settings``: a site's bands, kinds, active phase and equipment, checked before they are
   stored;
-- ``sites``: a site by code or id.
+- ``sites``: a site by code or id;
+- ``points``: the prediction at any point (a monitor's position).
 
 The noise model's facts are data in ``geo_service/reference/``, its formulas in
 ``geo_service.noise``. Callers import the queries from this package, not from its modules
@@ -38,6 +39,7 @@ from geo_service.impact.households import (
     personal_columns,
     rounded,
 )
+from geo_service.impact.points import PointPrediction, predict_at
 from geo_service.impact.settings import (
     MAX_BANDS_M,
     check_band_edit,
@@ -58,6 +60,7 @@ __all__ = [
     "LIST_COLUMNS",
     "MAX_BANDS_M",
     "HouseholdsPage",
+    "PointPrediction",
     "SiteRef",
     "Sort",
     "affected_households",
@@ -73,6 +76,7 @@ __all__ = [
     "list_sql",
     "multi_site_households",
     "personal_columns",
+    "predict_at",
     "resolve_site",
     "rounded",
     "set_equipment",

@@ -562,21 +562,12 @@ def escalate(
         )
 
 
-_KIND_ZH = {
-    "noise_laeq": "噪声超标",
-    "noise_lmax": "夜间最大声级超标",
-    "dust": "扬尘超标",
-    "offline": "监测设备离线",
-    "night_work_unpermitted": "无夜间施工许可作业",
-    "quiet_period": "禁止施工时段作业",
-}
-
-
 def _message(row: Any, lead: str | None, zone: str) -> dict[str, Any]:
     due = row.reply_due_at.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
     to = f" @{lead}" if lead else ""
+    kind = lifecycle.KIND_LABELS[row.kind][0]
     return {
-        "text": f"【监测告警】A{row.id}（{_KIND_ZH[row.kind]}，{row.site_code}，{row.mn}）"
+        "text": f"【监测告警】A{row.id}（{kind}，{row.site_code}，{row.mn}）"
         f"未在 {due} 前回复，升级督办{to}",
         "alarm": row.id,
         "site": row.site_code,

@@ -27,6 +27,23 @@ FINAL = ("closed", "auto_cleared")
 # The states whose reply is still owed (the reply clock runs).
 AWAITING_REPLY = ("open", "acknowledged")
 AUTO_CLEARED = "auto_cleared"
+# How people read them (zh, en): the pages, the escalation message.
+KIND_LABELS: dict[str, tuple[str, str]] = {
+    "noise_laeq": ("噪声超标", "Noise over the limit"),
+    "noise_lmax": ("夜间最大声级超标", "Night Lmax over the limit"),
+    "dust": ("扬尘超标", "Dust over the limit"),
+    "offline": ("监测设备离线", "Monitor offline"),
+    "night_work_unpermitted": ("无夜间施工许可作业", "Night work without a permit"),
+    "quiet_period": ("禁止施工时段作业", "Work in a quiet period"),
+}
+STATE_LABELS: dict[str, tuple[str, str]] = {
+    "open": ("待处理", "Open"),
+    "acknowledged": ("已确认", "Acknowledged"),
+    "replied": ("已回复", "Replied"),
+    "closed": ("已关闭", "Closed"),
+    "auto_cleared": ("自动解除", "Cleared by itself"),
+}
+assert tuple(KIND_LABELS) == KINDS and tuple(STATE_LABELS) == STATES
 
 
 @dataclass(frozen=True)
