@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from geo_service.errors import InvalidQuery
 from layers import COLLECTIONS, LAYERS, get_layer
-from layers.base import Field, Layer, WorkCount
+from layers.base import Field, Latest, Layer, WorkCount
 
 if TYPE_CHECKING:
     from geo_service.access import Principal
@@ -93,9 +93,22 @@ class LayerQuery:
         """The fields this query may read: the public ones, or all with ``personal``; and
         the work counts for a reader of the sites' liaison work."""
         own = self.layer.readable_fields if self.personal else self.layer.public_fields
+        own = (*own, *(value.field for value in self.layer.latest))
         if self.work_sites is None:
             return own
         return (*own, *(w.field for w in self.layer.work_counts))
+
+    @staticmethod
+    def _latest(value: Latest) -> str:
+        """SQL: the feature's newest reading of the factors, if recent enough."""
+        factors = ", ".join(f"'{f}'" for f in value.factors)
+        statistics = ", ".join(f"'{s}'" for s in value.statistics)
+        return (
+            f"(SELECT r.value FROM readings r WHERE r.monitor_id = {ROW}.id "
+            f"AND r.factor IN ({factors}) AND r.statistic IN ({statistics}) "
+            f"AND r.at > now() - interval '{int(value.within_hours)} hours' "
+            "ORDER BY r.at DESC LIMIT 1)"
+        )
 
     def _work_count(self, work: WorkCount) -> str:
         """SQL: how many rows of the work's table, of the readable sites, point at ``m``."""
@@ -137,10 +150,13 @@ class LayerQuery:
         exprs: dict[str, str] = {}
         joins: dict[str, tuple[str, str]] = {}
         work = {w.field.name: w for w in self.layer.work_counts}
+        latest = {value.field.name: value for value in self.layer.latest}
         for n, fld in enumerate(self.fields):
             ref = self.layer.reference(fld.name)
             if fld.name in work:
                 exprs[fld.name] = self._work_count(work[fld.name])
+            elif fld.name in latest:
+                exprs[fld.name] = self._latest(latest[fld.name])
             elif ref is None:
                 exprs[fld.name] = f"{ROW}.{quote(fld.name)}"
             elif ref.link is not None:

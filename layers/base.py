@@ -25,12 +25,13 @@ FieldKind = Literal["str", "int", "float", "bool", "date", "time", "datetime", "
 
 # The units a number may be in, with their words in Chinese and English: a heading names the
 # unit after the field's label, and a page writes it after the value (``geo_service.display``).
-Unit = Literal["m²", "m", "%", "dB(A)"]
+Unit = Literal["m²", "m", "%", "dB(A)", "µg/m³"]
 UNITS: dict[str, tuple[str, str]] = {
     "m²": ("平方米", "m²"),
     "m": ("米", "m"),
     "%": ("%", "%"),
     "dB(A)": ("dB(A)", "dB(A)"),
+    "µg/m³": ("微克/立方米", "µg/m³"),
 }
 
 
@@ -244,6 +245,18 @@ class WorkCount:
     open_only: bool = False
 
 
+@dataclass(frozen=True)
+class Latest:
+    """A feature's latest reading of some factors (a monitor's last LAeq, PM10): no column
+    of the layer's table, but the newest row of ``readings`` that points at it, within
+    ``within_hours`` (older is no "latest value": null). Every reader of the layer has it."""
+
+    field: Field
+    factors: tuple[str, ...]
+    statistics: tuple[str, ...] = ("Rtd", "Avg", "Data")
+    within_hours: int = 24
+
+
 # A layer's own checks and derivations on an imported frame (already in EPSG:4326):
 # it may add derived columns and returns the problems it found, by row.
 Prepare = Callable[["gpd.GeoDataFrame"], list["RowProblem"]]
@@ -286,6 +299,8 @@ class Layer:
     indexes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Counts of the liaison work about each feature, for entitled readers only.
     work_counts: tuple[WorkCount, ...] = ()
+    # Latest readings about each feature (a monitor's), for every reader of the layer.
+    latest: tuple[Latest, ...] = ()
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import Integer, String
 
-from layers.base import CODE, Choice, Field, Layer, Reference
+from layers.base import CODE, Choice, Field, Latest, Layer, Reference
 
 # HJ 212 system codes a site monitor sends: construction dust, acoustic environment, noise
 # source (geo_service/monitoring/hj212.py reads the others too).
@@ -125,6 +125,26 @@ LAYER = Layer(
     references=(
         Reference("site", "sites", "code", "site_id", on_delete="CASCADE"),
         Reference("faces", "buildings", "address", "faces_building_id", required=False),
+    ),
+    # The latest values, for a GIS client's map of what the monitors say now (minute data's
+    # LAeq or the real-time LA; particulates in ug/m3 as stored); null after a day of silence.
+    latest=(
+        Latest(
+            Field("latest_laeq", "最新噪声", "Latest noise", kind="float", unit="dB(A)"),
+            ("Leq", "LA"),
+        ),
+        Latest(
+            Field("latest_pm10", "最新 PM10", "Latest PM10", kind="float", unit="µg/m³"),
+            ("a34002",),
+        ),
+        Latest(
+            Field("latest_pm25", "最新 PM2.5", "Latest PM2.5", kind="float", unit="µg/m³"),
+            ("a34004",),
+        ),
+        Latest(
+            Field("latest_tsp", "最新 TSP", "Latest TSP", kind="float", unit="µg/m³"),
+            ("a34001",),
+        ),
     ),
     popup_fields=("mn", "name", "site", "kind", "placement", "faces"),
     # By the monitor's state (geo_service.monitoring.states): the maps' markers and legend.

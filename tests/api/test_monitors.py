@@ -319,3 +319,43 @@ def test_readings_export_as_csv_and_xlsx_with_local_times_and_no_live_formula(
     assert ["2026-06-01 10:00:00", "Leq", "Data", 61.5, 1, 1] in rows
     refused = client.get(url, params={**day, "format": "pdf"})
     assert refused.status_code == 422
+
+
+def test_the_ogc_collection_carries_each_monitors_latest_values(
+    client: TestClient, monitors: Engine
+) -> None:
+    """A GIS client maps what the monitors say now: the newest LAeq and particulates of each
+    (ug/m3 whatever the device sends); a value older than a day is no latest value."""
+    local = dt.datetime.now(dt.timezone(dt.timedelta(hours=8))).replace(second=0, microsecond=0)
+
+    def minute(at: dt.datetime, mn: str, pw: str, st: str, cp: str) -> bytes:
+        stamp = at.strftime("%Y%m%d%H%M%S")
+        return hj212.build(
+            qn=stamp + "000", st=st, cn="2051", pw=pw, mn=mn, cp=f"DataTime={stamp};{cp}"
+        )
+
+    ago = local - dt.timedelta(minutes=10)
+    packets = [
+        minute(ago - dt.timedelta(minutes=1), MN, "123456", "23", "Leq-Data=61.0"),
+        minute(ago, MN, "123456", "23", "Leq-Data=63.5"),
+        minute(ago, "DUST-MG-01", "s3cret-pw", "39", "a34002-Avg=0.085,a34002-Flag=N"),
+        minute(local - dt.timedelta(days=2), "DUST-MG-01", "s3cret-pw", "39", "a34004-Avg=0.050"),
+    ]
+    assert client.post("/api/ingest/hj212", content=b"".join(packets)).json()["accepted"] == 4
+    items = client.get("/ogc/collections/monitors/items").json()["features"]
+    latest = {
+        f["id"]: {k: v for k, v in f["properties"].items() if k.startswith("latest_")}
+        for f in items
+    }
+    assert latest[MN] == {
+        "latest_laeq": 63.5,
+        "latest_pm10": None,
+        "latest_pm25": None,
+        "latest_tsp": None,
+    }
+    assert latest["DUST-MG-01"]["latest_pm10"] == 85.0
+    assert latest["DUST-MG-01"]["latest_pm25"] is None  # two days old
+    queryables = client.get("/ogc/collections/monitors/queryables").json()["properties"]
+    assert "latest_laeq" in queryables
+    loud = client.get("/ogc/collections/monitors/items", params={"filter": "latest_laeq > 60"})
+    assert [f["id"] for f in loud.json()["features"]] == [MN]
