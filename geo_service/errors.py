@@ -30,10 +30,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 class GeoServiceError(Exception):
     """Base of every error a user can cause or fix."""
 
-    def __init__(self, message: str, *, site: str | None = None) -> None:
+    def __init__(self, message: str, *, site: str | None = None, zh: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.site = site  # the site code the error is about: the error page names it
+        # The same in Chinese, where a page in Chinese shows it (the officer's forms).
+        self.zh = zh
 
     def detail(self) -> dict:
         return {"error": type(self).__name__, "detail": self.message}

@@ -127,7 +127,7 @@ def _refusal(exc: InvalidCase | RefusedTransition) -> Message:
     """A refusal of the liaison functions as the page says it: a transition in the states'
     own words, anything else with the function's reason."""
     if not isinstance(exc, RefusedTransition) or not exc.state:
-        return (f"未保存：{exc.message}", f"Not saved: {exc.message}")
+        return (f"未保存：{exc.zh or '请检查所填内容'}", f"Not saved: {exc.message}")
     names = {str(c): c for c in STATES}
     state = names[exc.state]
     allowed = [names[s] for s in exc.allowed]

@@ -86,5 +86,8 @@ def get_category(conn: Connection, code: str) -> Category:
     """The category with this code, or an error that lists the ones there are."""
     found = {c.code: c for c in all_categories(conn)}
     if code not in found:
-        raise InvalidCase(f"unknown category {code!r}; categories are: {', '.join(found)}")
+        raise InvalidCase(
+            f"unknown category {code!r}; categories are: {', '.join(found)}",
+            zh=f"没有“{code}”这一诉求类别",
+        )
     return found[code]

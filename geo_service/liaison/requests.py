@@ -80,7 +80,8 @@ def affected_household(conn: Connection, site: SiteRef, household: int) -> None:
     ).first()
     if found is None:
         raise InvalidCase(
-            f"household {household} is not among the households site {site.code} affects"
+            f"household {household} is not among the households site {site.code} affects",
+            zh=f"住户 {household} 不在工地 {site.code} 的影响范围内",
         )
 
 
@@ -418,13 +419,18 @@ def check_assignee(conn: Connection, site: SiteRef, username: str) -> str:
         {"name": username, "code": site.code},
     ).first()
     if row is None or not row.active:
-        raise InvalidCase(f"no active user is called {username!r}")
+        raise InvalidCase(
+            f"no active user is called {username!r}", zh=f"没有名为“{username}”的在用账号"
+        )
     permissions = get_role(row.role).permissions
     works = Permission.WORK_REQUESTS in permissions and (
         row.assigned or Permission.READ_PERSONAL_ALL in permissions
     )
     if not works:
-        raise InvalidCase(f"{row.username} does not work the requests of site {site.code}")
+        raise InvalidCase(
+            f"{row.username} does not work the requests of site {site.code}",
+            zh=f"{row.username} 不负责工地 {site.code} 的诉求",
+        )
     return str(row.username)
 
 
@@ -432,9 +438,12 @@ def _duplicate_target(conn: Connection, row: dict[str, Any], target: str | None)
     """The request this one repeats: another request of the same site, not this one, and
     not one that (through its own duplicate_of) leads back here."""
     if not target:
-        raise InvalidCase("a duplicate needs duplicate_of: the id of the request it repeats")
+        raise InvalidCase(
+            "a duplicate needs duplicate_of: the id of the request it repeats",
+            zh="标为重复须填写所重复的诉求编号",
+        )
     if target == row["public_id"]:
-        raise InvalidCase("a request cannot be a duplicate of itself")
+        raise InvalidCase("a request cannot be a duplicate of itself", zh="诉求不能重复其自身")
     seen, current = {row["public_id"]}, target
     while current is not None:
         other = conn.execute(
@@ -442,11 +451,18 @@ def _duplicate_target(conn: Connection, row: dict[str, Any], target: str | None)
             {"id": current},
         ).first()
         if other is None:
-            raise InvalidCase(f"no request has the id {current!r}")
+            raise InvalidCase(
+                f"no request has the id {current!r}", zh=f"没有编号为 {current} 的诉求"
+            )
         if other.site_id != row["site_id"]:
-            raise InvalidCase(f"{current} is a request of another site")
+            raise InvalidCase(
+                f"{current} is a request of another site", zh=f"{current} 是其他工地的诉求"
+            )
         if other.public_id in seen:
-            raise InvalidCase(f"{target} is itself a duplicate of {row['public_id']}: a cycle")
+            raise InvalidCase(
+                f"{target} is itself a duplicate of {row['public_id']}: a cycle",
+                zh=f"{target} 已是 {row['public_id']} 的重复诉求，不能循环",
+            )
         seen.add(other.public_id)
         current = other.duplicate_of
     return target
@@ -480,9 +496,12 @@ def move(
         )
     principal.require_permission(step.permission)
     if satisfaction is not None and target != "closed":
-        raise InvalidCase("satisfaction (1-5) is given when a request is closed")
+        raise InvalidCase(
+            "satisfaction (1-5) is given when a request is closed",
+            zh="满意度（1-5）在办结关闭时填写",
+        )
     if satisfaction is not None and not 1 <= satisfaction <= 5:
-        raise InvalidCase("satisfaction must be from 1 to 5")
+        raise InvalidCase("satisfaction must be from 1 to 5", zh="满意度须为 1 到 5")
     sets: dict[str, Any] = {"state": target}
     if target == "reopened":
         window = dt.timedelta(days=settings.reopen_days)
@@ -505,7 +524,7 @@ def move(
     if step.needs == "assignee":
         chosen = assignee or row["assignee"]
         if not chosen:
-            raise InvalidCase("a request is assigned to someone: give assignee")
+            raise InvalidCase("a request is assigned to someone: give assignee", zh="请选择承办人")
         sets["assignee"] = check_assignee(conn, site, chosen)
     if step.needs == "duplicate_of":
         sets["duplicate_of"] = _duplicate_target(conn, row, duplicate_of)
@@ -565,7 +584,7 @@ def add_note(
     """A public note (the resident may read it) or an internal one (personal: the site's
     officers only)."""
     if not note.strip():
-        raise InvalidCase("a note needs text")
+        raise InvalidCase("a note needs text", zh="备注不能为空")
     row, _ = _for_change(conn, principal, public_id)
     add_event(
         conn,

@@ -55,7 +55,7 @@ def _check(visit: NewVisit, now: dt.datetime) -> None:
     if visit.visited_at.tzinfo is None:
         raise InvalidCase("visited_at needs a time zone, e.g. 2026-12-02T10:30:00+08:00")
     if visit.visited_at > now + dt.timedelta(minutes=5):
-        raise InvalidCase("visited_at is in the future")
+        raise InvalidCase("visited_at is in the future", zh="走访时间不能晚于现在")
 
 
 def _affected(conn: Connection, site: SiteRef, households: set[int]) -> None:

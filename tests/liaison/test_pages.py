@@ -138,7 +138,9 @@ def test_a_visit_is_logged_through_the_form(wang: TestClient, homes: Engine) -> 
         ({"outcome": ""}, "en", "Choose the outcome"),
         ({"visited_at": "明天"}, "zh", "走访时间格式不对"),
         ({"next_visit_due": "2026-13-40"}, "en", "Next visit due is not a date"),
-        ({"visited_at": "2099-01-01T10:00"}, "zh", "visited_at is in the future"),
+        # The liaison functions' refusals, in the page's language too.
+        ({"visited_at": "2099-01-01T10:00"}, "zh", "走访时间不能晚于现在"),
+        ({"visited_at": "2099-01-01T10:00"}, "en", "visited_at is in the future"),
     ],
 )
 def test_a_wrong_visit_form_says_what_to_fix_and_saves_nothing(
