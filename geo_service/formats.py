@@ -10,6 +10,9 @@ by the offered names, so a new format is one line here and one writer there.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
@@ -59,12 +62,28 @@ FORMATS: dict[str, OutputFormat] = {
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+# C0 control characters but tab, line feed and return: XML 1.0 (so XLSX) cannot hold them
+# and openpyxl refuses the whole workbook; Word and WPS put \x0b and \x0c in pasted text.
+NOT_IN_A_CELL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
 def spreadsheet_text(value: object) -> object:
     """A value safe in a spreadsheet cell: text that would start a formula gets a leading
-    ``'`` (shown as text, never run); numbers, stored as numbers, are left alone."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    ``'`` (shown as text, never run), control characters a workbook cannot hold are dropped;
+    numbers, stored as numbers, are left alone."""
+    if not isinstance(value, str):
+        return value
+    value = NOT_IN_A_CELL.sub("", value)
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def comment_line(label: str, value: object) -> str:
+    """A ``# label: value`` line above a CSV's header row, read as one cell whatever the
+    value holds: a comma or a line break in it (a filter from the query string) would
+    otherwise start a cell or a row of its own, which a spreadsheet runs as a formula."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerow([f"# {label}: {spreadsheet_text(value)}"])
+    return out.getvalue()
 
 
 def spreadsheet_frame(frame: Any) -> Any:

@@ -25,7 +25,12 @@ from sqlalchemy import Connection
 from geo_service import audit
 from geo_service.access import Principal
 from geo_service.audit import AuditAction
-from geo_service.formats import HOUSEHOLD_LIST, HouseholdListFormat, spreadsheet_frame
+from geo_service.formats import (
+    HOUSEHOLD_LIST,
+    HouseholdListFormat,
+    comment_line,
+    spreadsheet_frame,
+)
 from geo_service.impact import (
     LIST_COLUMNS,
     SiteRef,
@@ -229,7 +234,7 @@ def _csv(file: HouseholdFile) -> bytes:
     """The metadata as ``#`` lines above the header row."""
     out = io.StringIO()
     for key, value in _flat(file.meta).items():
-        out.write(f"# {key}: {value}\n")
+        out.write(comment_line(key, value))
     file.headed.to_csv(out, index=False)
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 

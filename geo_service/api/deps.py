@@ -159,6 +159,7 @@ async def current_principal(
             lambda: auth.principal_for_token(engine, token, client=client, settings=settings),
         )
     if basic is not None:
+        require_same_origin(request, unsaid_ok=True)  # a browser may have remembered them
         return await _remembered(
             request,
             PrincipalCache.key("basic", basic.username, basic.password),

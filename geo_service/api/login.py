@@ -29,7 +29,9 @@ def safe_next(target: str | None) -> str:
     """Where to go after signing in: a path on this service only, never another site."""
     if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
         return "/"
-    if any(c in target for c in "\r\n\\"):
+    # Browsers drop tabs and line breaks from a URL ("/<tab>/evil.example" is
+    # "//evil.example"): no control character at all, nor a backslash (read as "/").
+    if any(c == "\\" or ord(c) < 0x20 or ord(c) == 0x7F for c in target):
         return "/"
     return target
 

@@ -28,7 +28,12 @@ from geo_service.errors import (
     Refusal,
     RefusedTransition,
 )
-from geo_service.formats import REQUEST_EXPORT, RequestExportFormat, spreadsheet_text
+from geo_service.formats import (
+    REQUEST_EXPORT,
+    RequestExportFormat,
+    comment_line,
+    spreadsheet_text,
+)
 from geo_service.impact import SiteRef, resolve_site
 from geo_service.impact_export import display_width, ready_to_print
 from geo_service.liaison import requests as cases
@@ -255,7 +260,7 @@ def _csv(head: list[str], table: list[list[Any]], about: list[tuple[str, str]]) 
     """The metadata as ``#`` lines above the header row; a BOM, so Excel reads UTF-8."""
     out = io.StringIO()
     for label, value in about:
-        out.write(f"# {label}: {spreadsheet_text(value)}\n")
+        out.write(comment_line(label, value))
     writer = csv.writer(out)
     writer.writerow(head)
     writer.writerows(table)

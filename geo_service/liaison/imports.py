@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
+from xml.etree.ElementTree import ParseError
+from zipfile import BadZipFile
 
 from sqlalchemy import Connection, Engine, text
 
@@ -181,12 +183,17 @@ def _xlsx_rows(path: Path, name: str) -> list[list[Any]]:
     from openpyxl import load_workbook
     from openpyxl.utils.exceptions import InvalidFileException
 
+    # A file named .xlsx that is no zip (BadZipFile), or a zip whose sheet is no XML
+    # (ParseError), is the uploader's mistake, not the server's.
+    unreadable = (InvalidFileException, BadZipFile, ParseError, KeyError, OSError, ValueError)
     try:
         book = load_workbook(path, read_only=True, data_only=True)
-    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+    except unreadable as exc:
         raise UnsupportedFile(f"{name} is not a readable XLSX workbook: {exc}") from None
     try:
         return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+    except (*unreadable, IndexError) as exc:
+        raise UnsupportedFile(f"{name} is not a readable XLSX workbook: {exc}") from None
     finally:
         book.close()
 

@@ -1,0 +1,130 @@
+"""The new endpoints tried as an attacker and as a careless user would (review of issue 14/15).
+
+Each test is one finding: a text pasted from a word processor that broke the Excel export,
+a filter value that became a formula in the CSV's header lines, a workbook that was not one,
+a sign-in link that went to another site, a browser's remembered Basic password used by a
+page of another origin.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from base64 import b64encode
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+from sqlalchemy import Engine, text
+
+from tests.accounts import PASSWORD, make_user
+
+SITE = "AZF-2024-01"
+OWN_PAGE = {"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+OTHER_PORT = {"Origin": "http://127.0.0.1:9999", "Sec-Fetch-Site": "same-site"}
+# A vertical tab and a form feed: what Word and WPS put in text copied from a page break.
+PASTED = "夜间施工噪声\x0b第二段\x0c第三段\x01"
+
+
+def _request(client: TestClient, description: str = "噪声扰民") -> str:
+    made = client.post(
+        "/api/requests",
+        json={
+            "site": SITE,
+            "category": "noise",
+            "channel": "web",
+            "description": description,
+            "lon": 120.159,
+            "lat": 30.267,
+            "reporter_name": "示例-赵某",
+        },
+    )
+    assert made.status_code == 201, made.text
+    return made.json()["public_id"]
+
+
+def test_text_pasted_with_control_characters_still_exports_to_excel(
+    client: TestClient, district: Engine
+) -> None:
+    """openpyxl refuses C0 control characters in a cell: the XLSX export was a 500."""
+    _request(client, PASTED)
+    answer = client.get("/api/requests/export", params={"site": SITE, "format": "xlsx"})
+    assert answer.status_code == 200, answer.text
+    cells = [
+        c.value for row in load_workbook(io.BytesIO(answer.content)).worksheets[0].rows for c in row
+    ]
+    assert "夜间施工噪声第二段第三段" in [str(c).replace(" ", "") for c in cells]
+
+
+def test_a_filter_value_cannot_become_a_row_of_the_csv(
+    client: TestClient, district: Engine
+) -> None:
+    """The export's ``# Filter ...`` lines carry the query string: a link sent to an officer
+    with a line break and a formula in ``category`` put a formula row above the table."""
+    _request(client)
+    link = '=HYPERLINK("//e.cn","x")'
+    for value in (f"x\n{link}", f"x\r{link}", f"x,{link}"):
+        answer = client.get(
+            "/api/requests/export", params={"site": SITE, "format": "csv", "category": value}
+        )
+        assert answer.status_code == 200, answer.text
+        rows = list(csv.reader(io.StringIO(answer.text.lstrip("\ufeff"))))
+        cells = [cell for row in rows for cell in row]
+        assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))], rows[:6]
+
+
+def test_a_file_named_xlsx_that_is_not_a_workbook_is_refused(
+    client: TestClient, district: Engine
+) -> None:
+    answer = client.post(
+        f"/api/sites/{SITE}/imports/requests",
+        files={"file": ("走访.xlsx", b"PK\x03\x04 not really a zip", "application/octet-stream")},
+    )
+    assert answer.status_code == 415, answer.text
+    assert "走访.xlsx" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("target", ["/\t/evil.example", "/\n/evil.example", "/\t\\evil.example"])
+def test_sign_in_never_sends_the_browser_to_another_site(
+    client: TestClient, app: FastAPI, district: Engine, target: str
+) -> None:
+    """Browsers drop tabs and line breaks from a URL (WHATWG URL, "remove all ASCII tab or
+    newline"): ``/<tab>/evil.example`` is ``//evil.example``, another host."""
+    make_user(district, "wang", "liaison", sites=[SITE])
+    browser = TestClient(app, follow_redirects=False)
+    answer = browser.post(
+        "/login",
+        data={"username": "wang", "password": PASSWORD, "next": target},
+        headers=OWN_PAGE,
+    )
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    as_browser_reads_it = "".join(c for c in location if c not in "\t\n\r")
+    assert urlsplit(urljoin("http://testserver/login", as_browser_reads_it)).netloc == "testserver"
+    form = browser.get("/login", params={"next": target}).text
+    assert '<input type="hidden" name="next" value="/">' in form
+
+
+def test_a_remembered_basic_password_does_not_work_for_another_site(
+    client: TestClient, district: Engine
+) -> None:
+    """A browser keeps the Basic credentials it was asked for (the 401's challenge) and
+    sends them with any request to this host, also a form another origin posts."""
+    make_user(district, "boss", "admin", password=PASSWORD)
+    basic = {"Authorization": "Basic " + b64encode(f"boss:{PASSWORD}".encode()).decode()}
+    body = {"bands_m": [100, 300]}
+    url = f"/api/sites/{SITE}/impact-settings"
+    forged = client.put(url, json=body, headers={**basic, **OTHER_PORT, "If-Match": "*"})
+    assert forged.status_code == 403 and "own pages" in forged.json()["detail"]
+    no_fetch_metadata = {**basic, "Origin": "https://evil.example", "If-Match": "*"}
+    assert client.put(url, json=body, headers=no_fetch_metadata).status_code == 403
+    with district.connect() as conn:
+        changed = text("SELECT count(*) FROM site_impact_settings WHERE bands_m = '{100,300}'")
+        bands = conn.execute(changed).scalar()
+    assert bands == 0
+    # QGIS and curl send neither header, the service's own pages say same-origin: both work.
+    assert client.put(url, json=body, headers={**basic, "If-Match": "*"}).status_code == 200
+    own = client.put(url, json=body, headers={**basic, **OWN_PAGE, "If-Match": "*"})
+    assert own.status_code == 200
