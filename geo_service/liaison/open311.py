@@ -4,8 +4,9 @@ Reads show public fields only: never the household, the reporter's contacts, the
 or internal notes. A request tied to a household is shown at its household's community
 (``ST_PointOnSurface`` of the community, with the community's name as its address), or at
 its site's point when the household's building lies in no community: a household's point
-would name the household. A request whose point is exactly a household's (given on a map,
-or left by a household re-import that unlinked it) is treated the same. Posts come from
+would name the household. A request whose point lies within ``NEAR_HOUSEHOLD_M`` of a
+household's (given on a map, or left by a household re-import that unlinked it) is treated
+the same. Posts come from
 clients holding a key an administrator issued (``geo-service open311 key create``), scoped
 to sites; only the key's SHA-256 is stored.
 A post is recorded by ``requests.create`` with the channel ``open311``, so it gets the SLA
@@ -121,7 +122,14 @@ def _category(conn: Connection, code: str) -> Category:
 
 
 # -- requests, as the public reads them ---------------------------------------------------------
-_PUBLIC = """
+# A point given this near a household names it as surely as the household: a click on its
+# building's door on a map is metres off its point, rarely exactly on it. A building's
+# households lie within about 30 m of any point on it (a slab of 60 m x 15 m).
+NEAR_HOUSEHOLD_M = 30
+# The box around a point that holds every point NEAR_HOUSEHOLD_M away, in degrees: a degree
+# of longitude is at least 65 km up to 54 N (the service area's north edge).
+_BOX_DEG = NEAR_HOUSEHOLD_M / 50_000
+_PUBLIC = f"""
 SELECT r.id AS row_id, r.public_id, r.state, r.category, c.name_zh, c.name_en,
        c.acknowledge_hours, c.resolve_working_days, r.description, r.agency,
        r.created_at, r.updated_at, r.resolve_due,
@@ -134,11 +142,14 @@ FROM requests r
 JOIN request_categories c ON c.code = r.category
 JOIN sites s ON s.id = r.site_id
 -- The request's household; or, when it has none (a point given, or the household row gone
--- in a re-import, which sets household_id to NULL), a household at exactly its point.
+-- in a re-import, which sets household_id to NULL), the nearest household within
+-- NEAR_HOUSEHOLD_M of its point (the box first, so the households' GiST index is used).
 LEFT JOIN LATERAL (
     SELECT h.id, h.building_id FROM households h
-    WHERE h.id = r.household_id OR (r.household_id IS NULL AND h.geom ~= r.geom)
-    ORDER BY h.id = r.household_id DESC LIMIT 1
+    WHERE h.id = r.household_id
+       OR (r.household_id IS NULL AND h.geom && ST_Expand(r.geom, {_BOX_DEG})
+           AND ST_DWithin(h.geom::geography, r.geom::geography, {NEAR_HOUSEHOLD_M}))
+    ORDER BY h.id = r.household_id DESC, h.geom <-> r.geom LIMIT 1
 ) hh ON true
 LEFT JOIN buildings b ON b.id = hh.building_id
 LEFT JOIN communities cm ON cm.id = b.community_id

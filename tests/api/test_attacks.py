@@ -128,3 +128,48 @@ def test_a_remembered_basic_password_does_not_work_for_another_site(
     assert client.put(url, json=body, headers={**basic, "If-Match": "*"}).status_code == 200
     own = client.put(url, json=body, headers={**basic, **OWN_PAGE, "If-Match": "*"})
     assert own.status_code == 200
+
+
+def test_a_point_beside_a_household_is_generalised_in_open311(
+    client: TestClient, homes: Engine, anonymous: TestClient
+) -> None:
+    """Only a point *exactly* at a household was shown at its community: a request placed by
+    a click on the household's door, 2 m off, was published at the door, with its text."""
+    made = client.post(
+        "/api/requests",
+        json={
+            "site": SITE,
+            "category": "noise",
+            "channel": "visit",
+            "description": "老人夜里睡不着",
+            "lon": 120.15702,  # household 1-1-101 is at 120.1570, 30.2688
+            "lat": 30.26881,
+        },
+    )
+    assert made.status_code == 201, made.text
+    public_id = made.json()["public_id"]
+    (record,) = anonymous.get(f"/open311/v2/requests/{public_id}.json").json()
+    assert record["address"] == "翠苑一区"
+    with homes.connect() as conn:
+        nearest = conn.execute(
+            text(
+                "SELECT min(ST_Distance(geom::geography, "
+                "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography)) FROM households"
+            ),
+            {"lon": record["long"], "lat": record["lat"]},
+        ).scalar()
+    assert nearest > 50
+    # A point far from every household (a site gate) keeps the point it was given.
+    gate = client.post(
+        "/api/requests",
+        json={
+            "site": SITE,
+            "category": "dust",
+            "channel": "web",
+            "description": "扬尘",
+            "lon": 120.1595,
+            "lat": 30.2666,
+        },
+    )
+    (shown,) = anonymous.get(f"/open311/v2/requests/{gate.json()['public_id']}.json").json()
+    assert (shown["long"], shown["lat"]) == pytest.approx((120.1595, 30.2666))
