@@ -6,14 +6,14 @@ same problem in the same words.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import (
-    http_exception_handler,
-    request_validation_exception_handler,
-)
+from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import (
@@ -330,7 +330,8 @@ def add_exception_handlers(app: FastAPI) -> None:
                 for e in exc.errors()
             )
             return error_page(request, 422, problems)
-        return await request_validation_exception_handler(request, exc)
+        # FastAPI's own answer, with the refused input echoed in a form JSON can carry.
+        return JSONResponse(status_code=422, content={"detail": _writable(exc.errors())})
 
     async def handle_database_down(request: Request, exc: Exception) -> Response:
         # The driver's first line says what failed (refused, timed out); never the password.
@@ -405,6 +406,22 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, handle_database_down)
     app.add_exception_handler(InterfaceError, handle_database_down)
     app.add_exception_handler(ProgrammingError, handle_schema_missing)
+
+
+def _writable(value: Any) -> Any:
+    """``value`` as JSON can write it back: Python's JSON reads ``NaN`` and ``Infinity``,
+    which it may not write, and a lone surrogate (``"\\ud800"``), which UTF-8 cannot hold;
+    the refusal that echoes them was a 500."""
+    value = jsonable_encoder(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode()
+    if isinstance(value, list):
+        return [_writable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _writable(v) for k, v in value.items()}
+    return value
 
 
 def _is_browser_page(request: Request) -> bool:

@@ -23,6 +23,15 @@ import chinese_calendar
 
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = dt.timedelta(days=1)
+# The years a moment people record (a visit, a notice posted, a request reported) may lie
+# in. PostgreSQL stores 0001-01-01T00:00+08:00 as 1 BC in UTC and 9999-12-31T23:59-12:00
+# as 10000, which Python cannot read back: a list holding one would be a 500 from then on.
+YEARS = range(1900, 3000)
+
+
+def plausible(moment: dt.datetime | dt.date) -> bool:
+    """Whether ``moment`` lies in ``YEARS`` (a mistyped 0001 or 9999 does not)."""
+    return moment.year in YEARS
 
 
 def covered(day: dt.date) -> bool:

@@ -107,6 +107,10 @@ _MESSAGES: dict[str, tuple[str, str]] = {
         "{value!r} is not a household id (a whole number)",
     ),
     "future": ("“{value}”晚于现在", "{value!r} is in the future"),
+    "years": (
+        f"“{{value}}”不在 {calendar.YEARS.start} 至 {calendar.YEARS.stop - 1} 年之间",
+        f"{{value!r}} is not from {calendar.YEARS.start} to {calendar.YEARS.stop - 1}",
+    ),
     "choice": ("“{value}”不是以下之一：{allowed}", "{value!r} is not one of: {allowed}"),
     "category": (
         "没有“{value}”这一诉求类别；类别有：{allowed}",
@@ -528,6 +532,8 @@ class _Row:
 def _past(moment: dt.datetime | None, row: _Row, name: str, now: dt.datetime) -> None:
     if moment is not None and moment > now + dt.timedelta(minutes=5):
         row.fail(name, "future", value=row.plan.cell(row.cells, name))
+    elif moment is not None and not calendar.plausible(moment):
+        row.fail(name, "years", value=row.plan.cell(row.cells, name))
 
 
 def _visit(

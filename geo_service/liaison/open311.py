@@ -29,8 +29,8 @@ from geo_service.access import Principal
 from geo_service.audit import AuditAction
 from geo_service.auth.sites import known_site_codes, write_sites
 from geo_service.errors import Forbidden, InvalidCase, InvalidQuery, NotFound
+from geo_service.liaison import calendar, states
 from geo_service.liaison import requests as cases
-from geo_service.liaison import states
 from geo_service.liaison.categories import Category, all_categories, get_category
 from layers.requests import PRIORITIES, STATES
 
@@ -229,8 +229,9 @@ def parse_date(name: str, value: str | None) -> dt.datetime | None:
         raise InvalidQuery(
             f"{name} {value!r} is not a w3 date-time such as 2026-09-28T00:00:00Z"
         ) from None
-    if not 1900 <= moment.year <= 2999:  # also keeps the 90-day window arithmetic in range
-        raise InvalidQuery(f"{name} {value!r} is not a date from 1900 to 2999")
+    if not calendar.plausible(moment):  # also keeps the 90-day window arithmetic in range
+        first, last = calendar.YEARS.start, calendar.YEARS.stop - 1
+        raise InvalidQuery(f"{name} {value!r} is not a date from {first} to {last}")
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 

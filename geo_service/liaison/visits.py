@@ -22,6 +22,7 @@ from geo_service.errors import Forbidden, InvalidCase
 from geo_service.impact import SiteRef, resolve_site
 from geo_service.impact.disclosure import CELL_KEY, SMALL, protect
 from geo_service.impact.summary import vulnerable_sql
+from geo_service.liaison import calendar
 from geo_service.liaison.requests import affected_household, site_for_work
 from geo_service.query import LayerQuery
 from layers import WORKFLOW_LAYERS
@@ -56,6 +57,11 @@ def _check(visit: NewVisit, now: dt.datetime) -> None:
         raise InvalidCase("visited_at needs a time zone, e.g. 2026-12-02T10:30:00+08:00")
     if visit.visited_at > now + dt.timedelta(minutes=5):
         raise InvalidCase("visited_at is in the future", zh="走访时间不能晚于现在")
+    if not calendar.plausible(visit.visited_at):
+        raise InvalidCase(
+            f"visited_at {visit.visited_at.isoformat()} is not from "
+            f"{calendar.YEARS.start} to {calendar.YEARS.stop - 1}"
+        )
 
 
 def _affected(conn: Connection, site: SiteRef, households: set[int]) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, text
 
 from geo_service.access import Principal
 from geo_service.errors import InvalidNightPermit, NightPermitConflict, NotFound
+from geo_service.liaison import calendar
 from geo_service.monitoring import night_work
 
 
@@ -51,6 +52,13 @@ def check(permit: Permit) -> None:
         raise InvalidNightPermit(f"{what}; activities are: {known}")
     if permit.notice_posted_at is not None and permit.notice_posted_at.tzinfo is None:
         raise InvalidNightPermit("notice_posted_at has no time zone (add +08:00 or Z)")
+    for name in ("first_night", "last_night", "notice_posted_at"):
+        moment = getattr(permit, name)
+        if moment is not None and not calendar.plausible(moment):
+            raise InvalidNightPermit(
+                f"{name} {moment.isoformat()} is not from "
+                f"{calendar.YEARS.start} to {calendar.YEARS.stop - 1}"
+            )
 
 
 _COLUMNS = (

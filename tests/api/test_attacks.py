@@ -173,3 +173,52 @@ def test_a_point_beside_a_household_is_generalised_in_open311(
     )
     (shown,) = anonymous.get(f"/open311/v2/requests/{gate.json()['public_id']}.json").json()
     assert (shown["long"], shown["lat"]) == pytest.approx((120.1595, 30.2666))
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+14:00", "0001-01-01T08:00:00+08:00"])
+def test_a_visit_dated_in_year_one_is_refused_and_the_list_still_opens(
+    client: TestClient, homes: Engine, at: str
+) -> None:
+    """A mistyped year (0001) was stored as 1 BC in UTC, which Python cannot read back:
+    the site's visit list and the household's page were a 500 from then on."""
+    visit = {"household": 1, "outcome": "met", "visited_at": at}
+    answer = client.post(f"/api/sites/{SITE}/visits", json=visit)
+    assert answer.status_code == 422 and "visited_at" in answer.text, answer.text
+    assert client.get(f"/api/sites/{SITE}/visits").status_code == 200
+
+
+def test_a_night_permit_notice_dated_past_9999_is_refused(
+    client: TestClient, district: Engine
+) -> None:
+    permit = {
+        "certificate_no": "夜-2026-001",
+        "issuer": "housing_construction",
+        "first_night": "2026-12-01",
+        "last_night": "2026-12-01",
+        "activities": ["other"],
+        "notice_posted_at": "9999-12-31T23:59:59-12:00",  # year 10000 in UTC
+    }
+    answer = client.post(f"/api/sites/{SITE}/night-permits", json=permit)
+    assert answer.status_code == 422 and "notice_posted_at" in answer.text, answer.text
+    assert client.get(f"/api/sites/{SITE}/night-permits").json()["permits"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"site": "AZF-2024-01", "category": "noise", "channel": "web", "description": "d",'
+        b' "lon": NaN, "lat": Infinity}',
+        b'{"site": "AZF-2024-01", "category": "noise", "channel": "web", "description": "d",'
+        b' "address": "\\ud800"}',
+    ],
+)
+def test_a_refused_value_that_json_cannot_carry_back_is_still_a_422(
+    client: TestClient, district: Engine, body: bytes
+) -> None:
+    """Python's JSON reads NaN, Infinity and a lone surrogate; the 422 that echoes the input
+    could not write them again (not JSON; not UTF-8) and was a 500."""
+    answer = client.post(
+        "/api/requests", content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert {e["loc"][-1] for e in answer.json()["detail"]} & {"lon", "lat", "address"}
