@@ -30,6 +30,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
@@ -53,6 +54,11 @@ from layers.base import Field
 Kind = Literal["visits", "requests"]
 KINDS: tuple[Kind, ...] = ("visits", "requests")
 SUFFIXES = (".csv", ".xlsx")
+# The most rows and columns a sheet is read to. A site's households are thousands; an XLSX
+# under the body limit can still unpack to millions of rows (a sheet compresses a
+# thousandfold), which would take gigabytes to hold: refused when the reading gets there.
+MAX_ROWS = 50_000
+MAX_COLUMNS = 200
 Lang = Literal["zh", "en"]
 
 _HOUSEHOLDS = LAYERS["households"]
@@ -195,18 +201,29 @@ def _xlsx_rows(path: Path, name: str) -> list[list[Any]]:
     except unreadable as exc:
         raise UnsupportedFile(f"{name} is not a readable XLSX workbook: {exc}") from None
     try:
-        return [list(r) for r in book.worksheets[0].iter_rows(values_only=True)]
+        rows = book.worksheets[0].iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        return _bounded((list(r) for r in rows), name)
     except (*unreadable, IndexError) as exc:
         raise UnsupportedFile(f"{name} is not a readable XLSX workbook: {exc}") from None
     finally:
         book.close()
 
 
+def _bounded(rows: Iterator[list[Any]], name: str) -> list[list[Any]]:
+    """The rows, refused as soon as there are more than ``MAX_ROWS`` (and a heading)."""
+    kept = list(itertools.islice(rows, MAX_ROWS + 2))
+    if len(kept) > MAX_ROWS + 1:
+        raise UnsupportedFile(
+            f"{name} has more than {MAX_ROWS} rows; import it in parts of at most {MAX_ROWS}"
+        )
+    return kept
+
+
 def _csv_rows(path: Path, name: str) -> list[list[Any]]:
     raw = path.read_bytes()
     for encoding in ("utf-8-sig", "gb18030"):
         try:
-            return list(csv.reader(io.StringIO(raw.decode(encoding))))
+            return _bounded(csv.reader(io.StringIO(raw.decode(encoding))), name)
         except UnicodeDecodeError:
             continue
         except csv.Error as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zipfile
 from base64 import b64encode
 from urllib.parse import urljoin, urlsplit
 
@@ -222,3 +223,40 @@ def test_a_refused_value_that_json_cannot_carry_back_is_still_a_422(
     )
     assert answer.status_code == 422, answer.text
     assert {e["loc"][-1] for e in answer.json()["detail"]} & {"lon", "lat", "address"}
+
+
+def _bomb(rows: int) -> bytes:
+    """A workbook of a few kilobytes whose sheet holds ``rows`` rows (they compress to
+    almost nothing): under the body limit, a million rows would take gigabytes to hold."""
+    from openpyxl import Workbook
+
+    book, packed = Workbook(), io.BytesIO()
+    book.active.append(["household", "outcome", "visited_at"])
+    book.save(packed)
+    row = "<row><c t='inlineStr'><is><t>1</t></is></c></row>"
+    sheet = (
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData>{row * rows}</sheetData></worksheet>"
+    )
+    out = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(packed.getvalue())) as source,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
+    ):
+        for item in source.infolist():
+            body = sheet.encode() if item.filename.endswith("sheet1.xml") else source.read(item)
+            target.writestr(item.filename, body)
+    return out.getvalue()
+
+
+def test_a_sheet_of_too_many_rows_is_refused_before_it_is_held(
+    client: TestClient, district: Engine
+) -> None:
+    bomb = _bomb(200_000)
+    assert len(bomb) < 100_000  # far under the body limit
+    answer = client.post(
+        f"/api/sites/{SITE}/imports/visits",
+        files={"file": ("走访.xlsx", bomb, "application/octet-stream")},
+    )
+    assert answer.status_code == 415, answer.text[:300]
+    assert "rows" in answer.json()["detail"]
