@@ -10,8 +10,6 @@ by the offered names, so a new format is one line here and one writer there.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -78,12 +76,17 @@ def spreadsheet_text(value: object) -> object:
 
 
 def comment_line(label: str, value: object) -> str:
-    """A ``# label: value`` line above a CSV's header row, read as one cell whatever the
-    value holds: a comma or a line break in it (a filter from the query string) would
-    otherwise start a cell or a row of its own, which a spreadsheet runs as a formula."""
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerow([f"# {label}: {spreadsheet_text(value)}"])
-    return out.getvalue()
+    """A ``# label: value`` line above a CSV's header row that no spreadsheet runs: the value
+    (a filter from the query string among them) is kept on its line, and a comma in it that
+    would start a cell with a formula (``a,=HYPERLINK(...)``, quoted or not) gets the ``'``
+    as a cell's first character does. Other values are written as they are, so a reader
+    that skips ``#`` lines still does."""
+    text = " ".join(str(spreadsheet_text(value)).splitlines())
+    first, *after = text.split(",")
+    cells = [first] + [
+        "'" + c if c.lstrip(" ").lstrip('"').startswith(FORMULA_STARTS) else c for c in after
+    ]
+    return f"# {label}: {','.join(cells)}\n"
 
 
 def spreadsheet_frame(frame: Any) -> Any:

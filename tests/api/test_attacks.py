@@ -66,7 +66,7 @@ def test_a_filter_value_cannot_become_a_row_of_the_csv(
     with a line break and a formula in ``category`` put a formula row above the table."""
     _request(client)
     link = '=HYPERLINK("//e.cn","x")'
-    for value in (f"x\n{link}", f"x\r{link}", f"x,{link}"):
+    for value in (f"x\n{link}", f"x\r{link}", f"x,{link}", f'x, "{link}"'):
         answer = client.get(
             "/api/requests/export", params={"site": SITE, "format": "csv", "category": value}
         )
