@@ -123,9 +123,11 @@ def _site(conn: Connection, principal: Principal, code: str) -> SiteRef:
     return cases.site_for_work(conn, principal, code)
 
 
-def _refusal(exc: InvalidCase | RefusedTransition) -> Message:
-    """A refusal of the liaison functions as the page says it: a transition in the states'
-    own words, anything else with the function's reason."""
+def _refusal(exc: FormProblem | InvalidCase | RefusedTransition) -> Message:
+    """A refusal as the page says it: a form's problem in its own words, a transition in
+    the states' own words, anything else of the liaison functions with their reason."""
+    if isinstance(exc, FormProblem):
+        return exc.message
     if not isinstance(exc, RefusedTransition) or not exc.state:
         return (f"未保存：{exc.zh or '请检查所填内容'}", f"Not saved: {exc.message}")
     names = {str(c): c for c in STATES}
@@ -300,7 +302,7 @@ def log_visit(
             with conn.begin_nested():  # a refusal leaves nothing behind
                 visit_log.log(conn, principal, _parse_visit(form, ref.code, household))
         except (FormProblem, InvalidCase) as exc:
-            error = exc.message if isinstance(exc, FormProblem) else _refusal(exc)
+            error = _refusal(exc)
             return _household_page(
                 request,
                 conn,
@@ -365,7 +367,7 @@ def record_request(
                     ),
                 )
         except (FormProblem, InvalidCase) as exc:
-            error = exc.message if isinstance(exc, FormProblem) else _refusal(exc)
+            error = _refusal(exc)
             return _household_page(
                 request,
                 conn,
@@ -437,7 +439,7 @@ def _request_change(
             with conn.begin_nested():  # a refusal leaves nothing behind
                 change(conn)
         except (FormProblem, InvalidCase, RefusedTransition) as exc:
-            error = exc.message if isinstance(exc, FormProblem) else _refusal(exc)
+            error = _refusal(exc)
             status = 409 if isinstance(exc, RefusedTransition) else 422
             return _request_page(
                 request,
