@@ -16,7 +16,6 @@ clocks, the events and the audit row of every other request.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ from geo_service import audit
 from geo_service.access import Principal
 from geo_service.audit import AuditAction
 from geo_service.auth.sites import known_site_codes, write_sites
+from geo_service.auth.tokens import token_digest
 from geo_service.errors import Forbidden, InvalidCase, InvalidQuery, NotFound
 from geo_service.liaison import calendar, states
 from geo_service.liaison import requests as cases
@@ -366,8 +366,8 @@ ORDER BY e.at, e.id LIMIT :limit""").bindparams(_expanding()),
 
 
 # -- keys ---------------------------------------------------------------------------------------
-def key_digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+# Stored as the API tokens are: their SHA-256.
+key_digest = token_digest
 
 
 @dataclass(frozen=True)
@@ -390,7 +390,7 @@ def create_key(conn: Connection, label: str, sites: Sequence[str], *, by: Princi
             "INSERT INTO open311_keys (prefix, key_hash, label, created_by) "
             "VALUES (:prefix, :digest, :label, :by) RETURNING id"
         ),
-        {"prefix": prefix, "digest": key_digest(secret), "label": label.strip(), "by": by.actor},
+        {"prefix": prefix, "digest": token_digest(secret), "label": label.strip(), "by": by.actor},
     ).scalar_one()
     write_sites(conn, "open311_key_sites", "key_id", key_id, codes)
     audit.record(
@@ -456,7 +456,7 @@ def client_for_key(conn: Connection, secret: str | None) -> Client:
             "open311_key_sites s WHERE s.key_id = k.id) AS sites "
             "FROM open311_keys k WHERE k.key_hash = :d"
         ),
-        {"d": key_digest(secret)},
+        {"d": token_digest(secret)},
     ).first()
     if row is None:
         raise Forbidden("unknown api_key")
