@@ -21,31 +21,37 @@ from geo_service.settings import AlarmSettings, LiaisonSettings
 from tests.monitoring.conftest import DAY, local, minutes, monitors  # noqa: F401
 
 STATES = {"NOISY": "normal", "INDOOR": "exceeding", "DUSTY": "offline"}
-NOW = dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
 @pytest.fixture
-def live(monitors: Engine, minutes: Callable[..., None]) -> Engine:  # noqa: F811
+def now() -> dt.datetime:
+    """The clock when the test starts: the pages read the real clock, so a time taken when
+    the module was imported would leave every monitor offline by the time a late test runs."""
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+@pytest.fixture
+def live(monitors: Engine, minutes: Callable[..., None], now: dt.datetime) -> Engine:  # noqa: F811
     """Now: NOISY reports within limits, INDOOR reports and was over its limit (an open
     alarm), DUSTY has sent nothing (offline)."""
     with monitors.begin() as conn:
-        partitions.ensure_ahead(conn, NOW - dt.timedelta(days=40), ahead=3)
-    window = floor(NOW - dt.timedelta(minutes=45), 20, partitions.ZONE)
+        partitions.ensure_ahead(conn, now - dt.timedelta(days=40), ahead=3)
+    window = floor(now - dt.timedelta(minutes=45), 20, partitions.ZONE)
     minutes("INDOOR", window, 20, leq=75.0, lmax=80.0)
     for mn in ("NOISY", "INDOOR"):
-        minutes(mn, NOW - dt.timedelta(minutes=1), 1, leq=50.0, lmax=55.0)
-    hour = floor(NOW - dt.timedelta(hours=3), 60, partitions.ZONE)
+        minutes(mn, now - dt.timedelta(minutes=1), 1, leq=50.0, lmax=55.0)
+    hour = floor(now - dt.timedelta(hours=3), 60, partitions.ZONE)
     minutes("DUSTY", hour, 60, pm10=100.0)
     with monitors.begin() as conn:
         rollups.rebuild(conn, partitions.ZONE)
-        alarms.run(conn, AlarmSettings(), LiaisonSettings(), now=NOW)
+        alarms.run(conn, AlarmSettings(), LiaisonSettings(), now=now)
     return monitors
 
 
-def test_a_monitor_is_normal_exceeding_or_offline(live: Engine) -> None:
+def test_a_monitor_is_normal_exceeding_or_offline(live: Engine, now: dt.datetime) -> None:
     with live.connect() as conn:
-        states = monitor_states(conn, AlarmSettings(), NOW)
-        later = monitor_states(conn, AlarmSettings(), NOW + dt.timedelta(minutes=4))
+        states = monitor_states(conn, AlarmSettings(), now)
+        later = monitor_states(conn, AlarmSettings(), now + dt.timedelta(minutes=4))
 
     assert states == STATES
     # Three minutes of a 60 s interval without data: offline, as the offline alarm has it.
