@@ -308,6 +308,16 @@ def secret_tables(metadata: MetaData) -> None:
 
 # Measurements arriving every second: the tile cache does not follow them (``data_tables``).
 STREAM = {"stream": True}
+# A queued batch's readings: the columns the rollups are made from, an array each.
+_QUEUED_READING = {
+    "monitor_id": Integer,
+    "cn": Text,
+    "factor": Text,
+    "statistic": Text,
+    "at": DateTime(timezone=True),
+    "value": Float,
+    "flag": Text,
+}
 # A rollup bucket keeps an energy sum (levels: LAeq), a sum (means) or an extreme; its value
 # follows (``geo_service.monitoring.rollups``).
 ROLLUP_KINDS = ("energy", "mean", "max", "min")
@@ -328,7 +338,9 @@ def monitoring_tables(metadata: MetaData) -> None:
     detaches old ones), BRIN on time. A repeated packet changes nothing (the key).
     ``reading_rollups`` (migration 0024): per monitor, factor, statistic, period (15min,
     20min, 1h, 1d) and bucket start, what the bucket's value follows from whatever order the
-    readings came in, and the counts of valid and of all readings. ``hj212_forwards``
+    readings came in, and the counts of valid and of all readings. ``reading_rollup_queue``
+    (migration 0027): the readings each batch inserted, as arrays in one row, until they
+    are folded into the rollups off the acknowledgement's path. ``hj212_forwards``
     (migration 0024): each accepted frame queued for each upstream server it is forwarded to
     (``geo_service.monitoring.forward``), with its attempts and when it was delivered.
     """
@@ -391,6 +403,14 @@ def monitoring_tables(metadata: MetaData) -> None:
         Column("value", Float, Computed(ROLLUP_VALUE, persisted=True)),
         Index("ix_reading_rollups_start", "start", postgresql_using="brin"),
         CheckConstraint(_in("kind", ROLLUP_KINDS), name="ck_reading_rollups_kind"),
+        info=STREAM,
+    )
+    Table(
+        "reading_rollup_queue",
+        metadata,
+        Column("id", BigInteger, Identity(), primary_key=True),
+        Column("queued_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        *(Column(name, ARRAY(kind), nullable=False) for name, kind in _QUEUED_READING.items()),
         info=STREAM,
     )
     forwards = Table(

@@ -9,10 +9,12 @@ like the monitors layer: noise and dust at a site boundary are not personal.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
 from geo_service.api.deps import EngineDep, Public, PublicLayerReader
@@ -22,6 +24,7 @@ from geo_service.impact_export import content_disposition
 from geo_service.monitoring import export, partitions, rollups
 from geo_service.monitoring.receiver import Outcome, Receiver
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["monitoring"])
 
 MAX_PACKETS = 500
@@ -59,10 +62,18 @@ async def ingest(request: Request, _: Public) -> dict[str, Any]:
 async def _receive(
     receiver: Receiver, lines: list[bytes], peer: str
 ) -> list[tuple[Outcome, bytes | None]]:
-    """The database work in a worker thread, off the event loop; one transaction for all."""
-    return await run_in_threadpool(
-        receiver.receive_many, [(raw, peer, "http", None) for raw in lines]
-    )
+    """The database work in a worker thread, off the event loop; one transaction for all,
+    then the rollups settled, so that the platform reads what it posted."""
+
+    def receive() -> list[tuple[Outcome, bytes | None]]:
+        answers = receiver.receive_many([(raw, peer, "http", None) for raw in lines])
+        try:
+            receiver.sink.settle()
+        except DBAPIError:  # kept and answered all the same; the next settling folds them
+            log.warning("could not settle the posted packets; will try again", exc_info=True)
+        return answers
+
+    return await run_in_threadpool(receive)
 
 
 def _when(value: str | None, name: str, default: dt.datetime) -> dt.datetime:

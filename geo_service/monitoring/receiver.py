@@ -10,7 +10,8 @@ Group commit: the frames that arrive within ``GroupCommit.wait_s`` of each other
 connection, up to ``max_frames``) go to the sink together, which writes them in one
 transaction; each is answered only once its batch has committed, so a 9014 means stored.
 One frame per transaction capped the receiver at about 1,000 frames/s (one commit, one WAL
-flush each); a batch of 200 costs little more than one.
+flush each); a batch of 200 costs little more than one. After a batch's answers the sink
+settles (``Sink.settle``) in a worker of its own, while the next batch is kept.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import hmac
+import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from typing import Protocol
 
 from geo_service.monitoring import hj212
 from geo_service.monitoring.hj212 import Packet, PacketError, Return
+
+log = logging.getLogger(__name__)
 
 DATA_COMMANDS = frozenset(hj212.DATA_INTERVALS)  # real-time, minute, hourly, daily data
 READ_LIMIT = 64 * 1024
@@ -72,6 +76,10 @@ class Sink(Protocol):
         """Keep frames as received with their verdicts, and the readings of those that
         completed a data packet; each frame all or nothing. The verdicts as kept, in order
         (a store may refuse readings the protocol accepted); never raises for one bad frame."""
+
+    def settle(self) -> None:
+        """The work deferred off the answers' path (the database's rollups), done once the
+        answers are out; what was kept before a restart, too. May raise: tried again later."""
 
 
 @dataclass(frozen=True)
@@ -230,6 +238,8 @@ class GroupCommit:
     _pending: list[tuple[Arrival, asyncio.Future]] = field(default_factory=list)
     _full: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task | None = None
+    _settling: asyncio.Task | None = None
+    _unsettled: bool = False
 
     def submit(self, arrival: Arrival) -> asyncio.Future:
         """A future of the frame's (outcome, answer), set once its batch committed."""
@@ -266,10 +276,31 @@ class GroupCommit:
         for (_, done), result in zip(batch, results, strict=True):
             if not done.done():
                 done.set_result(result)
+        self.settle_soon()
+
+    def settle_soon(self) -> None:
+        """Have the sink settle in a worker thread: now, or again once the settling under
+        way is done (batches committed meanwhile settle together)."""
+        self._unsettled = True
+        if self._settling is None:
+            self._settling = self.loop.create_task(self._settle())
+
+    async def _settle(self) -> None:
+        try:
+            while self._unsettled:
+                self._unsettled = False
+                try:
+                    await asyncio.to_thread(self.receiver.sink.settle)
+                except Exception:  # the database away: the next batch settles it all
+                    log.warning("could not settle the kept frames; will try again", exc_info=True)
+                    return
+        finally:
+            self._settling = None
 
 
 async def start(receiver: Receiver, host: str, port: int) -> asyncio.Server:
     """Listening once this returns (``port=0`` picks one: ``server.sockets[0]``)."""
+    receiver.commits().settle_soon()  # what a receiver kept before it stopped
     # reuse_port: each of ``serve``'s worker processes listens, the kernel shares them out.
     return await asyncio.start_server(
         receiver.serve_connection, host, port, limit=READ_LIMIT, reuse_port=port != 0

@@ -1,10 +1,11 @@
 """Where the receiver's results go in the service: PostgreSQL.
 
-The raw frame (``hj212_packets``), its readings (``readings``) and their rollups
-(``reading_rollups``, ``geo_service.monitoring.rollups``) are written in one transaction, so
-a frame is either kept with what it said or, if the database refused, answered as refused.
-A repeated packet adds its raw copy (what arrived is kept) and no reading (the readings'
-key), so nothing to the rollups. Particulates are stored in ug/m3 whatever the device reports
+The raw frame (``hj212_packets``), its readings (``readings``) and the readings queued for
+their rollups (``geo_service.monitoring.rollups``) are written in one transaction, so a
+frame is either kept with what it said or, if the database refused, answered as refused;
+``settle`` folds the queue into the rollups once the answers are out. A repeated packet adds
+its raw copy (what arrived is kept) and no reading (the readings' key), so nothing to the
+rollups. Particulates are stored in ug/m3 whatever the device reports
 (``monitors.units``); ``DataTime`` is the device's local time in ``zone``.
 """
 
@@ -106,11 +107,11 @@ INSERT INTO hj212_forwards (packet_id, upstream)
 SELECT kept.id, u.upstream FROM kept
 CROSS JOIN unnest(CAST(:upstreams AS text[])) WITH ORDINALITY AS u(upstream, n)
 WHERE kept.accepted ORDER BY kept.id, u.n""")
-# The readings and their rollups in one statement: the rollups add only what was inserted.
-_INSERT_READINGS = rollups.adding(f"""
+# The readings, and what was inserted queued for the rollups' fold, in one statement.
+_INSERT_READINGS = rollups.queueing(f"""
 INSERT INTO readings ({", ".join(_READING_COLUMNS)}) {_unnest(_READING_COLUMNS)}
 ON CONFLICT DO NOTHING
-RETURNING monitor_id, cn, factor, statistic, at, value, flag""")
+RETURNING {", ".join(rollups.QUEUED)}""")
 
 
 def _arrays(rows: list[dict], columns: dict[str, str]) -> dict[str, list]:
@@ -182,6 +183,10 @@ class DatabaseSink:
         self._months |= months  # made for good only once committed
         return [f.outcome for f in frames]
 
+    def settle(self) -> None:
+        """Fold the queued readings into the rollups (after the answers went out)."""
+        rollups.fold(self.engine, self.zone)
+
     def _write(
         self, conn: Connection, frames: list[Frame], outcomes: list[Outcome]
     ) -> set[dt.date]:
@@ -203,8 +208,9 @@ class DatabaseSink:
         if not rows:
             return set()
         months = self._ensure_months(conn, rows)
-        params = {**_arrays(rows, _READING_COLUMNS), **rollups.parameters(self.zone)}
-        conn.execute(_INSERT_READINGS, params)
+        conn.execute(
+            _INSERT_READINGS, {**_arrays(rows, _READING_COLUMNS), "commands": rollups.commands()}
+        )
         return months
 
     def _readings(self, frame: Frame) -> list[dict]:

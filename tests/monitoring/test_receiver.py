@@ -36,6 +36,9 @@ class Kept:
                 self.stored.append((frame.device.mn, frame.data))
         return [frame.outcome for frame in frames]
 
+    def settle(self) -> None:
+        pass
+
 
 def _exchange(kept: Kept, chunks: list[bytes], answers: int) -> list[bytes]:
     """Send ``chunks`` over one connection; read ``answers`` lines back."""

@@ -8,6 +8,7 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -140,17 +141,78 @@ def test_rollups_kept_as_packets_arrive_equal_a_recomputation_from_the_readings(
     with monitors.begin() as conn:
         conn.execute(text("DELETE FROM readings"))
         conn.execute(text("DELETE FROM reading_rollups"))
+        conn.execute(text("DELETE FROM reading_rollup_queue"))
     raws = [packet(*p) for p in packets]  # in any order: late and out-of-order minutes
     raws += [raws[i % len(raws)] for i in repeats]  # and packets sent again
     edges = sorted({0, len(raws), *(c % (len(raws) + 1) for c in cuts)})
     receiver = Receiver(sink)
-    for start, end in itertools.pairwise(edges):  # in batches of any size
+    for n, (start, end) in enumerate(itertools.pairwise(edges)):  # in batches of any size
         receiver.receive_many([(raw, "127.0.0.1:1", "tcp", None) for raw in raws[start:end]])
+        if n % 2:  # folded now and then, as the receiver's settling keeps up or falls behind
+            sink.settle()
+    sink.settle()
     incremental = kept(monitors)
     assert _same(incremental, recomputed(monitors))
     with monitors.begin() as conn:  # and the SQL rebuild agrees
         rollups.rebuild(conn, partitions.ZONE)
     assert _same(kept(monitors), incremental)
+
+
+def _queued(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM reading_rollup_queue")).scalar_one()
+
+
+def test_rollups_are_folded_after_the_answers_and_survive_a_stop_before_the_fold(
+    sink: DatabaseSink,
+    monitors: Engine,  # noqa: F811
+    service_database_url: str,
+) -> None:
+    receiver = Receiver(sink)
+    outcome, answer = receiver.receive(packet(0, 60.0, "N", 70.0, 100.0, "N"), "127.0.0.1:1")
+    assert outcome.accepted and answer is None  # stored (no ack asked)
+    receiver.receive(packet(0, 60.0, "N", 70.0, 100.0, "N"), "127.0.0.1:1")  # a repeat
+    # Answered with its readings stored and queued, not yet in the buckets.
+    assert kept(monitors) == {} and _queued(monitors) == 1
+
+    # The receiver stopped there: another process's sink folds what it left, exactly once.
+    engine = make_engine(service_database_url)
+    try:
+        DatabaseSink(engine).settle()
+    finally:
+        engine.dispose()
+    assert _queued(monitors) == 0 and _same(kept(monitors), recomputed(monitors))
+    assert kept(monitors)[("Leq", "Data", "20min", FIRST.replace(minute=40))] == (60.0, 1, 1)
+    sink.settle()  # nothing left: nothing added twice
+    assert _same(kept(monitors), recomputed(monitors))
+
+
+def test_a_rebuild_leaves_the_queued_readings_to_their_fold(
+    sink: DatabaseSink,
+    monitors: Engine,  # noqa: F811
+) -> None:
+    receiver = Receiver(sink)
+    receiver.receive(packet(0, 60.0, "N", 70.0, 100.0, "N"), "127.0.0.1:1")
+    sink.settle()
+    receiver.receive(packet(1, 70.0, "N", 90.0, 300.0, "N"), "127.0.0.1:1")  # queued
+    with monitors.begin() as conn:
+        rollups.rebuild(conn, partitions.ZONE)
+    leq = ("Leq", "Data", "20min", FIRST.replace(minute=40))
+    assert kept(monitors)[leq][1:] == (1, 1)  # the folded minute only
+    sink.settle()
+    assert kept(monitors)[leq][1:] == (2, 2) and _same(kept(monitors), recomputed(monitors))
+
+
+def test_folds_running_at_once_add_each_reading_once(
+    sink: DatabaseSink,
+    monitors: Engine,  # noqa: F811
+) -> None:
+    receiver = Receiver(sink)
+    for minute in range(40):
+        receiver.receive(packet(minute, 60.0 + minute % 7, "N", 80.0, 90.0, "N"), "127.0.0.1:1")
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: rollups.fold(sink.engine, partitions.ZONE, rows=3), range(4)))
+    assert _queued(monitors) == 0 and _same(kept(monitors), recomputed(monitors))
 
 
 def test_the_api_aggregates_are_the_rollups_with_their_valid_counts(

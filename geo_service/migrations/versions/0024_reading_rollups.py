@@ -75,7 +75,9 @@ def upgrade() -> None:
     from geo_service.monitoring import rollups
     from geo_service.settings import MonitoringSettings
 
-    rollups.rebuild(op.get_bind(), MonitoringSettings().timezone)
+    # The readings already stored, added as they were then (no queue yet: migration 0027).
+    source = "SELECT monitor_id, cn, factor, statistic, at, value, flag FROM readings"
+    op.get_bind().execute(rollups.adding(source), rollups.parameters(MonitoringSettings().timezone))
 
 
 def downgrade() -> None:
