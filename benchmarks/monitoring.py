@@ -7,8 +7,9 @@
    on loopback and send real-time data (CN 2011, 10 factors from the simulator's profiles,
    Flag's A bit set) for ``--seconds``, each connection keeping ``--window`` packets in
    flight (each device builds its packets before the clock starts, so that the clients'
-   CPU on the shared machine goes to sending). Only packets answered with CN 9014 count (the answer comes after the group
-   commit: it means stored); then the rows really stored are counted. Each packet is a
+   CPU on the shared machine goes to sending). Only packets answered with CN 9014 count
+   (the answer comes after the group commit: it means stored); then the rows really stored
+   are counted. Each packet is a
    distinct second of device time (``DataTime``), as a device catching up its backlog
    sends them: the readings' key would leave a repeated second out. Then how long the
    receiver's fold of the rollups took to catch up, and that the rollups count every
@@ -68,7 +69,7 @@ from geo_service.demo.district import build_demo_district
 from geo_service.demo.frames import import_columns, layer_frame
 from geo_service.devserver import admin_token, free_port, running_server
 from geo_service.ingest import import_frame
-from geo_service.monitoring import alarms, hj212, partitions, rollups, simulator
+from geo_service.monitoring import alarms, hj212, partitions, rollups, simulator, store
 
 ZONE = partitions.ZONE
 TZ = ZoneInfo(ZONE)
@@ -336,10 +337,6 @@ def _folded(engine: Engine, timeout: float = 300) -> tuple[int, float]:
 
 
 # -- 2. the bare COPY ---------------------------------------------------------------------------
-COPY_SQL = (
-    "COPY readings (monitor_id, cn, factor, statistic, at, value, flag, received_at)"
-    " FROM STDIN WITH (FORMAT csv)"
-)
 REALTIME_FACTORS = (
     "a34001",
     "a34002",
@@ -378,7 +375,7 @@ def bare_copy(engine: Engine, ids: list[int], total: int) -> dict[str, Any]:
     try:
         started = time.perf_counter()
         with raw.cursor() as cur:
-            cur.copy_expert(COPY_SQL, buffer)
+            cur.copy_expert(store.COPY_READINGS, buffer)
         raw.commit()
         seconds = time.perf_counter() - started
     finally:
@@ -424,7 +421,7 @@ def month_of_minutes(engine: Engine, ids: list[int], days: int) -> dict[str, Any
             )
             out.seek(0)
             with raw.cursor() as cur:
-                cur.copy_expert(COPY_SQL, out)
+                cur.copy_expert(store.COPY_READINGS, out)
             raw.commit()
             rows += 2 * minutes
     finally:

@@ -44,6 +44,7 @@ def test_demo_loads_every_layer_and_is_served(db: Engine) -> None:
     assert all(n > 0 for n in windows["by_state"].values()), windows["by_state"]
     assert windows["area_installed_m2"] > 10_000 and windows["no_longer_eligible"] == 0
     _season_is_there(db)
+    _monitoring_is_there(db)
     url = db.url.render_as_string(hide_password=False)
     with db.begin() as conn:
         token = auth.create_token(
@@ -109,6 +110,43 @@ def test_geo_service_demo_if_empty_loads_once_and_names_the_admin(
     again = CliRunner().invoke(main, ["demo", "--if-empty"])
     assert again.exit_code == 0, again.output
     assert "the database already holds data; the demo district was not loaded" in again.output
+
+
+def _monitoring_is_there(db: Engine) -> None:
+    """The monitors' two weeks: minute data from every monitor of every active site, their
+    rollups, one monitor offline, and alarms of every kind the season has in every state,
+    the answered ones with their replies."""
+    from geo_service.monitoring import lifecycle
+    from geo_service.monitoring.states import monitor_states
+    from geo_service.settings import AlarmSettings
+
+    with db.connect() as conn:
+        one = lambda sql: conn.execute(text(sql)).scalar_one()  # noqa: E731
+        active = one("SELECT count(*) FROM sites WHERE status = 'under_construction'")
+        assert one("SELECT count(DISTINCT monitor_id) FROM readings") == 2 * active > 0
+        days = one("SELECT extract(day FROM max(at) - min(at)) FROM readings")
+        assert days == 14
+        assert one("SELECT count(*) FROM readings") == one(
+            "SELECT sum(count) FROM reading_rollups WHERE period = '20min'"
+        )
+        # As the load left them (later, with no monitor sending, all go offline).
+        loaded = one("SELECT max(received_at) FROM readings")
+        states = monitor_states(conn, AlarmSettings(), loaded)
+        assert list(states.values()).count("offline") == 1
+        found = {
+            (r.kind, r.state) for r in conn.execute(text("SELECT DISTINCT kind, state FROM alarms"))
+        }
+        assert {state for _, state in found} == set(lifecycle.STATES)
+        assert {"noise_laeq", "dust", "night_work_unpermitted", "offline"} <= {k for k, _ in found}
+        assert ("offline", "open") in found
+        assert (
+            one(
+                "SELECT count(*) FROM alarms WHERE state IN ('replied', 'closed')"
+                " AND (reply IS NULL OR cardinality(actions) = 0)"
+            )
+            == 0
+        )
+        assert one("SELECT count(*) FROM alarms WHERE escalated_at IS NOT NULL") > 0
 
 
 def _season_is_there(db: Engine) -> None:

@@ -368,6 +368,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
     from geo_service import impact
     from geo_service.demo.liaison import clear_liaison, load_liaison
     from geo_service.demo.mitigation import clear_mitigation, load_mitigation
+    from geo_service.demo.monitoring import clear_monitoring, load_monitoring
     from geo_service.demo.wishes import load_wishes
     from geo_service.ingest import NoProgress, TqdmProgress, import_frame
 
@@ -382,6 +383,7 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
             return False
         clear_mitigation(conn)
         clear_liaison(conn)
+        clear_monitoring(conn)
         for table in reversed(tables):
             conn.execute(text(f"DELETE FROM {table}"))
     for layer, frame in build_demo_district().items():
@@ -401,4 +403,5 @@ def load_demo(engine: Engine, *, progress: bool = False, if_empty: bool = False)
     load_mitigation(engine, district.get("mitigation", []), district["seed"])
     load_liaison(engine, district["seed"])  # the season of visits and requests (issue 14.14)
     load_wishes(engine)
+    load_monitoring(engine, district["seed"])  # two weeks of readings and alarms (15.11)
     return True

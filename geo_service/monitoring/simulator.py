@@ -115,20 +115,32 @@ def dust_minute(season: Season, t: dt.datetime, rng: random.Random) -> dict[str,
     }
 
 
-def minute_cp(monitor: Monitor, season: Season, t: dt.datetime, rng: random.Random) -> str:
-    """The CP of one minute's data packet (CN 2051: DataTime is the minute's start)."""
-    items = [f"DataTime={t:%Y%m%d%H%M%S}"]
+# One reading of a minute packet: factor, statistic, value (particulates in ug/m3), flag.
+Reading = tuple[str, str, float, str | None]
+
+
+def minute_readings(
+    monitor: Monitor, season: Season, t: dt.datetime, rng: random.Random
+) -> list[Reading]:
+    """What one minute's data packet says (CN 2051), as the readings it becomes."""
+    out: list[Reading] = []
     if monitor.kind in ("dust", "both"):
-        scale = 1000 if monitor.dust_unit == "mg/m3" else 1
         for code, value in dust_minute(season, t, rng).items():
-            if code in factors.PARTICULATES:
-                shown = f"{value / scale:.4f}" if scale > 1 else f"{value}"
-                items.append(f"{code}-Avg={shown},{code}-Flag=N")
-            else:
-                items.append(f"{code}-Avg={value}")
+            out.append((code, "Avg", value, "N" if code in factors.PARTICULATES else None))
     if monitor.kind in ("noise", "both"):
         leq, lmax = noise_minute(season, t, rng)
-        items.append(f"Leq-Data={leq};LMx-Data={lmax}")
+        out += [("Leq", "Data", leq, None), ("LMx", "Data", lmax, None)]
+    return out
+
+
+def minute_cp(monitor: Monitor, season: Season, t: dt.datetime, rng: random.Random) -> str:
+    """The CP of one minute's data packet (CN 2051: DataTime is the minute's start);
+    particulates in the monitor's unit."""
+    items = [f"DataTime={t:%Y%m%d%H%M%S}"]
+    scale = 1000 if monitor.dust_unit == "mg/m3" else 1
+    for code, statistic, value, flag in minute_readings(monitor, season, t, rng):
+        shown = f"{value / scale:.4f}" if scale > 1 and code in factors.PARTICULATES else value
+        items.append(f"{code}-{statistic}={shown}" + (f",{code}-Flag={flag}" if flag else ""))
     return ";".join(items)
 
 
