@@ -1,4 +1,4 @@
-"""A monitor's page in a real browser, on the demo district with a week of minute data: the
+"""A monitor's page in a real browser, on the demo district and its minute data: the
 charts are drawn by the vendored ECharts on a phone (390x844) in zh and en, nothing is
 fetched from outside, nothing overflows the screen sideways. With
 ``GEO_SERVICE_README_SCREENSHOTS=1`` the zh screenshot refreshes the README's copy."""
@@ -7,57 +7,32 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
 
-from geo_service.monitoring import partitions, rollups
 from tests.maps.conftest import ARTIFACTS, screenshot
 
 MN = "DEMOHF0101"  # HF-01's dust and noise monitor on the boundary
 CHARTS = ("chart-laeq", "chart-lmax", "chart-dust")
 SHOWN = Path(__file__).resolve().parents[2] / "maps" / "screenshots"
 
-# A week of minutes: works by day (60-70 dB(A), dust peaks past 80 ug/m3 at noon), quiet
-# nights with one loud one, as a site's monitor sends them.
-_WEEK = """
-INSERT INTO readings (monitor_id, cn, factor, statistic, at, value, flag, received_at)
-SELECT m.id, '2051', f.factor, f.statistic, t, f.value, 'N', t
-FROM monitors m
-CROSS JOIN generate_series(date_trunc('minute', now()) - interval '8 days',
-                           date_trunc('minute', now()) - interval '1 minute',
-                           interval '1 minute') AS t
-CROSS JOIN LATERAL (SELECT extract(hour FROM t AT TIME ZONE 'Asia/Shanghai') AS h,
-                           extract(epoch FROM t) AS s,
-                           extract(day FROM t AT TIME ZONE 'Asia/Shanghai') AS d) c
-CROSS JOIN LATERAL (SELECT CASE WHEN c.h BETWEEN 7 AND 17 THEN 64 + 5 * sin(c.s / 900)
-                                WHEN c.h = 23 AND c.d::int % 4 = 0 THEN 58 + 3 * sin(c.s / 300)
-                                ELSE 44 + 3 * sin(c.s / 1200) END AS leq) l
-CROSS JOIN LATERAL (VALUES
-    ('Leq', 'Data', round(CAST(l.leq AS numeric), 1)::float8),
-    ('LMx', 'Data', round(CAST(l.leq + 11 + 3 * sin(c.s / 77) AS numeric), 1)::float8),
-    ('a34002', 'Avg', round(CAST(CASE WHEN c.h BETWEEN 7 AND 17
-                                      THEN 55 + 35 * sin((c.h - 7) / 10.0 * pi())
-                                      ELSE 35 END + 5 * sin(c.s / 500) AS numeric), 1)::float8)
-) AS f(factor, statistic, value)
-WHERE m.mn = :mn"""
-
 
 @pytest.fixture(scope="module")
-def week(demo_db: Engine) -> Iterator[str]:
-    with demo_db.begin() as conn:
-        partitions.ensure_ahead(conn, conn.execute(text("SELECT now() - interval '40 days'"))
-                                .scalar_one(), ahead=3)  # fmt: skip
-        conn.execute(text(_WEEK), {"mn": MN})
-        monitor = conn.execute(text("SELECT id FROM monitors WHERE mn = :mn"), {"mn": MN})
-        monitor_id = monitor.scalar_one()
-        rollups.rebuild(conn, partitions.ZONE, monitor_id)
-    yield MN
-    with demo_db.begin() as conn:
-        conn.execute(text("DELETE FROM readings WHERE monitor_id = :m"), {"m": monitor_id})
-        conn.execute(text("DELETE FROM reading_rollups WHERE monitor_id = :m"), {"m": monitor_id})
+def week(demo_db: Engine) -> str:
+    """The demo's monitor with its two weeks of minute data (``geo_service.demo.monitoring``:
+    working days, quiet nights, a piling week, dusty afternoons)."""
+    with demo_db.connect() as conn:
+        minutes = conn.execute(
+            text(
+                "SELECT count(DISTINCT r.at) FROM readings r JOIN monitors m"
+                " ON m.id = r.monitor_id WHERE m.mn = :mn"
+            ),
+            {"mn": MN},
+        ).scalar_one()
+    assert minutes > 7 * 24 * 60
+    return MN
 
 
 def _open(page, path: str) -> None:
