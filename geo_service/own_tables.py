@@ -379,6 +379,9 @@ def monitoring_tables(metadata: MetaData) -> None:
         Column("flag", String(1)),
         Column("received_at", DateTime(timezone=True), nullable=False),
         Index("ix_readings_at", "at", postgresql_using="brin"),
+        # A monitor's stretch of time whatever its streams: the alarm pass's windows and its
+        # last reading (the key's ``at`` comes after cn, factor and statistic).
+        Index("ix_readings_monitor_at", "monitor_id", "at"),
         CheckConstraint("cn IN ('2011', '2051', '2061', '2031')", name="ck_readings_cn"),
         postgresql_partition_by="RANGE (at)",
         info=STREAM,
@@ -898,4 +901,26 @@ def night_work_tables(metadata: MetaData) -> None:
         Column("ends_at", DateTime(timezone=True), nullable=False),
         CheckConstraint("radius_m > 0", name="ck_exam_site_bans_radius"),
         CheckConstraint("starts_at < ends_at", name="ck_exam_site_bans_times"),
+    )
+    # A monitor's background for one period (day or night) of one date, kept once computed
+    # from the periods before it (migration 0028): each of the period's windows needs it,
+    # and the history under it does not change, so the pass reads that history once a
+    # period, not once a window. ``basis``: the settings that shaped it (windows, valid
+    # minutes, day hours, nights, minimum windows); other settings make another row.
+    Table(
+        "night_backgrounds",
+        metadata,
+        Column(
+            "monitor_id",
+            Integer,
+            ForeignKey("monitors.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        Column("period", String(5), primary_key=True),
+        Column("period_of", Date, primary_key=True),
+        Column("basis", Text, primary_key=True),
+        Column("background", Float),  # none: fewer windows before it than the minimum
+        Column("windows", Integer, nullable=False),
+        Column("computed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        info=STREAM,
     )

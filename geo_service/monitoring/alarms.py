@@ -154,10 +154,16 @@ def noise_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -
     }
 
 
-def night_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -> dict | None:
+def night_params(
+    m: Any, settings: AlarmSettings, now: dt.datetime, zone: str, *, idle: bool = False
+) -> dict | None:
     """The monitor's night-work judgement on the noise rule's windows, or None when
-    nothing is due (its own watermark: ``night``)."""
+    nothing is due (its own watermark: ``night``); ``idle``: an empty stretch at the
+    current window, for preparing the next period's background."""
     rule = rules.noise_rule({**settings.noise_rule, **m.noise})
+    if idle:
+        until = floor(now - dt.timedelta(minutes=settings.grace_minutes), rule.window_minutes, zone)
+        return night_work.params(m.id, rule, (until, until), m.night_work)
     span = _span(m.night_until, rule.window_minutes, now, settings, zone)
     return None if span is None else night_work.params(m.id, rule, span, m.night_work)
 
@@ -188,7 +194,8 @@ def judge(
 ) -> list[Verdict]:
     """Judge every monitor's due windows; store exceedances, move the watermarks."""
     noise, night, dust, allowed = [], [], [], {}
-    for m in conn.execute(text(_MONITORS)).all():
+    monitors = conn.execute(text(_MONITORS)).all()
+    for m in monitors:
         try:
             if m.kind in ("noise", "both") and (p := noise_params(m, settings, now, zone)):
                 noise.append(p)
@@ -240,6 +247,8 @@ def judge(
             )
             report.windows += 1
             report.exceedances += int(w.exceeds)
+    if not night:  # nothing due: prepare a few monitors' next night (or day)
+        night_work.judge(conn, _idle(monitors, settings, now, zone), zone, ahead=night_work.AHEAD)
     for w in night_work.judge(conn, night, zone):
         judged_night = night_verdicts(w)
         verdicts += judged_night
@@ -248,6 +257,17 @@ def judge(
     judged = [("noise", p) for p in noise] + [("dust", p) for p in dust]
     _move_watermarks(conn, judged + [("night", p) for p in night])
     return verdicts
+
+
+def _idle(monitors: list[Any], settings: AlarmSettings, now: dt.datetime, zone: str) -> list[dict]:
+    idle = []
+    for m in monitors:
+        if m.kind in ("noise", "both"):
+            try:
+                idle.append(night_params(m, settings, now, zone, idle=True))
+            except ValueError:
+                continue  # reported by the judging above
+    return [p for p in idle if p]
 
 
 def night_verdicts(w: Any) -> list[Verdict]:
@@ -277,10 +297,18 @@ def _move_watermarks(conn: Connection, judged: list[tuple[str, dict]]) -> None:
         conn.execute(
             text(
                 "INSERT INTO alarm_watermarks (monitor_id, rule, judged_until) "
-                "VALUES (:m, :rule, :until) ON CONFLICT (monitor_id, rule) "
-                "DO UPDATE SET judged_until = EXCLUDED.judged_until"
+                "SELECT * FROM jsonb_to_recordset(CAST(:marks AS jsonb)) "
+                "AS w(monitor_id int, rule text, judged_until timestamptz) "
+                "ON CONFLICT (monitor_id, rule) DO UPDATE SET judged_until = EXCLUDED.judged_until"
             ),
-            [{"m": p["monitor_id"], "rule": rule, "until": p["until"]} for rule, p in judged],
+            {  # one statement: a row each is a round trip each (0.3 s for 700 monitors)
+                "marks": json.dumps(
+                    [
+                        {"monitor_id": p["monitor_id"], "rule": rule, "judged_until": p["until"]}
+                        for rule, p in judged
+                    ]
+                )
+            },
         )
 
 

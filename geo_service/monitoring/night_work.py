@@ -9,7 +9,10 @@ city-wide quiet periods), ``night_work_permits`` (a site's certificates),
 **Background.** The configured ``background_db``, or else the median LAeq of the monitor's
 valid windows of the same period on the ``background_nights`` (7) nights before (by day,
 days before), once there are ``background_min_windows`` (12) of them; until then a window is
-not judged for night work. **Activity**: a window whose LAeq is at least
+not judged for night work. A period's background is computed once, when its first window
+is judged or, ahead, by a pass with nothing due (``AHEAD`` monitors a pass), and kept in
+``night_backgrounds`` with the settings that shaped it: its history is past, so a packet
+of an earlier night arriving later does not move it. **Activity**: a window whose LAeq is at least
 ``activity_margin_db`` (5 dB) above the background.
 
 **Alarms.** ``night_work_unpermitted``: night activity in a window no valid permit covers
@@ -116,11 +119,24 @@ def _sql() -> str:
     return sql.read_text("utf-8")
 
 
-def judge(conn: Connection, monitors: list[dict[str, Any]], zone: str) -> list[Row]:
-    """The windows of these monitors' stretches, judged (exceedances stored)."""
+# How many monitors' next period a pass with no window due prepares (its background
+# computed from the days before, about 50 ms a monitor with a week of minute data).
+AHEAD = 10
+
+
+def judge(
+    conn: Connection, monitors: list[dict[str, Any]], zone: str, *, ahead: int = 0
+) -> list[Row]:
+    """The windows of these monitors' stretches, judged (exceedances stored); and the
+    backgrounds of up to ``ahead`` monitors' next periods, kept for their first window."""
     if not monitors:
         return []
-    bound = {"rules": json.dumps(monitors), "quiet": json.dumps(quiet_periods(zone)), "zone": zone}
+    bound = {
+        "rules": json.dumps(monitors),
+        "quiet": json.dumps(quiet_periods(zone)),
+        "zone": zone,
+        "ahead": ahead,
+    }
     return list(conn.execute(text(_sql()), bound).all())
 
 

@@ -174,6 +174,67 @@ def test_the_background_is_the_median_of_the_previous_nights(
     assert exceedances(monitors, UNPERMITTED) == [local(22)]
 
 
+def kept(engine: Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT period, period_of, background, windows FROM night_backgrounds "
+                "ORDER BY period_of, period"
+            )
+        )
+        return [tuple(r) for r in rows]
+
+
+def test_a_nights_background_is_read_from_its_history_once_and_kept(
+    monitors: Engine, minutes: Callable[..., None]
+) -> None:
+    for back, level in ((3, 44.0), (2, 46.0), (1, 48.0)):
+        minutes("NOISY", local(22, day=DAY - dt.timedelta(days=back)), 120, leq=level)
+    minutes("NOISY", local(22), 20, leq=51.0)
+    run(monitors, local(22, 30))
+    assert ("night", DAY, 46.0, 18) in kept(monitors)
+    # The history is gone (a detached month, say): the night's later windows keep 46.
+    with monitors.begin() as conn:
+        conn.execute(text("DELETE FROM readings WHERE at < :d"), {"d": local(12)})
+    minutes("NOISY", local(22, 40), 20, leq=51.0)
+    run(monitors, local(23, 10))
+    assert exceedances(monitors, UNPERMITTED) == [local(22), local(22, 40)]
+    ((*_, detail),) = found(monitors, UNPERMITTED)  # one alarm, extended
+    assert detail["background"] == 46.0
+
+
+def test_a_pass_with_nothing_due_prepares_the_next_period(
+    monitors: Engine, minutes: Callable[..., None]
+) -> None:
+    for back in (3, 2, 1):
+        minutes("NOISY", local(22, day=DAY - dt.timedelta(days=back)), 120, leq=45.0)
+    run(monitors, local(15))  # judges the morning's windows: tonight not prepared
+    assert [k for k in kept(monitors) if k[:2] == ("night", DAY)] == []
+    run(monitors, local(15, 1))  # nothing due: tonight's background, ahead
+    assert ("night", DAY, 45.0, 18) in kept(monitors)
+
+
+def test_too_little_history_is_kept_as_no_background_and_other_settings_compute_anew(
+    monitors: Engine, minutes: Callable[..., None]
+) -> None:
+    minutes("NOISY", local(22, day=DAY - dt.timedelta(days=1)), 60, leq=40.0)  # 3 windows
+    minutes("NOISY", local(22), 20, leq=70.0)
+    run(monitors, local(22, 30))
+    assert ("night", DAY, None, 3) in kept(monitors)
+    with monitors.begin() as conn:  # the city asks for fewer windows: another basis
+        conn.execute(
+            text(
+                "INSERT INTO monitoring_rules (site_code, night_work) "
+                "VALUES (:s, CAST(:n AS jsonb))"
+            ),
+            {"s": SITE, "n": json.dumps({"background_min_windows": 3})},
+        )
+    minutes("NOISY", local(22, 40), 20, leq=70.0)
+    run(monitors, local(23, 10))
+    assert ("night", DAY, 40.0, 3) in kept(monitors)
+    assert exceedances(monitors, UNPERMITTED) == [local(22, 40)]
+
+
 def test_a_night_with_too_little_history_is_not_judged(
     monitors: Engine, minutes: Callable[..., None]
 ) -> None:

@@ -11,7 +11,11 @@
 -- 0.1 dB). Each belongs to a period (night from day_end, 22:00, to day_start, 06:00) of a
 -- date (a night's: the evening's date). The background of a window is the configured value
 -- or else the median LAeq of the monitor's valid windows of the same period (night or day)
--- on the background_nights dates before its own (at least background_min_windows of them);
+-- on the background_nights dates before its own (at least background_min_windows of them),
+-- computed once per monitor, period and date and kept in night_backgrounds (with the
+-- settings that shaped it, ``basis``): the history under a period does not change while
+-- the period is judged, so a monitor's previous days are read when its period's first
+-- window is judged, and each later window reads only its own minutes;
 -- a window is activity when its LAeq is at least margin_db above it. A night window's
 -- activity is permitted when a permit of the site, not revoked and with its notice posted by
 -- the window's start, covers the whole window; a window is in a quiet period when it starts
@@ -19,8 +23,11 @@
 -- site's geometry (any window). Activity not permitted, and activity in a quiet period, are
 -- stored as exceedances (once: the key); every window judged is returned.
 WITH p AS (
-    SELECT *
-    FROM jsonb_to_recordset(CAST(:rules AS jsonb)) AS p(
+    SELECT r.*,
+           concat_ws('/', r.window_minutes, r.valid_fraction, array_to_string(r.valid_flags, ','),
+                     r.day_start, r.day_end, r.background_nights, r.background_min_windows)
+               AS basis
+    FROM jsonb_to_recordset(CAST(:rules AS jsonb)) AS r(
         monitor_id int, since timestamptz, until timestamptz, window_minutes int,
         valid_fraction float8, valid_flags text[], day_start time, day_end time,
         background_db float8, background_nights int, background_min_windows int,
@@ -31,6 +38,66 @@ q AS (
     FROM jsonb_to_recordset(CAST(:quiet AS jsonb)) AS q(
         code text, document_no text, starts timestamptz, ends timestamptz)
 ),
+-- The periods the stretch's windows fall in (from the windows' grid, data or not), and
+-- up to :ahead monitors' next period (the one after the window at ``until``), whose
+-- history is complete already: a pass with nothing due prepares them, so that the first
+-- window of a night finds its background kept. Then those whose background is not kept.
+grid AS (
+    SELECT p.monitor_id, g.start, g.start = p.until AS upcoming
+    FROM p
+    CROSS JOIN LATERAL generate_series(p.since, p.until, make_interval(mins => p.window_minutes))
+        AS g(start)
+    WHERE p.background_db IS NULL
+),
+periods AS (
+    SELECT g.monitor_id, g.upcoming,
+           CASE WHEN CAST(g.start AT TIME ZONE :zone AS time) >= p.day_start
+                 AND CAST(g.start AT TIME ZONE :zone AS time) < p.day_end
+                THEN 'day' ELSE 'night' END AS period,
+           CAST((g.start AT TIME ZONE :zone) - CAST(p.day_start AS interval) AS date) AS period_of
+    FROM grid g JOIN p USING (monitor_id)
+),
+ahead AS (
+    SELECT n.monitor_id, n.period, n.period_of
+    FROM periods c
+    JOIN p USING (monitor_id)
+    CROSS JOIN LATERAL (
+        SELECT c.monitor_id,
+               CASE c.period WHEN 'day' THEN 'night' ELSE 'day' END AS period,
+               CASE c.period WHEN 'day' THEN c.period_of ELSE c.period_of + 1 END AS period_of
+    ) n
+    WHERE c.upcoming AND NOT EXISTS (
+        SELECT 1 FROM night_backgrounds b WHERE b.monitor_id = n.monitor_id
+        AND b.period = n.period AND b.period_of = n.period_of AND b.basis = p.basis)
+    ORDER BY n.monitor_id
+    LIMIT :ahead
+),
+keys AS (
+    SELECT monitor_id, period, period_of FROM periods WHERE NOT upcoming
+    UNION
+    SELECT monitor_id, period, period_of FROM ahead
+),
+kept AS (
+    SELECT k.monitor_id, k.period, k.period_of, b.background
+    FROM keys k
+    JOIN p USING (monitor_id)
+    JOIN night_backgrounds b ON b.monitor_id = k.monitor_id AND b.period = k.period
+         AND b.period_of = k.period_of AND b.basis = p.basis
+),
+missing AS (
+    SELECT k.* FROM keys k
+    WHERE NOT EXISTS (SELECT 1 FROM kept c WHERE c.monitor_id = k.monitor_id
+                      AND c.period = k.period AND c.period_of = k.period_of)
+),
+-- Where each monitor's minutes are read from: the stretch, or the days before the first
+-- period missing its background.
+reach AS (
+    SELECT p.monitor_id,
+           least(p.since, (SELECT CAST(min(m.period_of) - p.background_nights AS timestamp)
+                                  AT TIME ZONE :zone
+                           FROM missing m WHERE m.monitor_id = p.monitor_id)) AS lo
+    FROM p
+),
 minute AS (
     SELECT p.monitor_id,
            date_bin(make_interval(mins => p.window_minutes), r.at,
@@ -38,9 +105,9 @@ minute AS (
            max(r.value) FILTER (WHERE r.factor = 'Leq') AS leq,
            bool_and(coalesce(r.flag, 'N') = ANY(p.valid_flags)) AS valid
     FROM p
+    JOIN reach USING (monitor_id)
     JOIN readings r ON r.monitor_id = p.monitor_id AND r.cn = '2051'
-         AND r.factor IN ('Leq', 'LMx') AND r.at < p.until
-         AND r.at >= p.since - make_interval(days => p.background_nights + 1)
+         AND r.factor IN ('Leq', 'LMx') AND r.at < p.until AND r.at >= reach.lo
     GROUP BY p.monitor_id, p.window_minutes, r.at
 ),
 win AS (
@@ -62,20 +129,39 @@ valid AS MATERIALIZED (
     FROM win w JOIN p USING (monitor_id)
     WHERE w.counted >= ceil(p.valid_fraction * p.window_minutes - 1e-9)
 ),
+-- A period with fewer than background_min_windows windows before it has no background
+-- (not judged for night work), and that is kept too: its history is past.
+computed AS (
+    SELECT m.monitor_id, m.period, m.period_of,
+           CASE WHEN count(h.laeq) >= p.background_min_windows
+                THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY h.laeq) END AS background,
+           count(h.laeq) AS windows
+    FROM missing m
+    JOIN p USING (monitor_id)
+    LEFT JOIN valid h ON h.monitor_id = m.monitor_id AND h.period = m.period
+         AND h.period_of >= m.period_of - p.background_nights AND h.period_of < m.period_of
+    GROUP BY m.monitor_id, m.period, m.period_of, p.background_min_windows
+),
+keeping AS (
+    INSERT INTO night_backgrounds (monitor_id, period, period_of, basis, background, windows)
+    SELECT c.monitor_id, c.period, c.period_of, p.basis, c.background, c.windows
+    FROM computed c JOIN p USING (monitor_id)
+    ON CONFLICT DO NOTHING
+),
+backgrounds AS (
+    SELECT monitor_id, period, period_of, background FROM kept
+    UNION ALL
+    SELECT monitor_id, period, period_of, background FROM computed
+),
 judged AS (
-    SELECT v.*, coalesce(p.background_db, b.median) AS background, p.margin_db,
+    SELECT v.*, coalesce(p.background_db, b.background) AS background, p.margin_db,
            s.code AS site_code, s.geom AS site_geom
     FROM valid v
     JOIN p USING (monitor_id)
     JOIN monitors m ON m.id = v.monitor_id
     JOIN sites s ON s.id = m.site_id
-    LEFT JOIN LATERAL (
-        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY h.laeq) AS median
-        FROM valid h
-        WHERE h.monitor_id = v.monitor_id AND h.period = v.period
-          AND h.period_of >= v.period_of - p.background_nights AND h.period_of < v.period_of
-        HAVING count(*) >= p.background_min_windows
-    ) b ON true
+    LEFT JOIN backgrounds b ON b.monitor_id = v.monitor_id AND b.period = v.period
+         AND b.period_of = v.period_of
     WHERE v.start >= p.since
 ),
 flagged AS (
