@@ -399,6 +399,7 @@ def apply(
         )
     }
     touched: set[int] = set()
+    extended: dict[int, dict[str, Any]] = {}
     for v in ordered:
         key = (v.monitor_id, v.kind)
         alarm = active.get(key)
@@ -407,7 +408,7 @@ def apply(
                 alarm = active[key] = _open(conn, v, settings, now)
                 report.opened += 1
             elif v.kind != "offline" or v.end > alarm.last_at:
-                _extend(conn, alarm, v, now)
+                _extend(extended, alarm, v)
             touched.add(alarm.id)
             if v.kind != "offline":
                 conn.execute(
@@ -423,10 +424,12 @@ def apply(
             and not alarm.cleared
             and (v.kind == "offline" or v.start >= alarm.last_at)
         ):
+            _store_extended(conn, [extended.pop(alarm.id)] if alarm.id in extended else [], now)
             if _clear(conn, alarm, v, now):
                 report.auto_cleared += 1
                 del active[key]
             touched.add(alarm.id)
+    _store_extended(conn, list(extended.values()), now)
     return touched
 
 
@@ -464,19 +467,35 @@ def _window(v: Verdict) -> dict[str, Any]:
     }
 
 
-def _extend(conn: Connection, alarm: _Active, v: Verdict, now: dt.datetime) -> None:
-    """A further window over the limit: the same episode (its condition holds again)."""
+def _extend(extended: dict[int, dict[str, Any]], alarm: _Active, v: Verdict) -> None:
+    """A further window over the limit: the same episode (its condition holds again). Noted
+    here, stored by ``_store_extended`` for all the pass's alarms at once (an offline alarm
+    moves on every pass: one statement each was most of a pass over 700 monitors)."""
+    seen = extended.setdefault(
+        alarm.id, {"id": alarm.id, "end": v.end, "value": None, "period": None, "windows": 0}
+    )
+    seen["end"] = max(seen["end"], v.end)
+    if v.value is not None:
+        seen["value"] = v.value if seen["value"] is None else max(seen["value"], v.value)
+    seen["period"] = seen["period"] or v.period
+    seen["windows"] += v.kind != "offline"
+    alarm.last_at, alarm.cleared = max(alarm.last_at, v.end), False
+
+
+def _store_extended(conn: Connection, extended: list[dict[str, Any]], now: dt.datetime) -> None:
+    if not extended:
+        return
     conn.execute(
         text("""
-UPDATE alarms SET last_at = greatest(last_at, :end),
-    windows = windows + CASE WHEN kind = 'offline' THEN 0 ELSE 1 END,
-    worst_value = CASE WHEN :value IS NULL THEN worst_value
-                       ELSE greatest(worst_value, :value) END,
-    period = coalesce(period, :period), condition_cleared_at = NULL, updated_at = :now
-WHERE id = :id"""),
-        {"end": v.end, "value": v.value, "period": v.period, "now": now, "id": alarm.id},
+UPDATE alarms a SET last_at = greatest(a.last_at, x."end"), windows = a.windows + x.windows,
+    worst_value = CASE WHEN x.value IS NULL THEN a.worst_value
+                       ELSE greatest(a.worst_value, x.value) END,
+    period = coalesce(a.period, x.period), condition_cleared_at = NULL, updated_at = :now
+FROM jsonb_to_recordset(CAST(:rows AS jsonb))
+    AS x(id bigint, "end" timestamptz, value float8, period text, windows int)
+WHERE a.id = x.id"""),
+        {"rows": json.dumps(extended, default=dt.datetime.isoformat), "now": now},
     )
-    alarm.last_at, alarm.cleared = max(alarm.last_at, v.end), False
 
 
 def _clear(conn: Connection, alarm: _Active, v: Verdict, now: dt.datetime) -> bool:
