@@ -308,6 +308,15 @@ def secret_tables(metadata: MetaData) -> None:
 
 # Measurements arriving every second: the tile cache does not follow them (``data_tables``).
 STREAM = {"stream": True}
+
+
+def _monitor_key() -> Column:
+    """The first column of a monitor's stream tables' keys: gone with the monitor."""
+    return Column(
+        "monitor_id", Integer, ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 # A queued batch's readings: the columns the rollups are made from, an array each.
 _QUEUED_READING = {
     "monitor_id": Integer,
@@ -365,12 +374,7 @@ def monitoring_tables(metadata: MetaData) -> None:
     Table(
         "readings",
         metadata,
-        Column(
-            "monitor_id",
-            Integer,
-            ForeignKey("monitors.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _monitor_key(),
         Column("cn", String(4), primary_key=True),
         Column("factor", String(16), primary_key=True),
         Column("statistic", String(12), primary_key=True),
@@ -389,12 +393,7 @@ def monitoring_tables(metadata: MetaData) -> None:
     Table(
         "reading_rollups",
         metadata,
-        Column(
-            "monitor_id",
-            Integer,
-            ForeignKey("monitors.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _monitor_key(),
         Column("factor", String(16), primary_key=True),
         Column("statistic", String(12), primary_key=True),
         Column("period", String(8), primary_key=True),
@@ -910,12 +909,7 @@ def night_work_tables(metadata: MetaData) -> None:
     Table(
         "night_backgrounds",
         metadata,
-        Column(
-            "monitor_id",
-            Integer,
-            ForeignKey("monitors.id", ondelete="CASCADE"),
-            primary_key=True,
-        ),
+        _monitor_key(),
         Column("period", String(5), primary_key=True),
         Column("period_of", Date, primary_key=True),
         Column("basis", Text, primary_key=True),

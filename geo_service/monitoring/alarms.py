@@ -154,16 +154,10 @@ def noise_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -
     }
 
 
-def night_params(
-    m: Any, settings: AlarmSettings, now: dt.datetime, zone: str, *, idle: bool = False
-) -> dict | None:
+def night_params(m: Any, settings: AlarmSettings, now: dt.datetime, zone: str) -> dict | None:
     """The monitor's night-work judgement on the noise rule's windows, or None when
-    nothing is due (its own watermark: ``night``); ``idle``: an empty stretch at the
-    current window, for preparing the next period's background."""
+    nothing is due (its own watermark: ``night``)."""
     rule = rules.noise_rule({**settings.noise_rule, **m.noise})
-    if idle:
-        until = floor(now - dt.timedelta(minutes=settings.grace_minutes), rule.window_minutes, zone)
-        return night_work.params(m.id, rule, (until, until), m.night_work)
     span = _span(m.night_until, rule.window_minutes, now, settings, zone)
     return None if span is None else night_work.params(m.id, rule, span, m.night_work)
 
@@ -260,14 +254,20 @@ def judge(
 
 
 def _idle(monitors: list[Any], settings: AlarmSettings, now: dt.datetime, zone: str) -> list[dict]:
+    """The noise monitors with an empty stretch at the current window: what the night-work
+    statement takes to prepare their next period's background."""
     idle = []
     for m in monitors:
-        if m.kind in ("noise", "both"):
-            try:
-                idle.append(night_params(m, settings, now, zone, idle=True))
-            except ValueError:
-                continue  # reported by the judging above
-    return [p for p in idle if p]
+        if m.kind not in ("noise", "both"):
+            continue
+        try:
+            rule = rules.noise_rule({**settings.noise_rule, **m.noise})
+            current = now - dt.timedelta(minutes=settings.grace_minutes)
+            until = floor(current, rule.window_minutes, zone)
+            idle.append(night_work.params(m.id, rule, (until, until), m.night_work))
+        except ValueError:
+            continue  # reported by the judging above
+    return idle
 
 
 def night_verdicts(w: Any) -> list[Verdict]:
