@@ -67,7 +67,7 @@ from tqdm import tqdm
 from geo_service.database import fresh_database, make_engine, server_versions
 from geo_service.demo.district import build_demo_district
 from geo_service.demo.frames import import_columns, layer_frame
-from geo_service.devserver import admin_token, free_port, running_server
+from geo_service.devserver import admin_token, dies_with_parent, free_port, running_server
 from geo_service.ingest import import_frame
 from geo_service.monitoring import alarms, hj212, partitions, rollups, simulator, store
 
@@ -255,6 +255,7 @@ def ingest(url: str, engine: Engine, mns: list[str], args: argparse.Namespace) -
         [sys.executable, "-m", "geo_service.cli", "hj212", "listen", "--port", str(port)],
         env={**os.environ, "GEO_SERVICE_DATABASE_URL": url},
         stdout=subprocess.DEVNULL,
+        preexec_fn=dies_with_parent,
     )
     base = (dt.datetime.now(TZ) - dt.timedelta(hours=3)).replace(microsecond=0, tzinfo=None)
     try:

@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url
 
 from geo_service.database import fresh_database, make_engine
 from geo_service.demo import write_city
-from geo_service.devserver import admin_token, free_port, running_server
+from geo_service.devserver import admin_token, dies_with_parent, free_port, running_server
 from geo_service.ingest import import_file
 from geo_service.settings import ImportSettings
 
@@ -159,6 +159,7 @@ def running_tipg(url: str) -> Iterator[str]:
         ],
         env=env,
         cwd=tempfile.mkdtemp(prefix="tipg-"),  # no stray .env
+        preexec_fn=dies_with_parent,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +24,19 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def dies_with_parent() -> None:
+    """A ``preexec_fn``: the child is sent SIGTERM when this process ends, however it ends
+    (Linux's ``PR_SET_PDEATHSIG``). A benchmark killed mid-run left its server running old
+    code against a dropped database, writing to the log of the next run."""
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+    except AttributeError:  # not Linux: the caller's ``finally`` is all there is
+        return
+    if os.getppid() != parent:  # the parent was gone before the signal was asked for
+        os._exit(1)
 
 
 @contextmanager
@@ -54,6 +69,7 @@ def running_server(
         },
         stdout=output,
         stderr=output,
+        preexec_fn=dies_with_parent,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -58,3 +62,38 @@ def test_an_idle_kept_alive_connection_is_closed_after_its_response(server: str)
     answer = _until_closed(conn)  # the response, then the close after 1 s of quiet
 
     assert answer.startswith(b"HTTP/1.1 ") and b"408" not in answer.split(b"\r\n")[0]
+
+
+def test_a_server_started_by_a_killed_parent_stops_with_it(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A benchmark killed mid-run left its server running, still writing to the log."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\n"
+            "from geo_service.devserver import running_server\n"
+            "with running_server(sys.argv[1], env={'GEO_SERVICE_HOME': sys.argv[2]}) as base:\n"
+            "    print(base, flush=True)\n"
+            "    time.sleep(600)\n",
+            database_url,
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    base = parent.stdout.readline().strip()
+    assert httpx.get(base + "/healthz").status_code in (200, 503)
+
+    parent.kill()  # no ``finally`` runs: only the kernel can stop the child now
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/healthz", timeout=1)
+        except httpx.TransportError:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the server at {base} still answers after its parent was killed")
