@@ -202,6 +202,15 @@ class Principal:
             return layer_id in COLLECTIONS
         return public and self.has(Permission.READ_PUBLIC_LAYERS)
 
+    def require_layer(self, layer_id: str) -> None:
+        """For what only a reader of the layer may see beyond its features (the monitors'
+        readings, through ``/sta`` or ``/api/monitors``): 401 to an anonymous caller, else
+        403 naming the layer."""
+        if self.can_read_layer(layer_id):
+            return
+        self.require_signed_in()
+        raise Forbidden(f"the {self.role} role does not read the {layer_id} layer")
+
     def can_list_households(self, site_id: int) -> bool:
         """Whether the households a site affects may be listed (personal fields aside)."""
         if self.has(Permission.READ_ALL_LAYERS) or self.has(Permission.READ_PERSONAL_ALL):

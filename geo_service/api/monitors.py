@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from starlette.concurrency import run_in_threadpool
 
-from geo_service.api.deps import EngineDep, Public, PublicLayerReader
+from geo_service.api.deps import CollectionReader, EngineDep, Public
 from geo_service.errors import InvalidQuery, NotFound
 from geo_service.formats import READINGS, ReadingsFormat
 from geo_service.impact_export import content_disposition
@@ -98,7 +98,7 @@ def _when(value: str | None, name: str, default: dt.datetime) -> dt.datetime:
 def readings(
     request: Request,
     engine: EngineDep,
-    _: PublicLayerReader,
+    principal: CollectionReader,
     mn: Annotated[str, Path(max_length=24)],
     from_: Annotated[str | None, Query(alias="from", description="ISO 8601 with zone")] = None,
     to: Annotated[str | None, Query(description="ISO 8601 with zone; default now")] = None,
@@ -109,7 +109,9 @@ def readings(
     """``from`` to ``to`` (at most 31 days; the last 24 hours by default). Aggregates are the
     rollups of real-time and minute data (``geo_service.monitoring.rollups``): energy means
     for levels (LAeq), extremes for LMx/LMn and -Max/-Min, means for the rest, of the
-    readings flagged valid (``n`` of ``count``; ``value`` null when none was)."""
+    readings flagged valid (``n`` of ``count``; ``value`` null when none was). Whoever
+    reads the ``monitors`` layer reads them, as through ``/sta``."""
+    principal.require_layer("monitors")
     end = _when(to, "to", dt.datetime.now(dt.UTC))
     start = _when(from_, "from", end - dt.timedelta(days=1))
     if not start < end or end - start > dt.timedelta(days=31):

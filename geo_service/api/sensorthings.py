@@ -1,6 +1,6 @@
 """``/sta/v1.1``: the OGC SensorThings API 1.1, read only, over the monitors and readings.
 
-Who may read it is who may read the ``monitors`` layer (``Principal.can_read_layer``): every
+Who may read it is who may read the ``monitors`` layer (``Principal.require_layer``): every
 signed-in role, and anonymous callers where ``GEO_SERVICE_ANONYMOUS_LAYERS`` opens monitors.
 Nothing here is personal (boundary noise and dust; a monitor's password is never selected).
 """
@@ -11,9 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from geo_service.access import Principal
 from geo_service.api.deps import CollectionReader, EngineDep
-from geo_service.errors import Forbidden
 from geo_service.sensorthings import options, read
 
 router = APIRouter(prefix=f"/sta/{read.VERSION}", tags=["SensorThings API"])
@@ -26,13 +24,6 @@ Link = Annotated[str, Path(description="A navigation link (Datastreams) or a pro
 
 def _base(request: Request) -> str:
     return str(request.base_url).rstrip("/") + router.prefix
-
-
-def _check(principal: Principal) -> None:
-    if principal.can_read_layer(LAYER):
-        return
-    principal.require_signed_in()
-    raise Forbidden(f"the {principal.role} role does not read the {LAYER} layer")
 
 
 def _option(name: str, description: str) -> Any:
@@ -61,7 +52,7 @@ QueryOptions = Annotated[dict[str, str], Depends(query_options)]
 
 @router.get("", summary="SensorThings service root: entity sets and conformance")
 def service_root(request: Request, principal: CollectionReader) -> dict[str, Any]:
-    _check(principal)
+    principal.require_layer(LAYER)
     return read.root(_base(request))
 
 
@@ -75,7 +66,7 @@ def related(
     link: Link,
     raw: QueryOptions,
 ) -> dict[str, Any]:
-    _check(principal)
+    principal.require_layer(LAYER)
     es, entity_id = read.entity_set(entity_set), read.parse_key(key)
     with engine.connect() as conn:
         return read.related(conn, es, entity_id, link, raw, _base(request))
@@ -90,7 +81,7 @@ def entity(
     key: Key,
     raw: QueryOptions,
 ) -> dict[str, Any]:
-    _check(principal)
+    principal.require_layer(LAYER)
     es, entity_id = read.entity_set(entity_set), read.parse_key(key)
     with engine.connect() as conn:
         return read.entity(conn, es, entity_id, raw, _base(request))
@@ -107,7 +98,7 @@ def entities(
     entity_set: EntitySetName,
     raw: QueryOptions,
 ) -> dict[str, Any]:
-    _check(principal)
+    principal.require_layer(LAYER)
     es = read.entity_set(entity_set)
     opts = options.parse(es, raw)
     with engine.connect() as conn:

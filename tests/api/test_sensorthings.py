@@ -14,7 +14,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from geo_service.main import create_app
 from geo_service.monitoring import hj212
+from geo_service.settings import AuthSettings, DatabaseSettings
 from tests.api.test_monitors import MN, monitors  # noqa: F401
 from tests.monitoring.test_hj212 import PACKETS
 
@@ -263,3 +265,28 @@ def test_who_may_read_is_who_may_read_the_monitors_layer(
 ) -> None:
     assert anonymous.get(f"{STA}/Things").status_code == 401
     assert client_as("gis").get(f"{STA}/Things").status_code == 200
+    # The same readings through /api/monitors: the same rule (it had asked for a signed-in
+    # reader even where /sta, opened to anonymous callers, served them).
+    readings = f"/api/monitors/{MN}/readings?from=2024-06-01T00:00:00Z&to=2024-06-02T00:00:00Z"
+    assert anonymous.get(readings).status_code == 401
+    assert client_as("gis").get(readings).status_code == 200
+
+
+def test_where_the_monitors_layer_is_open_to_anonymous_callers_so_are_its_readings(
+    sta: TestClient, service_database_url: str
+) -> None:
+    app = create_app(
+        DatabaseSettings(database_url=service_database_url),
+        auth=AuthSettings(anonymous_layers=("monitors",)),
+    )
+    with TestClient(app, headers={"Sec-Fetch-Site": "same-origin"}) as anonymous:
+        observations = get(anonymous, f"/Datastreams('{MN}:Leq')/Observations")["value"]
+        answer = anonymous.get(
+            f"/api/monitors/{MN}/readings",
+            params={"from": "2024-06-01T00:00:00Z", "to": "2024-06-02T00:00:00Z", "factor": "Leq"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["readings"]) == len(observations) == MINUTES
+        # Nothing else opens with it: the households' layer and the alarms stay closed.
+        assert anonymous.get("/ogc/collections/households/items").status_code == 401
+        assert anonymous.get("/api/alarms").status_code == 401
