@@ -25,6 +25,7 @@ Example::
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -154,6 +155,9 @@ class Packet:
 _HEADER = re.compile(rb"##(\d{4})")
 _QN = re.compile(r"\d{14}(\d{3})?")
 _FIELD = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+# A value as the standard writes one (N14.2 and the like: digits, a point, a sign), or with
+# an exponent, as some devices send it; finite.
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d{1,3})?")
 
 
 def _checked(data: bytes, crc_mode: CrcMode) -> tuple[str, int, bool]:
@@ -257,10 +261,10 @@ def parse_cp(cp: str) -> Data:
             elif statistic == "Flag":
                 flags[factor] = value
             else:
-                try:
-                    values.append((factor, statistic, float(value)))
-                except ValueError:
-                    raise PacketError(Return.UNKNOWN, f"{key}={value!r} is not a number") from None
+                # float() alone takes nan, inf, 1_0 and spaces, and 1e999 is inf.
+                if not _NUMBER.fullmatch(value) or not math.isfinite(number := float(value)):
+                    raise PacketError(Return.UNKNOWN, f"{key}={value!r} is not a number")
+                values.append((factor, statistic, number))
         readings.extend(Reading(f, s, v, flags.get(f)) for f, s, v in values)
     return Data(data_time, tuple(readings), items)
 

@@ -48,9 +48,13 @@ def ensure_ahead(conn: Connection, now: dt.datetime, ahead: int = 2, zone: str =
 def detach_older_than(
     conn: Connection, now: dt.datetime, keep_months: int, zone: str = ZONE
 ) -> list[str]:
-    """Detach the partitions of months before the last ``keep_months`` (this one counted)."""
+    """Detach the partitions of months before the last ``keep_months`` (this one counted).
+    The night-work backgrounds of those months go too: no window there is judged again, and
+    nothing else would ever remove them (two a monitor a day)."""
     before = add_months(month_of(now, zone), -(keep_months - 1))
-    return list(conn.execute(text("SELECT readings_detach(:b)"), {"b": before}).scalars())
+    detached = list(conn.execute(text("SELECT readings_detach(:b)"), {"b": before}).scalars())
+    conn.execute(text("DELETE FROM night_backgrounds WHERE period_of < :b"), {"b": before})
+    return detached
 
 
 def attached(conn: Connection) -> list[str]:

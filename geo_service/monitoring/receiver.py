@@ -85,7 +85,7 @@ class Sink(Protocol):
 @dataclass(frozen=True)
 class Frame:
     """One frame as received, its verdict, and the whole data packet it completed (a split
-    packet's last part completes it), if any."""
+    packet's last part completes it) with its CP read, if any."""
 
     received: dt.datetime
     peer: str
@@ -94,6 +94,7 @@ class Frame:
     outcome: Outcome
     device: Device | None
     data: Packet | None
+    values: hj212.Data | None = None
 
 
 def _unverified(raw: bytes, key: bytes, pattern: bytes = rb"[^;&]*") -> str | None:
@@ -147,15 +148,20 @@ class Receiver:
         ]
 
     def _frame(self, raw: bytes, peer: str, via: str, received: dt.datetime | None) -> Frame:
+        """The frame's verdict; for the frame that completes a data packet, its CP read too:
+        a value that is not a number refuses that frame alone, before its batch is kept."""
         outcome, device = self.check(raw)
-        packet, data = outcome.packet, None
+        packet, data, values = outcome.packet, None, None
         if outcome.accepted:
             assert packet is not None
             whole = self.reassembly.add(packet)
             if whole is not None and whole.cn in DATA_COMMANDS:
-                data = whole
+                try:
+                    data, values = whole, whole.data()
+                except PacketError as refused:
+                    data, outcome = None, Outcome(False, refused.code, str(refused), packet)
         received = received or dt.datetime.now(dt.UTC)
-        return Frame(received, peer, via, raw, outcome, device, data)
+        return Frame(received, peer, via, raw, outcome, device, data, values)
 
     def answer(self, raw: bytes, outcome: Outcome, device: Device | None) -> bytes | None:
         """What the device is sent back: 9014 when it asked, 9011 for a refusal."""

@@ -39,11 +39,10 @@ class Monitor(Device):
 
 
 def reading_rows(
-    monitor: Monitor, packet: hj212.Packet, received: dt.datetime, zone: str
+    monitor: Monitor, packet: hj212.Packet, data: hj212.Data, received: dt.datetime, zone: str
 ) -> list[dict]:
-    """The rows a data packet's readings become (real-time data without ``DataTime`` is
-    timed by its arrival)."""
-    data = packet.data()
+    """The rows a data packet's readings (its CP, read) become (real-time data without
+    ``DataTime`` is timed by its arrival)."""
     at = data.data_time.replace(tzinfo=ZoneInfo(zone)) if data.data_time is not None else received
     rows = []
     for r in data.readings:
@@ -243,9 +242,9 @@ class DatabaseSink:
 
     def _readings(self, frame: Frame) -> list[dict]:
         monitor = frame.device
-        if frame.data is None or not isinstance(monitor, Monitor):
+        if frame.data is None or frame.values is None or not isinstance(monitor, Monitor):
             return []
-        return reading_rows(monitor, frame.data, frame.received, self.zone)
+        return reading_rows(monitor, frame.data, frame.values, frame.received, self.zone)
 
     def _refusal(self, frame: Frame, reason: str) -> Outcome:
         return Outcome(False, Return.REFUSED, reason, frame.outcome.packet)

@@ -124,6 +124,36 @@ def test_bad_ingest_bodies_and_reading_queries_get_a_clear_400(
     assert missing.status_code == 404 and "NOPE" in missing.text
 
 
+def test_a_packet_whose_value_is_not_a_number_is_refused_alone(
+    client: TestClient, monitors: Engine
+) -> None:
+    """Its checksum and password are right, so the receiver took it: a batch's other
+    packets were left unanswered when its CP failed to read only as the batch was kept."""
+
+    def minute(m: int, value: str) -> bytes:
+        return hj212.build(
+            qn=f"2026060110{m:02d}00000",
+            st="39",
+            cn="2051",
+            pw="s3cret-pw",
+            mn="DUST-MG-01",
+            cp=f"DataTime=2026060110{m:02d}00;a34002-Avg={value},a34002-Flag=N",
+        )
+
+    bad = ["nan", "inf", "1_0", "1e999", " 1.0", "0x10"]
+    refused = [minute(1 + i, v) for i, v in enumerate(bad)]
+    packets = [minute(0, "0.080"), *refused, minute(9, "8E-2")]
+    got = client.post("/api/ingest/hj212", content=b"".join(packets)).json()
+
+    assert got["accepted"] == 2 and got["refused"] == len(bad)
+    reasons = [p["reason"] for p in got["packets"] if not p["accepted"]]
+    assert reasons == [f"a34002-Avg={v!r} is not a number" for v in bad]
+    assert all("QnRtn=" in p["answer"] for p in got["packets"] if not p["accepted"])
+    values = _count(monitors, "SELECT string_agg(value::text, ',' ORDER BY at) FROM readings")
+    assert values == "80,80"  # ug/m3: 0.080 and 8E-2 mg/m3
+    assert _count(monitors, "SELECT count(*) FROM hj212_packets WHERE NOT accepted") == len(bad)
+
+
 def test_dust_in_mg_m3_is_stored_in_ug_m3_and_aggregates_by_hour(
     client: TestClient, monitors: Engine
 ) -> None:
@@ -177,18 +207,30 @@ def test_a_packet_over_tcp_on_loopback_is_acknowledged_and_readable(
         assert conn.execute(text("SELECT via FROM hj212_packets")).scalar_one() == "tcp"
 
 
-def test_partitions_are_made_ahead_and_old_ones_detached(district: Engine) -> None:
+def test_partitions_are_made_ahead_and_old_ones_detached(monitors: Engine) -> None:
     now = dt.datetime(2026, 12, 15, tzinfo=dt.UTC)
-    with district.begin() as conn:
+    with monitors.begin() as conn:
         made = partitions.ensure_ahead(conn, now, ahead=2)
         assert made == ["readings_2026_12", "readings_2027_01", "readings_2027_02"]
         partitions.ensure(conn, [dt.date(2026, 9, 1), dt.date(2026, 10, 1)])
+        monitor = conn.execute(text("SELECT id FROM monitors LIMIT 1")).scalar_one()
+        for day in (dt.date(2026, 9, 30), dt.date(2026, 10, 1)):
+            conn.execute(
+                text(
+                    "INSERT INTO night_backgrounds (monitor_id, period, period_of, basis,"
+                    " background, windows) VALUES (:m, 'night', :d, 'b', 41.5, 24)"
+                ),
+                {"m": monitor, "d": day},
+            )
         detached = partitions.detach_older_than(conn, now, keep_months=3)
         assert "readings_2026_09" in detached and max(detached) == "readings_2026_09"
         assert "readings_2026_10" in partitions.attached(conn)
         assert "readings_2026_09" not in partitions.attached(conn)
         # Detached, not dropped: the month is still there to archive.
         assert conn.execute(text("SELECT to_regclass('readings_2026_09')")).scalar()
+        # The night-work backgrounds of the detached months go; October's stays.
+        kept = conn.execute(text("SELECT period_of FROM night_backgrounds")).scalars().all()
+        assert kept == [dt.date(2026, 10, 1)]
         # A month begins at midnight in Hangzhou: 2026-11-30 16:00 UTC is December there.
         assert partitions.month_of(dt.datetime(2026, 11, 30, 16, tzinfo=dt.UTC)) == dt.date(
             2026, 12, 1
