@@ -405,6 +405,8 @@ def monitoring_tables(metadata: MetaData) -> None:
         Column("value", Float, Computed(ROLLUP_VALUE, persisted=True)),
         Index("ix_reading_rollups_start", "start", postgresql_using="brin"),
         CheckConstraint(_in("kind", ROLLUP_KINDS), name="ck_reading_rollups_kind"),
+        # Room for each bucket's next version on its page: updated at every fold (0029).
+        postgresql_with={"fillfactor": 50},
         info=STREAM,
     )
     Table(

@@ -55,6 +55,28 @@ def test_every_declared_check_constraint_exists_by_name(engine: Engine) -> None:
     assert declared == stored
 
 
+def test_every_declared_storage_parameter_is_the_tables(engine: Engine) -> None:
+    """``postgresql_with`` (reading_rollups' fillfactor), which Alembic does not compare."""
+    declared = {
+        (table.name, f"{key}={value}")
+        for table in metadata.tables.values()
+        for key, value in (table.dialect_options["postgresql"]["with"] or {}).items()
+    }
+    with engine.connect() as conn:
+        stored = {
+            tuple(row)
+            for row in conn.execute(
+                text(
+                    "SELECT relname, unnest(reloptions) FROM pg_class "
+                    "WHERE relkind IN ('r', 'p') AND relname = ANY(:t)"
+                ),
+                {"t": list(metadata.tables)},
+            )
+        }
+    assert ("reading_rollups", "fillfactor=50") in declared
+    assert declared == stored
+
+
 def test_every_data_table_tells_the_tile_cache_of_changes(engine: Engine) -> None:
     with engine.connect() as conn:
         watched = set(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -144,3 +145,54 @@ def test_a_wrong_system_code_is_refused_with_5() -> None:
     )
     (answer,) = _exchange(kept, [raw], 1)
     assert hj212.parse(answer).data().items["QnRtn"] == "5" and kept.stored == []
+
+
+@dataclass
+class Slow(Kept):
+    """A sink whose database takes 50 ms a batch: when frames are read, batches kept and
+    the sink settled."""
+
+    looked_up: list[float] = field(default_factory=list)
+    keeping: list[tuple[float, float, int]] = field(default_factory=list)
+    settled: list[float] = field(default_factory=list)
+
+    def device(self, mn: str) -> Device | None:
+        self.looked_up.append(time.monotonic())
+        return super().device(mn)
+
+    def record_many(self, frames: Sequence[Frame]) -> list[Outcome]:
+        start = time.monotonic()
+        time.sleep(0.05)
+        self.keeping.append((start, time.monotonic(), len(frames)))
+        return super().record_many(frames)
+
+    def settle(self) -> None:
+        self.settled.append(time.monotonic())
+
+
+def test_frames_are_read_while_the_batch_before_them_is_kept_and_settled_once_a_second() -> None:
+    sink = Slow()
+
+    async def run() -> list[tuple[Outcome, bytes | None]]:
+        commits = Receiver(sink).commits()
+        waiting = []
+        for n in range(40):  # a frame every 10 ms for 0.4 s
+            qn = f"2016080108{n:02d}00000"
+            cp, flag = f"DataTime=2016080108{n:02d}00;LA-Rtd=50", 5  # 5: A, ask for 9014
+            raw = hj212.build(qn=qn, st="23", cn="2011", pw="123456", mn=NOISE.mn, cp=cp, flag=flag)
+            waiting.append(commits.submit((raw.strip(), "127.0.0.1:1", "tcp", None)))
+            await asyncio.sleep(0.01)
+        answers = await asyncio.gather(*waiting)
+        await asyncio.sleep(1.2)  # the settle after the last batch, a second after the first
+        return answers
+
+    answers = asyncio.run(run())
+
+    assert [o.accepted for o, _ in answers] == [True] * 40
+    assert [a[1] is not None and b"CN=9014" in a[1] for a in answers] == [True] * 40
+    assert sum(n for _, _, n in sink.keeping) == 40 and len(sink.keeping) < 40
+    # Reading did not wait for the database: devices were looked up while a batch was kept.
+    assert any(start < t < end for t in sink.looked_up for start, end, _ in sink.keeping)
+    # Every batch settled, the batches of a second together: two settles, a second apart.
+    assert len(sink.settled) == 2 and sink.settled[1] - sink.settled[0] >= 1.0
+    assert sink.settled[-1] > sink.keeping[-1][1]
