@@ -34,8 +34,6 @@ import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -43,17 +41,12 @@ from sqlalchemy import Connection, text
 
 from geo_service.access import Principal
 from geo_service.liaison import groups, outbox
-from geo_service.monitoring import lifecycle, night_work, partitions, rules
+from geo_service.monitoring import lifecycle, night_work, partitions, queries, rules
 from geo_service.monitoring.links import alarm_data, link
 from geo_service.settings import AlarmSettings, LiaisonSettings
 
 SYSTEM = "system:alarms"
 ORIGIN = dt.datetime(2000, 1, 1)  # the windows' grid: local midnight, as date_bin has it
-
-
-@cache
-def _sql(name: str) -> str:
-    return resources.files("geo_service.monitoring").joinpath(f"sql/{name}.sql").read_text("utf-8")
 
 
 def actions() -> dict[str, dict[str, str]]:
@@ -202,7 +195,7 @@ def judge(
             report.problems.append(f"site {m.site_code}: {problem}")
     verdicts: list[Verdict] = []
     if noise:
-        for w in conn.execute(text(_sql("noise_windows")), _bind(noise, zone)).all():
+        for w in conn.execute(text(queries.sql("noise_windows")), _bind(noise, zone)).all():
             verdicts.append(
                 Verdict(
                     w.monitor_id,
@@ -232,7 +225,7 @@ def judge(
             report.windows += 1
             report.exceedances += int(w.laeq_exceeds) + int(w.lmax_exceeds)
     if dust:
-        for w in conn.execute(text(_sql("dust_windows")), _bind(dust, zone)).all():
+        for w in conn.execute(text(queries.sql("dust_windows")), _bind(dust, zone)).all():
             raises = bool(w.exceeds and w.day_count > allowed[w.monitor_id])
             verdicts.append(
                 Verdict(

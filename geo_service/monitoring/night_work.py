@@ -35,7 +35,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from sqlalchemy import Connection, Row, text
 
-from geo_service.monitoring import rules
+from geo_service.monitoring import queries, rules
 
 KIND = "night_work_unpermitted"
 QUIET = "quiet_period"
@@ -113,12 +113,6 @@ def params(
     }
 
 
-@cache
-def _sql() -> str:
-    sql = resources.files("geo_service.monitoring").joinpath("sql/night_work_windows.sql")
-    return sql.read_text("utf-8")
-
-
 # How many monitors' next period a pass with no window due prepares (its background
 # computed from the days before, about 50 ms a monitor with a week of minute data).
 AHEAD = 10
@@ -137,7 +131,7 @@ def judge(
         "zone": zone,
         "ahead": ahead,
     }
-    return list(conn.execute(text(_sql()), bound).all())
+    return list(conn.execute(text(queries.sql("night_work_windows")), bound).all())
 
 
 def detail(w: Row) -> dict[str, Any]:

@@ -25,12 +25,11 @@ factor, a 20-minute chart of it 2,160 rollup rows.
 from __future__ import annotations
 
 from functools import cache
-from importlib import resources
 from typing import Any
 
 from sqlalchemy import Connection, Engine, TextClause, text
 
-from geo_service.monitoring import rules
+from geo_service.monitoring import queries, rules
 
 # Sound levels in dB: their means are energy means (LAeq); LMx and LMn are extremes.
 LEVELS = ("LA", "Leq", "L5", "L10", "L50", "L90", "L95", "Ld", "Ln", "Ldn")
@@ -59,7 +58,7 @@ def parameters(zone: str) -> dict[str, Any]:
 
 @cache
 def _statement() -> str:
-    sql = resources.files("geo_service.monitoring").joinpath("sql/rollups.sql").read_text("utf-8")
+    sql = queries.sql("rollups")
     return "\n".join(line for line in sql.splitlines() if not line.startswith("--"))
 
 

@@ -7,9 +7,8 @@
 -- the margin above it that is activity); quiet, a JSON array of the city-wide quiet periods
 -- [starts, ends); zone, the devices' time zone.
 --
--- Windows are made as noise_windows makes them (minute data, valid minutes, energy mean to
--- 0.1 dB). Each belongs to a period (night from day_end, 22:00, to day_start, 06:00) of a
--- date (a night's: the evening's date). The background of a window is the configured value
+-- Windows are made by noise_minutes.sql, as for the noise rule; each belongs to a period
+-- (night from day_end, 22:00, to day_start, 06:00) of a date. The background of a window is the configured value
 -- or else the median LAeq of the monitor's valid windows of the same period (night or day)
 -- on the background_nights dates before its own (at least background_min_windows of them),
 -- computed once per monitor, period and date and kept in night_backgrounds (with the
@@ -91,43 +90,17 @@ missing AS (
 ),
 -- Where each monitor's minutes are read from: the stretch, or the days before the first
 -- period missing its background.
-reach AS (
-    SELECT p.monitor_id,
+span AS (
+    SELECT p.monitor_id, p.until AS hi,
            least(p.since, (SELECT CAST(min(m.period_of) - p.background_nights AS timestamp)
                                   AT TIME ZONE :zone
                            FROM missing m WHERE m.monitor_id = p.monitor_id)) AS lo
     FROM p
 ),
-minute AS (
-    SELECT p.monitor_id,
-           date_bin(make_interval(mins => p.window_minutes), r.at,
-                    TIMESTAMP '2000-01-01' AT TIME ZONE :zone) AS start,
-           max(r.value) FILTER (WHERE r.factor = 'Leq') AS leq,
-           bool_and(coalesce(r.flag, 'N') = ANY(p.valid_flags)) AS valid
-    FROM p
-    JOIN reach USING (monitor_id)
-    JOIN readings r ON r.monitor_id = p.monitor_id AND r.cn = '2051'
-         AND r.factor IN ('Leq', 'LMx') AND r.at < p.until AND r.at >= reach.lo
-    GROUP BY p.monitor_id, p.window_minutes, r.at
-),
-win AS (
-    SELECT monitor_id, start,
-           count(*) FILTER (WHERE valid AND leq IS NOT NULL) AS counted,
-           10 * log(avg(power(10, leq / 10)) FILTER (WHERE valid)) AS laeq
-    FROM minute
-    GROUP BY monitor_id, start
-),
+-- include: noise_minutes
 valid AS MATERIALIZED (
-    SELECT w.monitor_id, w.start,
-           w.start + make_interval(mins => p.window_minutes) AS "end",
-           round(CAST(w.laeq AS numeric), 1)::float8 AS laeq,
-           round(CAST(w.counted AS numeric) / p.window_minutes, 3)::float8 AS valid_fraction,
-           CASE WHEN CAST(w.start AT TIME ZONE :zone AS time) >= p.day_start
-                 AND CAST(w.start AT TIME ZONE :zone AS time) < p.day_end
-                THEN 'day' ELSE 'night' END AS period,
-           CAST((w.start AT TIME ZONE :zone) - CAST(p.day_start AS interval) AS date) AS period_of
-    FROM win w JOIN p USING (monitor_id)
-    WHERE w.counted >= ceil(p.valid_fraction * p.window_minutes - 1e-9)
+    SELECT monitor_id, start, "end", laeq, valid_fraction, period, period_of
+    FROM windows WHERE valid
 ),
 -- A period with fewer than background_min_windows windows before it has no background
 -- (not judged for night work), and that is kept too: its history is past.
