@@ -454,6 +454,10 @@ CHARTS = {
     "agg=1h (Leq and LMx)": {"agg": "1h"},
     "raw, factor=Leq": {"agg": "raw", "factor": "Leq"},
 }
+# The query held to the target: what the monitor page's 30-day chart draws (its 20-minute
+# LAeq and Lmax, ``monitoring.charts``). The others are for comparison: an hourly chart,
+# and every minute of one factor (a download's size, 4.6 MB of JSON, not a chart).
+CHART = "agg=20min (Leq and LMx)"
 
 
 def charts(url: str, token: str, mns: list[str], span: dict[str, Any]) -> dict[str, Any]:
@@ -482,9 +486,15 @@ def charts(url: str, token: str, mns: list[str], span: dict[str, Any]) -> dict[s
                 "params": params,
                 "rows": int(np.median(counts)),
                 "bytes_p50": int(np.median(sizes)),
-                "meets_target": spread(samples)["p50_ms"] < TARGET_CHART_P50_MS,
+                "meets_target": (
+                    spread(samples)["p50_ms"] < TARGET_CHART_P50_MS if name == CHART else None
+                ),
             }
     return results
+
+
+def _verdict(met: bool | None) -> str:
+    return "(for comparison)" if met is None else "met" if met else "**missed**"
 
 
 # -- 4. the alarm lag ---------------------------------------------------------------------------
@@ -656,7 +666,9 @@ def markdown(p: dict[str, Any]) -> str:
         f"`rollups.rebuild` in {s['rebuild_s']} s. Through HTTP (one uvicorn worker, one "
         f"keep-alive client), `GET /api/monitors/{{mn}}/readings?from={s['start']}"
         f"&to={s['end']}&...`, the whole span, each of {p['args']['chart_samples']} monitors "
-        "once:",
+        f"once. The target is the chart's: `{CHART}`, what the monitor page draws over 30 "
+        "days; the others are for comparison (the raw minutes of one factor are a download, "
+        "written as JSON by the database):",
         "",
         "| query | rows | bytes (p50) | p50 ms | p95 ms | runs | target |",
         "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
@@ -664,7 +676,7 @@ def markdown(p: dict[str, Any]) -> str:
     for name, r in p["charts"].items():
         lines.append(
             f"| {name} | {r['rows']:,} | {r['bytes_p50']:,} | {r['p50_ms']} | {r['p95_ms']} "
-            f"| {r['runs']} | {'met' if r['meets_target'] else '**missed**'} |"
+            f"| {r['runs']} | {_verdict(r['meets_target'])} |"
         )
     a = p["alarm_lag"]
     lines += [

@@ -9,6 +9,7 @@ like the monitors layer: noise and dust at a site boundary are not personal.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from typing import Annotated, Any, Literal
 
@@ -120,19 +121,41 @@ def readings(
         monitor = conn.execute(text("SELECT id FROM monitors WHERE mn = :mn"), {"mn": mn}).scalar()
         if monitor is None:
             raise NotFound(f"no monitor has MN {mn!r}")
-        params = {"m": monitor, "start": start, "end": end, "factor": factor}
-        if agg == "raw":
-            rows = conn.execute(
-                text(f"""
+        params = {
+            "m": monitor,
+            "start": start,
+            "end": end,
+            "factor": factor,
+            "period": agg,
+            "noise": list(rollups.NOISE),
+        }
+        chosen = _RAW if agg == "raw" else _ROLLED
+        if format == "json":  # written by the database: 43,200 rows took 0.6 s in Python
+            count, rows_json = conn.execute(text(_AS_JSON.format(rows=chosen)), params).one()
+        else:
+            out = [
+                dict(r)
+                for r in conn.execute(text(_IN_ORDER.format(rows=chosen)), params).mappings()
+            ]
+            count = len(out)
+    if count > MAX_READINGS:
+        raise InvalidQuery(f"more than {MAX_READINGS} readings: ask for a shorter time or agg")
+    if format != "json":
+        for r in out:
+            r["value"] = None if r["value"] is None else float(r["value"])
+        return _file(out, mn, agg, format, device_zone(request))
+    head = json.dumps({"monitor": mn, "from": start.isoformat(), "to": end.isoformat(), "agg": agg})
+    return Response(f'{head[:-1]}, "readings": {rows_json}}}', media_type="application/json")
+
+
+# At most one more row than may be answered (then the answer is a 400): no order needed to
+# count them; the answer is ordered by time, factor and statistic.
+_RAW = f"""
 SELECT at, cn, factor, statistic, value, flag FROM readings
 WHERE monitor_id = :m AND at >= :start AND at < :end
   AND (CAST(:factor AS text) IS NULL OR factor = :factor)
-ORDER BY at, factor, statistic LIMIT {MAX_READINGS + 1}"""),
-                params,
-            ).mappings()
-        else:
-            rows = conn.execute(
-                text(f"""
+LIMIT {MAX_READINGS + 1}"""
+_ROLLED = f"""
 SELECT start AS at, factor, statistic,
        round(CAST(value AS numeric), CASE WHEN factor = ANY(CAST(:noise AS text[]))
                                           THEN 1 ELSE 2 END) AS value,
@@ -140,25 +163,10 @@ SELECT start AS at, factor, statistic,
 FROM reading_rollups
 WHERE monitor_id = :m AND period = :period AND start >= :start AND start < :end
   AND (CAST(:factor AS text) IS NULL OR factor = :factor)
-ORDER BY start, factor, statistic LIMIT {MAX_READINGS + 1}"""),
-                {**params, "period": agg, "noise": list(rollups.NOISE)},
-            ).mappings()
-        out = [dict(r) for r in rows]
-    if len(out) > MAX_READINGS:
-        raise InvalidQuery(f"more than {MAX_READINGS} readings: ask for a shorter time or agg")
-    for r in out:
-        r["value"] = None if r["value"] is None else float(r["value"])
-    if format != "json":
-        return _file(out, mn, agg, format, device_zone(request))
-    for r in out:
-        r["at"] = r["at"].isoformat()
-    return {
-        "monitor": mn,
-        "from": start.isoformat(),
-        "to": end.isoformat(),
-        "agg": agg,
-        "readings": out,
-    }
+LIMIT {MAX_READINGS + 1}"""
+_IN_ORDER = "SELECT * FROM ({rows}) r ORDER BY at, factor, statistic"
+_AS_JSON = """SELECT count(*), coalesce(CAST(json_agg(r ORDER BY r.at, r.factor, r.statistic)
+AS text), '[]') FROM ({rows}) r"""
 
 
 def device_zone(request: Request) -> str:

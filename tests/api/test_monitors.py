@@ -122,6 +122,11 @@ def test_bad_ingest_bodies_and_reading_queries_get_a_clear_400(
     assert client.get(url, params={"agg": "5min"}).status_code == 422
     missing = client.get("/api/monitors/NOPE/readings")
     assert missing.status_code == 404 and "NOPE" in missing.text
+    # A span with nothing in it is an empty list, raw or rolled up, not null.
+    for agg in ("raw", "20min"):
+        span = {"from": "2001-01-01T00:00Z", "to": "2001-01-02T00:00Z"}
+        got = client.get(url, params={"agg": agg, **span})
+        assert got.status_code == 200 and got.json()["readings"] == [], got.text
 
 
 def test_a_packet_whose_value_is_not_a_number_is_refused_alone(
