@@ -20,6 +20,12 @@ def _ours(obj, name, type_, reflected, compare_to) -> bool:
     )
 
 
+def _stored(engine: Engine, sql: str) -> set[tuple]:
+    """The rows the catalogue query gives for the declared tables (``:t``)."""
+    with engine.connect() as conn:
+        return {tuple(row) for row in conn.execute(text(sql), {"t": list(metadata.tables)})}
+
+
 def test_migrated_database_equals_the_declared_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         context = MigrationContext.configure(
@@ -41,17 +47,11 @@ def test_every_declared_check_constraint_exists_by_name(engine: Engine) -> None:
         for c in table.constraints
         if isinstance(c, CheckConstraint)
     }
-    with engine.connect() as conn:
-        stored = {
-            tuple(row)
-            for row in conn.execute(
-                text(
-                    "SELECT conrelid::regclass::text, conname FROM pg_constraint "
-                    "WHERE contype = 'c' AND conrelid::regclass::text = ANY(:t)"
-                ),
-                {"t": list(metadata.tables)},
-            )
-        }
+    stored = _stored(
+        engine,
+        "SELECT conrelid::regclass::text, conname FROM pg_constraint "
+        "WHERE contype = 'c' AND conrelid::regclass::text = ANY(:t)",
+    )
     assert declared == stored
 
 
@@ -62,17 +62,11 @@ def test_every_declared_storage_parameter_is_the_tables(engine: Engine) -> None:
         for table in metadata.tables.values()
         for key, value in (table.dialect_options["postgresql"]["with"] or {}).items()
     }
-    with engine.connect() as conn:
-        stored = {
-            tuple(row)
-            for row in conn.execute(
-                text(
-                    "SELECT relname, unnest(reloptions) FROM pg_class "
-                    "WHERE relkind IN ('r', 'p') AND relname = ANY(:t)"
-                ),
-                {"t": list(metadata.tables)},
-            )
-        }
+    stored = _stored(
+        engine,
+        "SELECT relname, unnest(reloptions) FROM pg_class "
+        "WHERE relkind IN ('r', 'p') AND relname = ANY(:t)",
+    )
     assert ("reading_rollups", "fillfactor=50") in declared
     assert declared == stored
 

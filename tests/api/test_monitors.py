@@ -129,25 +129,22 @@ def test_bad_ingest_bodies_and_reading_queries_get_a_clear_400(
         assert got.status_code == 200 and got.json()["readings"] == [], got.text
 
 
+def dust_minute(m: int, value: str, flag: str = "N") -> bytes:
+    """Minute data (CN 2051) of the dust monitor (mg/m3), ``m`` minutes after 2026-06-01 10:00."""
+    t = f"20260601{10 + m // 60:02d}{m % 60:02d}"
+    cp = f"DataTime={t}00;a34002-Avg={value},a34002-Flag={flag}"
+    return hj212.build(qn=f"{t}00000", st="39", cn="2051", pw="s3cret-pw", mn="DUST-MG-01", cp=cp)
+
+
 def test_a_packet_whose_value_is_not_a_number_is_refused_alone(
     client: TestClient, monitors: Engine
 ) -> None:
     """Its checksum and password are right, so the receiver took it: a batch's other
     packets were left unanswered when its CP failed to read only as the batch was kept."""
 
-    def minute(m: int, value: str) -> bytes:
-        return hj212.build(
-            qn=f"2026060110{m:02d}00000",
-            st="39",
-            cn="2051",
-            pw="s3cret-pw",
-            mn="DUST-MG-01",
-            cp=f"DataTime=2026060110{m:02d}00;a34002-Avg={value},a34002-Flag=N",
-        )
-
     bad = ["nan", "inf", "1_0", "1e999", " 1.0", "0x10"]
-    refused = [minute(1 + i, v) for i, v in enumerate(bad)]
-    packets = [minute(0, "0.080"), *refused, minute(9, "8E-2")]
+    refused = [dust_minute(1 + i, v) for i, v in enumerate(bad)]
+    packets = [dust_minute(0, "0.080"), *refused, dust_minute(9, "8E-2")]
     got = client.post("/api/ingest/hj212", content=b"".join(packets)).json()
 
     assert got["accepted"] == 2 and got["refused"] == len(bad)
@@ -163,14 +160,7 @@ def test_dust_in_mg_m3_is_stored_in_ug_m3_and_aggregates_by_hour(
     client: TestClient, monitors: Engine
 ) -> None:
     packets = [
-        hj212.build(
-            qn=f"20260601{10 + m // 60:02d}{m % 60:02d}00000",
-            st="39",
-            cn="2051",
-            pw="s3cret-pw",
-            mn="DUST-MG-01",
-            cp=f"DataTime=20260601{10 + m // 60:02d}{m % 60:02d}00;a34002-Avg={v},a34002-Flag={f}",
-        )
+        dust_minute(m, v, f)
         for m, v, f in ((0, "0.080", "N"), (1, "0.100", "N"), (2, "0.900", "D"), (61, "0.050", "N"))
     ]
     got = client.post("/api/ingest/hj212", content=b"".join(packets)).json()
