@@ -214,6 +214,19 @@ def test_a_pass_with_nothing_due_prepares_the_next_period(
     assert ("night", DAY, 45.0, 18) in kept(monitors)
 
 
+def test_a_service_started_in_the_night_prepares_tonight_before_its_first_window_ends(
+    monitors: Engine, minutes: Callable[..., None]
+) -> None:
+    """The benchmark's alarm lag was 11 s when it started at 22:03: tonight's background
+    was not the next period but the current one, and the first night window computed it."""
+    for back in (3, 2, 1):
+        minutes("NOISY", local(22, day=DAY - dt.timedelta(days=back)), 120, leq=45.0)
+    run(monitors, local(22, 5))  # judges the day's windows up to 22:00
+    assert [k for k in kept(monitors) if k[:2] == ("night", DAY)] == []
+    run(monitors, local(22, 6))  # nothing due: tonight's background, though tonight began
+    assert ("night", DAY, 45.0, 18) in kept(monitors)
+
+
 def test_too_little_history_is_kept_as_no_background_and_other_settings_compute_anew(
     monitors: Engine, minutes: Callable[..., None]
 ) -> None:
