@@ -248,7 +248,7 @@ def judge(
 
 def _idle(monitors: list[Any], settings: AlarmSettings, now: dt.datetime, zone: str) -> list[dict]:
     """The noise monitors with an empty stretch at the current window: what the night-work
-    statement takes to prepare their next period's background."""
+    statement takes to prepare their coming periods' backgrounds."""
     idle = []
     for m in monitors:
         if m.kind not in ("noise", "both"):

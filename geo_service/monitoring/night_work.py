@@ -10,7 +10,7 @@ city-wide quiet periods), ``night_work_permits`` (a site's certificates),
 valid windows of the same period on the ``background_nights`` (7) nights before (by day,
 days before), once there are ``background_min_windows`` (12) of them; until then a window is
 not judged for night work. A period's background is computed once, when its first window
-is judged or, ahead, by a pass with nothing due (``AHEAD`` monitors a pass), and kept in
+is judged or, ahead, by a pass with nothing due (``AHEAD`` periods a pass), and kept in
 ``night_backgrounds`` with the settings that shaped it: its history is past, so a packet
 of an earlier night arriving later does not move it. **Activity**: a window whose LAeq is at least
 ``activity_margin_db`` (5 dB) above the background.
@@ -113,8 +113,9 @@ def params(
     }
 
 
-# How many monitors' next period a pass with no window due prepares (its background
-# computed from the days before, about 50 ms a monitor with a week of minute data).
+# How many coming periods (a monitor's current one and the one after it) a pass with no
+# window due prepares (each background computed from the days before, about 50 ms a
+# monitor with a week of minute data).
 AHEAD = 10
 
 

@@ -8,9 +8,10 @@
 -- [starts, ends); zone, the devices' time zone.
 --
 -- Windows are made by noise_minutes.sql, as for the noise rule; each belongs to a period
--- (night from day_end, 22:00, to day_start, 06:00) of a date. The background of a window is the configured value
--- or else the median LAeq of the monitor's valid windows of the same period (night or day)
--- on the background_nights dates before its own (at least background_min_windows of them),
+-- (night from day_end, 22:00, to day_start, 06:00) of a date. The background of a window
+-- is the configured value or else the median LAeq of the monitor's valid windows of the
+-- same period (night or day) on the background_nights dates before its own (at least
+-- background_min_windows of them),
 -- computed once per monitor, period and date and kept in night_backgrounds (with the
 -- settings that shaped it, ``basis``): the history under a period does not change while
 -- the period is judged, so a monitor's previous days are read when its period's first

@@ -3,9 +3,9 @@
 -- Bound: rules, a JSON array with one object per monitor (geo_service.monitoring.alarms
 -- builds it from reference/, the city's settings and the site's overrides): the monitor,
 -- the stretch to judge [since, until) (whole windows on the clock's grid: 20-minute windows
--- start on the hour and 20 and 40 minutes past, local time), the window length, the share of valid minutes a
--- window needs, the HJ 212 flags that count as valid, the day hours, and the limits
--- (already lowered for an indoor monitor); zone, the devices' time zone.
+-- start on the hour and 20 and 40 minutes past, local time), the window length, the share
+-- of valid minutes a window needs, the HJ 212 flags that count as valid, the day hours,
+-- and the limits (already lowered for an indoor monitor); zone, the devices' time zone.
 --
 -- Windows are made by noise_minutes.sql. A valid window's LAeq is held against the day or
 -- night limit of its period, and at night its Lmax against night limit + 15. Windows over
